@@ -1,0 +1,22 @@
+//! Warden's tamper-evident audit log.
+//!
+//! Every record carries the SHA-256 hash of the record before it, so changing, deleting,
+//! inserting or reordering any record breaks the chain from that point on; [`verify`] finds the
+//! first bad record and says why. Records live in an embedded SQLite file (WAL mode).
+//!
+//! Writes go through one writer thread ([`Log`]) that commits whatever is queued in one
+//! transaction (group commit), then acknowledges each record with its sequence number. An
+//! acknowledged record is committed: it survives the process being killed, and with
+//! [`Durability::Full`] it is also fsynced before the acknowledgement.
+
+mod error;
+mod record;
+mod store;
+mod verify;
+mod writer;
+
+pub use error::{Error, Result};
+pub use record::{Record, chain_hash, GENESIS};
+pub use store::Reader;
+pub use verify::{Problem, Report, verify};
+pub use writer::{Durability, Log};

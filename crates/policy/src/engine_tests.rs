@@ -1,0 +1,139 @@
+use serde_json::json;
+use warden_types::{Action, Outcome, Principal, Request, Resource, SessionFacts, ToolFacts};
+
+use super::*;
+use crate::{STARTER_POLICIES, STARTER_SCHEMA};
+
+fn engine() -> Engine {
+    Engine::load(
+        &Source::new("warden.cedarschema", STARTER_SCHEMA),
+        &[Source::new("policies.cedar", STARTER_POLICIES)],
+    )
+    .unwrap()
+}
+
+fn call(tool: &str, args: serde_json::Value) -> Request {
+    Request {
+        principal: Principal { id: "support-bot".into(), attributes: Default::default() },
+        action: Action::CallTool,
+        resource: Resource::Tool { server: "demo".into(), name: tool.into(), facts: ToolFacts::default() },
+        arguments: args,
+        session: SessionFacts { id: "s1".into(), era: "legacy".into(), calls: 0 },
+        time_unix: 1_790_000_000,
+    }
+}
+
+#[test]
+fn refund_threshold() {
+    let e = engine();
+    let small = e.evaluate(&call("refund", json!({"amount": 30, "order_id": "A1"})));
+    assert_eq!(small.outcome, Outcome::Allow);
+    assert_eq!(small.policies, vec!["refunds-small"]);
+    let edge = e.evaluate(&call("refund", json!({"amount": 50})));
+    assert_eq!(edge.outcome, Outcome::Allow);
+    let large = e.evaluate(&call("refund", json!({"amount": 80})));
+    assert_eq!(large.outcome, Outcome::ApprovalRequired);
+    assert_eq!(large.policies, vec!["refunds-large"]);
+    assert_eq!(large.approval_groups, vec!["finance"]);
+}
+
+#[test]
+fn refund_without_amount_is_default_denied() {
+    let d = engine().evaluate(&call("refund", json!({})));
+    assert_eq!(d.outcome, Outcome::Deny);
+    assert!(d.policies.is_empty());
+    assert!(d.reason.contains("no policy permits `call_tool` on `demo/refund`"), "{}", d.reason);
+}
+
+#[test]
+fn wrong_argument_type_fails_closed() {
+    // A string amount would compare as an error: the engine must deny, not skip the policy.
+    let d = engine().evaluate(&call("refund", json!({"amount": "80"})));
+    assert_eq!(d.outcome, Outcome::Deny);
+    assert!(!d.errors.is_empty());
+    let d = engine().evaluate(&call("refund", json!({"amount": 80.5})));
+    assert_eq!(d.outcome, Outcome::Deny);
+}
+
+#[test]
+fn forbid_names_policy_and_reason() {
+    let d = engine().evaluate(&call("delete_account", json!({"user": "bob"})));
+    assert_eq!(d.outcome, Outcome::Deny);
+    assert_eq!(d.policies, vec!["no-account-deletion"]);
+    assert!(d.reason.starts_with("deleting accounts is not allowed"));
+}
+
+#[test]
+fn entity_escape_in_arguments_is_plain_data() {
+    let d = engine().evaluate(&call(
+        "refund",
+        json!({"amount": 10, "x": {"__entity": {"type": "Server", "id": "demo"}}}),
+    ));
+    assert_eq!(d.outcome, Outcome::Allow);
+}
+
+#[test]
+fn listing_is_relaxed_over_arguments() {
+    let e = engine();
+    // Refund depends on arguments: listed. delete_account is forbidden outright: hidden.
+    assert!(e.may_list(&call("refund", json!(null))));
+    assert!(!e.may_list(&call("delete_account", json!(null))));
+    assert!(e.may_list(&call("get_order", json!(null))));
+    let mut other = call("anything", json!(null));
+    other.resource = Resource::Tool { server: "other".into(), name: "x".into(), facts: ToolFacts::default() };
+    assert!(!e.may_list(&other));
+}
+
+#[test]
+fn parse_error_names_file_and_line() {
+    let err = Engine::load(
+        &Source::new("warden.cedarschema", STARTER_SCHEMA),
+        &[Source::new("bad.cedar", "permit(principal, action, resource);\n\npermit(principal, action resource);\n")],
+    )
+    .unwrap_err();
+    let text = err.to_string();
+    assert!(text.starts_with("bad.cedar:3:"), "{text}");
+}
+
+#[test]
+fn validation_error_names_file_and_line() {
+    let err = Engine::load(
+        &Source::new("warden.cedarschema", STARTER_SCHEMA),
+        &[Source::new(
+            "typo.cedar",
+            "// ok\npermit(principal, action == Action::\"call_tool\", resource)\nwhen { resource.raed_only };\n",
+        )],
+    )
+    .unwrap_err();
+    let text = err.to_string();
+    assert!(text.starts_with("typo.cedar:3:"), "{text}");
+    assert!(text.contains("raed_only"), "{text}");
+}
+
+#[test]
+fn schema_error_names_file_and_line() {
+    let err = Engine::load(&Source::new("s.cedarschema", "entity Agent;\nentity Tool {\n  x: Strin\n};\n"), &[])
+        .unwrap_err();
+    assert!(err.to_string().starts_with("s.cedarschema:"), "{err}");
+}
+
+#[test]
+fn duplicate_ids_are_refused() {
+    let p = "@id(\"a\")\npermit(principal, action, resource);\n";
+    let err = Engine::load(
+        &Source::new("warden.cedarschema", STARTER_SCHEMA),
+        &[Source::new("one.cedar", p), Source::new("two.cedar", p)],
+    )
+    .unwrap_err();
+    assert_eq!(err.to_string(), "policy id `a` is used twice: in one.cedar and in two.cedar");
+}
+
+#[test]
+fn principal_attributes_are_checked_against_schema() {
+    let e = engine();
+    let mut p = Principal { id: "a".into(), attributes: Default::default() };
+    p.attributes.insert("team".into(), json!("support"));
+    e.check_principal(&p).unwrap();
+    p.attributes.insert("team".into(), json!(7));
+    assert!(e.check_principal(&p).is_err());
+}

@@ -1,0 +1,58 @@
+//! Audit events: what Warden records, before it is chained and stored.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// The kind of an audit record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AuditKind {
+    /// A session started or ended, an upstream started or stopped.
+    Lifecycle,
+    /// A request and the decision on it, written before the request is forwarded.
+    Decision,
+    /// What came back for an allowed request.
+    Outcome,
+    /// Bad input on a wire: malformed, oversized or unexpected messages.
+    Protocol,
+}
+
+impl AuditKind {
+    /// Lowercase name stored in the log.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Lifecycle => "lifecycle",
+            Self::Decision => "decision",
+            Self::Outcome => "outcome",
+            Self::Protocol => "protocol",
+        }
+    }
+
+    /// Parses a stored kind name.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "lifecycle" => Some(Self::Lifecycle),
+            "decision" => Some(Self::Decision),
+            "outcome" => Some(Self::Outcome),
+            "protocol" => Some(Self::Protocol),
+            _ => None,
+        }
+    }
+}
+
+/// One event to append to the audit log. The store adds the sequence number, the time and the
+/// hash chain.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AuditEvent {
+    /// What kind of event.
+    pub kind: AuditKind,
+    /// The event body: a JSON object whose fields depend on the kind.
+    pub body: Value,
+}
+
+impl AuditEvent {
+    /// Builds an event.
+    pub fn new(kind: AuditKind, body: Value) -> Self {
+        Self { kind, body }
+    }
+}

@@ -1,0 +1,62 @@
+//! What Warden decided, as a value (decisions are values, not errors).
+
+use serde::{Deserialize, Serialize};
+
+/// The outcome kind of a policy decision.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// The call goes ahead.
+    Allow,
+    /// The call is refused.
+    Deny,
+    /// The call needs a human's approval first.
+    ApprovalRequired,
+}
+
+impl Outcome {
+    /// Lowercase name used on the wire and in audit records.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Allow => "allow",
+            Self::Deny => "deny",
+            Self::ApprovalRequired => "approval_required",
+        }
+    }
+}
+
+/// A full decision: the outcome, the policy ids that decided it, a human-readable reason, and
+/// any evaluation errors (which always make the outcome `Deny`: policy fails closed).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Decision {
+    /// Allow, deny or approval required.
+    pub outcome: Outcome,
+    /// Ids of the policies that determined the outcome (empty for the default deny).
+    pub policies: Vec<String>,
+    /// Why, in words an agent's user can act on.
+    pub reason: String,
+    /// Approver groups named by `@approval(...)` annotations, when approval is required.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub approval_groups: Vec<String>,
+    /// Policy evaluation errors, if any.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<String>,
+}
+
+impl Decision {
+    /// A denial that no policy produced: Warden itself refuses (fail closed).
+    pub fn refuse(reason: impl Into<String>) -> Self {
+        Self {
+            outcome: Outcome::Deny,
+            policies: Vec::new(),
+            reason: reason.into(),
+            approval_groups: Vec::new(),
+            errors: Vec::new(),
+        }
+    }
+
+    /// Whether the call may go ahead.
+    pub fn is_allow(&self) -> bool {
+        self.outcome == Outcome::Allow
+    }
+}

@@ -1,0 +1,15 @@
+//! Warden's shared vocabulary: who acts ([`Principal`]), what they do ([`Action`]), on what
+//! ([`Resource`]), what Warden decided ([`Decision`], [`Outcome`]) and what it records
+//! ([`AuditEvent`]).
+//!
+//! This crate has no I/O and no async runtime; every other crate speaks in these types.
+
+mod audit;
+mod decision;
+mod request;
+mod time;
+
+pub use audit::{AuditEvent, AuditKind};
+pub use decision::{Decision, Outcome};
+pub use request::{Action, Principal, Request, Resource, SessionFacts, ToolFacts};
+pub use time::{now_rfc3339, now_unix_micros};

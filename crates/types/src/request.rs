@@ -1,0 +1,151 @@
+//! What an agent asks for: the input to a policy decision.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// The acting identity: an agent, with the attributes policy may look at.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Principal {
+    /// Stable agent id, for example `support-bot`.
+    pub id: String,
+    /// Free-form attributes (team, owner, environment, roles, ...) from configuration.
+    #[serde(default)]
+    pub attributes: BTreeMap<String, Value>,
+}
+
+/// What the agent does. Each maps to a Cedar action of the same name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Action {
+    /// `tools/call`.
+    CallTool,
+    /// `resources/read`.
+    ReadResource,
+    /// `prompts/get`.
+    GetPrompt,
+}
+
+impl Action {
+    /// The Cedar action id (`Action::"call_tool"`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::CallTool => "call_tool",
+            Self::ReadResource => "read_resource",
+            Self::GetPrompt => "get_prompt",
+        }
+    }
+
+    /// Parses a Cedar action id.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "call_tool" => Some(Self::CallTool),
+            "read_resource" => Some(Self::ReadResource),
+            "get_prompt" => Some(Self::GetPrompt),
+            _ => None,
+        }
+    }
+}
+
+/// Facts about a tool that policy may use: from configuration labels and the upstream's MCP
+/// tool annotations.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ToolFacts {
+    /// Labels from configuration, for example `payments` or `external`.
+    #[serde(default)]
+    pub labels: Vec<String>,
+    /// MCP `readOnlyHint`.
+    #[serde(default)]
+    pub read_only: bool,
+    /// MCP `destructiveHint` (the MCP default for an unannotated tool is `true`).
+    #[serde(default)]
+    pub destructive: bool,
+    /// MCP `idempotentHint`.
+    #[serde(default)]
+    pub idempotent: bool,
+    /// MCP `openWorldHint`.
+    #[serde(default)]
+    pub open_world: bool,
+}
+
+/// What the action is done on.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Resource {
+    /// A tool of an upstream server: Cedar `Tool::"<server>/<name>"`.
+    Tool {
+        /// Upstream server name from configuration.
+        server: String,
+        /// Tool name as the upstream calls it.
+        name: String,
+        /// Labels and annotations.
+        #[serde(default)]
+        facts: ToolFacts,
+    },
+    /// A resource of an upstream server: Cedar `Resource::"<server>/<uri>"`.
+    Resource {
+        /// Upstream server name.
+        server: String,
+        /// Resource URI.
+        uri: String,
+    },
+    /// A prompt of an upstream server: Cedar `Prompt::"<server>/<name>"`.
+    Prompt {
+        /// Upstream server name.
+        server: String,
+        /// Prompt name.
+        name: String,
+    },
+}
+
+impl Resource {
+    /// The id used for the Cedar entity and in audit records: `<server>/<name or uri>`.
+    pub fn id(&self) -> String {
+        match self {
+            Self::Tool { server, name, .. } | Self::Prompt { server, name } => {
+                format!("{server}/{name}")
+            }
+            Self::Resource { server, uri } => format!("{server}/{uri}"),
+        }
+    }
+
+    /// The upstream server name.
+    pub fn server(&self) -> &str {
+        match self {
+            Self::Tool { server, .. } | Self::Resource { server, .. } | Self::Prompt { server, .. } => {
+                server
+            }
+        }
+    }
+}
+
+/// Facts about the session the request belongs to.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct SessionFacts {
+    /// Warden's id for this session.
+    pub id: String,
+    /// `legacy` or `modern` (the downstream client's protocol era).
+    pub era: String,
+    /// Calls this session has made so far (before this one).
+    pub calls: i64,
+}
+
+/// One authorization question: may `principal` do `action` on `resource` with `arguments`?
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Request {
+    /// Who acts.
+    pub principal: Principal,
+    /// What they do.
+    pub action: Action,
+    /// On what.
+    pub resource: Resource,
+    /// Tool or prompt arguments (a JSON object), `null` when there are none.
+    #[serde(default)]
+    pub arguments: Value,
+    /// Session facts.
+    #[serde(default)]
+    pub session: SessionFacts,
+    /// Request time, Unix seconds (UTC).
+    pub time_unix: i64,
+}
