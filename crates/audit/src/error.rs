@@ -31,5 +31,8 @@ pub enum Error {
 pub type Result<T> = std::result::Result<T, Error>;
 
 pub(crate) fn sqlite(path: &std::path::Path) -> impl FnOnce(rusqlite::Error) -> Error + '_ {
-    move |source| Error::Sqlite { path: path.display().to_string(), source }
+    move |source| Error::Sqlite {
+        path: path.display().to_string(),
+        source,
+    }
 }

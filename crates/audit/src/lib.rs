@@ -16,7 +16,7 @@ mod verify;
 mod writer;
 
 pub use error::{Error, Result};
-pub use record::{Record, chain_hash, GENESIS};
+pub use record::{GENESIS, Record, chain_hash};
 pub use store::Reader;
 pub use verify::{Problem, Report, verify};
 pub use writer::{Durability, Log};

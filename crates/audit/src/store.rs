@@ -33,16 +33,27 @@ pub struct Reader {
 impl Reader {
     /// Opens an existing audit file read-only.
     pub fn open(path: &Path) -> Result<Self> {
-        let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)
+        let conn = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(sqlite(path))?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))
             .map_err(sqlite(path))?;
-        conn.busy_timeout(std::time::Duration::from_secs(5)).map_err(sqlite(path))?;
-        Ok(Self { conn, path: path.to_owned() })
+        Ok(Self {
+            conn,
+            path: path.to_owned(),
+        })
     }
 
     /// Number of records and the highest sequence number.
     pub fn count(&self) -> Result<(i64, i64)> {
         self.conn
-            .query_row("SELECT count(*), coalesce(max(seq), 0) FROM audit", [], |r| Ok((r.get(0)?, r.get(1)?)))
+            .query_row(
+                "SELECT count(*), coalesce(max(seq), 0) FROM audit",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
             .map_err(sqlite(&self.path))
     }
 
@@ -76,12 +87,22 @@ fn decode(row: &rusqlite::Row<'_>) -> rusqlite::Result<Result<Record>> {
     let kind: String = row.get(2)?;
     let prev: Vec<u8> = row.get(4)?;
     let hash: Vec<u8> = row.get(5)?;
-    let corrupt = |message: &str| Error::Corrupt { seq, message: message.to_owned() };
+    let corrupt = |message: &str| Error::Corrupt {
+        seq,
+        message: message.to_owned(),
+    };
     let Some(kind) = AuditKind::parse(&kind) else {
         return Ok(Err(corrupt("unknown kind")));
     };
     let (Ok(prev_hash), Ok(hash)) = (<[u8; 32]>::try_from(prev), <[u8; 32]>::try_from(hash)) else {
         return Ok(Err(corrupt("hash is not 32 bytes")));
     };
-    Ok(Ok(Record { seq, ts: row.get(1)?, kind, body: row.get(3)?, prev_hash, hash }))
+    Ok(Ok(Record {
+        seq,
+        ts: row.get(1)?,
+        kind,
+        body: row.get(3)?,
+        prev_hash,
+        hash,
+    }))
 }

@@ -79,14 +79,24 @@ pub fn verify(path: &Path, anchor: Option<(i64, &str)>) -> Result<Report> {
     match result {
         Ok(()) => {}
         Err(Error::Corrupt { seq, message }) if problem.is_none() => {
-            problem = Some(Problem { seq, what: format!("record {seq} is unreadable: {message}") });
+            problem = Some(Problem {
+                seq,
+                what: format!("record {seq} is unreadable: {message}"),
+            });
         }
         Err(e) => return Err(e),
     }
-    if problem.is_none() {
-        if let Some((seq, _)) = anchor.filter(|_| !anchor_seen) {
-            problem = Some(Problem { seq, what: format!("record {seq} (the anchor) is gone: the log was truncated") });
-        }
+    if problem.is_none()
+        && let Some((seq, _)) = anchor.filter(|_| !anchor_seen)
+    {
+        problem = Some(Problem {
+            seq,
+            what: format!("record {seq} (the anchor) is gone: the log was truncated"),
+        });
     }
-    Ok(Report { records, head, problem })
+    Ok(Report {
+        records,
+        head,
+        problem,
+    })
 }

@@ -27,7 +27,10 @@ pub enum Durability {
 }
 
 enum Job {
-    Append { event: AuditEvent, ack: Option<oneshot::Sender<Result<i64>>> },
+    Append {
+        event: AuditEvent,
+        ack: Option<oneshot::Sender<Result<i64>>>,
+    },
     Flush(oneshot::Sender<()>),
 }
 
@@ -48,16 +51,20 @@ impl Log {
     /// Opens (creating if needed) the audit file and starts the writer thread.
     pub fn open(path: &Path, durability: Durability) -> Result<(Self, JoinHandle<()>)> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|e| Error::Write(format!("cannot create `{}`: {e}", dir.display())))?;
+            std::fs::create_dir_all(dir)
+                .map_err(|e| Error::Write(format!("cannot create `{}`: {e}", dir.display())))?;
         }
         let conn = Connection::open(path).map_err(sqlite(path))?;
         let sync = match durability {
             Durability::ProcessCrash => "NORMAL",
             Durability::PowerLoss => "FULL",
         };
-        conn.execute_batch(&format!("PRAGMA journal_mode=WAL; PRAGMA synchronous={sync};"))
+        conn.execute_batch(&format!(
+            "PRAGMA journal_mode=WAL; PRAGMA synchronous={sync};"
+        ))
+        .map_err(sqlite(path))?;
+        conn.busy_timeout(std::time::Duration::from_secs(10))
             .map_err(sqlite(path))?;
-        conn.busy_timeout(std::time::Duration::from_secs(10)).map_err(sqlite(path))?;
         conn.execute_batch(SCHEMA).map_err(sqlite(path))?;
         let (tx, rx) = mpsc::channel(16 * 1024);
         let owned = path.to_owned();
@@ -65,7 +72,13 @@ impl Log {
             .name("warden-audit".into())
             .spawn(move || run(conn, rx, &owned))
             .map_err(|e| Error::Write(format!("cannot start the audit writer: {e}")))?;
-        Ok((Self { tx, path: path.to_owned() }, handle))
+        Ok((
+            Self {
+                tx,
+                path: path.to_owned(),
+            },
+            handle,
+        ))
     }
 
     /// The audit file.
@@ -76,27 +89,44 @@ impl Log {
     /// Appends an event and waits until it is committed; returns its sequence number.
     pub async fn append(&self, event: AuditEvent) -> Result<i64> {
         let (ack, done) = oneshot::channel();
-        self.tx.send(Job::Append { event, ack: Some(ack) }).await.map_err(|_| Error::Closed)?;
+        self.tx
+            .send(Job::Append {
+                event,
+                ack: Some(ack),
+            })
+            .await
+            .map_err(|_| Error::Closed)?;
         done.await.map_err(|_| Error::Closed)?
     }
 
     /// Queues an event without waiting. It is chained and committed in order with the rest;
     /// use [`Log::flush`] to wait for everything queued so far.
     pub async fn append_detached(&self, event: AuditEvent) -> Result<()> {
-        self.tx.send(Job::Append { event, ack: None }).await.map_err(|_| Error::Closed)
+        self.tx
+            .send(Job::Append { event, ack: None })
+            .await
+            .map_err(|_| Error::Closed)
     }
 
     /// Blocking form of [`Log::append`], for code outside an async runtime.
     pub fn append_blocking(&self, event: AuditEvent) -> Result<i64> {
         let (ack, done) = oneshot::channel();
-        self.tx.blocking_send(Job::Append { event, ack: Some(ack) }).map_err(|_| Error::Closed)?;
+        self.tx
+            .blocking_send(Job::Append {
+                event,
+                ack: Some(ack),
+            })
+            .map_err(|_| Error::Closed)?;
         done.blocking_recv().map_err(|_| Error::Closed)?
     }
 
     /// Waits until every event queued before this call is committed.
     pub async fn flush(&self) -> Result<()> {
         let (ack, done) = oneshot::channel();
-        self.tx.send(Job::Flush(ack)).await.map_err(|_| Error::Closed)?;
+        self.tx
+            .send(Job::Flush(ack))
+            .await
+            .map_err(|_| Error::Closed)?;
         done.await.map_err(|_| Error::Closed)
     }
 }
@@ -111,8 +141,15 @@ fn run(mut conn: Connection, mut rx: mpsc::Receiver<Job>, path: &Path) {
                 Err(_) => break,
             }
         }
-        let appends = batch.iter().filter(|j| matches!(j, Job::Append { .. })).count();
-        let outcome = if appends == 0 { Ok(Vec::new()) } else { commit(&mut conn, &batch) };
+        let appends = batch
+            .iter()
+            .filter(|j| matches!(j, Job::Append { .. }))
+            .count();
+        let outcome = if appends == 0 {
+            Ok(Vec::new())
+        } else {
+            commit(&mut conn, &batch)
+        };
         let mut seqs = match &outcome {
             Ok(seqs) => seqs.clone().into_iter(),
             Err(_) => Vec::new().into_iter(),
@@ -121,7 +158,9 @@ fn run(mut conn: Connection, mut rx: mpsc::Receiver<Job>, path: &Path) {
             match job {
                 Job::Append { ack, .. } => {
                     let result = match &outcome {
-                        Ok(_) => seqs.next().ok_or_else(|| Error::Write("lost sequence number".into())),
+                        Ok(_) => seqs
+                            .next()
+                            .ok_or_else(|| Error::Write("lost sequence number".into())),
                         Err(e) => Err(Error::Write(format!("{}: {e}", path.display()))),
                     };
                     if let Some(ack) = ack {
@@ -141,7 +180,11 @@ fn run(mut conn: Connection, mut rx: mpsc::Receiver<Job>, path: &Path) {
 fn commit(conn: &mut Connection, batch: &[Job]) -> rusqlite::Result<Vec<i64>> {
     let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
     let head: Option<(i64, Vec<u8>)> = tx
-        .query_row("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1", [], |r| Ok((r.get(0)?, r.get(1)?)))
+        .query_row(
+            "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
         .optional()?;
     let (mut seq, mut prev) = match head {
         Some((seq, hash)) => (seq, <[u8; 32]>::try_from(hash).unwrap_or(GENESIS)),
@@ -154,7 +197,9 @@ fn commit(conn: &mut Connection, batch: &[Job]) -> rusqlite::Result<Vec<i64>> {
         )?;
         let ts = now_rfc3339();
         for job in batch {
-            let Job::Append { event, .. } = job else { continue };
+            let Job::Append { event, .. } = job else {
+                continue;
+            };
             seq += 1;
             let body = event.body.to_string();
             let kind = event.kind.as_str();

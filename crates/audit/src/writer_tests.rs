@@ -5,12 +5,19 @@ use super::*;
 use crate::{Reader, verify};
 
 fn event(n: i64) -> AuditEvent {
-    AuditEvent::new(AuditKind::Decision, json!({ "n": n, "tool": "demo/refund" }))
+    AuditEvent::new(
+        AuditKind::Decision,
+        json!({ "n": n, "tool": "demo/refund" }),
+    )
 }
 
 fn write(path: &Path, n: i64) {
     let (log, handle) = Log::open(path, Durability::ProcessCrash).unwrap();
-    let start = if path.exists() { Reader::open(path).unwrap().count().unwrap().1 } else { 0 };
+    let start = if path.exists() {
+        Reader::open(path).unwrap().count().unwrap().1
+    } else {
+        0
+    };
     for i in 1..=n {
         assert_eq!(log.append_blocking(event(i)).unwrap(), start + i);
     }
@@ -20,7 +27,8 @@ fn write(path: &Path, n: i64) {
 
 fn tamper(path: &Path, sql: &str) {
     let conn = Connection::open(path).unwrap();
-    conn.execute_batch("DROP TRIGGER audit_no_update; DROP TRIGGER audit_no_delete;").unwrap();
+    conn.execute_batch("DROP TRIGGER audit_no_update; DROP TRIGGER audit_no_delete;")
+        .unwrap();
     conn.execute_batch(sql).unwrap();
 }
 
@@ -47,7 +55,10 @@ fn modified_record_is_named() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("audit.db");
     write(&path, 10);
-    tamper(&path, r#"UPDATE audit SET body = '{"n":4,"tool":"demo/other"}' WHERE seq = 4"#);
+    tamper(
+        &path,
+        r#"UPDATE audit SET body = '{"n":4,"tool":"demo/other"}' WHERE seq = 4"#,
+    );
     let (seq, what) = first_problem(&path);
     assert_eq!(seq, 4);
     assert!(what.contains("modified"), "{what}");
@@ -72,9 +83,12 @@ fn inserted_record_is_named() {
     // Make room at 5 by shifting later records up, then insert a forged record whose own hash
     // is consistent with its content and claims to follow record 4.
     let conn = Connection::open(&path).unwrap();
-    conn.execute_batch("DROP TRIGGER audit_no_update; DROP TRIGGER audit_no_delete;").unwrap();
+    conn.execute_batch("DROP TRIGGER audit_no_update; DROP TRIGGER audit_no_delete;")
+        .unwrap();
     conn.execute_batch("UPDATE audit SET seq = seq + 100 WHERE seq >= 5; UPDATE audit SET seq = seq - 99 WHERE seq >= 105;").unwrap();
-    let prev: Vec<u8> = conn.query_row("SELECT hash FROM audit WHERE seq = 4", [], |r| r.get(0)).unwrap();
+    let prev: Vec<u8> = conn
+        .query_row("SELECT hash FROM audit WHERE seq = 4", [], |r| r.get(0))
+        .unwrap();
     let prev: [u8; 32] = prev.try_into().unwrap();
     let body = r#"{"forged":true}"#;
     let hash = chain_hash(&prev, 5, "2026-01-01T00:00:00Z", "decision", body);
@@ -84,7 +98,10 @@ fn inserted_record_is_named() {
     )
     .unwrap();
     let (seq, what) = first_problem(&path);
-    assert_eq!(seq, 6, "the forged record links, the shifted one after it cannot: {what}");
+    assert_eq!(
+        seq, 6,
+        "the forged record links, the shifted one after it cannot: {what}"
+    );
 }
 
 #[test]
@@ -92,7 +109,10 @@ fn reordered_records_are_named() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("audit.db");
     write(&path, 10);
-    tamper(&path, "UPDATE audit SET seq = -3 WHERE seq = 3; UPDATE audit SET seq = 3 WHERE seq = 7; UPDATE audit SET seq = 7 WHERE seq = -3;");
+    tamper(
+        &path,
+        "UPDATE audit SET seq = -3 WHERE seq = 3; UPDATE audit SET seq = 3 WHERE seq = 7; UPDATE audit SET seq = 7 WHERE seq = -3;",
+    );
     let (seq, _) = first_problem(&path);
     assert_eq!(seq, 3);
 }
@@ -104,7 +124,10 @@ fn truncation_is_found_with_an_anchor() {
     write(&path, 10);
     let head = verify(&path, None).unwrap().head.unwrap();
     tamper(&path, "DELETE FROM audit WHERE seq >= 9");
-    assert!(verify(&path, None).unwrap().ok(), "a cut tail alone keeps a valid chain");
+    assert!(
+        verify(&path, None).unwrap().ok(),
+        "a cut tail alone keeps a valid chain"
+    );
     let report = verify(&path, Some((head.0, &head.1))).unwrap();
     assert_eq!(report.problem.unwrap().seq, 10);
 }
@@ -115,6 +138,8 @@ fn updates_are_refused_by_the_store() {
     let path = dir.path().join("audit.db");
     write(&path, 2);
     let conn = Connection::open(&path).unwrap();
-    let err = conn.execute("DELETE FROM audit WHERE seq = 1", []).unwrap_err();
+    let err = conn
+        .execute("DELETE FROM audit WHERE seq = 1", [])
+        .unwrap_err();
     assert!(err.to_string().contains("append-only"));
 }

@@ -1,1 +1,21 @@
-fn main() {}
+//! The `warden` binary: parses arguments and dispatches; every command lives in `cmd/`.
+
+mod args;
+mod cmd;
+
+use clap::Parser;
+
+fn main() -> std::process::ExitCode {
+    let cli = args::Cli::parse();
+    let env = warden_app::env::Env::from_process();
+    cmd::init_logging(&env);
+    let code = match cli.command {
+        args::Command::Init(a) => cmd::init::run(a),
+        args::Command::Mcp(a) => cmd::mcp::run(a, &env),
+        args::Command::Policy(a) => cmd::policy::run(a, &env),
+        args::Command::Audit(a) => cmd::audit::run(a, &env),
+        args::Command::Demo(a) => cmd::demo::run(a, &env),
+        args::Command::DemoServer(a) => cmd::demo::serve(a),
+    };
+    std::process::ExitCode::from(u8::try_from(code).unwrap_or(1))
+}

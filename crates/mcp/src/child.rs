@@ -21,7 +21,10 @@ pub struct Spec {
 
 /// Starts `spec` with piped stdio. The process is killed if the handle is dropped.
 pub fn spawn(spec: &Spec) -> Result<tokio::process::Child> {
-    #[expect(clippy::disallowed_methods, reason = "this module is the single launch point")]
+    #[expect(
+        clippy::disallowed_methods,
+        reason = "this module is the single launch point"
+    )]
     let mut cmd = tokio::process::Command::new(resolve(spec));
     cmd.args(&spec.args)
         .env_clear()
@@ -33,7 +36,10 @@ pub fn spawn(spec: &Spec) -> Result<tokio::process::Child> {
     if let Some(dir) = &spec.cwd {
         cmd.current_dir(dir);
     }
-    cmd.spawn().map_err(|source| Error::Spawn { command: spec.program.clone(), source })
+    cmd.spawn().map_err(|source| Error::Spawn {
+        command: spec.program.clone(),
+        source,
+    })
 }
 
 /// With a cleared environment the OS looks the program up in a default `PATH`; look it up in
@@ -43,7 +49,12 @@ fn resolve(spec: &Spec) -> PathBuf {
     if program.components().count() > 1 {
         return program;
     }
-    let path = spec.env.iter().find(|(k, _)| k == "PATH").map(|(_, v)| v.as_str()).unwrap_or("");
+    let path = spec
+        .env
+        .iter()
+        .find(|(k, _)| k == "PATH")
+        .map(|(_, v)| v.as_str())
+        .unwrap_or("");
     std::env::split_paths(path)
         .map(|dir| dir.join(&program))
         .find(|candidate| candidate.is_file())

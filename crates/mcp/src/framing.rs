@@ -36,7 +36,11 @@ pub struct LineReader<R> {
 impl<R: AsyncBufRead + Unpin> LineReader<R> {
     /// Wraps a buffered reader.
     pub fn new(inner: R, limit: usize) -> Self {
-        Self { inner, limit, buf: Vec::new() }
+        Self {
+            inner,
+            limit,
+            buf: Vec::new(),
+        }
     }
 
     /// Reads the next non-empty frame.
@@ -72,7 +76,8 @@ impl<R: AsyncBufRead + Unpin> LineReader<R> {
             }
             let room = if oversized { PREFIX_KEPT } else { self.limit };
             let keep = chunk.len().min(room.saturating_sub(self.buf.len()));
-            self.buf.extend_from_slice(chunk.get(..keep).unwrap_or_default());
+            self.buf
+                .extend_from_slice(chunk.get(..keep).unwrap_or_default());
             let consumed = found.map_or(chunk.len(), |i| i + 1);
             self.inner.consume(consumed);
             if found.is_some() {
@@ -83,7 +88,14 @@ impl<R: AsyncBufRead + Unpin> LineReader<R> {
             self.buf.pop();
         }
         let line = std::mem::take(&mut self.buf);
-        Ok(if oversized { Frame::Oversized { len: total, prefix: line } } else { Frame::Line(line) })
+        Ok(if oversized {
+            Frame::Oversized {
+                len: total,
+                prefix: line,
+            }
+        } else {
+            Frame::Line(line)
+        })
     }
 }
 

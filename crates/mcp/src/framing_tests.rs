@@ -18,7 +18,11 @@ async fn splits_lines_and_skips_blank_ones() {
     let got = frames(b"{\"a\":1}\r\n\n  \n{\"b\":2}", 100).await;
     assert_eq!(
         got,
-        vec![Frame::Line(b"{\"a\":1}".to_vec()), Frame::Line(b"{\"b\":2}".to_vec()), Frame::Eof]
+        vec![
+            Frame::Line(b"{\"a\":1}".to_vec()),
+            Frame::Line(b"{\"b\":2}".to_vec()),
+            Frame::Eof
+        ]
     );
 }
 

@@ -6,8 +6,8 @@
 //! through untouched (see docs/ARCHITECTURE.md for why not a typed SDK model).
 
 pub mod child;
-mod error;
 pub mod era;
+mod error;
 pub mod framing;
 pub mod message;
 mod scan;

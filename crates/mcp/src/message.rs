@@ -72,7 +72,12 @@ pub struct Invalid {
 impl Invalid {
     /// The JSON-RPC error response for this problem (`id: null` when unknown).
     pub fn response(&self) -> Value {
-        error(self.id.clone().unwrap_or(Value::Null), self.code, &self.message, None)
+        error(
+            self.id.clone().unwrap_or(Value::Null),
+            self.code,
+            &self.message,
+            None,
+        )
     }
 }
 
@@ -94,37 +99,74 @@ impl Message {
 
     /// Classifies an already parsed value.
     pub fn classify(value: Value) -> Result<Self, Invalid> {
-        let invalid = |message: &str, id: Option<Id>| Invalid { code: code::INVALID_REQUEST, message: message.to_owned(), id };
+        let invalid = |message: &str, id: Option<Id>| Invalid {
+            code: code::INVALID_REQUEST,
+            message: message.to_owned(),
+            id,
+        };
         let Value::Object(obj) = &value else {
             return Err(invalid(
-                if value.is_array() { "invalid request: JSON-RPC batches are not supported" } else { "invalid request: a message must be a JSON object" },
+                if value.is_array() {
+                    "invalid request: JSON-RPC batches are not supported"
+                } else {
+                    "invalid request: a message must be a JSON object"
+                },
                 None,
             ));
         };
         let id = obj.get("id").cloned();
         let usable_id = id.clone().filter(valid_id);
         if obj.get("jsonrpc").and_then(Value::as_str) != Some("2.0") {
-            return Err(invalid("invalid request: `jsonrpc` must be \"2.0\"", usable_id));
+            return Err(invalid(
+                "invalid request: `jsonrpc` must be \"2.0\"",
+                usable_id,
+            ));
         }
         if let Some(method) = obj.get("method") {
             let Some(method) = method.as_str() else {
-                return Err(invalid("invalid request: `method` must be a string", usable_id));
+                return Err(invalid(
+                    "invalid request: `method` must be a string",
+                    usable_id,
+                ));
             };
-            if let Some(params) = obj.get("params") {
-                if !params.is_object() && !params.is_array() {
-                    return Err(invalid("invalid request: `params` must be an object", usable_id));
-                }
+            if let Some(params) = obj.get("params")
+                && !params.is_object()
+                && !params.is_array()
+            {
+                return Err(invalid(
+                    "invalid request: `params` must be an object",
+                    usable_id,
+                ));
             }
             let method = method.to_owned();
             return match id {
-                None => Ok(Self { kind: Kind::Notification { method }, value }),
-                Some(id) if valid_id(&id) => Ok(Self { kind: Kind::Request { id, method }, value }),
-                Some(_) => Err(invalid("invalid request: `id` must be a string or an integer", None)),
+                None => Ok(Self {
+                    kind: Kind::Notification { method },
+                    value,
+                }),
+                Some(id) if valid_id(&id) => Ok(Self {
+                    kind: Kind::Request { id, method },
+                    value,
+                }),
+                Some(_) => Err(invalid(
+                    "invalid request: `id` must be a string or an integer",
+                    None,
+                )),
             };
         }
-        match (usable_id, obj.contains_key("result"), obj.contains_key("error")) {
-            (Some(id), true, false) | (Some(id), false, true) => Ok(Self { kind: Kind::Response { id }, value }),
-            (id, _, _) => Err(invalid("invalid message: neither a request, a notification nor a response", id)),
+        match (
+            usable_id,
+            obj.contains_key("result"),
+            obj.contains_key("error"),
+        ) {
+            (Some(id), true, false) | (Some(id), false, true) => Ok(Self {
+                kind: Kind::Response { id },
+                value,
+            }),
+            (id, _, _) => Err(invalid(
+                "invalid message: neither a request, a notification nor a response",
+                id,
+            )),
         }
     }
 
@@ -144,7 +186,9 @@ impl Message {
     /// Mutable `params` object, created if absent.
     pub fn params_mut(&mut self) -> Option<&mut Map<String, Value>> {
         let obj = self.value.as_object_mut()?;
-        obj.entry("params").or_insert_with(|| Value::Object(Map::new())).as_object_mut()
+        obj.entry("params")
+            .or_insert_with(|| Value::Object(Map::new()))
+            .as_object_mut()
     }
 
     /// The `result` of a response.

@@ -69,7 +69,11 @@ fn value_at(bytes: &[u8], i: usize) -> Option<Value> {
             serde_json::from_slice(bytes.get(i..=end)?).ok()
         }
         b'-' | b'0'..=b'9' => {
-            let len = bytes.get(i..)?.iter().take_while(|b| b.is_ascii_digit() || **b == b'-').count();
+            let len = bytes
+                .get(i..)?
+                .iter()
+                .take_while(|b| b.is_ascii_digit() || **b == b'-')
+                .count();
             let v: Value = serde_json::from_slice(bytes.get(i..i + len)?).ok()?;
             v.as_i64().map(Value::from)
         }
@@ -84,8 +88,14 @@ mod tests {
 
     #[test]
     fn finds_ids_in_truncated_prefixes() {
-        assert_eq!(top_level_id(br#"{"jsonrpc":"2.0","id":42,"result":{"x":"#), Some(json!(42)));
-        assert_eq!(top_level_id(br#"{"result":{"id":1,"t":"a\"b"},"id":"q\"1"}"#), Some(json!("q\"1")));
+        assert_eq!(
+            top_level_id(br#"{"jsonrpc":"2.0","id":42,"result":{"x":"#),
+            Some(json!(42))
+        );
+        assert_eq!(
+            top_level_id(br#"{"result":{"id":1,"t":"a\"b"},"id":"q\"1"}"#),
+            Some(json!("q\"1"))
+        );
         assert_eq!(top_level_id(br#"{"params":{"id":5},"method":"x""#), None);
         assert_eq!(top_level_id(br#"{"id":"unterminated"#), None);
         assert_eq!(top_level_id(b"garbage"), None);

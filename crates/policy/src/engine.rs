@@ -53,14 +53,24 @@ impl Engine {
             let parsed = PolicySet::from_str(&file.text).map_err(|e| file.invalid(&e))?;
             let mut ordered: Vec<&Policy> = parsed.policies().collect();
             // Cedar numbers policies `policy0`, `policy1`, ... in file order.
-            ordered.sort_by_key(|p| p.id().to_string().trim_start_matches("policy").parse::<u64>().unwrap_or(u64::MAX));
+            ordered.sort_by_key(|p| {
+                p.id()
+                    .to_string()
+                    .trim_start_matches("policy")
+                    .parse::<u64>()
+                    .unwrap_or(u64::MAX)
+            });
             for (n, policy) in ordered.into_iter().enumerate() {
                 let id = match policy.annotation("id") {
                     Some(id) => id.to_owned(),
                     None => format!("{}.{}", stem(&file.name), n + 1),
                 };
                 if let Some(prev) = info.get(&id) {
-                    return Err(Error::DuplicateId { id, first: prev.file.clone(), second: file.name.clone() });
+                    return Err(Error::DuplicateId {
+                        id,
+                        first: prev.file.clone(),
+                        second: file.name.clone(),
+                    });
                 }
                 let effect = match policy.effect() {
                     cedar_policy::Effect::Permit => "permit",
@@ -78,19 +88,32 @@ impl Engine {
                     },
                 );
                 file_of.insert(id.clone(), file);
-                policies.add(policy).map_err(|e| Error::Invalid { location: file.name.clone(), message: e.to_string() })?;
+                policies.add(policy).map_err(|e| Error::Invalid {
+                    location: file.name.clone(),
+                    message: e.to_string(),
+                })?;
             }
         }
-        let validation = Validator::new(schema_value.clone()).validate(&policies, ValidationMode::Strict);
+        let validation =
+            Validator::new(schema_value.clone()).validate(&policies, ValidationMode::Strict);
         if let Some(err) = validation.validation_errors().next() {
             let id = err.policy_id().to_string();
             return Err(match file_of.get(&id) {
                 Some(file) => file.invalid(err),
-                None => Error::Invalid { location: id, message: err.to_string() },
+                None => Error::Invalid {
+                    location: id,
+                    message: err.to_string(),
+                },
             });
         }
         let listing = relax(&policies);
-        Ok(Self { schema: schema_value, policies, listing, info, authorizer: Authorizer::new() })
+        Ok(Self {
+            schema: schema_value,
+            policies,
+            listing,
+            info,
+            authorizer: Authorizer::new(),
+        })
     }
 
     /// The loaded policies, in no particular order.
@@ -101,10 +124,16 @@ impl Engine {
     /// Checks that an agent's attributes match the schema's `Agent` type, so a configuration
     /// mistake is reported at start-up rather than as denials later.
     pub fn check_principal(&self, principal: &Principal) -> Result<()> {
-        let entity = agent_entity(principal).map_err(|message| Error::Entity { agent: principal.id.clone(), message })?;
+        let entity = agent_entity(principal).map_err(|message| Error::Entity {
+            agent: principal.id.clone(),
+            message,
+        })?;
         Entities::from_entities([entity], Some(&self.schema))
             .map(drop)
-            .map_err(|e| Error::Entity { agent: principal.id.clone(), message: e.to_string() })
+            .map_err(|e| Error::Entity {
+                agent: principal.id.clone(),
+                message: e.to_string(),
+            })
     }
 
     /// Decides one request. Never errors: evaluation problems deny (fail closed).
@@ -125,29 +154,52 @@ impl Engine {
         let built = build_request(request, with_context);
         let (cedar_request, entities) = match built {
             Ok(built) => built,
-            Err(message) => return Decision::refuse(format!("the request could not be evaluated, so it is refused: {message}")),
+            Err(message) => {
+                return Decision::refuse(format!(
+                    "the request could not be evaluated, so it is refused: {message}"
+                ));
+            }
         };
-        let response = self.authorizer.is_authorized(&cedar_request, set, &entities);
-        let errors: Vec<String> = response.diagnostics().errors().map(ToString::to_string).collect();
+        let response = self
+            .authorizer
+            .is_authorized(&cedar_request, set, &entities);
+        let errors: Vec<String> = response
+            .diagnostics()
+            .errors()
+            .map(ToString::to_string)
+            .collect();
         if !errors.is_empty() {
             let policies = response
                 .diagnostics()
                 .errors()
                 .map(|e| match e {
-                    cedar_policy::AuthorizationError::PolicyEvaluationError(e) => e.policy_id().to_string(),
+                    cedar_policy::AuthorizationError::PolicyEvaluationError(e) => {
+                        e.policy_id().to_string()
+                    }
                 })
                 .collect();
             return Decision {
                 outcome: Outcome::Deny,
                 policies,
-                reason: format!("policy evaluation failed, so the request is refused: {}", errors.join("; ")),
+                reason: format!(
+                    "policy evaluation failed, so the request is refused: {}",
+                    errors.join("; ")
+                ),
                 approval_groups: Vec::new(),
                 errors,
             };
         }
-        let mut ids: Vec<String> = response.diagnostics().reason().map(ToString::to_string).collect();
+        let mut ids: Vec<String> = response
+            .diagnostics()
+            .reason()
+            .map(ToString::to_string)
+            .collect();
         ids.sort();
-        let target = format!("`{}` on `{}`", request.action.as_str(), request.resource.id());
+        let target = format!(
+            "`{}` on `{}`",
+            request.action.as_str(),
+            request.resource.id()
+        );
         match response.decision() {
             CedarDecision::Deny if ids.is_empty() => Decision::refuse(format!(
                 "no policy permits {target} for agent `{}`",
@@ -159,7 +211,13 @@ impl Engine {
                     Some(text) => text,
                     None => format!("{target} is forbidden by policy `{}`", ids.join("`, `")),
                 };
-                Decision { outcome: Outcome::Deny, policies: ids, reason, approval_groups: Vec::new(), errors: Vec::new() }
+                Decision {
+                    outcome: Outcome::Deny,
+                    policies: ids,
+                    reason,
+                    approval_groups: Vec::new(),
+                    errors: Vec::new(),
+                }
             }
             CedarDecision::Allow => {
                 let mut groups: Vec<String> = ids
@@ -171,14 +229,26 @@ impl Engine {
                 groups.sort();
                 if groups.is_empty() {
                     let reason = format!("{target} is permitted by policy `{}`", ids.join("`, `"));
-                    Decision { outcome: Outcome::Allow, policies: ids, reason, approval_groups: groups, errors: Vec::new() }
+                    Decision {
+                        outcome: Outcome::Allow,
+                        policies: ids,
+                        reason,
+                        approval_groups: groups,
+                        errors: Vec::new(),
+                    }
                 } else {
                     let reason = format!(
                         "{target} needs approval from `{}` (policy `{}`)",
                         groups.join("`, `"),
                         ids.join("`, `")
                     );
-                    Decision { outcome: Outcome::ApprovalRequired, policies: ids, reason, approval_groups: groups, errors: Vec::new() }
+                    Decision {
+                        outcome: Outcome::ApprovalRequired,
+                        policies: ids,
+                        reason,
+                        approval_groups: groups,
+                        errors: Vec::new(),
+                    }
                 }
             }
         }
@@ -213,44 +283,81 @@ fn resource_entities(resource: &Resource) -> std::result::Result<(EntityUid, Vec
     let parents = HashSet::from([server.clone()]);
     let id = resource.id();
     let (resource_uid, attrs): (EntityUid, HashMap<String, RestrictedExpression>) = match resource {
-        Resource::Tool { server: s, name, facts } => (
+        Resource::Tool {
+            server: s,
+            name,
+            facts,
+        } => (
             uid("Tool", &id)?,
             HashMap::from([
                 ("server".to_owned(), string(s)),
                 ("name".to_owned(), string(name)),
-                ("labels".to_owned(), RestrictedExpression::new_set(facts.labels.iter().map(|l| string(l)))),
-                ("read_only".to_owned(), RestrictedExpression::new_bool(facts.read_only)),
-                ("destructive".to_owned(), RestrictedExpression::new_bool(facts.destructive)),
-                ("idempotent".to_owned(), RestrictedExpression::new_bool(facts.idempotent)),
-                ("open_world".to_owned(), RestrictedExpression::new_bool(facts.open_world)),
+                (
+                    "labels".to_owned(),
+                    RestrictedExpression::new_set(facts.labels.iter().map(|l| string(l))),
+                ),
+                (
+                    "read_only".to_owned(),
+                    RestrictedExpression::new_bool(facts.read_only),
+                ),
+                (
+                    "destructive".to_owned(),
+                    RestrictedExpression::new_bool(facts.destructive),
+                ),
+                (
+                    "idempotent".to_owned(),
+                    RestrictedExpression::new_bool(facts.idempotent),
+                ),
+                (
+                    "open_world".to_owned(),
+                    RestrictedExpression::new_bool(facts.open_world),
+                ),
             ]),
         ),
         Resource::Resource { server: s, uri } => (
             uid("Resource", &id)?,
-            HashMap::from([("server".to_owned(), string(s)), ("uri".to_owned(), string(uri))]),
+            HashMap::from([
+                ("server".to_owned(), string(s)),
+                ("uri".to_owned(), string(uri)),
+            ]),
         ),
         Resource::Prompt { server: s, name } => (
             uid("Prompt", &id)?,
-            HashMap::from([("server".to_owned(), string(s)), ("name".to_owned(), string(name))]),
+            HashMap::from([
+                ("server".to_owned(), string(s)),
+                ("name".to_owned(), string(name)),
+            ]),
         ),
     };
     let entity = Entity::new(resource_uid.clone(), attrs, parents).map_err(|e| e.to_string())?;
-    Ok((resource_uid, vec![entity, Entity::new_no_attrs(server, HashSet::new())]))
+    Ok((
+        resource_uid,
+        vec![entity, Entity::new_no_attrs(server, HashSet::new())],
+    ))
 }
 
 fn build_context(request: &Request, with_args: bool) -> std::result::Result<Context, String> {
     let time = request.time_unix;
     let clock = RestrictedExpression::new_record([
         ("unix".to_owned(), RestrictedExpression::new_long(time)),
-        ("hour".to_owned(), RestrictedExpression::new_long(time.rem_euclid(86_400) / 3600)),
+        (
+            "hour".to_owned(),
+            RestrictedExpression::new_long(time.rem_euclid(86_400) / 3600),
+        ),
         // 1970-01-01 was a Thursday; 0 = Sunday.
-        ("weekday".to_owned(), RestrictedExpression::new_long((time.div_euclid(86_400) + 4).rem_euclid(7))),
+        (
+            "weekday".to_owned(),
+            RestrictedExpression::new_long((time.div_euclid(86_400) + 4).rem_euclid(7)),
+        ),
     ])
     .map_err(|e| e.to_string())?;
     let session = RestrictedExpression::new_record([
         ("id".to_owned(), string(&request.session.id)),
         ("era".to_owned(), string(&request.session.era)),
-        ("calls".to_owned(), RestrictedExpression::new_long(request.session.calls)),
+        (
+            "calls".to_owned(),
+            RestrictedExpression::new_long(request.session.calls),
+        ),
     ])
     .map_err(|e| e.to_string())?;
     let mut pairs = vec![("time".to_owned(), clock), ("session".to_owned(), session)];
@@ -260,19 +367,27 @@ fn build_context(request: &Request, with_args: bool) -> std::result::Result<Cont
             Value::Null => record(&serde_json::Map::new(), 0),
             _ => return Err("arguments must be a JSON object".to_owned()),
         };
-        pairs.push(("args".to_owned(), args.ok_or("arguments could not be converted")?));
+        pairs.push((
+            "args".to_owned(),
+            args.ok_or("arguments could not be converted")?,
+        ));
     }
     Context::from_pairs(pairs).map_err(|e| e.to_string())
 }
 
-fn build_request(request: &Request, with_context: bool) -> std::result::Result<(cedar_policy::Request, Entities), String> {
+fn build_request(
+    request: &Request,
+    with_context: bool,
+) -> std::result::Result<(cedar_policy::Request, Entities), String> {
     let principal = agent_entity(&request.principal)?;
     let principal_uid = principal.uid();
     let (resource_uid, mut entities) = resource_entities(&request.resource)?;
     entities.push(principal);
     let action = uid("Action", request.action.as_str())?;
     let context = build_context(request, with_context)?;
-    let cedar_request = cedar_policy::Request::new(principal_uid, action, resource_uid, context, None).map_err(|e| e.to_string())?;
+    let cedar_request =
+        cedar_policy::Request::new(principal_uid, action, resource_uid, context, None)
+            .map_err(|e| e.to_string())?;
     let entities = Entities::from_entities(entities, None).map_err(|e| e.to_string())?;
     Ok((cedar_request, entities))
 }

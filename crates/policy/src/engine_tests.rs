@@ -14,11 +14,22 @@ fn engine() -> Engine {
 
 fn call(tool: &str, args: serde_json::Value) -> Request {
     Request {
-        principal: Principal { id: "support-bot".into(), attributes: Default::default() },
+        principal: Principal {
+            id: "support-bot".into(),
+            attributes: Default::default(),
+        },
         action: Action::CallTool,
-        resource: Resource::Tool { server: "demo".into(), name: tool.into(), facts: ToolFacts::default() },
+        resource: Resource::Tool {
+            server: "demo".into(),
+            name: tool.into(),
+            facts: ToolFacts::default(),
+        },
         arguments: args,
-        session: SessionFacts { id: "s1".into(), era: "legacy".into(), calls: 0 },
+        session: SessionFacts {
+            id: "s1".into(),
+            era: "legacy".into(),
+            calls: 0,
+        },
         time_unix: 1_790_000_000,
     }
 }
@@ -42,7 +53,12 @@ fn refund_without_amount_is_default_denied() {
     let d = engine().evaluate(&call("refund", json!({})));
     assert_eq!(d.outcome, Outcome::Deny);
     assert!(d.policies.is_empty());
-    assert!(d.reason.contains("no policy permits `call_tool` on `demo/refund`"), "{}", d.reason);
+    assert!(
+        d.reason
+            .contains("no policy permits `call_tool` on `demo/refund`"),
+        "{}",
+        d.reason
+    );
 }
 
 #[test]
@@ -80,7 +96,11 @@ fn listing_is_relaxed_over_arguments() {
     assert!(!e.may_list(&call("delete_account", json!(null))));
     assert!(e.may_list(&call("get_order", json!(null))));
     let mut other = call("anything", json!(null));
-    other.resource = Resource::Tool { server: "other".into(), name: "x".into(), facts: ToolFacts::default() };
+    other.resource = Resource::Tool {
+        server: "other".into(),
+        name: "x".into(),
+        facts: ToolFacts::default(),
+    };
     assert!(!e.may_list(&other));
 }
 
@@ -88,7 +108,10 @@ fn listing_is_relaxed_over_arguments() {
 fn parse_error_names_file_and_line() {
     let err = Engine::load(
         &Source::new("warden.cedarschema", STARTER_SCHEMA),
-        &[Source::new("bad.cedar", "permit(principal, action, resource);\n\npermit(principal, action resource);\n")],
+        &[Source::new(
+            "bad.cedar",
+            "permit(principal, action, resource);\n\npermit(principal, action resource);\n",
+        )],
     )
     .unwrap_err();
     let text = err.to_string();
@@ -112,8 +135,14 @@ fn validation_error_names_file_and_line() {
 
 #[test]
 fn schema_error_names_file_and_line() {
-    let err = Engine::load(&Source::new("s.cedarschema", "entity Agent;\nentity Tool {\n  x: Strin\n};\n"), &[])
-        .unwrap_err();
+    let err = Engine::load(
+        &Source::new(
+            "s.cedarschema",
+            "entity Agent;\nentity Tool {\n  x: Strin\n};\n",
+        ),
+        &[],
+    )
+    .unwrap_err();
     assert!(err.to_string().starts_with("s.cedarschema:"), "{err}");
 }
 
@@ -125,13 +154,19 @@ fn duplicate_ids_are_refused() {
         &[Source::new("one.cedar", p), Source::new("two.cedar", p)],
     )
     .unwrap_err();
-    assert_eq!(err.to_string(), "policy id `a` is used twice: in one.cedar and in two.cedar");
+    assert_eq!(
+        err.to_string(),
+        "policy id `a` is used twice: in one.cedar and in two.cedar"
+    );
 }
 
 #[test]
 fn principal_attributes_are_checked_against_schema() {
     let e = engine();
-    let mut p = Principal { id: "a".into(), attributes: Default::default() };
+    let mut p = Principal {
+        id: "a".into(),
+        attributes: Default::default(),
+    };
     p.attributes.insert("team".into(), json!("support"));
     e.check_principal(&p).unwrap();
     p.attributes.insert("team".into(), json!(7));

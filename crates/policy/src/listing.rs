@@ -13,7 +13,11 @@ pub(crate) fn relax(policies: &PolicySet) -> PolicySet {
             continue;
         };
         let reads_context = |cond: &Value| mentions_context(cond);
-        let conditions = est.get("conditions").and_then(Value::as_array).cloned().unwrap_or_default();
+        let conditions = est
+            .get("conditions")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default();
         if !conditions.iter().any(reads_context) {
             let _ = out.add(policy.clone());
             continue;
@@ -21,7 +25,10 @@ pub(crate) fn relax(policies: &PolicySet) -> PolicySet {
         if policy.effect() == Effect::Forbid {
             continue;
         }
-        let kept: Vec<Value> = conditions.into_iter().filter(|c| !reads_context(c)).collect();
+        let kept: Vec<Value> = conditions
+            .into_iter()
+            .filter(|c| !reads_context(c))
+            .collect();
         if let Some(obj) = est.as_object_mut() {
             obj.insert("conditions".to_owned(), Value::Array(kept));
         }
@@ -35,7 +42,8 @@ pub(crate) fn relax(policies: &PolicySet) -> PolicySet {
 fn mentions_context(value: &Value) -> bool {
     match value {
         Value::Object(map) => {
-            map.get("Var").and_then(Value::as_str) == Some("context") || map.values().any(mentions_context)
+            map.get("Var").and_then(Value::as_str) == Some("context")
+                || map.values().any(mentions_context)
         }
         Value::Array(items) => items.iter().any(mentions_context),
         _ => false,

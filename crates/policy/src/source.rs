@@ -15,12 +15,18 @@ pub struct Source {
 impl Source {
     /// Wraps a named text.
     pub fn new(name: impl Into<String>, text: impl Into<String>) -> Self {
-        Self { name: name.into(), text: text.into() }
+        Self {
+            name: name.into(),
+            text: text.into(),
+        }
     }
 
     /// `name:line:column` of a byte offset into this source (1-based line and column).
     pub fn location(&self, offset: usize) -> String {
-        let prefix = self.text.get(..offset.min(self.text.len())).unwrap_or(&self.text);
+        let prefix = self
+            .text
+            .get(..offset.min(self.text.len()))
+            .unwrap_or(&self.text);
         let line = prefix.matches('\n').count() + 1;
         let column = prefix.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
         format!("{}:{line}:{column}", self.name)

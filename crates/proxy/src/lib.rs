@@ -1,1 +1,22 @@
-//! placeholder
+//! The data plane: Warden between an MCP client and an upstream MCP server.
+//!
+//! [`stdio::run`] relays every message both ways, remapping ids, bridging a modern
+//! (2026-07-28) client to a legacy upstream, and sending each governed request
+//! (`tools/call`, `resources/read`, `prompts/get`) through the ordered stages in
+//! [`pipeline`]: policy decision, durable audit record, then forward or refuse. Listings are
+//! filtered so an agent sees only what policy may let it use.
+
+mod bridge;
+mod error;
+mod facts;
+pub mod pipeline;
+mod relay;
+mod reply;
+mod session;
+mod settings;
+pub mod stdio;
+
+pub use error::{Error, Result};
+pub use facts::facts_from_tool;
+pub use settings::{Settings, ToolOverride};
+pub use stdio::{Ended, Streams, run};

@@ -113,9 +113,9 @@ impl Resource {
     /// The upstream server name.
     pub fn server(&self) -> &str {
         match self {
-            Self::Tool { server, .. } | Self::Resource { server, .. } | Self::Prompt { server, .. } => {
-                server
-            }
+            Self::Tool { server, .. }
+            | Self::Resource { server, .. }
+            | Self::Prompt { server, .. } => server,
         }
     }
 }

@@ -6,7 +6,8 @@ use time::format_description::well_known::Rfc3339;
 /// Now as RFC 3339 UTC, for example `2026-11-22T03:19:14.123456Z`.
 pub fn now_rfc3339() -> String {
     let now = OffsetDateTime::now_utc();
-    now.format(&Rfc3339).unwrap_or_else(|_| now.unix_timestamp().to_string())
+    now.format(&Rfc3339)
+        .unwrap_or_else(|_| now.unix_timestamp().to_string())
 }
 
 /// Now as microseconds since the Unix epoch.

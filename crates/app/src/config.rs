@@ -1,0 +1,370 @@
+//! `warden.toml`: a strict serde type (unknown keys are errors that name file and line), and
+//! the runtime objects built from it.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use serde::Deserialize;
+use warden_audit::Durability;
+use warden_policy::{Engine, Source};
+use warden_proxy::{Settings, ToolOverride};
+use warden_types::Principal;
+
+use crate::env::Env;
+
+/// Variables a stdio upstream gets from Warden's environment when the config does not say.
+pub const DEFAULT_ENV_ALLOW: &[&str] = &[
+    "PATH", "HOME", "USER", "LOGNAME", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR", "TERM",
+];
+
+/// The whole configuration file.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// The agent.
+    #[serde(default)]
+    pub agent: AgentConfig,
+    /// The upstream server.
+    #[serde(default)]
+    pub upstream: UpstreamConfig,
+    /// Policy files.
+    #[serde(default)]
+    pub policy: PolicyConfig,
+    /// The audit log.
+    #[serde(default)]
+    pub audit: AuditConfig,
+    /// Size and time limits.
+    #[serde(default)]
+    pub limits: LimitsConfig,
+    /// Per-tool facts, by tool name.
+    #[serde(default)]
+    pub tools: BTreeMap<String, ToolConfig>,
+}
+
+/// `[agent]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AgentConfig {
+    /// Agent id.
+    #[serde(default = "default_agent")]
+    pub id: String,
+    /// Attributes for policy.
+    #[serde(default)]
+    pub attributes: BTreeMap<String, serde_json::Value>,
+}
+
+impl Default for AgentConfig {
+    fn default() -> Self {
+        Self {
+            id: default_agent(),
+            attributes: BTreeMap::new(),
+        }
+    }
+}
+
+fn default_agent() -> String {
+    "agent".to_owned()
+}
+
+/// `[upstream]`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpstreamConfig {
+    /// Server name used in policies; defaults to a name derived from the command.
+    pub name: Option<String>,
+    /// Variables passed through from Warden's environment.
+    pub env_allow: Option<Vec<String>>,
+    /// Variables set for the server.
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+    /// Working directory for the server.
+    pub cwd: Option<PathBuf>,
+}
+
+/// `[policy]`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PolicyConfig {
+    /// Cedar schema file; the built-in starter schema if absent.
+    pub schema: Option<PathBuf>,
+    /// Policy files (or directories of `*.cedar`); the built-in starter policies if absent.
+    pub files: Option<Vec<PathBuf>>,
+}
+
+/// `[audit]`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuditConfig {
+    /// SQLite file of the log.
+    pub path: Option<PathBuf>,
+    /// What an acknowledged record survives.
+    #[serde(default)]
+    pub durability: Durability,
+    /// Store tool arguments (default) or only their hash.
+    pub record_arguments: Option<bool>,
+}
+
+/// `[limits]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LimitsConfig {
+    /// Largest message accepted from the client or the upstream.
+    #[serde(default = "default_max_message")]
+    pub max_message_bytes: usize,
+    /// How long Warden waits for the upstream's answers to its own requests.
+    #[serde(default = "default_timeout")]
+    pub upstream_timeout_ms: u64,
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        Self {
+            max_message_bytes: default_max_message(),
+            upstream_timeout_ms: default_timeout(),
+        }
+    }
+}
+
+fn default_max_message() -> usize {
+    4 * 1024 * 1024
+}
+
+fn default_timeout() -> u64 {
+    10_000
+}
+
+/// `[tools."<name>"]`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ToolConfig {
+    /// Labels for policy.
+    #[serde(default)]
+    pub labels: Vec<String>,
+    /// Overrides the tool's `readOnlyHint`.
+    pub read_only: Option<bool>,
+    /// Overrides `destructiveHint`.
+    pub destructive: Option<bool>,
+    /// Overrides `idempotentHint`.
+    pub idempotent: Option<bool>,
+    /// Overrides `openWorldHint`.
+    pub open_world: Option<bool>,
+}
+
+/// A configuration and the directory its relative paths start from.
+#[derive(Debug, Clone)]
+pub struct Loaded {
+    /// The parsed file (or defaults).
+    pub config: Config,
+    /// Directory relative paths resolve against.
+    pub base: PathBuf,
+    /// Where state goes when the file does not say.
+    pub data_dir: PathBuf,
+}
+
+/// `file:line:column` of a byte offset in `text`.
+fn location(file: &Path, text: &str, offset: usize) -> String {
+    Source::new(file.display().to_string(), text).location(offset)
+}
+
+/// Parses configuration text; errors name `file:line:column`.
+pub fn parse(file: &Path, text: &str) -> Result<Config> {
+    toml::from_str(text).map_err(|e| {
+        let at = e.span().map_or_else(
+            || file.display().to_string(),
+            |span| location(file, text, span.start),
+        );
+        anyhow::anyhow!("{at}: {}", e.message())
+    })
+}
+
+impl Loaded {
+    /// Reads `path`, or uses built-in defaults when `path` is `None`.
+    pub fn load(path: Option<&Path>, env: &Env) -> Result<Self> {
+        match path {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .with_context(|| format!("cannot read config `{}`", path.display()))?;
+                let config = parse(path, &text)?;
+                let base = path
+                    .parent()
+                    .map(Path::to_owned)
+                    .filter(|p| !p.as_os_str().is_empty())
+                    .unwrap_or_else(|| PathBuf::from("."));
+                let data_dir = base.join(".warden");
+                Ok(Self {
+                    config,
+                    base,
+                    data_dir,
+                })
+            }
+            None => Ok(Self {
+                config: Config::default(),
+                base: PathBuf::from("."),
+                data_dir: env.data_dir(),
+            }),
+        }
+    }
+
+    fn resolve(&self, p: &Path) -> PathBuf {
+        if p.is_absolute() {
+            p.to_owned()
+        } else {
+            self.base.join(p)
+        }
+    }
+
+    /// The audit file.
+    pub fn audit_path(&self) -> PathBuf {
+        match &self.config.audit.path {
+            Some(p) => self.resolve(p),
+            None => self.data_dir.join("audit.db"),
+        }
+    }
+
+    /// Loads and validates the schema and policies.
+    pub fn engine(&self) -> Result<Engine> {
+        let schema = match &self.config.policy.schema {
+            Some(p) => read_source(&self.resolve(p))?,
+            None => Source::new("<built-in schema>", warden_policy::STARTER_SCHEMA),
+        };
+        let files = match &self.config.policy.files {
+            Some(list) => {
+                let mut out = Vec::new();
+                for p in list {
+                    let p = self.resolve(p);
+                    if p.is_dir() {
+                        let mut entries: Vec<PathBuf> = std::fs::read_dir(&p)
+                            .with_context(|| format!("cannot list `{}`", p.display()))?
+                            .filter_map(|e| e.ok().map(|e| e.path()))
+                            .filter(|f| f.extension().is_some_and(|x| x == "cedar"))
+                            .collect();
+                        entries.sort();
+                        for f in entries {
+                            out.push(read_source(&f)?);
+                        }
+                    } else {
+                        out.push(read_source(&p)?);
+                    }
+                }
+                out
+            }
+            None => vec![Source::new(
+                "<built-in policies>",
+                warden_policy::STARTER_POLICIES,
+            )],
+        };
+        let engine = Engine::load(&schema, &files)?;
+        engine.check_principal(&self.principal())?;
+        Ok(engine)
+    }
+
+    /// The configured agent.
+    pub fn principal(&self) -> Principal {
+        Principal {
+            id: self.config.agent.id.clone(),
+            attributes: self.config.agent.attributes.clone().into_iter().collect(),
+        }
+    }
+
+    /// Proxy settings for an upstream started with `command`.
+    pub fn settings(&self, command: &[String]) -> Settings {
+        let server = self
+            .config
+            .upstream
+            .name
+            .clone()
+            .unwrap_or_else(|| server_name(command));
+        let mut settings = Settings::new(server, self.principal());
+        settings.max_message_bytes = self.config.limits.max_message_bytes;
+        settings.upstream_timeout = Duration::from_millis(self.config.limits.upstream_timeout_ms);
+        settings.audit_arguments = self.config.audit.record_arguments.unwrap_or(true);
+        settings.tools = self
+            .config
+            .tools
+            .iter()
+            .map(|(name, t)| {
+                let o = ToolOverride {
+                    labels: t.labels.clone(),
+                    read_only: t.read_only,
+                    destructive: t.destructive,
+                    idempotent: t.idempotent,
+                    open_world: t.open_world,
+                };
+                (name.clone(), o)
+            })
+            .collect::<HashMap<_, _>>();
+        settings
+    }
+
+    /// The environment for the upstream: allowed variables from `env`, then explicit ones.
+    pub fn upstream_env(&self, env: &Env) -> Vec<(String, String)> {
+        let allow: Vec<String> = match &self.config.upstream.env_allow {
+            Some(list) => list.clone(),
+            None => DEFAULT_ENV_ALLOW.iter().map(|s| (*s).to_owned()).collect(),
+        };
+        let mut out: BTreeMap<String, String> = allow
+            .iter()
+            .filter_map(|k| Some((k.clone(), env.get(k)?.to_owned())))
+            .collect();
+        out.extend(self.config.upstream.env.clone());
+        out.into_iter().collect()
+    }
+
+    /// The upstream's working directory.
+    pub fn upstream_cwd(&self) -> Option<PathBuf> {
+        self.config.upstream.cwd.as_deref().map(|p| self.resolve(p))
+    }
+}
+
+fn read_source(path: &Path) -> Result<Source> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read `{}`", path.display()))?;
+    Ok(Source::new(path.display().to_string(), text))
+}
+
+/// A server name from its command: the package or script for runners (`npx`, `uvx`, `node`,
+/// `python`...), else the program's file name.
+pub fn server_name(command: &[String]) -> String {
+    const RUNNERS: &[&str] = &[
+        "npx", "uvx", "node", "python", "python3", "deno", "bun", "bunx", "pipx", "uv",
+    ];
+    let stem = |s: &str| {
+        let base = s.rsplit('/').next().unwrap_or(s);
+        let base = base.split('@').find(|p| !p.is_empty()).unwrap_or(base);
+        base.split('.').next().unwrap_or(base).to_owned()
+    };
+    let Some(program) = command.first() else {
+        return "upstream".to_owned();
+    };
+    if RUNNERS.contains(&stem(program).as_str())
+        && let Some(arg) = command
+            .iter()
+            .skip(1)
+            .find(|a| !a.starts_with('-') && *a != "run")
+    {
+        let name = stem(arg);
+        if !name.is_empty() {
+            return name;
+        }
+    }
+    let name = stem(program);
+    if name.is_empty() {
+        "upstream".to_owned()
+    } else {
+        name
+    }
+}
+
+/// Fails when the upstream command is missing.
+pub fn require_command(command: &[String]) -> Result<()> {
+    if command.is_empty() {
+        bail!("no upstream command: use `warden mcp [--config FILE] -- <command> [args...]`");
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+#[path = "config_tests.rs"]
+mod tests;

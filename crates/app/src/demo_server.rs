@@ -1,0 +1,131 @@
+//! A small MCP server built into Warden for `warden demo` and tests: an order desk with
+//! `get_order` (read-only), `refund` and `delete_account` (destructive). It speaks both eras
+//! over stdio and can record every line it receives (`--record FILE`), so tests can prove
+//! what reached it.
+
+use std::io::{BufRead, Write};
+use std::path::Path;
+
+use serde_json::{Value, json};
+use warden_mcp::era::{LEGACY, META_VERSION, MODERN};
+
+fn tools() -> Value {
+    json!([
+        {
+            "name": "get_order",
+            "description": "Look up an order by id.",
+            "inputSchema": {"type": "object", "properties": {"order_id": {"type": "string"}}, "required": ["order_id"]},
+            "annotations": {"readOnlyHint": true}
+        },
+        {
+            "name": "refund",
+            "description": "Refund an order.",
+            "inputSchema": {"type": "object", "properties": {"order_id": {"type": "string"}, "amount": {"type": "number"}}, "required": ["amount"]},
+            "annotations": {"readOnlyHint": false, "destructiveHint": false}
+        },
+        {
+            "name": "delete_account",
+            "description": "Delete a customer account.",
+            "inputSchema": {"type": "object", "properties": {"user": {"type": "string"}}, "required": ["user"]},
+            "annotations": {"destructiveHint": true}
+        },
+        {
+            "name": "echo",
+            "description": "Echo the text back (used by benchmarks).",
+            "inputSchema": {"type": "object", "properties": {"text": {"type": "string"}}},
+            "annotations": {"readOnlyHint": true}
+        }
+    ])
+}
+
+fn call(name: &str, args: &Value) -> Value {
+    let text = match name {
+        "get_order" => format!(
+            "order {}: 2 items, paid, shipped",
+            args["order_id"].as_str().unwrap_or("?")
+        ),
+        "refund" => format!(
+            "refunded {} on order {}",
+            args["amount"],
+            args["order_id"].as_str().unwrap_or("?")
+        ),
+        "delete_account" => format!("account {} deleted", args["user"].as_str().unwrap_or("?")),
+        "echo" => args["text"].as_str().unwrap_or_default().to_owned(),
+        _ => {
+            return json!({"content": [{"type": "text", "text": format!("unknown tool `{name}`")}], "isError": true});
+        }
+    };
+    json!({"content": [{"type": "text", "text": text}], "isError": false})
+}
+
+fn handle(msg: &Value) -> Option<Value> {
+    let id = msg.get("id")?.clone();
+    let method = msg.get("method")?.as_str()?;
+    let params = msg.get("params").cloned().unwrap_or_else(|| json!({}));
+    let modern = params["_meta"][META_VERSION].as_str() == Some(MODERN);
+    let mut result = match method {
+        "initialize" => {
+            let asked = params["protocolVersion"].as_str().unwrap_or_default();
+            let version = if LEGACY.contains(&asked) {
+                asked
+            } else {
+                LEGACY[0]
+            };
+            json!({"protocolVersion": version, "capabilities": {"tools": {}}, "serverInfo": {"name": "warden-demo", "version": env!("CARGO_PKG_VERSION")}})
+        }
+        "server/discover" => json!({
+            "supportedVersions": [MODERN], "capabilities": {"tools": {}}, "ttlMs": 0, "cacheScope": "public",
+            "_meta": {"io.modelcontextprotocol/serverInfo": {"name": "warden-demo", "version": env!("CARGO_PKG_VERSION")}}
+        }),
+        "ping" => json!({}),
+        "tools/list" => json!({"tools": tools()}),
+        "tools/call" => call(
+            params["name"].as_str().unwrap_or_default(),
+            &params["arguments"],
+        ),
+        _ => {
+            return Some(
+                json!({"jsonrpc": "2.0", "id": id, "error": {"code": -32601, "message": format!("method not found: {method}")}}),
+            );
+        }
+    };
+    if modern && let Some(obj) = result.as_object_mut() {
+        obj.insert("resultType".into(), json!("complete"));
+        if method == "tools/list" {
+            obj.insert("ttlMs".into(), json!(0));
+            obj.insert("cacheScope".into(), json!("public"));
+        }
+    }
+    Some(json!({"jsonrpc": "2.0", "id": id, "result": result}))
+}
+
+/// Serves on stdin/stdout until stdin closes.
+pub fn serve(record: Option<&Path>) -> std::io::Result<()> {
+    let mut log = match record {
+        Some(p) => Some(
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(p)?,
+        ),
+        None => None,
+    };
+    let stdin = std::io::stdin();
+    let mut stdout = std::io::stdout().lock();
+    for line in stdin.lock().lines() {
+        let line = line?;
+        if let Some(log) = log.as_mut() {
+            writeln!(log, "{line}")?;
+            log.flush()?;
+        }
+        let Ok(msg) = serde_json::from_str::<Value>(&line) else {
+            continue;
+        };
+        if let Some(reply) = handle(&msg) {
+            serde_json::to_writer(&mut stdout, &reply)?;
+            stdout.write_all(b"\n")?;
+            stdout.flush()?;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,76 @@
+//! `warden mcp -- CMD ARGS...`: start the upstream, proxy this process's stdio to it.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use tokio::io::{AsyncWriteExt, BufReader};
+use warden_audit::Log;
+use warden_mcp::child::{Spec, spawn};
+use warden_proxy::{Ended, Streams, run};
+
+use crate::config::{Loaded, require_command};
+use crate::env::Env;
+
+/// How long an upstream gets to exit after its stdin is closed before it is killed.
+const EXIT_GRACE: Duration = Duration::from_secs(5);
+
+/// Runs one stdio session. Returns the process exit code.
+pub async fn serve_stdio(loaded: &Loaded, command: &[String], env: &Env) -> Result<i32> {
+    require_command(command)?;
+    let engine = Arc::new(loaded.engine()?);
+    let settings = loaded.settings(command);
+    let audit_path = loaded.audit_path();
+    let (log, writer) = Log::open(&audit_path, loaded.config.audit.durability)?;
+    let (program, args) = command.split_first().context("no upstream command")?;
+    let spec = Spec {
+        program: program.clone(),
+        args: args.to_vec(),
+        env: loaded.upstream_env(env),
+        cwd: loaded.upstream_cwd(),
+    };
+    let mut child = spawn(&spec)?;
+    let (Some(stdin), Some(stdout), Some(stderr)) =
+        (child.stdin.take(), child.stdout.take(), child.stderr.take())
+    else {
+        anyhow::bail!("upstream `{program}` started without pipes");
+    };
+    // The upstream's stderr is its log: pass it through to ours, where MCP clients collect it.
+    let stderr_task = tokio::spawn(async move {
+        let mut stderr = stderr;
+        let _ = tokio::io::copy(&mut stderr, &mut tokio::io::stderr()).await;
+    });
+    let session = format!(
+        "{:x}-{:x}",
+        warden_types::now_unix_micros(),
+        std::process::id()
+    );
+    let streams = Streams {
+        client_in: BufReader::with_capacity(64 * 1024, tokio::io::stdin()),
+        client_out: tokio::io::stdout(),
+        upstream_in: BufReader::with_capacity(64 * 1024, stdout),
+        upstream_out: stdin,
+    };
+    let server = settings.server.clone();
+    let ended = run(settings, engine, log, session, streams).await?;
+    let status = match tokio::time::timeout(EXIT_GRACE, child.wait()).await {
+        Ok(status) => status.ok(),
+        Err(_) => {
+            let _ = child.kill().await;
+            None
+        }
+    };
+    let _ = stderr_task.await;
+    // Every record is committed (run flushed the log); let the writer thread finish.
+    let _ = tokio::task::spawn_blocking(move || writer.join()).await;
+    let _ = tokio::io::stdout().flush().await;
+    Ok(match (ended, status) {
+        (Ended::ClientClosed, _) => 0,
+        (Ended::UpstreamClosed, Some(s)) if s.success() => 0,
+        (Ended::UpstreamClosed, s) => {
+            let how = s.map_or_else(|| "did not exit".to_owned(), |s| s.to_string());
+            eprintln!("warden: upstream `{server}` ended ({how})");
+            1
+        }
+    })
+}

@@ -1,0 +1,145 @@
+//! Command-line arguments.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// Warden: a runtime security gateway for AI agents.
+#[derive(Debug, Parser)]
+#[command(name = "warden", version, about, propagate_version = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Write a starter configuration, Cedar schema, policies and policy tests.
+    Init(InitArgs),
+    /// Run an MCP server behind Warden on stdio: `warden mcp -- npx -y @modelcontextprotocol/server-filesystem ~/docs`.
+    Mcp(McpArgs),
+    /// Check and test policies.
+    #[command(subcommand)]
+    Policy(PolicyCommand),
+    /// Read and check the audit log.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+    /// Show Warden at work against a built-in demo tool server.
+    Demo(DemoArgs),
+    /// The built-in demo tool server (stdio MCP).
+    #[command(hide = true)]
+    DemoServer(DemoServerArgs),
+}
+
+/// Where the configuration comes from.
+#[derive(Debug, Args)]
+pub struct ConfigArg {
+    /// Configuration file (default: $WARDEN_CONFIG, else ./warden.toml if present, else built-in defaults).
+    #[arg(long, short = 'c', global = true)]
+    pub config: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// Directory to write into.
+    #[arg(default_value = ".")]
+    pub dir: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct McpArgs {
+    #[command(flatten)]
+    pub config: ConfigArg,
+    /// The upstream server command and its arguments, after `--`.
+    #[arg(last = true, required = true, value_name = "COMMAND")]
+    pub command: Vec<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PolicyCommand {
+    /// Parse and validate the schema and every policy; errors name file and line.
+    Validate(ConfigArg),
+    /// Run a file of test cases (requests with expected decisions).
+    Test(PolicyTestArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct PolicyTestArgs {
+    #[command(flatten)]
+    pub config: ConfigArg,
+    /// The cases file (TOML, see `warden init`'s policy-tests.toml).
+    pub cases: PathBuf,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Show the newest records.
+    Tail(AuditTailArgs),
+    /// Check the hash chain; names the first bad record.
+    Verify(AuditVerifyArgs),
+    /// Write every record out.
+    Export(AuditExportArgs),
+}
+
+/// Which audit file.
+#[derive(Debug, Args)]
+pub struct AuditFile {
+    #[command(flatten)]
+    pub config: ConfigArg,
+    /// The audit database (default: from the configuration).
+    #[arg(long)]
+    pub file: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct AuditTailArgs {
+    #[command(flatten)]
+    pub file: AuditFile,
+    /// How many records.
+    #[arg(short = 'n', long, default_value_t = 20)]
+    pub lines: i64,
+    /// One JSON object per line.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct AuditVerifyArgs {
+    #[command(flatten)]
+    pub file: AuditFile,
+    /// A head seen earlier, `SEQ:HASH`: fails if that record is gone or changed (truncation).
+    #[arg(long)]
+    pub anchor: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum ExportFormat {
+    /// JSON lines.
+    Jsonl,
+}
+
+#[derive(Debug, Args)]
+pub struct AuditExportArgs {
+    #[command(flatten)]
+    pub file: AuditFile,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "jsonl")]
+    pub format: ExportFormat,
+    /// Output file (default: standard output).
+    #[arg(long, short = 'o')]
+    pub output: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Where to put the demo's config and audit log (default: a new temporary directory).
+    #[arg(long)]
+    pub dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct DemoServerArgs {
+    /// Append every received line to this file.
+    #[arg(long)]
+    pub record: Option<PathBuf>,
+}

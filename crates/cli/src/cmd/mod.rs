@@ -1,0 +1,48 @@
+//! One module per subcommand, plus what they share.
+
+pub mod audit;
+pub mod demo;
+pub mod init;
+pub mod mcp;
+pub mod policy;
+
+use std::path::PathBuf;
+
+use warden_app::config::Loaded;
+use warden_app::env::Env;
+use warden_app::exit;
+
+use crate::args::ConfigArg;
+
+/// Logs go to stderr only (stdout may be an MCP channel); `WARDEN_LOG` sets the filter.
+pub fn init_logging(env: &Env) {
+    let filter = tracing_subscriber::EnvFilter::new(env.get("WARDEN_LOG").unwrap_or("warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .try_init();
+}
+
+/// The configuration to use: `--config`, `$WARDEN_CONFIG`, `./warden.toml`, or defaults.
+pub fn load(arg: &ConfigArg, env: &Env) -> anyhow::Result<Loaded> {
+    let path = arg
+        .config
+        .clone()
+        .or_else(|| env.get("WARDEN_CONFIG").map(PathBuf::from))
+        .or_else(|| Some(PathBuf::from("warden.toml")).filter(|p| p.exists()));
+    Loaded::load(path.as_deref(), env)
+}
+
+/// Prints an error the way every command does and returns the failure code.
+pub fn fail(e: &anyhow::Error) -> i32 {
+    eprintln!("warden: {e:#}");
+    exit::FAILURE
+}
+
+/// A multi-threaded runtime for commands that need one.
+pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?)
+}

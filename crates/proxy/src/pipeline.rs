@@ -1,0 +1,273 @@
+//! The governed path for `tools/call`, `resources/read` and `prompts/get`: an ordered list of
+//! stages, each either continuing or answering the client itself.
+//!
+//! 1. **Read the request.** Malformed params are answered with `-32602`; nothing malformed is
+//!    forwarded, because the policy could not have judged it.
+//! 2. **Tool facts.** Labels from configuration and annotations from the upstream's own
+//!    listing (fetched once if the client called before listing), so policy sees the same
+//!    facts whatever order the client uses.
+//! 3. **Policy.** Pure and synchronous; evaluation errors deny (fail closed).
+//! 4. **Audit.** The request and the decision are committed to the audit log *before* anything
+//!    is forwarded, so no call reaches the upstream unrecorded. If the log cannot commit, the
+//!    call is refused (fail closed).
+//! 5. **Act.** Allow forwards; deny and approval-required answer the client with the reason and
+//!    the deciding policy ids. (Holding calls for a human arrives with the approvals issue;
+//!    until then approval-required is a refusal that says so.)
+
+use std::time::Instant;
+
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+use warden_mcp::Message;
+use warden_mcp::era::{self, Era};
+use warden_mcp::message::{code, error};
+use warden_types::{
+    Action, AuditEvent, AuditKind, Decision, Outcome, Request, Resource, SessionFacts,
+};
+
+use crate::facts_from_tool;
+use crate::relay::{forward_request, respond};
+use crate::reply::refusal;
+use crate::session::Shared;
+
+/// Most `tools/list` pages Warden reads when it fetches tool facts itself.
+const MAX_LIST_PAGES: usize = 100;
+
+/// Runs the stages for one governed request.
+pub(crate) async fn govern(shared: &Shared, msg: Message, id: Value, method: String) {
+    // Stage 1: read what is asked.
+    let (action, target, arguments) = match read(&msg, &method) {
+        Ok(parts) => parts,
+        Err(why) => {
+            shared
+                .note(
+                    AuditKind::Protocol,
+                    json!({"from": "client", "method": method, "problem": why}),
+                )
+                .await;
+            shared
+                .send_client(&error(id, code::INVALID_PARAMS, &why, None))
+                .await;
+            return;
+        }
+    };
+    // Stage 2: tool facts.
+    let resource = resource_for(shared, &msg, action, target).await;
+    // Stage 3: policy.
+    let request = shared.request(action, resource, arguments);
+    let decision = shared.engine.evaluate(&request);
+    // Stage 4: durable audit record before anything moves.
+    let seq = match shared
+        .audit
+        .append(decision_event(shared, &request, &decision, &method, &id))
+        .await
+    {
+        Ok(seq) => seq,
+        Err(e) => {
+            tracing::error!("audit failed, refusing `{method}`: {e}");
+            let refused = Decision::refuse(format!(
+                "the audit log is unavailable, so the request is refused: {e}"
+            ));
+            refuse(shared, id, &method, &refused, None).await;
+            return;
+        }
+    };
+    shared.state().calls += 1;
+    // Stage 5: act.
+    match decision.outcome {
+        Outcome::Allow => forward_request(shared, msg, id, method, Some(seq)).await,
+        Outcome::Deny | Outcome::ApprovalRequired => {
+            refuse(shared, id, &method, &decision, Some(seq)).await
+        }
+    }
+}
+
+async fn refuse(shared: &Shared, id: Value, method: &str, decision: &Decision, seq: Option<i64>) {
+    let modern = shared.state().client_era == Some(Era::Modern);
+    match refusal(method, decision, seq, modern) {
+        Ok(result) => respond(shared, id, result).await,
+        Err((code, message, data)) => {
+            shared
+                .send_client(&error(id, code, &message, Some(data)))
+                .await
+        }
+    }
+}
+
+/// Stage 1: the action, the tool/uri/prompt name and the arguments.
+fn read(msg: &Message, method: &str) -> Result<(Action, String, Value), String> {
+    let params = msg
+        .params()
+        .ok_or_else(|| format!("`{method}` needs params"))?;
+    let text = |key: &str| {
+        params
+            .get(key)
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+            .ok_or_else(|| format!("`{method}` needs a string `{key}`"))
+    };
+    let arguments = |key: &str| match params.get(key) {
+        None | Some(Value::Null) => Ok(Value::Null),
+        Some(v @ Value::Object(_)) => Ok(v.clone()),
+        Some(_) => Err(format!("`{method}` `{key}` must be an object")),
+    };
+    match method {
+        "tools/call" => Ok((Action::CallTool, text("name")?, arguments("arguments")?)),
+        "prompts/get" => Ok((Action::GetPrompt, text("name")?, arguments("arguments")?)),
+        _ => Ok((Action::ReadResource, text("uri")?, Value::Null)),
+    }
+}
+
+/// Stage 2: the resource with its facts.
+async fn resource_for(shared: &Shared, msg: &Message, action: Action, target: String) -> Resource {
+    let server = shared.settings.server.clone();
+    match action {
+        Action::CallTool => {
+            if !shared.state().tools_known {
+                fetch_tools(shared, msg).await;
+            }
+            let facts = {
+                let state = shared.state();
+                facts_from_tool(state.tools.get(&target), shared.settings.tools.get(&target))
+            };
+            Resource::Tool {
+                server,
+                name: target,
+                facts,
+            }
+        }
+        Action::GetPrompt => Resource::Prompt {
+            server,
+            name: target,
+        },
+        Action::ReadResource => Resource::Resource {
+            server,
+            uri: target,
+        },
+    }
+}
+
+/// Lists the upstream's tools with Warden's own requests. A failure leaves the facts unknown,
+/// which policy sees as the MCP defaults (destructive, open world).
+async fn fetch_tools(shared: &Shared, msg: &Message) {
+    let modern = shared.state().upstream_era == Some(Era::Modern);
+    let meta = if modern {
+        era::meta(msg).cloned().map(Value::Object)
+    } else {
+        None
+    };
+    let mut cursor: Option<Value> = None;
+    for _ in 0..MAX_LIST_PAGES {
+        let mut params = serde_json::Map::new();
+        if let Some(meta) = &meta {
+            params.insert("_meta".to_owned(), meta.clone());
+        }
+        if let Some(c) = cursor.take() {
+            params.insert("cursor".to_owned(), c);
+        }
+        let Ok(response) = shared
+            .internal("tools/list", Value::Object(params), None)
+            .await
+        else {
+            return;
+        };
+        let Some(result) = response.get("result") else {
+            return;
+        };
+        let tools = result
+            .get("tools")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default();
+        {
+            let mut state = shared.state();
+            for tool in tools {
+                if let Some(name) = tool.get("name").and_then(Value::as_str) {
+                    state.tools.insert(name.to_owned(), tool.clone());
+                }
+            }
+        }
+        match result.get("nextCursor").filter(|c| !c.is_null()) {
+            Some(next) => cursor = Some(next.clone()),
+            None => {
+                shared.state().tools_known = true;
+                return;
+            }
+        }
+    }
+}
+
+fn decision_event(
+    shared: &Shared,
+    request: &Request,
+    decision: &Decision,
+    method: &str,
+    id: &Value,
+) -> AuditEvent {
+    let arguments = if shared.settings.audit_arguments || request.arguments.is_null() {
+        request.arguments.clone()
+    } else {
+        json!({ "sha256": hex::encode(Sha256::digest(request.arguments.to_string())) })
+    };
+    AuditEvent::new(
+        AuditKind::Decision,
+        json!({
+            "session": shared.session_id,
+            "agent": request.principal.id,
+            "method": method,
+            "request_id": id,
+            "resource": request.resource.id(),
+            "arguments": arguments,
+            "decision": decision,
+        }),
+    )
+}
+
+/// Records what came back for an allowed request (queued; committed in order).
+pub(crate) async fn record_outcome(
+    shared: &Shared,
+    decision_seq: i64,
+    msg: &Message,
+    started: Instant,
+) {
+    let status = match (msg.value.get("error"), msg.result()) {
+        (Some(err), _) => {
+            json!({"status": "error", "code": err.get("code"), "message": err.get("message")})
+        }
+        (None, Some(r)) if r.get("isError").and_then(Value::as_bool) == Some(true) => {
+            json!({"status": "tool_error"})
+        }
+        _ => json!({"status": "ok"}),
+    };
+    let mut body =
+        json!({"decision_seq": decision_seq, "latency_us": started.elapsed().as_micros() as u64});
+    if let (Some(obj), Value::Object(extra)) = (body.as_object_mut(), status) {
+        obj.extend(extra);
+    }
+    shared.note(AuditKind::Outcome, body).await;
+}
+
+impl Shared {
+    /// A policy request for this session's agent, now.
+    pub(crate) fn request(&self, action: Action, resource: Resource, arguments: Value) -> Request {
+        let (era, calls) = {
+            let state = self.state();
+            (
+                state.client_era.unwrap_or(Era::Legacy).as_str().to_owned(),
+                state.calls,
+            )
+        };
+        Request {
+            principal: self.settings.principal.clone(),
+            action,
+            resource,
+            arguments,
+            session: SessionFacts {
+                id: self.session_id.clone(),
+                era,
+                calls,
+            },
+            time_unix: warden_types::now_unix_micros() / 1_000_000,
+        }
+    }
+}

@@ -1,0 +1,250 @@
+//! Routing: what happens to each message from either side. Everything not governed is relayed
+//! as is, with ids remapped so the two id spaces never mix.
+
+use std::time::Instant;
+
+use serde_json::{Value, json};
+use warden_mcp::era::{self, Era};
+use warden_mcp::message::{code, error, result};
+use warden_mcp::{Kind, Message};
+use warden_types::AuditKind;
+
+use crate::session::{ClientCall, Pending, Shared};
+use crate::{bridge, pipeline, reply};
+
+/// `_meta` key that ties a modern notification to its `subscriptions/listen` request.
+pub(crate) const META_SUBSCRIPTION: &str = "io.modelcontextprotocol/subscriptionId";
+
+/// Handles one message from the client.
+pub(crate) async fn from_client(shared: &Shared, msg: Message) {
+    {
+        let mut state = shared.state();
+        if state.client_era.is_none() {
+            state.client_era = Some(era::of_request(&msg).unwrap_or(Era::Legacy));
+        }
+    }
+    match msg.kind.clone() {
+        Kind::Response { id } => answer_server_request(shared, msg, &id).await,
+        Kind::Notification { method } => {
+            let mut msg = msg;
+            if method == "notifications/cancelled" {
+                let upstream = cancelled_request(&msg)
+                    .and_then(|id| shared.state().by_client_id.get(&id.to_string()).copied());
+                match upstream {
+                    Some(up) => set_cancelled_request(&mut msg, Value::from(up)),
+                    // Nothing in flight under that id: the spec says to ignore it.
+                    None => return,
+                }
+            }
+            shared.send_upstream(&msg.value).await;
+        }
+        Kind::Request { id, method } => {
+            let modern_client = shared.state().client_era == Some(Era::Modern);
+            if modern_client {
+                if let Err(why) = bridge::resolve(shared, &msg).await {
+                    shared
+                        .send_client(&error(id, code::UPSTREAM, &why, None))
+                        .await;
+                    return;
+                }
+                if shared.state().bridging()
+                    && bridge::answer_locally(shared, &msg, &id, &method).await
+                {
+                    return;
+                }
+            }
+            match method.as_str() {
+                "tools/call" | "resources/read" | "prompts/get" => {
+                    pipeline::govern(shared, msg, id, method).await
+                }
+                _ => forward_request(shared, msg, id, method, None).await,
+            }
+        }
+    }
+}
+
+/// Forwards a client request under a fresh upstream id.
+pub(crate) async fn forward_request(
+    shared: &Shared,
+    mut msg: Message,
+    client_id: Value,
+    method: String,
+    decision_seq: Option<i64>,
+) {
+    let up = {
+        let mut state = shared.state();
+        let up = state.next_upstream_id();
+        state.by_client_id.insert(client_id.to_string(), up);
+        state.pending.insert(
+            up,
+            Pending::Client(ClientCall {
+                client_id,
+                method,
+                decision_seq,
+                started: Instant::now(),
+            }),
+        );
+        up
+    };
+    msg.set_id(Value::from(up));
+    shared.send_upstream(&msg.value).await;
+}
+
+/// The client answers a request the upstream sent it.
+async fn answer_server_request(shared: &Shared, mut msg: Message, id: &Value) {
+    let original = id.as_i64().and_then(|down| {
+        let mut state = shared.state();
+        let original = state.server_requests.remove(&down)?;
+        state.server_requests_rev.remove(&original.to_string());
+        Some(original)
+    });
+    match original {
+        Some(original) => {
+            msg.set_id(original);
+            shared.send_upstream(&msg.value).await;
+        }
+        None => {
+            shared.note(AuditKind::Protocol, json!({"from": "client", "problem": format!("response to unknown request id {id}")})).await;
+        }
+    }
+}
+
+/// Handles one message from the upstream.
+pub(crate) async fn from_upstream(shared: &Shared, msg: Message) {
+    match msg.kind.clone() {
+        Kind::Response { id } => upstream_response(shared, msg, &id).await,
+        Kind::Request { id, method } => {
+            if shared.state().bridging() {
+                bridge::answer_server_request(shared, &id, &method).await;
+                return;
+            }
+            let mut msg = msg;
+            let down = {
+                let mut state = shared.state();
+                let down = state.next_client_id();
+                state.server_requests.insert(down, id.clone());
+                state.server_requests_rev.insert(id.to_string(), down);
+                down
+            };
+            msg.set_id(Value::from(down));
+            shared.send_client(&msg.value).await;
+        }
+        Kind::Notification { method } => {
+            let mut msg = msg;
+            match method.as_str() {
+                "notifications/cancelled" => {
+                    let Some(target) = cancelled_request(&msg) else {
+                        return;
+                    };
+                    let mapped = {
+                        let state = shared.state();
+                        state
+                            .server_requests_rev
+                            .get(&target.to_string())
+                            .map(|d| Value::from(*d))
+                            .or_else(|| {
+                                target.as_i64().and_then(|up| match state.pending.get(&up) {
+                                    Some(Pending::Client(call)) => Some(call.client_id.clone()),
+                                    _ => None,
+                                })
+                            })
+                    };
+                    match mapped {
+                        Some(id) => set_cancelled_request(&mut msg, id),
+                        None => return,
+                    }
+                }
+                "notifications/tools/list_changed" => shared.state().tools_known = false,
+                _ => {}
+            }
+            if shared.state().bridging() {
+                bridge::relay_notification(shared, msg, &method).await;
+                return;
+            }
+            remap_subscription(shared, &mut msg);
+            shared.send_client(&msg.value).await;
+        }
+    }
+}
+
+async fn upstream_response(shared: &Shared, mut msg: Message, id: &Value) {
+    let pending = id.as_i64().and_then(|up| {
+        let mut state = shared.state();
+        let pending = state.pending.remove(&up)?;
+        if let Pending::Client(call) = &pending {
+            state.by_client_id.remove(&call.client_id.to_string());
+        }
+        Some(pending)
+    });
+    match pending {
+        None => {
+            shared.note(AuditKind::Protocol, json!({"from": "upstream", "problem": format!("response to unknown request id {id}")})).await;
+        }
+        Some(Pending::Internal(waiter)) => {
+            let _ = waiter.send(msg.value);
+        }
+        Some(Pending::Client(call)) => {
+            reply::post_process(shared, &call.method, &mut msg);
+            if let Some(seq) = call.decision_seq {
+                pipeline::record_outcome(shared, seq, &msg, call.started).await;
+            }
+            msg.set_id(call.client_id);
+            shared.send_client(&msg.value).await;
+        }
+    }
+}
+
+/// The upstream's message for request `id` could not be used: answer whoever waits for it.
+pub(crate) async fn fail_upstream_request(shared: &Shared, id: &Value, why: &str) {
+    let pending = id
+        .as_i64()
+        .and_then(|up| shared.state().pending.remove(&up));
+    match pending {
+        Some(Pending::Client(call)) => {
+            shared
+                .state()
+                .by_client_id
+                .remove(&call.client_id.to_string());
+            shared
+                .send_client(&error(call.client_id, code::UPSTREAM, why, None))
+                .await;
+        }
+        Some(Pending::Internal(waiter)) => {
+            let _ = waiter.send(error(id.clone(), code::UPSTREAM, why, None));
+        }
+        None => {}
+    }
+}
+
+/// A modern upstream tags subscription notifications with the listen request's id, which is
+/// Warden's upstream id: put the client's id back.
+fn remap_subscription(shared: &Shared, msg: &mut Message) {
+    let Some(meta) = msg
+        .params_mut()
+        .and_then(|p| p.get_mut("_meta"))
+        .and_then(Value::as_object_mut)
+    else {
+        return;
+    };
+    let Some(up) = meta.get(META_SUBSCRIPTION).and_then(Value::as_i64) else {
+        return;
+    };
+    if let Some(Pending::Client(call)) = shared.state().pending.get(&up) {
+        meta.insert(META_SUBSCRIPTION.to_owned(), call.client_id.clone());
+    }
+}
+
+fn cancelled_request(msg: &Message) -> Option<Value> {
+    msg.params()?.get("requestId").cloned()
+}
+
+fn set_cancelled_request(msg: &mut Message, id: Value) {
+    if let Some(params) = msg.params_mut() {
+        params.insert("requestId".to_owned(), id);
+    }
+}
+
+/// A success response to the client.
+pub(crate) async fn respond(shared: &Shared, id: Value, value: Value) {
+    shared.send_client(&result(id, value)).await;
+}

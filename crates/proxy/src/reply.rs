@@ -1,0 +1,164 @@
+//! What Warden changes in answers: listings filtered by policy, era adjustments when bridging,
+//! and the refusals it writes itself.
+
+use serde_json::{Value, json};
+use warden_mcp::Message;
+use warden_mcp::message::code;
+use warden_types::{Action, Decision, Outcome, Resource};
+
+use crate::facts_from_tool;
+use crate::session::Shared;
+
+/// Adjusts an upstream answer to a client request before it is relayed.
+pub(crate) fn post_process(shared: &Shared, method: &str, msg: &mut Message) {
+    let bridging = shared.state().bridging();
+    if let Some(result) = msg.result_mut() {
+        let filtered = filter_listing(shared, method, result);
+        if let Some(obj) = result.as_object_mut() {
+            if bridging {
+                obj.entry("resultType")
+                    .or_insert_with(|| Value::String("complete".to_owned()));
+                if CACHEABLE.contains(&method) {
+                    obj.entry("ttlMs").or_insert_with(|| Value::from(0));
+                    obj.entry("cacheScope")
+                        .or_insert_with(|| Value::String("private".to_owned()));
+                }
+            }
+            // A listing filtered for this agent must not be served to anyone else.
+            if filtered && obj.contains_key("cacheScope") {
+                obj.insert("cacheScope".to_owned(), Value::String("private".to_owned()));
+            }
+        }
+    } else if bridging {
+        // 2026-07-28 reports a missing resource as invalid params, not -32002.
+        if let Some(err) = msg.value.get_mut("error").and_then(Value::as_object_mut)
+            && err.get("code").and_then(Value::as_i64) == Some(-32002)
+            && method == "resources/read"
+        {
+            err.insert("code".to_owned(), Value::from(code::INVALID_PARAMS));
+        }
+    }
+}
+
+/// Results that carry caching hints in the modern era.
+const CACHEABLE: &[&str] = &[
+    "tools/list",
+    "prompts/list",
+    "resources/list",
+    "resources/templates/list",
+    "resources/read",
+];
+
+/// Removes from a listing what policy would deny whatever the arguments; remembers tool
+/// definitions for later decisions. Returns whether anything was removed.
+fn filter_listing(shared: &Shared, method: &str, result: &mut Value) -> bool {
+    let (key, action) = match method {
+        "tools/list" => ("tools", Action::CallTool),
+        "resources/list" => ("resources", Action::ReadResource),
+        "resources/templates/list" => ("resourceTemplates", Action::ReadResource),
+        "prompts/list" => ("prompts", Action::GetPrompt),
+        _ => return false,
+    };
+    let last_page = result.get("nextCursor").is_none_or(Value::is_null);
+    let Some(items) = result.get_mut(key).and_then(Value::as_array_mut) else {
+        return false;
+    };
+    let before = items.len();
+    if action == Action::CallTool {
+        let mut state = shared.state();
+        for tool in items.iter() {
+            if let Some(name) = tool.get("name").and_then(Value::as_str) {
+                state.tools.insert(name.to_owned(), tool.clone());
+            }
+        }
+        if last_page {
+            state.tools_known = true;
+        }
+    }
+    let server = shared.settings.server.clone();
+    items.retain(|item| {
+        let text = |k: &str| {
+            item.get(k)
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned()
+        };
+        let resource = match action {
+            Action::CallTool => {
+                let name = text("name");
+                let facts = facts_from_tool(Some(item), shared.settings.tools.get(&name));
+                Resource::Tool {
+                    server: server.clone(),
+                    name,
+                    facts,
+                }
+            }
+            Action::GetPrompt => Resource::Prompt {
+                server: server.clone(),
+                name: text("name"),
+            },
+            Action::ReadResource => {
+                let uri = if key == "resourceTemplates" {
+                    text("uriTemplate")
+                } else {
+                    text("uri")
+                };
+                Resource::Resource {
+                    server: server.clone(),
+                    uri,
+                }
+            }
+        };
+        shared
+            .engine
+            .may_list(&shared.request(action, resource, Value::Null))
+    });
+    items.len() != before
+}
+
+/// The answer to a refused request. For `tools/call` it is a tool result with `isError` (the
+/// agent's model reads it and can explain it to its user); for other methods a JSON-RPC error
+/// `-32001` with the decision in `data`.
+pub(crate) fn refusal(
+    method: &str,
+    decision: &Decision,
+    audit_seq: Option<i64>,
+    modern: bool,
+) -> Result<Value, (i64, String, Value)> {
+    let text = match decision.outcome {
+        Outcome::ApprovalRequired => format!(
+            "Warden: approval required. {}. No approval channel is configured, so the call was not made.",
+            decision.reason
+        ),
+        _ if decision.policies.is_empty() => {
+            format!("Warden denied this request: {}.", decision.reason)
+        }
+        _ => format!(
+            "Warden denied this request: {} (policy: {}).",
+            decision.reason,
+            decision.policies.join(", ")
+        ),
+    };
+    let detail = json!({
+        "outcome": decision.outcome.as_str(),
+        "reason": decision.reason,
+        "policies": decision.policies,
+        "approval_groups": decision.approval_groups,
+        "audit_seq": audit_seq,
+    });
+    if method != "tools/call" {
+        return Err((code::REFUSED, text, detail));
+    }
+    let mut result = json!({
+        "content": [{ "type": "text", "text": text }],
+        "isError": true,
+        "_meta": { "dev.warden/decision": detail },
+    });
+    if modern && let Some(obj) = result.as_object_mut() {
+        obj.insert(
+            "resultType".to_owned(),
+            Value::String("complete".to_owned()),
+        );
+    }
+    Ok(result)
+}

@@ -1,0 +1,181 @@
+//! One proxied session's shared state: id maps, eras, known tools, and the two outgoing
+//! queues. The state lock is never held across an `await`.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Instant;
+
+use serde_json::Value;
+use tokio::sync::{mpsc, oneshot};
+use warden_audit::Log;
+use warden_mcp::era::Era;
+use warden_mcp::message::line;
+use warden_policy::Engine;
+use warden_types::{AuditEvent, AuditKind};
+
+use crate::Settings;
+
+/// What Warden does with the upstream's answer to a request it forwarded.
+#[derive(Debug)]
+pub(crate) enum Pending {
+    /// A client request: answer goes back to the client under its own id.
+    Client(ClientCall),
+    /// Warden's own request: answer goes to whoever waits for it.
+    Internal(oneshot::Sender<Value>),
+}
+
+/// A forwarded client request.
+#[derive(Debug)]
+pub(crate) struct ClientCall {
+    /// The id the client used.
+    pub client_id: Value,
+    /// The method, to post-process listings.
+    pub method: String,
+    /// Audit sequence number of the decision record, for governed requests.
+    pub decision_seq: Option<i64>,
+    /// When it was forwarded.
+    pub started: Instant,
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct State {
+    next_upstream_id: i64,
+    next_client_id: i64,
+    /// Upstream id -> what to do with the answer.
+    pub pending: HashMap<i64, Pending>,
+    /// Client id (as JSON text) -> upstream id, for cancellations.
+    pub by_client_id: HashMap<String, i64>,
+    /// Client-facing id of a server-to-client request -> the upstream's own id.
+    pub server_requests: HashMap<i64, Value>,
+    /// The upstream's id of a server-to-client request (as JSON text) -> client-facing id.
+    pub server_requests_rev: HashMap<String, i64>,
+    pub client_era: Option<Era>,
+    pub upstream_era: Option<Era>,
+    /// The upstream's `initialize` result, when Warden initialized it for a modern client.
+    pub bridged_init: Option<Value>,
+    /// Open `subscriptions/listen` request of a modern client bridged to a legacy upstream.
+    pub listen: Option<(Value, Value)>,
+    /// Tool definitions from the last full `tools/list`, by name.
+    pub tools: HashMap<String, Value>,
+    pub tools_known: bool,
+    /// Governed calls so far.
+    pub calls: i64,
+}
+
+impl State {
+    pub fn next_upstream_id(&mut self) -> i64 {
+        self.next_upstream_id += 1;
+        self.next_upstream_id
+    }
+
+    pub fn next_client_id(&mut self) -> i64 {
+        self.next_client_id += 1;
+        self.next_client_id
+    }
+
+    /// Whether Warden is bridging a modern client to a legacy upstream.
+    pub fn bridging(&self) -> bool {
+        self.client_era == Some(Era::Modern) && self.upstream_era == Some(Era::Legacy)
+    }
+}
+
+/// Everything the two relay loops share.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    pub settings: Settings,
+    pub engine: Arc<Engine>,
+    pub audit: Log,
+    pub session_id: String,
+    state: Mutex<State>,
+    to_client: mpsc::Sender<Vec<u8>>,
+    to_upstream: mpsc::Sender<Vec<u8>>,
+}
+
+impl Shared {
+    pub fn new(
+        settings: Settings,
+        engine: Arc<Engine>,
+        audit: Log,
+        session_id: String,
+        to_client: mpsc::Sender<Vec<u8>>,
+        to_upstream: mpsc::Sender<Vec<u8>>,
+    ) -> Self {
+        Self {
+            settings,
+            engine,
+            audit,
+            session_id,
+            state: Mutex::new(State::default()),
+            to_client,
+            to_upstream,
+        }
+    }
+
+    pub fn state(&self) -> MutexGuard<'_, State> {
+        // A poisoned lock only means another task panicked mid-update; the maps stay usable.
+        self.state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    pub async fn send_client(&self, value: &Value) {
+        let _ = self.to_client.send(line(value)).await;
+    }
+
+    pub async fn send_upstream(&self, value: &Value) {
+        let _ = self.to_upstream.send(line(value)).await;
+    }
+
+    /// Records an event without waiting for the commit (ordering is kept by the writer).
+    pub async fn note(&self, kind: AuditKind, mut body: Value) {
+        if let Some(obj) = body.as_object_mut() {
+            obj.insert("session".to_owned(), Value::String(self.session_id.clone()));
+        }
+        if let Err(e) = self
+            .audit
+            .append_detached(AuditEvent::new(kind, body))
+            .await
+        {
+            tracing::error!("audit: {e}");
+        }
+    }
+
+    /// Sends a request of Warden's own to the upstream and waits for the answer (the whole
+    /// response object) or the timeout.
+    pub async fn internal(
+        &self,
+        method: &str,
+        params: Value,
+        wait: Option<std::time::Duration>,
+    ) -> Result<Value, String> {
+        let wait = wait.unwrap_or(self.settings.upstream_timeout);
+        let (tx, rx) = oneshot::channel();
+        let id = {
+            let mut state = self.state();
+            let id = state.next_upstream_id();
+            state.pending.insert(id, Pending::Internal(tx));
+            id
+        };
+        self.send_upstream(&warden_mcp::message::request(
+            Value::from(id),
+            method,
+            params,
+        ))
+        .await;
+        match tokio::time::timeout(wait, rx).await {
+            Ok(Ok(response)) => Ok(response),
+            Ok(Err(_)) => Err(format!(
+                "upstream `{}` went away before answering `{method}`",
+                self.settings.server
+            )),
+            Err(_) => {
+                self.state().pending.remove(&id);
+                Err(format!(
+                    "upstream `{}` did not answer `{method}` within {} ms",
+                    self.settings.server,
+                    wait.as_millis()
+                ))
+            }
+        }
+    }
+}

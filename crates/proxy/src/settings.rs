@@ -1,0 +1,54 @@
+//! Runtime settings of a proxy session (built by the app crate from `warden.toml`).
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use warden_types::Principal;
+
+/// What configuration says about one tool, overriding the upstream's own annotations (which
+/// are hints from a server that may not be trustworthy).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ToolOverride {
+    /// Labels policy can test (`resource.labels.contains("payments")`).
+    pub labels: Vec<String>,
+    /// Overrides `readOnlyHint`.
+    pub read_only: Option<bool>,
+    /// Overrides `destructiveHint`.
+    pub destructive: Option<bool>,
+    /// Overrides `idempotentHint`.
+    pub idempotent: Option<bool>,
+    /// Overrides `openWorldHint`.
+    pub open_world: Option<bool>,
+}
+
+/// Settings for one proxied session.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Name of the upstream server (the `<server>` in `Tool::"<server>/<tool>"`).
+    pub server: String,
+    /// The agent on the other side.
+    pub principal: Principal,
+    /// Per-tool overrides, by tool name.
+    pub tools: HashMap<String, ToolOverride>,
+    /// Largest message accepted from either side, in bytes.
+    pub max_message_bytes: usize,
+    /// How long to wait for the upstream's answer to Warden's own requests (era detection,
+    /// `initialize`, tool listing).
+    pub upstream_timeout: Duration,
+    /// Store tool arguments in audit records (otherwise only their SHA-256).
+    pub audit_arguments: bool,
+}
+
+impl Settings {
+    /// Settings with defaults for everything but the server name and agent.
+    pub fn new(server: impl Into<String>, principal: Principal) -> Self {
+        Self {
+            server: server.into(),
+            principal,
+            tools: HashMap::new(),
+            max_message_bytes: 4 * 1024 * 1024,
+            upstream_timeout: Duration::from_secs(10),
+            audit_arguments: true,
+        }
+    }
+}

@@ -1,0 +1,244 @@
+//! `warden mcp`: one client on one pair of streams, one upstream on another.
+//!
+//! Four tasks: a reader and a writer per side. Readers parse and route (see [`crate::relay`]);
+//! writers are the only code that touches an output stream, so messages never interleave.
+
+use std::sync::Arc;
+
+use serde_json::json;
+use tokio::io::{AsyncBufRead, AsyncWrite, AsyncWriteExt};
+use tokio::sync::mpsc;
+use warden_audit::Log;
+use warden_mcp::framing::{Frame, LineReader};
+use warden_mcp::message::{Message, code, error};
+use warden_mcp::top_level_id;
+use warden_policy::Engine;
+use warden_types::AuditKind;
+
+use crate::relay;
+use crate::session::{Pending, Shared};
+use crate::{Result, Settings};
+
+/// How a session ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ended {
+    /// The client closed its side; the upstream was asked to finish.
+    ClientClosed,
+    /// The upstream closed its output (usually: it exited).
+    UpstreamClosed,
+}
+
+/// The streams of one session.
+#[derive(Debug)]
+pub struct Streams<CR, CW, UR, UW> {
+    /// What the client writes to Warden.
+    pub client_in: CR,
+    /// Where Warden writes to the client.
+    pub client_out: CW,
+    /// What the upstream writes (its stdout).
+    pub upstream_in: UR,
+    /// Where Warden writes to the upstream (its stdin).
+    pub upstream_out: UW,
+}
+
+/// Runs one session until either side closes. Returns after everything queued for the client
+/// has been written and every audit record of the session is committed.
+pub async fn run<CR, CW, UR, UW>(
+    settings: Settings,
+    engine: Arc<Engine>,
+    audit: Log,
+    session_id: String,
+    streams: Streams<CR, CW, UR, UW>,
+) -> Result<Ended>
+where
+    CR: AsyncBufRead + Unpin + Send + 'static,
+    CW: AsyncWrite + Unpin + Send + 'static,
+    UR: AsyncBufRead + Unpin + Send + 'static,
+    UW: AsyncWrite + Unpin + Send + 'static,
+{
+    let (to_client, client_rx) = mpsc::channel(1024);
+    let (to_upstream, upstream_rx) = mpsc::channel(1024);
+    let client_writer = tokio::spawn(writer(streams.client_out, client_rx));
+    let upstream_writer = tokio::spawn(writer(streams.upstream_out, upstream_rx));
+    let limit = settings.max_message_bytes;
+    let shared = Arc::new(Shared::new(
+        settings,
+        engine,
+        audit,
+        session_id,
+        to_client.clone(),
+        to_upstream.clone(),
+    ));
+    shared
+        .note(AuditKind::Lifecycle, json!({"event": "session_start", "agent": shared.settings.principal.id, "server": shared.settings.server}))
+        .await;
+
+    let mut upstream_loop = tokio::spawn(upstream_loop(
+        shared.clone(),
+        LineReader::new(streams.upstream_in, limit),
+    ));
+    let client_loop = client_loop(shared.clone(), LineReader::new(streams.client_in, limit));
+    let ended = tokio::select! {
+        () = client_loop => {
+            // Close the upstream's stdin so it can finish what is in flight and exit; keep
+            // relaying its answers meanwhile.
+            let _ = to_upstream.send(Vec::new()).await;
+            let grace = shared.settings.upstream_timeout;
+            if tokio::time::timeout(grace, &mut upstream_loop).await.is_err() {
+                upstream_loop.abort();
+            }
+            Ended::ClientClosed
+        }
+        _ = &mut upstream_loop => Ended::UpstreamClosed,
+    };
+    fail_pending(&shared, ended).await;
+    shared
+        .note(
+            AuditKind::Lifecycle,
+            json!({"event": "session_end", "reason": match ended {
+                Ended::ClientClosed => "client closed",
+                Ended::UpstreamClosed => "upstream closed",
+            }}),
+        )
+        .await;
+    let _ = to_upstream.send(Vec::new()).await;
+    let _ = to_client.send(Vec::new()).await;
+    let _ = client_writer.await;
+    let _ = upstream_writer.await;
+    shared.audit.flush().await?;
+    Ok(ended)
+}
+
+/// Answers every client request still waiting with a clear error.
+async fn fail_pending(shared: &Shared, ended: Ended) {
+    let pending: Vec<_> = shared.state().pending.drain().collect();
+    let why = match ended {
+        Ended::ClientClosed => format!(
+            "upstream `{}` did not answer before the session ended",
+            shared.settings.server
+        ),
+        Ended::UpstreamClosed => format!(
+            "upstream `{}` closed its connection (it exited or crashed)",
+            shared.settings.server
+        ),
+    };
+    for (_, p) in pending {
+        if let Pending::Client(call) = p {
+            shared
+                .send_client(&error(call.client_id, code::UPSTREAM, &why, None))
+                .await;
+        }
+    }
+}
+
+async fn client_loop<R: AsyncBufRead + Unpin>(shared: Arc<Shared>, mut reader: LineReader<R>) {
+    loop {
+        let frame = match reader.next().await {
+            Ok(frame) => frame,
+            Err(e) => {
+                tracing::error!("reading from the client failed: {e}");
+                return;
+            }
+        };
+        match frame {
+            Frame::Eof => return,
+            Frame::Oversized { len, prefix } => {
+                let message = format!(
+                    "message of {len} bytes exceeds the limit of {} bytes",
+                    shared.settings.max_message_bytes
+                );
+                shared
+                    .note(
+                        AuditKind::Protocol,
+                        json!({"from": "client", "problem": message}),
+                    )
+                    .await;
+                let id = top_level_id(&prefix).unwrap_or_default();
+                shared
+                    .send_client(&error(id, code::INVALID_REQUEST, &message, None))
+                    .await;
+            }
+            Frame::Line(bytes) => match Message::parse(&bytes) {
+                Ok(msg) => relay::from_client(&shared, msg).await,
+                Err(invalid) => {
+                    shared.note(AuditKind::Protocol, json!({"from": "client", "problem": invalid.message, "bytes": bytes.len()})).await;
+                    shared.send_client(&invalid.response()).await;
+                }
+            },
+        }
+    }
+}
+
+async fn upstream_loop<R: AsyncBufRead + Unpin>(shared: Arc<Shared>, mut reader: LineReader<R>) {
+    loop {
+        let frame = match reader.next().await {
+            Ok(frame) => frame,
+            Err(e) => {
+                tracing::error!(
+                    "reading from upstream `{}` failed: {e}",
+                    shared.settings.server
+                );
+                return;
+            }
+        };
+        match frame {
+            Frame::Eof => return,
+            Frame::Oversized { len, prefix } => {
+                let message = format!(
+                    "upstream `{}` sent a message of {len} bytes, over the limit of {} bytes",
+                    shared.settings.server, shared.settings.max_message_bytes
+                );
+                tracing::warn!("{message}");
+                shared
+                    .note(
+                        AuditKind::Protocol,
+                        json!({"from": "upstream", "problem": message}),
+                    )
+                    .await;
+                if let Some(id) = top_level_id(&prefix) {
+                    relay::fail_upstream_request(&shared, &id, &message).await;
+                }
+            }
+            Frame::Line(bytes) => match Message::parse(&bytes) {
+                Ok(msg) => relay::from_upstream(&shared, msg).await,
+                Err(invalid) => {
+                    let shown =
+                        String::from_utf8_lossy(bytes.get(..200).unwrap_or(&bytes)).into_owned();
+                    tracing::warn!(
+                        "upstream `{}` wrote something that is not MCP ({}): {shown}",
+                        shared.settings.server,
+                        invalid.message
+                    );
+                    shared
+                        .note(AuditKind::Protocol, json!({"from": "upstream", "problem": invalid.message, "bytes": bytes.len()}))
+                        .await;
+                    if let Some(id) = invalid.id {
+                        relay::fail_upstream_request(
+                            &shared,
+                            &id,
+                            &format!("upstream sent an invalid response: {}", invalid.message),
+                        )
+                        .await;
+                    }
+                }
+            },
+        }
+    }
+}
+
+/// Writes queued lines; an empty buffer means "close". Flushes whenever the queue runs dry.
+async fn writer<W: AsyncWrite + Unpin>(mut out: W, mut rx: mpsc::Receiver<Vec<u8>>) {
+    while let Some(buf) = rx.recv().await {
+        if buf.is_empty() {
+            break;
+        }
+        if out.write_all(&buf).await.is_err() {
+            break;
+        }
+        if rx.is_empty() && out.flush().await.is_err() {
+            break;
+        }
+    }
+    let _ = out.flush().await;
+    let _ = out.shutdown().await;
+}
