@@ -32,7 +32,7 @@ fn tools() -> Value {
         {
             "name": "echo",
             "description": "Echo the text back (used by benchmarks).",
-            "inputSchema": {"type": "object", "properties": {"text": {"type": "string"}}},
+            "inputSchema": {"type": "object", "properties": {"text": {"type": "string"}, "times": {"type": "integer"}}},
             "annotations": {"readOnlyHint": true}
         }
     ])
@@ -50,7 +50,10 @@ fn call(name: &str, args: &Value) -> Value {
             args["order_id"].as_str().unwrap_or("?")
         ),
         "delete_account" => format!("account {} deleted", args["user"].as_str().unwrap_or("?")),
-        "echo" => args["text"].as_str().unwrap_or_default().to_owned(),
+        "echo" => args["text"]
+            .as_str()
+            .unwrap_or_default()
+            .repeat(args["times"].as_u64().unwrap_or(1).min(1 << 20) as usize),
         _ => {
             return json!({"content": [{"type": "text", "text": format!("unknown tool `{name}`")}], "isError": true});
         }

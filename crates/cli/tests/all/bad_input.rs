@@ -1,0 +1,152 @@
+//! Bad input on either side: a clear error, and nothing else lost.
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use crate::support::{Session, audit_records, set_limit, warden, workspace};
+
+fn error_of(v: &Value) -> (i64, String) {
+    (
+        v["error"]["code"].as_i64().unwrap(),
+        v["error"]["message"].as_str().unwrap().to_owned(),
+    )
+}
+
+#[test]
+fn malformed_client_messages_get_clear_errors_and_the_session_goes_on() {
+    let dir = workspace();
+    set_limit(dir.path(), 4096);
+    let mut s = Session::start(dir.path());
+    s.initialize();
+
+    s.send_raw(b"{not json\n");
+    let (code, msg) = error_of(&s.recv());
+    assert_eq!(code, -32700);
+    assert!(msg.starts_with("parse error"), "{msg}");
+
+    s.send_raw(b"{\"jsonrpc\":\"2.0\",\"id\":50,\"method\":\"tools/call\",\"params\":{\"name\":\"\xff\xfe\"}}\n");
+    assert_eq!(error_of(&s.recv()).0, -32700);
+
+    s.send_raw(format!("{}\n", "[".repeat(3000)).as_bytes());
+    let (_, msg) = error_of(&s.recv());
+    assert!(msg.contains("recursion limit"), "{msg}");
+
+    s.send(&json!([{"jsonrpc": "2.0", "id": 51, "method": "tools/list"}]));
+    let (code, msg) = error_of(&s.recv());
+    assert_eq!(code, -32600);
+    assert!(msg.contains("batches"), "{msg}");
+
+    s.send(&json!({"jsonrpc": "2.0", "id": 52, "method": "tools/call", "params": {"name": 7}}));
+    let reply = s.recv();
+    assert_eq!(reply["id"], json!(52));
+    assert_eq!(
+        error_of(&reply),
+        (-32602, "`tools/call` needs a string `name`".to_owned())
+    );
+
+    let big = "x".repeat(10_000);
+    s.send(&json!({"jsonrpc": "2.0", "id": 53, "method": "tools/call", "params": {"name": "echo", "arguments": {"text": big}}}));
+    let reply = s.recv();
+    assert_eq!(
+        reply["id"],
+        json!(53),
+        "the oversized request is still answered by id"
+    );
+    let (code, msg) = error_of(&reply);
+    assert_eq!(code, -32600);
+    assert!(msg.contains("exceeds the limit of 4096 bytes"), "{msg}");
+
+    // Nothing was lost: the next request works.
+    let ok = s.call("echo", json!({"text": "still here"}));
+    assert_eq!(ok["result"]["content"][0]["text"], json!("still here"));
+    let received = s.upstream_received();
+    assert_eq!(s.finish().0, 0);
+    assert!(
+        received
+            .iter()
+            .all(|m| m["id"] != json!(52) && m["params"]["name"] != json!(7))
+    );
+    let problems = audit_records(dir.path())
+        .into_iter()
+        .filter(|r| r["kind"] == "protocol")
+        .count();
+    assert_eq!(problems, 6);
+}
+
+#[test]
+fn oversized_upstream_answer_fails_that_request_only() {
+    let dir = workspace();
+    set_limit(dir.path(), 4096);
+    let mut s = Session::start(dir.path());
+    s.initialize();
+    let reply = s.call("echo", json!({"text": "0123456789", "times": 1000}));
+    let (code, msg) = error_of(&reply);
+    assert_eq!(code, -32002);
+    assert!(msg.contains("over the limit of 4096 bytes"), "{msg}");
+    let ok = s.call("echo", json!({"text": "small"}));
+    assert_eq!(ok["result"]["content"][0]["text"], json!("small"));
+    s.finish();
+}
+
+#[test]
+fn upstream_garbage_is_skipped_and_logged() {
+    let dir = workspace();
+    let record = dir.path().join("rec.jsonl");
+    let script = format!(
+        "echo 'this is a banner, not JSON'; echo '{{\"jsonrpc\":\"2.0\",\"id\":999,\"result\":{{}}}}'; exec {} demo-server",
+        warden().display()
+    );
+    let mut s = Session::start_with(dir.path(), &["sh".into(), "-c".into(), script], record);
+    s.initialize();
+    assert_eq!(
+        s.call("echo", json!({"text": "ok"}))["result"]["content"][0]["text"],
+        json!("ok")
+    );
+    let (code, stderr) = s.finish();
+    assert_eq!(code, 0);
+    assert!(
+        stderr.contains("wrote something that is not MCP"),
+        "{stderr}"
+    );
+    let problems: Vec<_> = audit_records(dir.path())
+        .into_iter()
+        .filter(|r| r["kind"] == "protocol")
+        .collect();
+    assert_eq!(problems.len(), 2, "{problems:?}");
+}
+
+#[test]
+fn upstream_crash_fails_pending_requests_clearly() {
+    let dir = workspace();
+    let record = dir.path().join("rec.jsonl");
+    // Reads the initialize request and dies without answering.
+    let mut s = Session::start_with(
+        dir.path(),
+        &["sh".into(), "-c".into(), "read line; exit 3".into()],
+        record,
+    );
+    s.send(&json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}}));
+    let reply = s
+        .try_recv(Duration::from_secs(20))
+        .expect("an error for the pending request");
+    let (code, msg) = error_of(&reply);
+    assert_eq!(code, -32002);
+    assert!(msg.contains("closed its connection"), "{msg}");
+    let (code, stderr) = s.finish();
+    assert_eq!(code, 1);
+    assert!(stderr.contains("exit status: 3"), "{stderr}");
+}
+
+#[test]
+fn missing_upstream_program_is_a_clear_error() {
+    let dir = workspace();
+    let record = dir.path().join("rec.jsonl");
+    let s = Session::start_with(dir.path(), &["/nonexistent/server".into()], record);
+    let (code, stderr) = s.finish();
+    assert_eq!(code, 1);
+    assert!(
+        stderr.contains("cannot start `/nonexistent/server`"),
+        "{stderr}"
+    );
+}

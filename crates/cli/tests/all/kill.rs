@@ -1,0 +1,60 @@
+//! SIGKILL under load loses no acknowledged audit record.
+
+use std::collections::HashSet;
+use std::io::Write;
+use std::time::Duration;
+
+use serde_json::json;
+
+use crate::support::{Session, audit_records, workspace};
+
+#[test]
+fn sigkill_under_load_loses_no_acknowledged_record() {
+    let dir = workspace();
+    let mut s = Session::start(dir.path());
+    s.initialize();
+    // A writer thread pipelines calls as fast as Warden takes them.
+    let mut stdin = s.stdin.take().unwrap();
+    let writer = std::thread::spawn(move || {
+        for id in 1000..21_000 {
+            let msg = json!({"jsonrpc": "2.0", "id": id, "method": "tools/call", "params": {"name": "refund", "arguments": {"amount": id % 100}}});
+            if stdin.write_all(format!("{msg}\n").as_bytes()).is_err() {
+                break;
+            }
+        }
+    });
+    // Every answer means the decision was committed before the call moved on.
+    let mut acknowledged = HashSet::new();
+    while acknowledged.len() < 3000 {
+        let reply = s
+            .try_recv(Duration::from_secs(20))
+            .expect("answers under load");
+        acknowledged.insert(reply["id"].as_i64().unwrap());
+    }
+    s.child.kill().unwrap(); // SIGKILL
+    s.child.wait().unwrap();
+    let _ = writer.join();
+
+    let records = audit_records(dir.path());
+    let recorded: HashSet<i64> = records
+        .iter()
+        .filter(|r| r["kind"] == "decision")
+        .filter_map(|r| r["body"]["request_id"].as_i64())
+        .collect();
+    let lost: Vec<_> = acknowledged.difference(&recorded).collect();
+    assert!(
+        lost.is_empty(),
+        "{} acknowledged calls have no audit record: {lost:?}",
+        lost.len()
+    );
+    let out = std::process::Command::new(crate::support::warden())
+        .args(["audit", "verify", "--file"])
+        .arg(dir.path().join(".warden/audit.db"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}

@@ -1,0 +1,13 @@
+//! End-to-end tests of the real `warden` binary with the built-in demo server as upstream.
+#![allow(
+    clippy::disallowed_methods,
+    reason = "these tests start the real binary"
+)]
+
+mod support;
+
+mod audit_cli;
+mod bad_input;
+mod kill;
+mod policy_cli;
+mod proxy;

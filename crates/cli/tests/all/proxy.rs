@@ -1,0 +1,114 @@
+//! Policy at work through the real binary.
+
+use serde_json::json;
+
+use crate::support::{Session, audit_records, workspace};
+
+#[test]
+fn denied_calls_never_reach_the_upstream() {
+    let dir = workspace();
+    let mut s = Session::start(dir.path());
+    s.initialize();
+    let small = s.call("refund", json!({"order_id": "A1", "amount": 30}));
+    assert_eq!(small["result"]["isError"], json!(false), "{small}");
+    let large = s.call("refund", json!({"order_id": "A2", "amount": 80}));
+    assert_eq!(large["result"]["isError"], json!(true));
+    assert_eq!(
+        large["result"]["_meta"]["dev.warden/decision"]["outcome"],
+        json!("approval_required")
+    );
+    assert_eq!(
+        large["result"]["_meta"]["dev.warden/decision"]["policies"],
+        json!(["refunds-large"])
+    );
+    let text = large["result"]["content"][0]["text"].as_str().unwrap();
+    assert!(
+        text.contains("approval") && text.contains("finance"),
+        "{text}"
+    );
+    let delete = s.call("delete_account", json!({"user": "bob"}));
+    let text = delete["result"]["content"][0]["text"].as_str().unwrap();
+    assert!(
+        text.contains("no-account-deletion") && text.contains("not allowed"),
+        "{text}"
+    );
+    let received = s.upstream_received();
+    let (code, _) = s.finish();
+    assert_eq!(code, 0);
+
+    let calls: Vec<_> = received
+        .iter()
+        .filter(|m| m["method"] == "tools/call")
+        .collect();
+    assert_eq!(calls.len(), 1, "only the allowed call arrives: {calls:?}");
+    assert_eq!(calls[0]["params"]["arguments"]["amount"], json!(30));
+
+    let records = audit_records(dir.path());
+    let decisions: Vec<_> = records.iter().filter(|r| r["kind"] == "decision").collect();
+    let outcomes: Vec<_> = decisions
+        .iter()
+        .map(|r| r["body"]["decision"]["outcome"].as_str().unwrap())
+        .collect();
+    assert_eq!(outcomes, vec!["allow", "approval_required", "deny"]);
+    assert_eq!(
+        decisions[2]["body"]["decision"]["policies"],
+        json!(["no-account-deletion"])
+    );
+    assert_eq!(
+        decisions[0]["body"]["arguments"],
+        json!({"order_id": "A1", "amount": 30})
+    );
+    assert_eq!(records.iter().filter(|r| r["kind"] == "outcome").count(), 1);
+}
+
+#[test]
+fn listing_hides_what_policy_forbids() {
+    let dir = workspace();
+    let mut s = Session::start(dir.path());
+    s.initialize();
+    let list = s.request("tools/list", json!({}));
+    let names: Vec<_> = list["result"]["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(names, vec!["get_order", "refund", "echo"]);
+    s.finish();
+}
+
+#[test]
+fn calling_before_listing_still_uses_the_tool_annotations() {
+    // get_order is allowed only because the upstream marks it read-only; Warden must learn
+    // that itself when the client calls without listing first.
+    let dir = workspace();
+    std::fs::write(dir.path().join("policies.cedar"), "@id(\"ro\")\npermit(principal, action == Action::\"call_tool\", resource) when { resource.read_only };\n").unwrap();
+    let mut s = Session::start(dir.path());
+    s.initialize();
+    let r = s.call("get_order", json!({"order_id": "A1"}));
+    assert_eq!(r["result"]["isError"], json!(false), "{r}");
+    let r = s.call("refund", json!({"amount": 1}));
+    assert_eq!(r["result"]["isError"], json!(true), "{r}");
+    s.finish();
+}
+
+#[test]
+fn modern_client_is_governed_too() {
+    // Bridging to legacy-only upstreams is covered with server-everything in tests/e2e.
+    let dir = workspace();
+    let mut s = Session::start(dir.path());
+    let meta = json!({"io.modelcontextprotocol/protocolVersion": "2026-07-28", "io.modelcontextprotocol/clientCapabilities": {}});
+    let d = s.request("server/discover", json!({"_meta": meta}));
+    assert_eq!(
+        d["result"]["supportedVersions"],
+        json!(["2026-07-28"]),
+        "{d}"
+    );
+    let r = s.request(
+        "tools/call",
+        json!({"name": "refund", "arguments": {"amount": 80}, "_meta": meta}),
+    );
+    assert_eq!(r["result"]["resultType"], json!("complete"));
+    assert_eq!(r["result"]["isError"], json!(true));
+    s.finish();
+}

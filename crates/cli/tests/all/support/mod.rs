@@ -1,0 +1,163 @@
+//! Starting `warden mcp` against the demo server and talking to it line by line.
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::mpsc::{Receiver, channel};
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+pub fn warden() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_warden"))
+}
+
+/// A directory with the starter configuration (`warden init`), the audit log inside it.
+pub fn workspace() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(warden())
+        .arg("init")
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    dir
+}
+
+pub fn set_limit(dir: &Path, bytes: usize) {
+    let path = dir.join("warden.toml");
+    let text = std::fs::read_to_string(&path).unwrap().replace(
+        "max_message_bytes = 4194304",
+        &format!("max_message_bytes = {bytes}"),
+    );
+    std::fs::write(path, text).unwrap();
+}
+
+pub struct Session {
+    pub child: Child,
+    pub stdin: Option<ChildStdin>,
+    lines: Receiver<String>,
+    pub record: PathBuf,
+    next: i64,
+}
+
+impl Session {
+    /// `warden mcp` with the demo server (recording what it receives) as upstream.
+    pub fn start(dir: &Path) -> Self {
+        let record = dir.join("upstream-received.jsonl");
+        let upstream = vec![
+            warden().display().to_string(),
+            "demo-server".into(),
+            "--record".into(),
+            record.display().to_string(),
+        ];
+        Self::start_with(dir, &upstream, record)
+    }
+
+    pub fn start_with(dir: &Path, upstream: &[String], record: PathBuf) -> Self {
+        let mut child = Command::new(warden())
+            .args(["mcp", "--config"])
+            .arg(dir.join("warden.toml"))
+            .arg("--")
+            .args(upstream)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let (tx, lines) = channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let stdin = child.stdin.take();
+        Self {
+            child,
+            stdin,
+            lines,
+            record,
+            next: 0,
+        }
+    }
+
+    pub fn send_raw(&mut self, bytes: &[u8]) {
+        let stdin = self.stdin.as_mut().unwrap();
+        stdin.write_all(bytes).unwrap();
+        stdin.flush().unwrap();
+    }
+
+    pub fn send(&mut self, value: &Value) {
+        self.send_raw(format!("{value}\n").as_bytes());
+    }
+
+    pub fn recv(&mut self) -> Value {
+        let line = self
+            .lines
+            .recv_timeout(Duration::from_secs(20))
+            .expect("an answer from warden");
+        serde_json::from_str(&line).unwrap()
+    }
+
+    pub fn try_recv(&mut self, wait: Duration) -> Option<Value> {
+        self.lines
+            .recv_timeout(wait)
+            .ok()
+            .map(|l| serde_json::from_str(&l).unwrap())
+    }
+
+    pub fn request(&mut self, method: &str, params: Value) -> Value {
+        self.next += 1;
+        let id = self.next;
+        self.send(&json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params}));
+        let reply = self.recv();
+        assert_eq!(reply["id"], json!(id), "{reply}");
+        reply
+    }
+
+    pub fn initialize(&mut self) {
+        let r = self.request("initialize", json!({"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}));
+        assert!(r["result"]["protocolVersion"].is_string(), "{r}");
+        self.send(&json!({"jsonrpc": "2.0", "method": "notifications/initialized"}));
+    }
+
+    pub fn call(&mut self, tool: &str, args: Value) -> Value {
+        self.request("tools/call", json!({"name": tool, "arguments": args}))
+    }
+
+    /// Closes stdin and waits for warden to exit; returns its exit code and stderr.
+    pub fn finish(mut self) -> (i32, String) {
+        drop(self.stdin.take());
+        let out = self.child.wait_with_output().unwrap();
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    }
+
+    pub fn upstream_received(&self) -> Vec<Value> {
+        std::fs::read_to_string(&self.record)
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .collect()
+    }
+}
+
+pub fn audit_records(dir: &Path) -> Vec<Value> {
+    let out = Command::new(warden())
+        .args(["audit", "export", "--format", "jsonl", "--file"])
+        .arg(dir.join(".warden/audit.db"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
