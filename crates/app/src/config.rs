@@ -325,15 +325,25 @@ fn read_source(path: &Path) -> Result<Source> {
 }
 
 /// A server name from its command: the package or script for runners (`npx`, `uvx`, `node`,
-/// `python`...), else the program's file name.
+/// `python`...), else the program's file name. A generic script name (`dist/index.js`) gives
+/// way to the package directory that holds it.
 pub fn server_name(command: &[String]) -> String {
     const RUNNERS: &[&str] = &[
         "npx", "uvx", "node", "python", "python3", "deno", "bun", "bunx", "pipx", "uv",
     ];
+    const GENERIC_FILES: &[&str] = &["index", "main", "server", "cli", "__main__"];
+    const GENERIC_DIRS: &[&str] = &["dist", "build", "lib", "src", "bin", "out", "."];
     let stem = |s: &str| {
-        let base = s.rsplit('/').next().unwrap_or(s);
-        let base = base.split('@').find(|p| !p.is_empty()).unwrap_or(base);
-        base.split('.').next().unwrap_or(base).to_owned()
+        let mut parts = s.rsplit('/').filter(|p| !p.is_empty());
+        let file = parts.next().unwrap_or(s);
+        let file = file.split('@').find(|p| !p.is_empty()).unwrap_or(file);
+        let file = file.split('.').next().unwrap_or(file).to_owned();
+        if !GENERIC_FILES.contains(&file.as_str()) {
+            return file;
+        }
+        parts
+            .find(|d| !GENERIC_DIRS.contains(d))
+            .map_or(file, str::to_owned)
     };
     let Some(program) = command.first() else {
         return "upstream".to_owned();

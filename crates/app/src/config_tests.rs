@@ -43,7 +43,15 @@ fn server_names_come_from_the_command() {
     );
     assert_eq!(n(&["uvx", "mcp-server-time"]), "mcp-server-time");
     assert_eq!(n(&["/usr/bin/my-server"]), "my-server");
-    assert_eq!(n(&["node", "dist/index.js"]), "index");
+    assert_eq!(
+        n(&[
+            "node",
+            "/x/node_modules/@modelcontextprotocol/server-everything/dist/index.js",
+            "stdio"
+        ]),
+        "server-everything"
+    );
+    assert_eq!(n(&["python3", "-m", "mcp_server_git"]), "mcp_server_git");
 }
 
 #[test]

@@ -3,6 +3,13 @@
     clippy::disallowed_methods,
     reason = "these tests start the real binary"
 )]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    reason = "test helpers fail loudly"
+)]
 
 mod support;
 

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Warden's test command (the one README.md and .ci/run use). On a fresh machine it installs
+# what it needs: the pinned third-party MCP peers (npm + PyPI, via ../shared/mcp-peers) and
+# pytest. Then: formatting, lints, the dependency-direction check, Rust tests, end-to-end tests.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+SHARED=${WARDEN_SHARED:-$ROOT/../shared}
+PEERS=${WARDEN_PEERS:-$ROOT/tests/e2e/.peers}
+export WARDEN_SHARED=$SHARED WARDEN_PEERS=$PEERS
+
+step() { printf '\n== %s\n' "$*"; }
+
+if [ ! -e "$PEERS/.installed" ]; then
+  step "installing MCP test peers into $PEERS"
+  rm -rf "$PEERS"
+  bash "$SHARED/mcp-peers/install-peers.sh" "$PEERS"
+  "$PEERS/venv/bin/pip" install -q pytest==9.2.0
+  touch "$PEERS/.installed"
+fi
+
+step "format"
+cargo fmt --all --check
+step "clippy"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+step "dependency direction"
+bash scripts/check-deps.sh
+step "rust tests"
+cargo build --locked -p warden-cli
+cargo test --workspace --locked
+step "end-to-end tests (real MCP peers)"
+WARDEN_BIN="$ROOT/target/debug/warden" "$PEERS/venv/bin/python" -m pytest -q -p no:cacheprovider tests/e2e

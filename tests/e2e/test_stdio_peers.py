@@ -1,0 +1,193 @@
+"""`warden mcp` in front of real third-party MCP servers, driven by the official Python SDK."""
+
+import asyncio
+import json
+import subprocess
+
+import pytest
+from mcp import Client, types
+from mcp.shared.exceptions import MCPError
+
+from conftest import EVERYTHING, FILESYSTEM, SHARED, VENV, WARDEN, node, through_warden, write_config
+
+
+def run(coro):
+    return asyncio.run(asyncio.wait_for(coro, 90))
+
+
+def text_of(result) -> str:
+    return "".join(c.text for c in result.content if getattr(c, "type", "") == "text")
+
+
+async def sampling(ctx, params):
+    return types.CreateMessageResult(
+        role="assistant",
+        content=types.TextContent(type="text", text="sampled through warden"),
+        model="e2e-model",
+        stop_reason="endTurn",
+    )
+
+
+async def elicitation(ctx, params):
+    return types.ElicitResult(action="decline")
+
+
+async def roots(ctx):
+    return types.ListRootsResult(roots=[types.Root(uri="file:///tmp/e2e-root", name="e2e")])
+
+
+def audit(config) -> list:
+    out = subprocess.run(
+        [str(WARDEN), "audit", "export", "--format", "jsonl", "--config", str(config)],
+        check=True, capture_output=True, text=True,
+    )
+    return [json.loads(line) for line in out.stdout.splitlines()]
+
+
+def verify(config) -> str:
+    out = subprocess.run([str(WARDEN), "audit", "verify", "--config", str(config)], capture_output=True, text=True)
+    assert out.returncode == 0, out.stdout + out.stderr
+    return out.stdout
+
+
+def test_everything_legacy_all_features(workdir):
+    config = workdir / "warden.toml"
+    progress = []
+
+    async def on_progress(p, total, message):
+        progress.append(p)
+
+    async def go():
+        target = through_warden(config, node(), str(EVERYTHING), "stdio")
+        async with Client(
+            target, mode="legacy", read_timeout_seconds=60,
+            sampling_callback=sampling, elicitation_callback=elicitation, list_roots_callback=roots,
+        ) as c:
+            assert c.protocol_version == "2025-11-25"
+            names = [t.name for t in (await c.list_tools()).tools]
+            assert "get-env" not in names, "policy hides get-env"
+            for wanted in ["echo", "get-sum", "trigger-sampling-request", "trigger-elicitation-request", "get-roots-list"]:
+                assert wanted in names
+            assert text_of(await c.call_tool("get-sum", {"a": 2, "b": 3})).endswith("is 5.")
+            # server -> client requests relayed both ways
+            sampled = await c.call_tool("trigger-sampling-request", {"prompt": "hi", "maxTokens": 5})
+            assert "sampled through warden" in text_of(sampled)
+            elicited = await c.call_tool("trigger-elicitation-request", {})
+            assert "decline" in text_of(elicited).lower()
+            rooted = await c.call_tool("get-roots-list", {})
+            assert "file:///tmp/e2e-root" in text_of(rooted)
+            # progress notifications
+            done = await c.call_tool("trigger-long-running-operation", {"duration": 1, "steps": 3}, progress_callback=on_progress)
+            assert not done.is_error
+            # resources and prompts
+            resources = (await c.list_resources()).resources
+            assert resources
+            read = await c.read_resource(resources[0].uri)
+            assert read.contents
+            prompts = [p.name for p in (await c.list_prompts()).prompts]
+            assert "args-prompt" in prompts
+            got = await c.get_prompt("args-prompt", {"city": "Paris", "state": "IDF"})
+            assert "Paris" in json.dumps(got.model_dump(mode="json"))
+            # a call policy forbids, made anyway
+            denied = await c.call_tool("get-env", {})
+            assert denied.is_error
+            assert "no-env-dump" in text_of(denied) and "not allowed" in text_of(denied)
+
+    run(go())
+    assert len(progress) >= 2
+    records = audit(config)
+    decided = [(r["body"]["resource"], r["body"]["decision"]["outcome"]) for r in records if r["kind"] == "decision"]
+    assert ("server-everything/get-env", "deny") in decided
+    assert ("server-everything/get-sum", "allow") in decided
+    assert any(res.startswith("server-everything/demo://") for res, _ in decided)
+    verify(config)
+
+
+def test_everything_modern_client_bridged_to_legacy_upstream(workdir):
+    config = workdir / "warden.toml"
+
+    async def go():
+        async with Client(through_warden(config, node(), str(EVERYTHING), "stdio"), mode="2026-07-28", read_timeout_seconds=60) as c:
+            assert c.protocol_version == "2026-07-28"
+            names = [t.name for t in (await c.list_tools()).tools]
+            assert "echo" in names and "get-env" not in names
+            assert text_of(await c.call_tool("echo", {"message": "bridged"})) == "Echo: bridged"
+            resources = (await c.list_resources()).resources
+            assert (await c.read_resource(resources[0].uri)).contents
+            assert (await c.get_prompt("simple-prompt", {})).messages
+            denied = await c.call_tool("get-env", {})
+            assert denied.is_error and "no-env-dump" in text_of(denied)
+
+    run(go())
+    verify(config)
+
+
+def test_auto_mode_discovers_and_falls_back(workdir):
+    config = workdir / "warden.toml"
+
+    async def go():
+        async with Client(through_warden(config, node(), str(EVERYTHING), "stdio"), mode="auto", read_timeout_seconds=60) as c:
+            assert text_of(await c.call_tool("get-sum", {"a": 1, "b": 1})).endswith("is 2.")
+
+    run(go())
+
+
+def test_time_server_modern(workdir):
+    config = workdir / "warden.toml"
+
+    async def go():
+        async with Client(through_warden(config, str(VENV / "mcp-server-time")), mode="2026-07-28", read_timeout_seconds=60) as c:
+            assert c.protocol_version == "2026-07-28"
+            r = await c.call_tool("get_current_time", {"timezone": "UTC"})
+            assert not r.is_error
+            assert r.structured_content["timezone"] == "UTC"
+
+    run(go())
+    records = audit(config)
+    decision = next(r for r in records if r["kind"] == "decision")
+    assert decision["body"]["resource"] == "mcp-server-time/get_current_time"
+    assert decision["body"]["arguments"] == {"timezone": "UTC"}
+
+
+def test_filesystem_read_allowed_write_denied(tmp_path):
+    root = tmp_path / "files"
+    root.mkdir()
+    (root / "a.txt").write_text("hello through warden")
+    config = write_config(
+        tmp_path,
+        """
+@id("read-only")
+permit(principal, action == Action::"call_tool", resource) when { resource.read_only };
+""",
+        extra='[upstream]\nname = "fs"\n',
+    )
+
+    async def go():
+        async with Client(through_warden(config, node(), str(FILESYSTEM), str(root)), mode="legacy", read_timeout_seconds=60) as c:
+            names = [t.name for t in (await c.list_tools()).tools]
+            assert "read_text_file" in names and "write_file" not in names
+            r = await c.call_tool("read_text_file", {"path": str(root / "a.txt")})
+            assert text_of(r) == "hello through warden"
+            w = await c.call_tool("write_file", {"path": str(root / "b.txt"), "content": "x"})
+            assert w.is_error and "no policy permits `call_tool` on `fs/write_file`" in text_of(w)
+
+    run(go())
+    assert not (root / "b.txt").exists()
+
+
+def test_peer_server_elicitation_both_eras(workdir):
+    config = workdir / "warden.toml"
+    peer = str(SHARED / "mcp-peers/peer_server.py")
+
+    async def answer(ctx, params):
+        return types.ElicitResult(action="accept", content={"name": "Ada"})
+
+    async def go(mode):
+        async with Client(through_warden(config, str(VENV / "python"), peer, "stdio"), mode=mode, elicitation_callback=answer, read_timeout_seconds=60) as c:
+            r = await c.call_tool("ask_name", {})
+            assert text_of(r) == "Hello, Ada!"
+            slow = await c.call_tool("slow", {"steps": 2})
+            assert not slow.is_error
+
+    run(go("legacy"))
+    run(go("2026-07-28"))
