@@ -1,0 +1,133 @@
+//! Added latency of `tools/call` through `warden mcp` against calling the same server directly.
+//! Both run in the same process tree at the same time; measurements alternate in blocks so
+//! machine noise hits both alike.
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::Path;
+use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use serde_json::json;
+
+use crate::stats::Samples;
+
+const BLOCK: usize = 200;
+const BLOCKS: usize = 25;
+const WARMUP: usize = 300;
+
+struct Peer {
+    child: Child,
+    stdin: ChildStdin,
+    stdout: BufReader<ChildStdout>,
+    line: String,
+}
+
+impl Peer {
+    fn start(cmd: &mut Command) -> Result<Self> {
+        let mut child = cmd
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()?;
+        let stdin = child.stdin.take().context("stdin")?;
+        let stdout = BufReader::new(child.stdout.take().context("stdout")?);
+        let mut peer = Self {
+            child,
+            stdin,
+            stdout,
+            line: String::new(),
+        };
+        peer.roundtrip(&json!({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "bench", "version": "1"}}}).to_string())?;
+        peer.stdin
+            .write_all(b"{\"jsonrpc\":\"2.0\",\"method\":\"notifications/initialized\"}\n")?;
+        Ok(peer)
+    }
+
+    fn roundtrip(&mut self, request: &str) -> Result<Duration> {
+        let start = Instant::now();
+        self.stdin.write_all(request.as_bytes())?;
+        self.stdin.write_all(b"\n")?;
+        self.stdin.flush()?;
+        self.line.clear();
+        self.stdout.read_line(&mut self.line)?;
+        let elapsed = start.elapsed();
+        anyhow::ensure!(
+            self.line.contains("\"result\""),
+            "unexpected answer: {}",
+            &self
+                .line
+                .get(..200.min(self.line.len()))
+                .unwrap_or_default()
+        );
+        Ok(elapsed)
+    }
+}
+
+impl Drop for Peer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub fn run(warden: &Path) -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let init = Command::new(warden).arg("init").arg(dir.path()).output()?;
+    anyhow::ensure!(init.status.success(), "warden init failed");
+    let config = dir.path().join("warden.toml");
+    println!("## tools/call latency: direct vs through `warden mcp` (policy + durable audit on)\n");
+    println!(
+        "| argument size | direct p50 | warden p50 | added p50 | direct p99 | warden p99 | added p99 | calls each |"
+    );
+    println!("|---|---|---|---|---|---|---|---|");
+    for size in [1024usize, 64 * 1024] {
+        let mut direct = Peer::start(Command::new(warden).arg("demo-server"))?;
+        let mut proxied = Peer::start(
+            Command::new(warden)
+                .arg("mcp")
+                .arg("--config")
+                .arg(&config)
+                .arg("--")
+                .arg(warden)
+                .arg("demo-server"),
+        )?;
+        let text = "x".repeat(size);
+        let mut id = 0u64;
+        let mut request = || {
+            id += 1;
+            json!({"jsonrpc": "2.0", "id": id, "method": "tools/call", "params": {"name": "echo", "arguments": {"text": text}}}).to_string()
+        };
+        for _ in 0..WARMUP {
+            direct.roundtrip(&request())?;
+            proxied.roundtrip(&request())?;
+        }
+        let (mut d, mut p) = (Vec::new(), Vec::new());
+        for block in 0..BLOCKS {
+            // Alternate which side goes first in each block.
+            for side in [block % 2, 1 - block % 2] {
+                for _ in 0..BLOCK {
+                    if side == 0 {
+                        d.push(direct.roundtrip(&request())?);
+                    } else {
+                        p.push(proxied.roundtrip(&request())?);
+                    }
+                }
+            }
+        }
+        let n = d.len();
+        let (d, p) = (Samples::new(d), Samples::new(p));
+        println!(
+            "| {} KB | {:.1} µs | {:.1} µs | **{:.1} µs** | {:.1} µs | {:.1} µs | **{:.1} µs** | {n} |",
+            size / 1024,
+            d.pct(50.0),
+            p.pct(50.0),
+            p.pct(50.0) - d.pct(50.0),
+            d.pct(99.0),
+            p.pct(99.0),
+            p.pct(99.0) - d.pct(99.0),
+        );
+    }
+    println!();
+    Ok(())
+}

@@ -1,0 +1,38 @@
+//! `warden-bench`: the figures in BENCHMARKS.md, each measured side by side with its baseline in
+//! the same run. Usage: `warden-bench [latency|policy|audit|all] [--warden PATH]`.
+#![allow(
+    clippy::disallowed_methods,
+    reason = "the harness starts the binaries it measures"
+)]
+
+mod audit;
+mod latency;
+mod policy;
+mod stats;
+
+use std::path::PathBuf;
+
+fn main() -> anyhow::Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let what = args.first().map_or("all", String::as_str);
+    let warden = args
+        .iter()
+        .position(|a| a == "--warden")
+        .and_then(|i| args.get(i + 1))
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            std::env::current_exe()
+                .unwrap_or_default()
+                .with_file_name("warden")
+        });
+    if matches!(what, "latency" | "all") {
+        latency::run(&warden)?;
+    }
+    if matches!(what, "policy" | "all") {
+        policy::run()?;
+    }
+    if matches!(what, "audit" | "all") {
+        audit::run()?;
+    }
+    Ok(())
+}

@@ -1,0 +1,114 @@
+//! Policy decision time with 100 policies, against a one-policy set in the same run.
+
+use std::time::Instant;
+
+use anyhow::Result;
+use serde_json::json;
+use warden_policy::{Engine, Source};
+use warden_types::{Action, Principal, Request, Resource, SessionFacts, ToolFacts};
+
+use crate::stats::Samples;
+
+const ITERATIONS: usize = 100_000;
+
+/// 100 policies in the shapes users write: per-tool permits with argument conditions, label
+/// rules, forbids with reasons, approval thresholds.
+fn hundred() -> String {
+    let mut out = String::from(warden_policy::STARTER_POLICIES);
+    let mut n = 6;
+    let mut i = 0;
+    while n < 100 {
+        let text = match i % 4 {
+            0 => format!(
+                "@id(\"p{i}\")\npermit(principal, action == Action::\"call_tool\", resource == Tool::\"svc{i}/op\")\nwhen {{ context.args has amount && context.args.amount <= {i} }};\n"
+            ),
+            1 => format!(
+                "@id(\"p{i}\")\npermit(principal, action == Action::\"call_tool\", resource in Server::\"svc{i}\")\nwhen {{ resource.labels.contains(\"team{i}\") && principal has team && principal.team == \"t{i}\" }};\n"
+            ),
+            2 => format!(
+                "@id(\"p{i}\")\n@reason(\"blocked path {i}\")\nforbid(principal, action == Action::\"call_tool\", resource)\nwhen {{ context.args has path && context.args.path like \"/secret{i}/*\" }};\n"
+            ),
+            _ => format!(
+                "@id(\"p{i}\")\n@approval(\"ops\")\npermit(principal, action == Action::\"call_tool\", resource == Tool::\"svc{i}/deploy\")\nwhen {{ context.time.hour >= 0 }};\n"
+            ),
+        };
+        out.push_str(&text);
+        n += 1;
+        i += 1;
+    }
+    out
+}
+
+fn measure(engine: &Engine, request: &Request) -> Samples {
+    for _ in 0..1000 {
+        std::hint::black_box(engine.evaluate(request));
+    }
+    let mut v = Vec::with_capacity(ITERATIONS);
+    for _ in 0..ITERATIONS {
+        let t = Instant::now();
+        std::hint::black_box(engine.evaluate(std::hint::black_box(request)));
+        v.push(t.elapsed());
+    }
+    Samples::new(v)
+}
+
+pub fn run() -> Result<()> {
+    let schema = Source::new("schema", warden_policy::STARTER_SCHEMA);
+    let big = Engine::load(&schema, &[Source::new("hundred.cedar", hundred())])?;
+    anyhow::ensure!(
+        big.policies().count() == 100,
+        "expected 100 policies, got {}",
+        big.policies().count()
+    );
+    let one = Engine::load(
+        &schema,
+        &[Source::new(
+            "one.cedar",
+            "permit(principal, action, resource);",
+        )],
+    )?;
+    let request = Request {
+        principal: Principal {
+            id: "support-bot".into(),
+            attributes: [("team".to_owned(), json!("support"))]
+                .into_iter()
+                .collect(),
+        },
+        action: Action::CallTool,
+        resource: Resource::Tool {
+            server: "demo".into(),
+            name: "refund".into(),
+            facts: ToolFacts {
+                labels: vec!["payments".into()],
+                ..ToolFacts::default()
+            },
+        },
+        arguments: json!({"order_id": "A-1001", "amount": 30, "note": "customer asked twice", "path": "/orders/A-1001"}),
+        session: SessionFacts {
+            id: "s".into(),
+            era: "legacy".into(),
+            calls: 3,
+        },
+        time_unix: 1_790_000_000,
+    };
+    let (s1, s100) = (measure(&one, &request), measure(&big, &request));
+    println!("## Policy decision time (one `evaluate`, refund request with 4 arguments)\n");
+    println!("| policy set | p50 | p99 | decisions |");
+    println!("|---|---|---|---|");
+    println!(
+        "| 1 policy (baseline) | {:.1} µs | {:.1} µs | {ITERATIONS} |",
+        s1.pct(50.0),
+        s1.pct(99.0)
+    );
+    println!(
+        "| 100 policies | {:.1} µs | **{:.1} µs** | {ITERATIONS} |",
+        s100.pct(50.0),
+        s100.pct(99.0)
+    );
+    println!(
+        "| ratio 100/1 | {:.2}× | {:.2}× | |\n",
+        s100.pct(50.0) / s1.pct(50.0),
+        s100.pct(99.0) / s1.pct(99.0)
+    );
+    Ok(())
+}

@@ -1,0 +1,25 @@
+//! Percentiles over measured durations.
+
+use std::time::Duration;
+
+/// Sorted samples in microseconds.
+pub struct Samples(Vec<f64>);
+
+impl Samples {
+    pub fn new(mut v: Vec<Duration>) -> Self {
+        v.sort();
+        Self(v.into_iter().map(|d| d.as_secs_f64() * 1e6).collect())
+    }
+
+    /// The `p`-th percentile (0..=100), nearest rank.
+    pub fn pct(&self, p: f64) -> f64 {
+        if self.0.is_empty() {
+            return f64::NAN;
+        }
+        let rank = ((p / 100.0) * self.0.len() as f64).ceil() as usize;
+        self.0
+            .get(rank.saturating_sub(1).min(self.0.len() - 1))
+            .copied()
+            .unwrap_or(f64::NAN)
+    }
+}
