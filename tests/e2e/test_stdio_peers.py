@@ -107,10 +107,19 @@ def test_everything_modern_client_bridged_to_legacy_upstream(workdir):
     config = workdir / "warden.toml"
 
     async def go():
-        async with Client(through_warden(config, node(), str(EVERYTHING), "stdio"), mode="2026-07-28", read_timeout_seconds=60) as c:
+        async with Client(
+            through_warden(config, node(), str(EVERYTHING), "stdio"), mode="2026-07-28", read_timeout_seconds=60,
+            sampling_callback=sampling, elicitation_callback=elicitation,
+        ) as c:
             assert c.protocol_version == "2026-07-28"
             names = [t.name for t in (await c.list_tools()).tools]
             assert "echo" in names and "get-env" not in names
+            # The legacy server's mid-call requests reach the modern client as input_required
+            # results, and the client's retries carry the answers back.
+            sampled = await c.call_tool("trigger-sampling-request", {"prompt": "hi", "maxTokens": 5})
+            assert "sampled through warden" in text_of(sampled)
+            elicited = await c.call_tool("trigger-elicitation-request", {})
+            assert "decline" in text_of(elicited).lower()
             assert text_of(await c.call_tool("echo", {"message": "bridged"})) == "Echo: bridged"
             resources = (await c.list_resources()).resources
             assert (await c.read_resource(resources[0].uri)).contents

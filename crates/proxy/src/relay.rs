@@ -48,7 +48,8 @@ pub(crate) async fn from_client(shared: &Shared, msg: Message) {
                     return;
                 }
                 if shared.state().bridging()
-                    && bridge::answer_locally(shared, &msg, &id, &method).await
+                    && (bridge::answer_locally(shared, &msg, &id, &method).await
+                        || bridge::resume(shared, &msg, &id).await)
                 {
                     return;
                 }
@@ -75,15 +76,18 @@ pub(crate) async fn forward_request(
         let mut state = shared.state();
         let up = state.next_upstream_id();
         state.by_client_id.insert(client_id.to_string(), up);
-        state.pending.insert(
-            up,
-            Pending::Client(ClientCall {
-                client_id,
-                method,
-                decision_seq,
-                started: Instant::now(),
-            }),
-        );
+        let target = msg
+            .params()
+            .and_then(|p| p.get("name").or_else(|| p.get("uri")))
+            .cloned();
+        let call = ClientCall {
+            client_id,
+            method,
+            target,
+            decision_seq,
+            started: Instant::now(),
+        };
+        state.pending.insert(up, Pending::Client(call));
         up
     };
     msg.set_id(Value::from(up));
@@ -115,7 +119,7 @@ pub(crate) async fn from_upstream(shared: &Shared, msg: Message) {
         Kind::Response { id } => upstream_response(shared, msg, &id).await,
         Kind::Request { id, method } => {
             if shared.state().bridging() {
-                bridge::answer_server_request(shared, &id, &method).await;
+                bridge::answer_server_request(shared, msg, &id, &method).await;
                 return;
             }
             let mut msg = msg;

@@ -31,10 +31,25 @@ pub(crate) struct ClientCall {
     pub client_id: Value,
     /// The method, to post-process listings.
     pub method: String,
+    /// `params.name` or `params.uri`, to match a retry to its call.
+    pub target: Option<Value>,
     /// Audit sequence number of the decision record, for governed requests.
     pub decision_seq: Option<i64>,
     /// When it was forwarded.
     pub started: Instant,
+}
+
+/// A legacy upstream's request to its client, waiting for a modern client's retry.
+#[derive(Debug)]
+pub(crate) struct Parked {
+    /// Warden's upstream id of the call the request belongs to.
+    pub call: i64,
+    /// The upstream's id of its request.
+    pub request_id: Value,
+    /// The `inputRequests` key the answer comes back under.
+    pub key: String,
+    /// `name` or `uri` of the original call: a retry must be for the same thing.
+    pub target: Option<Value>,
 }
 
 #[derive(Debug, Default)]
@@ -55,6 +70,9 @@ pub(crate) struct State {
     pub bridged_init: Option<Value>,
     /// Open `subscriptions/listen` request of a modern client bridged to a legacy upstream.
     pub listen: Option<(Value, Value)>,
+    /// Legacy server-to-client requests turned into `input_required` results for a modern
+    /// client, by the `requestState` handed out.
+    pub parked: HashMap<String, Parked>,
     /// Tool definitions from the last full `tools/list`, by name.
     pub tools: HashMap<String, Value>,
     pub tools_known: bool,
