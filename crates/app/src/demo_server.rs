@@ -129,8 +129,10 @@ pub fn serve(record: Option<&Path>) -> std::io::Result<()> {
             continue;
         };
         if let Some(reply) = handle(&msg) {
-            serde_json::to_writer(&mut stdout, &reply)?;
-            stdout.write_all(b"\n")?;
+            // One write per message, as servers that frame their output do.
+            let mut line = serde_json::to_vec(&reply)?;
+            line.push(b'\n');
+            stdout.write_all(&line)?;
             stdout.flush()?;
         }
     }

@@ -21,7 +21,7 @@ pub async fn serve_stdio(loaded: &Loaded, command: &[String], env: &Env) -> Resu
     let engine = Arc::new(loaded.engine()?);
     let settings = loaded.settings(command);
     let audit_path = loaded.audit_path();
-    let (log, writer) = Log::open(&audit_path, loaded.config.audit.durability)?;
+    let log = Log::open(&audit_path, loaded.config.audit.durability)?;
     let (program, args) = command.split_first().context("no upstream command")?;
     let spec = Spec {
         program: program.clone(),
@@ -45,13 +45,15 @@ pub async fn serve_stdio(loaded: &Loaded, command: &[String], env: &Env) -> Resu
         warden_types::now_unix_micros(),
         std::process::id()
     );
+    let (client_in, client_out) = client_stdio();
     let streams = Streams {
-        client_in: BufReader::with_capacity(64 * 1024, tokio::io::stdin()),
-        client_out: tokio::io::stdout(),
+        client_in: BufReader::with_capacity(64 * 1024, client_in),
+        client_out,
         upstream_in: BufReader::with_capacity(64 * 1024, stdout),
         upstream_out: stdin,
     };
     let server = settings.server.clone();
+    let closer = log.clone();
     let ended = run(settings, engine, log, session, streams).await?;
     let status = match tokio::time::timeout(EXIT_GRACE, child.wait()).await {
         Ok(status) => status.ok(),
@@ -61,8 +63,8 @@ pub async fn serve_stdio(loaded: &Loaded, command: &[String], env: &Env) -> Resu
         }
     };
     let _ = stderr_task.await;
-    // Every record is committed (run flushed the log); let the writer thread finish.
-    let _ = tokio::task::spawn_blocking(move || writer.join()).await;
+    // Every record is committed (run flushed the log); checkpoint and stop the log's thread.
+    closer.close();
     let _ = tokio::io::stdout().flush().await;
     Ok(match (ended, status) {
         (Ended::ClientClosed, _) => 0,
@@ -73,4 +75,32 @@ pub async fn serve_stdio(loaded: &Loaded, command: &[String], env: &Env) -> Resu
             1
         }
     })
+}
+
+type Input = Box<dyn tokio::io::AsyncRead + Unpin + Send>;
+type Output = Box<dyn tokio::io::AsyncWrite + Unpin + Send>;
+
+/// The client's side of stdio. When stdin and stdout are pipes (as MCP clients start servers)
+/// they are driven by the event loop directly; anything else (a terminal, a file) goes through
+/// tokio's blocking stdio, which costs a thread hand-off per read or write.
+fn client_stdio() -> (Input, Output) {
+    use std::os::fd::AsFd;
+    use tokio::net::unix::pipe;
+    let input: Input = match std::io::stdin()
+        .as_fd()
+        .try_clone_to_owned()
+        .map(pipe::Receiver::from_owned_fd)
+    {
+        Ok(Ok(rx)) => Box::new(rx),
+        _ => Box::new(tokio::io::stdin()),
+    };
+    let output: Output = match std::io::stdout()
+        .as_fd()
+        .try_clone_to_owned()
+        .map(pipe::Sender::from_owned_fd)
+    {
+        Ok(Ok(tx)) => Box::new(tx),
+        _ => Box::new(tokio::io::stdout()),
+    };
+    (input, output)
 }

@@ -1,10 +1,19 @@
-//! The write side: one thread, group commit, acknowledgements after commit.
+//! The write side: group commit without a writer thread, acknowledgements after commit.
+//!
+//! Whoever appends first takes the connection and commits everything queued, in one
+//! transaction, then acknowledges each record with its sequence number; records queued while
+//! it commits are picked up by it (or by the next one to take the connection) before it lets
+//! go. A lone caller therefore commits inline with no thread hand-off, and concurrent callers
+//! share commits. Events queued without waiting (`append_detached`) ride along with the next
+//! commit, or with the background checkpointer's, within [`TICK`].
 
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::thread::JoinHandle;
+use std::time::Duration;
 
 use rusqlite::{Connection, OptionalExtension, params};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::oneshot;
 use warden_types::{AuditEvent, now_rfc3339};
 
 use crate::error::sqlite;
@@ -13,6 +22,9 @@ use crate::{Error, GENESIS, Result, chain_hash};
 
 /// Most records committed in one transaction.
 const MAX_BATCH: usize = 4096;
+
+/// How often the background thread commits detached events and checkpoints the WAL.
+const TICK: Duration = Duration::from_millis(250);
 
 /// How far an acknowledged record is guaranteed to survive.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize, serde::Serialize)]
@@ -26,30 +38,43 @@ pub enum Durability {
     PowerLoss,
 }
 
-enum Job {
-    Append {
-        event: AuditEvent,
-        ack: Option<oneshot::Sender<Result<i64>>>,
-    },
-    Flush(oneshot::Sender<()>),
+type Ack = oneshot::Sender<Result<i64>>;
+
+/// A queued event (or, without one, a flush marker) and who waits for it.
+struct Job {
+    event: Option<AuditEvent>,
+    ack: Option<Ack>,
 }
 
-/// A handle to the audit writer. Cheap to clone; the writer stops when every handle is dropped.
-#[derive(Debug, Clone)]
-pub struct Log {
-    tx: mpsc::Sender<Job>,
+struct Inner {
     path: PathBuf,
+    conn: Mutex<Connection>,
+    queue: Mutex<Vec<Job>>,
+    stop: Mutex<Option<std::sync::mpsc::Sender<()>>>,
+    ticker: Mutex<Option<JoinHandle<()>>>,
 }
 
-impl std::fmt::Debug for Job {
+/// A handle to the audit log. Cheap to clone.
+#[derive(Clone)]
+pub struct Log {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Log {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Job")
+        f.debug_struct("Log")
+            .field("path", &self.inner.path)
+            .finish()
     }
 }
 
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
 impl Log {
-    /// Opens (creating if needed) the audit file and starts the writer thread.
-    pub fn open(path: &Path, durability: Durability) -> Result<(Self, JoinHandle<()>)> {
+    /// Opens (creating if needed) the audit file and starts the background checkpointer.
+    pub fn open(path: &Path, durability: Durability) -> Result<Self> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir)
                 .map_err(|e| Error::Write(format!("cannot create `{}`: {e}", dir.display())))?;
@@ -59,125 +84,181 @@ impl Log {
             Durability::ProcessCrash => "NORMAL",
             Durability::PowerLoss => "FULL",
         };
+        // Checkpoints fsync; the background thread runs them so commits never wait for one.
         conn.execute_batch(&format!(
-            "PRAGMA journal_mode=WAL; PRAGMA synchronous={sync};"
+            "PRAGMA journal_mode=WAL; PRAGMA synchronous={sync}; PRAGMA wal_autocheckpoint=0;"
         ))
         .map_err(sqlite(path))?;
-        conn.busy_timeout(std::time::Duration::from_secs(10))
+        conn.busy_timeout(Duration::from_secs(10))
             .map_err(sqlite(path))?;
         conn.execute_batch(SCHEMA).map_err(sqlite(path))?;
-        let (tx, rx) = mpsc::channel(16 * 1024);
-        let owned = path.to_owned();
-        let handle = std::thread::Builder::new()
+        let inner = Arc::new(Inner {
+            path: path.to_owned(),
+            conn: Mutex::new(conn),
+            queue: Mutex::new(Vec::new()),
+            stop: Mutex::new(None),
+            ticker: Mutex::new(None),
+        });
+        let (stop, stopped) = std::sync::mpsc::channel();
+        let weak = Arc::downgrade(&inner);
+        let ticker = std::thread::Builder::new()
             .name("warden-audit".into())
-            .spawn(move || run(conn, rx, &owned))
-            .map_err(|e| Error::Write(format!("cannot start the audit writer: {e}")))?;
-        Ok((
-            Self {
-                tx,
-                path: path.to_owned(),
-            },
-            handle,
-        ))
+            .spawn(move || ticker(&weak, &stopped))
+            .map_err(|e| Error::Write(format!("cannot start the audit checkpointer: {e}")))?;
+        *lock(&inner.stop) = Some(stop);
+        *lock(&inner.ticker) = Some(ticker);
+        Ok(Self { inner })
     }
 
     /// The audit file.
     pub fn path(&self) -> &Path {
-        &self.path
+        &self.inner.path
     }
 
-    /// Appends an event and waits until it is committed; returns its sequence number.
+    fn enqueue(&self, event: Option<AuditEvent>) -> oneshot::Receiver<Result<i64>> {
+        let (ack, done) = oneshot::channel();
+        lock(&self.inner.queue).push(Job {
+            event,
+            ack: Some(ack),
+        });
+        self.inner.drain();
+        done
+    }
+
+    /// Appends an event and returns its sequence number once it is committed.
     pub async fn append(&self, event: AuditEvent) -> Result<i64> {
-        let (ack, done) = oneshot::channel();
-        self.tx
-            .send(Job::Append {
-                event,
-                ack: Some(ack),
-            })
-            .await
-            .map_err(|_| Error::Closed)?;
-        done.await.map_err(|_| Error::Closed)?
+        self.enqueue(Some(event)).await.map_err(|_| Error::Closed)?
     }
 
-    /// Queues an event without waiting. It is chained and committed in order with the rest;
-    /// use [`Log::flush`] to wait for everything queued so far.
-    pub async fn append_detached(&self, event: AuditEvent) -> Result<()> {
-        self.tx
-            .send(Job::Append { event, ack: None })
-            .await
-            .map_err(|_| Error::Closed)
-    }
-
-    /// Blocking form of [`Log::append`], for code outside an async runtime.
+    /// Blocking form of [`Log::append`].
     pub fn append_blocking(&self, event: AuditEvent) -> Result<i64> {
-        let (ack, done) = oneshot::channel();
-        self.tx
-            .blocking_send(Job::Append {
-                event,
-                ack: Some(ack),
-            })
-            .map_err(|_| Error::Closed)?;
-        done.blocking_recv().map_err(|_| Error::Closed)?
+        self.enqueue(Some(event))
+            .blocking_recv()
+            .map_err(|_| Error::Closed)?
+    }
+
+    /// Queues an event without waiting: it is chained and committed in order with the next
+    /// commit, at the latest within a quarter second. Use [`Log::flush`] to wait for it.
+    pub async fn append_detached(&self, event: AuditEvent) -> Result<()> {
+        lock(&self.inner.queue).push(Job {
+            event: Some(event),
+            ack: None,
+        });
+        Ok(())
     }
 
     /// Waits until every event queued before this call is committed.
     pub async fn flush(&self) -> Result<()> {
-        let (ack, done) = oneshot::channel();
-        self.tx
-            .send(Job::Flush(ack))
+        self.enqueue(None)
             .await
-            .map_err(|_| Error::Closed)?;
-        done.await.map_err(|_| Error::Closed)
+            .map_err(|_| Error::Closed)?
+            .map(drop)
+    }
+
+    /// Commits what is queued and stops the background thread (also done on drop of the last
+    /// handle).
+    pub fn close(&self) {
+        self.inner.drain();
+        drop(lock(&self.inner.stop).take());
+        if let Some(handle) = lock(&self.inner.ticker).take() {
+            let _ = handle.join();
+        }
     }
 }
 
-fn run(mut conn: Connection, mut rx: mpsc::Receiver<Job>, path: &Path) {
-    let mut batch: Vec<Job> = Vec::with_capacity(MAX_BATCH);
-    while let Some(first) = rx.blocking_recv() {
-        batch.push(first);
-        while batch.len() < MAX_BATCH {
-            match rx.try_recv() {
-                Ok(job) => batch.push(job),
-                Err(_) => break,
+impl Inner {
+    /// Commits queued jobs if nobody else is committing. Whoever releases the connection looks
+    /// at the queue again afterwards, so no job is left behind.
+    fn drain(&self) {
+        loop {
+            let Ok(mut conn) = self.conn.try_lock() else {
+                return;
+            };
+            loop {
+                let batch: Vec<Job> = {
+                    let mut queue = lock(&self.queue);
+                    let n = queue.len().min(MAX_BATCH);
+                    queue.drain(..n).collect()
+                };
+                if batch.is_empty() {
+                    break;
+                }
+                let outcome = commit(&mut conn, &batch);
+                acknowledge(batch, &outcome, &self.path);
+            }
+            drop(conn);
+            if lock(&self.queue).is_empty() {
+                return;
             }
         }
-        let appends = batch
-            .iter()
-            .filter(|j| matches!(j, Job::Append { .. }))
-            .count();
-        let outcome = if appends == 0 {
-            Ok(Vec::new())
-        } else {
-            commit(&mut conn, &batch)
+    }
+}
+
+fn acknowledge(batch: Vec<Job>, outcome: &rusqlite::Result<Vec<i64>>, path: &Path) {
+    let mut seqs = outcome.as_ref().map(|s| s.iter().copied()).ok();
+    let mut last = 0;
+    for job in batch {
+        let result = match (&mut seqs, &job.event) {
+            (Some(seqs), Some(_)) => seqs
+                .next()
+                .inspect(|s| last = *s)
+                .ok_or_else(|| Error::Write("lost sequence number".into())),
+            (Some(_), None) => Ok(last),
+            (None, _) => Err(Error::Write(format!(
+                "{}: {}",
+                path.display(),
+                outcome
+                    .as_ref()
+                    .err()
+                    .map(ToString::to_string)
+                    .unwrap_or_default()
+            ))),
         };
-        let mut seqs = match &outcome {
-            Ok(seqs) => seqs.clone().into_iter(),
-            Err(_) => Vec::new().into_iter(),
-        };
-        for job in batch.drain(..) {
-            match job {
-                Job::Append { ack, .. } => {
-                    let result = match &outcome {
-                        Ok(_) => seqs
-                            .next()
-                            .ok_or_else(|| Error::Write("lost sequence number".into())),
-                        Err(e) => Err(Error::Write(format!("{}: {e}", path.display()))),
-                    };
-                    if let Some(ack) = ack {
-                        let _ = ack.send(result);
-                    }
-                }
-                Job::Flush(ack) => {
-                    let _ = ack.send(());
-                }
-            }
+        if let Some(ack) = job.ack {
+            let _ = ack.send(result);
         }
+    }
+}
+
+fn ticker(inner: &std::sync::Weak<Inner>, stop: &std::sync::mpsc::Receiver<()>) {
+    // Its own connection: a checkpoint does not block commits on the main one.
+    let path = match inner.upgrade() {
+        Some(inner) => inner.path.clone(),
+        None => return,
+    };
+    let Ok(conn) = Connection::open(&path) else {
+        return;
+    };
+    let _ = conn.busy_timeout(Duration::from_secs(10));
+    loop {
+        let stopping = !matches!(
+            stop.recv_timeout(TICK),
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout)
+        );
+        if let Some(inner) = inner.upgrade() {
+            inner.drain();
+        }
+        let mode = if stopping { "TRUNCATE" } else { "PASSIVE" };
+        let _ = conn.query_row(&format!("PRAGMA wal_checkpoint({mode})"), [], |_| Ok(()));
+        if stopping || inner.strong_count() == 0 {
+            return;
+        }
+    }
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        self.drain();
+        drop(lock(&self.stop).take());
     }
 }
 
 /// Appends every event of the batch in one transaction. The chain head is read inside the
 /// write transaction, so several processes sharing one file still build a single chain.
 fn commit(conn: &mut Connection, batch: &[Job]) -> rusqlite::Result<Vec<i64>> {
+    if batch.iter().all(|j| j.event.is_none()) {
+        return Ok(Vec::new());
+    }
     let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
     let head: Option<(i64, Vec<u8>)> = tx
         .query_row(
@@ -197,9 +278,7 @@ fn commit(conn: &mut Connection, batch: &[Job]) -> rusqlite::Result<Vec<i64>> {
         )?;
         let ts = now_rfc3339();
         for job in batch {
-            let Job::Append { event, .. } = job else {
-                continue;
-            };
+            let Some(event) = &job.event else { continue };
             seq += 1;
             let body = event.body.to_string();
             let kind = event.kind.as_str();

@@ -12,7 +12,7 @@ fn event(n: i64) -> AuditEvent {
 }
 
 fn write(path: &Path, n: i64) {
-    let (log, handle) = Log::open(path, Durability::ProcessCrash).unwrap();
+    let log = Log::open(path, Durability::ProcessCrash).unwrap();
     let start = if path.exists() {
         Reader::open(path).unwrap().count().unwrap().1
     } else {
@@ -21,8 +21,7 @@ fn write(path: &Path, n: i64) {
     for i in 1..=n {
         assert_eq!(log.append_blocking(event(i)).unwrap(), start + i);
     }
-    drop(log);
-    handle.join().unwrap();
+    log.close();
 }
 
 fn tamper(path: &Path, sql: &str) {

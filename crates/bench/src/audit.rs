@@ -22,7 +22,7 @@ fn event(i: usize) -> AuditEvent {
 
 fn measure(durability: Durability, writers: usize, records: usize) -> Result<f64> {
     let dir = tempfile::tempdir()?;
-    let (log, handle) = Log::open(&dir.path().join("audit.db"), durability)?;
+    let log = Log::open(&dir.path().join("audit.db"), durability)?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -46,8 +46,7 @@ fn measure(durability: Durability, writers: usize, records: usize) -> Result<f64
         Ok::<_, anyhow::Error>(())
     })?;
     let rate = records as f64 / start.elapsed().as_secs_f64();
-    drop(log);
-    let _ = handle.join();
+    log.close();
     let report = warden_audit::verify(&dir.path().join("audit.db"), None)?;
     anyhow::ensure!(
         report.ok() && report.records == records as i64,

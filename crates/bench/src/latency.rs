@@ -76,7 +76,11 @@ pub fn run(warden: &Path) -> Result<()> {
     let init = Command::new(warden).arg("init").arg(dir.path()).output()?;
     anyhow::ensure!(init.status.success(), "warden init failed");
     let config = dir.path().join("warden.toml");
-    println!("## tools/call latency: direct vs through `warden mcp` (policy + durable audit on)\n");
+    let cpus = std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| s.lines().find_map(|l| l.strip_prefix("Cpus_allowed_list:").map(|v| v.trim().to_owned())))
+        .unwrap_or_else(|| "?".into());
+    println!("## tools/call latency: direct vs through `warden mcp` (policy + durable audit on; CPUs {cpus})\n");
     println!(
         "| argument size | direct p50 | warden p50 | added p50 | direct p99 | warden p99 | added p99 | calls each |"
     );

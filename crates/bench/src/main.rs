@@ -12,6 +12,11 @@ mod stats;
 
 use std::path::PathBuf;
 
+/// mimalloc: the policy engine and JSON relay allocate many small short-lived values, and the
+/// system allocator was a quarter of a decision's instructions (see BENCHMARKS.md).
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let what = args.first().map_or("all", String::as_str);

@@ -13,6 +13,7 @@ use warden_types::{Action, Decision, Outcome, Principal, Request, Resource};
 
 use crate::convert::{record, to_cedar};
 use crate::listing::relax;
+use crate::slice::{Scope, Slicer};
 use crate::{Error, Result, Source};
 
 /// What Warden knows about one loaded policy.
@@ -34,8 +35,9 @@ pub struct PolicyInfo {
 #[derive(Debug)]
 pub struct Engine {
     schema: Schema,
-    policies: PolicySet,
-    listing: PolicySet,
+    slicer: Slicer,
+    listing: Slicer,
+    action_entities: Vec<Entity>,
     info: HashMap<String, PolicyInfo>,
     authorizer: Authorizer,
 }
@@ -106,11 +108,18 @@ impl Engine {
                 },
             });
         }
-        let listing = relax(&policies);
+        let actions = schema_value.action_entities().map_err(|e| Error::Invalid {
+            location: schema.name.clone(),
+            message: e.to_string(),
+        })?;
+        let slicer = Slicer::new(&policies, &actions);
+        let listing = Slicer::new(&relax(&policies), &actions);
+        let action_entities = actions.iter().cloned().collect();
         Ok(Self {
             schema: schema_value,
-            policies,
+            slicer,
             listing,
+            action_entities,
             info,
             authorizer: Authorizer::new(),
         })
@@ -138,7 +147,7 @@ impl Engine {
 
     /// Decides one request. Never errors: evaluation problems deny (fail closed).
     pub fn evaluate(&self, request: &Request) -> Decision {
-        self.decide(request, &self.policies, true)
+        self.decide(request, false)
     }
 
     /// Whether a listing (`tools/list`, `resources/list`, `prompts/list`) should show the
@@ -147,22 +156,18 @@ impl Engine {
     /// are assumed not to apply, so the listing is a superset of what can be called, never
     /// a subset.
     pub fn may_list(&self, request: &Request) -> bool {
-        self.decide(request, &self.listing, false).outcome != Outcome::Deny
+        self.decide(request, true).outcome != Outcome::Deny
     }
 
-    fn decide(&self, request: &Request, set: &PolicySet, with_context: bool) -> Decision {
-        let built = build_request(request, with_context);
-        let (cedar_request, entities) = match built {
-            Ok(built) => built,
+    fn decide(&self, request: &Request, listing: bool) -> Decision {
+        let response = match self.authorize(request, listing) {
+            Ok(response) => response,
             Err(message) => {
                 return Decision::refuse(format!(
                     "the request could not be evaluated, so it is refused: {message}"
                 ));
             }
         };
-        let response = self
-            .authorizer
-            .is_authorized(&cedar_request, set, &entities);
         let errors: Vec<String> = response
             .diagnostics()
             .errors()
@@ -253,6 +258,68 @@ impl Engine {
             }
         }
     }
+}
+
+impl Engine {
+    /// Evaluates against the cached slice of policies and entities for this principal, action
+    /// and resource; only the context is built per request.
+    fn authorize(
+        &self,
+        request: &Request,
+        listing: bool,
+    ) -> std::result::Result<cedar_policy::Response, String> {
+        let principal = uid("Agent", &request.principal.id)?;
+        let action = uid("Action", request.action.as_str())?;
+        let (resource, parents) = resource_uid(&request.resource)?;
+        let mut present: Vec<&str> = match &request.arguments {
+            Value::Object(map) if !listing => map
+                .iter()
+                .filter(|(_, v)| !v.is_null())
+                .map(|(k, _)| k.as_str())
+                .collect(),
+            _ => Vec::new(),
+        };
+        present.sort_unstable();
+        let key = format!(
+            "{}\u{1f}{}\u{1f}{}\u{1f}{}",
+            serde_json::to_string(&present).map_err(|e| e.to_string())?,
+            request.action.as_str(),
+            serde_json::to_string(&request.principal).map_err(|e| e.to_string())?,
+            serde_json::to_string(&request.resource).map_err(|e| e.to_string())?,
+        );
+        let scope = Scope {
+            principal: &principal,
+            action: &action,
+            resource: &resource,
+            resource_parents: &parents,
+        };
+        let slicer = if listing { &self.listing } else { &self.slicer };
+        let args = (!listing).then_some(present.as_slice());
+        let slice = slicer.get(&key, &scope, args, || {
+            let (_, mut entities) = resource_entities(&request.resource)?;
+            entities.push(agent_entity(&request.principal)?);
+            entities.extend(self.action_entities.iter().cloned());
+            Entities::from_entities(entities, None).map_err(|e| e.to_string())
+        })?;
+        let context = build_context(request, !listing)?;
+        let cedar_request = cedar_policy::Request::new(principal, action, resource, context, None)
+            .map_err(|e| e.to_string())?;
+        Ok(self
+            .authorizer
+            .is_authorized(&cedar_request, &slice.policies, &slice.entities))
+    }
+}
+
+fn resource_uid(resource: &Resource) -> std::result::Result<(EntityUid, Vec<EntityUid>), String> {
+    let kind = match resource {
+        Resource::Tool { .. } => "Tool",
+        Resource::Resource { .. } => "Resource",
+        Resource::Prompt { .. } => "Prompt",
+    };
+    Ok((
+        uid(kind, &resource.id())?,
+        vec![uid("Server", resource.server())?],
+    ))
 }
 
 fn stem(name: &str) -> &str {
@@ -373,23 +440,6 @@ fn build_context(request: &Request, with_args: bool) -> std::result::Result<Cont
         ));
     }
     Context::from_pairs(pairs).map_err(|e| e.to_string())
-}
-
-fn build_request(
-    request: &Request,
-    with_context: bool,
-) -> std::result::Result<(cedar_policy::Request, Entities), String> {
-    let principal = agent_entity(&request.principal)?;
-    let principal_uid = principal.uid();
-    let (resource_uid, mut entities) = resource_entities(&request.resource)?;
-    entities.push(principal);
-    let action = uid("Action", request.action.as_str())?;
-    let context = build_context(request, with_context)?;
-    let cedar_request =
-        cedar_policy::Request::new(principal_uid, action, resource_uid, context, None)
-            .map_err(|e| e.to_string())?;
-    let entities = Entities::from_entities(entities, None).map_err(|e| e.to_string())?;
-    Ok((cedar_request, entities))
 }
 
 #[cfg(test)]

@@ -172,3 +172,75 @@ fn principal_attributes_are_checked_against_schema() {
     p.attributes.insert("team".into(), json!(7));
     assert!(e.check_principal(&p).is_err());
 }
+
+#[test]
+fn action_groups_and_principal_scopes_are_honoured() {
+    let schema = STARTER_SCHEMA.replace(
+        "action call_tool appliesTo",
+        "action any_tool;\naction call_tool in [any_tool] appliesTo",
+    );
+    let policies = "@id(\"group\")\npermit(principal == Agent::\"support-bot\", action in Action::\"any_tool\", resource in Server::\"demo\");\n";
+    let e = Engine::load(
+        &Source::new("s", schema),
+        &[Source::new("p.cedar", policies)],
+    )
+    .unwrap();
+    let d = e.evaluate(&call("anything", json!({})));
+    assert_eq!(d.outcome, Outcome::Allow, "{}", d.reason);
+    let mut other = call("anything", json!({}));
+    other.principal.id = "someone-else".into();
+    assert_eq!(e.evaluate(&other).outcome, Outcome::Deny);
+    // The same request twice hits the cache and decides the same.
+    assert_eq!(
+        e.evaluate(&call("anything", json!({}))).outcome,
+        Outcome::Allow
+    );
+}
+
+#[test]
+fn argument_guards_prune_only_what_cannot_apply() {
+    let policies = r#"
+@id("all") permit(principal, action, resource);
+@id("guarded") forbid(principal, action == Action::"call_tool", resource)
+when { context.args has path && context.args.path like "/secret/*" };
+@id("late-guard") forbid(principal, action == Action::"call_tool", resource)
+when { resource.name == "late" && context.args has url };
+"#;
+    let e = Engine::load(
+        &Source::new("s", STARTER_SCHEMA),
+        &[Source::new("p.cedar", policies)],
+    )
+    .unwrap();
+    assert_eq!(
+        e.evaluate(&call("read", json!({"path": "/secret/x"})))
+            .policies,
+        vec!["guarded"]
+    );
+    assert_eq!(
+        e.evaluate(&call("read", json!({"path": "/public/x"})))
+            .outcome,
+        Outcome::Allow
+    );
+    assert_eq!(
+        e.evaluate(&call("read", json!({"other": 1}))).outcome,
+        Outcome::Allow
+    );
+    assert_eq!(
+        e.evaluate(&call("read", json!({"path": null}))).outcome,
+        Outcome::Allow
+    );
+    assert_eq!(
+        e.evaluate(&call("late", json!({"url": "x"}))).policies,
+        vec!["late-guard"]
+    );
+    // Argument names that look like a joined list must not share a cached slice.
+    assert_eq!(
+        e.evaluate(&call("read", json!({"path\u{1e}z": 1}))).outcome,
+        Outcome::Allow
+    );
+    assert_eq!(
+        e.evaluate(&call("read", json!({"path": "/secret/y", "z": 1})))
+            .outcome,
+        Outcome::Deny
+    );
+}

@@ -15,6 +15,7 @@ mod convert;
 mod engine;
 mod error;
 mod listing;
+mod slice;
 mod source;
 
 pub use engine::{Engine, PolicyInfo};

@@ -40,6 +40,14 @@ pub fn fail(e: &anyhow::Error) -> i32 {
     exit::FAILURE
 }
 
+/// A single-threaded runtime: one stdio session has one client, and keeping every task on one
+/// thread saves a cross-thread wake-up at each hop of a relayed message.
+pub fn runtime_single() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?)
+}
+
 /// A multi-threaded runtime for commands that need one.
 pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     Ok(tokio::runtime::Builder::new_multi_thread()

@@ -112,3 +112,39 @@ fn modern_client_is_governed_too() {
     assert_eq!(r["result"]["isError"], json!(true));
     s.finish();
 }
+
+#[test]
+fn unknown_methods_and_fields_pass_through_untouched() {
+    let dir = workspace();
+    let mut s = Session::start(dir.path());
+    s.initialize();
+    let params =
+        json!({"z": 1, "a": [1, 2, {"nested": null}], "_meta": {"vendor.example/x": true}});
+    let reply = s.request("vendor/custom", params.clone());
+    assert_eq!(
+        reply["error"]["message"],
+        json!("method not found: vendor/custom")
+    );
+    s.send(&json!({"jsonrpc": "2.0", "method": "notifications/vendor", "params": {"k": "v"}}));
+    let ok = s.call("echo", json!({"text": "x", "extra": {"b": 1, "a": 2}}));
+    assert_eq!(ok["result"]["content"][0]["text"], json!("x"));
+    let received = s.upstream_received();
+    s.finish();
+    let custom = received
+        .iter()
+        .find(|m| m["method"] == "vendor/custom")
+        .unwrap();
+    assert_eq!(custom["params"], params);
+    assert!(
+        received
+            .iter()
+            .any(|m| m["method"] == "notifications/vendor" && m["params"] == json!({"k": "v"}))
+    );
+    let call = received
+        .iter()
+        .find(|m| m["method"] == "tools/call")
+        .unwrap();
+    // Key order is kept as the client sent it.
+    let text = serde_json::to_string(&call["params"]["arguments"]).unwrap();
+    assert_eq!(text, r#"{"text":"x","extra":{"b":1,"a":2}}"#);
+}
