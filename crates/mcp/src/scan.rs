@@ -6,6 +6,13 @@ use serde_json::Value;
 /// Finds `"id": <string or integer>` at nesting depth 1 in `bytes`. Returns `None` when it is
 /// not there, is of another type, or is cut off.
 pub fn top_level_id(bytes: &[u8]) -> Option<Value> {
+    let (start, end) = top_level_id_span(bytes)?;
+    let v: Value = serde_json::from_slice(bytes.get(start..end)?).ok()?;
+    (v.is_string() || v.as_i64().is_some()).then_some(v)
+}
+
+/// The byte range of the top-level `"id"` value (a string or an integer) in `bytes`.
+pub fn top_level_id_span(bytes: &[u8]) -> Option<(usize, usize)> {
     let mut depth = 0usize;
     let mut i = 0usize;
     let mut expect_key = false;
@@ -29,7 +36,7 @@ pub fn top_level_id(bytes: &[u8]) -> Option<Value> {
                     }
                     j = skip_ws(bytes, j + 1);
                     if key == b"id" {
-                        return value_at(bytes, j);
+                        return value_span(bytes, j);
                     }
                     i = j;
                     continue;
@@ -50,32 +57,25 @@ fn skip_ws(bytes: &[u8], mut i: usize) -> usize {
     i
 }
 
-/// Index of the closing quote of the string starting at `start`.
+/// Index of the closing quote of the string starting at `start` (a SIMD search for the next
+/// quote or backslash, so long strings are skipped quickly).
 fn string_end(bytes: &[u8], start: usize) -> Option<usize> {
     let mut i = start + 1;
     loop {
+        i += memchr::memchr2(b'"', b'\\', bytes.get(i..)?)?;
         match bytes.get(i)? {
             b'\\' => i += 2,
-            b'"' => return Some(i),
-            _ => i += 1,
+            _ => return Some(i),
         }
     }
 }
 
-fn value_at(bytes: &[u8], i: usize) -> Option<Value> {
+fn value_span(bytes: &[u8], i: usize) -> Option<(usize, usize)> {
     match bytes.get(i)? {
-        b'"' => {
-            let end = string_end(bytes, i)?;
-            serde_json::from_slice(bytes.get(i..=end)?).ok()
-        }
+        b'"' => Some((i, string_end(bytes, i)? + 1)),
         b'-' | b'0'..=b'9' => {
-            let len = bytes
-                .get(i..)?
-                .iter()
-                .take_while(|b| b.is_ascii_digit() || **b == b'-')
-                .count();
-            let v: Value = serde_json::from_slice(bytes.get(i..i + len)?).ok()?;
-            v.as_i64().map(Value::from)
+            let len = bytes.get(i..)?.iter().take_while(|b| b.is_ascii_digit() || **b == b'-').count();
+            Some((i, i + len))
         }
         _ => None,
     }
