@@ -78,9 +78,16 @@ pub fn run(warden: &Path) -> Result<()> {
     let config = dir.path().join("warden.toml");
     let cpus = std::fs::read_to_string("/proc/self/status")
         .ok()
-        .and_then(|s| s.lines().find_map(|l| l.strip_prefix("Cpus_allowed_list:").map(|v| v.trim().to_owned())))
+        .and_then(|s| {
+            s.lines().find_map(|l| {
+                l.strip_prefix("Cpus_allowed_list:")
+                    .map(|v| v.trim().to_owned())
+            })
+        })
         .unwrap_or_else(|| "?".into());
-    println!("## tools/call latency: direct vs through `warden mcp` (policy + durable audit on; CPUs {cpus})\n");
+    println!(
+        "## tools/call latency: direct vs through `warden mcp` (policy + durable audit on; CPUs {cpus})\n"
+    );
     println!(
         "| argument size | direct p50 | warden p50 | added p50 | direct p99 | warden p99 | added p99 | calls each |"
     );

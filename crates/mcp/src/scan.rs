@@ -74,7 +74,11 @@ fn value_span(bytes: &[u8], i: usize) -> Option<(usize, usize)> {
     match bytes.get(i)? {
         b'"' => Some((i, string_end(bytes, i)? + 1)),
         b'-' | b'0'..=b'9' => {
-            let len = bytes.get(i..)?.iter().take_while(|b| b.is_ascii_digit() || **b == b'-').count();
+            let len = bytes
+                .get(i..)?
+                .iter()
+                .take_while(|b| b.is_ascii_digit() || **b == b'-')
+                .count();
             Some((i, i + len))
         }
         _ => None,

@@ -148,3 +148,24 @@ fn unknown_methods_and_fields_pass_through_untouched() {
     let text = serde_json::to_string(&call["params"]["arguments"]).unwrap();
     assert_eq!(text, r#"{"text":"x","extra":{"b":1,"a":2}}"#);
 }
+
+#[test]
+fn duplicate_keys_cannot_smuggle_a_different_call() {
+    // Warden reads the last `name`; a first-wins server must not see the other one.
+    let dir = workspace();
+    let mut s = Session::start(dir.path());
+    s.initialize();
+    s.send_raw(
+        b"{\"jsonrpc\":\"2.0\",\"id\":70,\"method\":\"tools/call\",\"params\":{\"name\":\"delete_account\",\"arguments\":{\"user\":\"bob\",\"order_id\":\"A1\"},\"name\":\"get_order\"}}\n",
+    );
+    let reply = s.recv();
+    assert_eq!(reply["id"], json!(70));
+    let record = std::fs::read_to_string(&s.record).unwrap();
+    s.finish();
+    let forwarded: Vec<_> = record
+        .lines()
+        .filter(|l| l.contains("tools/call"))
+        .collect();
+    assert_eq!(forwarded.len(), 1);
+    assert!(!forwarded[0].contains("delete_account"), "{}", forwarded[0]);
+}
