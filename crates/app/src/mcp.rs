@@ -6,7 +6,7 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use tokio::io::{AsyncWriteExt, BufReader};
 use warden_audit::Log;
-use warden_mcp::child::{Spec, spawn};
+use warden_mcp::child::{Spec, spawn, widen_pipe};
 use warden_proxy::{Ended, Streams, run};
 
 use crate::config::{Loaded, require_command};
@@ -35,6 +35,8 @@ pub async fn serve_stdio(loaded: &Loaded, command: &[String], env: &Env) -> Resu
     else {
         anyhow::bail!("upstream `{program}` started without pipes");
     };
+    widen_pipe(&stdin);
+    widen_pipe(&stdout);
     // The upstream's stderr is its log: pass it through to ours, where MCP clients collect it.
     let stderr_task = tokio::spawn(async move {
         let mut stderr = stderr;
@@ -86,6 +88,8 @@ type Output = Box<dyn tokio::io::AsyncWrite + Unpin + Send>;
 fn client_stdio() -> (Input, Output) {
     use std::os::fd::AsFd;
     use tokio::net::unix::pipe;
+    widen_pipe(std::io::stdin());
+    widen_pipe(std::io::stdout());
     let input: Input = match std::io::stdin()
         .as_fd()
         .try_clone_to_owned()

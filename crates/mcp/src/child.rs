@@ -60,3 +60,13 @@ fn resolve(spec: &Spec) -> PathBuf {
         .find(|candidate| candidate.is_file())
         .unwrap_or(program)
 }
+
+/// Pipe capacity Warden asks for on the pipes it relays through.
+pub const PIPE_CAPACITY: usize = 1024 * 1024;
+
+/// Best effort: grows a pipe's kernel buffer to [`PIPE_CAPACITY`] so a large message crosses
+/// in one write instead of a ping-pong of 64 KiB chunks (each one a context switch). Not a
+/// pipe, or not allowed: left as it is.
+pub fn widen_pipe(fd: impl std::os::fd::AsFd) {
+    let _ = rustix::pipe::fcntl_setpipe_size(fd, PIPE_CAPACITY);
+}
