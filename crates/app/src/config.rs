@@ -40,7 +40,7 @@ pub struct Config {
     pub limits: LimitsConfig,
     /// Per-tool facts, by tool name.
     #[serde(default)]
-    pub tools: BTreeMap<String, ToolConfig>,
+    pub tools: BTreeMap<String, ToolOverride>,
 }
 
 /// `[agent]`.
@@ -133,23 +133,6 @@ fn default_max_message() -> usize {
 
 fn default_timeout() -> u64 {
     10_000
-}
-
-/// `[tools."<name>"]`.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ToolConfig {
-    /// Labels for policy.
-    #[serde(default)]
-    pub labels: Vec<String>,
-    /// Overrides the tool's `readOnlyHint`.
-    pub read_only: Option<bool>,
-    /// Overrides `destructiveHint`.
-    pub destructive: Option<bool>,
-    /// Overrides `idempotentHint`.
-    pub idempotent: Option<bool>,
-    /// Overrides `openWorldHint`.
-    pub open_world: Option<bool>,
 }
 
 /// A configuration and the directory its relative paths start from.
@@ -283,17 +266,8 @@ impl Loaded {
         settings.tools = self
             .config
             .tools
-            .iter()
-            .map(|(name, t)| {
-                let o = ToolOverride {
-                    labels: t.labels.clone(),
-                    read_only: t.read_only,
-                    destructive: t.destructive,
-                    idempotent: t.idempotent,
-                    open_world: t.open_world,
-                };
-                (name.clone(), o)
-            })
+            .clone()
+            .into_iter()
             .collect::<HashMap<_, _>>();
         settings
     }

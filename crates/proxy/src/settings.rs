@@ -5,11 +5,14 @@ use std::time::Duration;
 
 use warden_types::Principal;
 
-/// What configuration says about one tool, overriding the upstream's own annotations (which
-/// are hints from a server that may not be trustworthy).
-#[derive(Debug, Clone, Default, PartialEq)]
+/// What configuration says about one tool (`[tools."<name>"]` in `warden.toml`), overriding
+/// the upstream's own annotations (which are hints from a server that may not be
+/// trustworthy).
+#[derive(Debug, Clone, Default, PartialEq, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ToolOverride {
     /// Labels policy can test (`resource.labels.contains("payments")`).
+    #[serde(default)]
     pub labels: Vec<String>,
     /// Overrides `readOnlyHint`.
     pub read_only: Option<bool>,
