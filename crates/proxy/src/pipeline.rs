@@ -59,7 +59,7 @@ pub(crate) async fn govern(shared: &Shared, msg: Message, id: Value, method: Str
     // Stage 4: durable audit record before anything moves.
     let seq = match shared
         .audit
-        .append(decision_event(shared, &request, &decision, &method, &id))
+        .append(decision_event(shared, request, &decision, &method, &id))
         .await
     {
         Ok(seq) => seq,
@@ -197,15 +197,18 @@ async fn fetch_tools(shared: &Shared, msg: &Message) {
     }
 }
 
+/// Takes the request by value: its arguments move into the record instead of being copied
+/// (they can be megabytes).
 fn decision_event(
     shared: &Shared,
-    request: &Request,
+    request: Request,
     decision: &Decision,
     method: &str,
     id: &Value,
 ) -> AuditEvent {
+    let resource = request.resource.id();
     let arguments = if shared.settings.audit_arguments || request.arguments.is_null() {
-        request.arguments.clone()
+        request.arguments
     } else {
         json!({ "sha256": hex::encode(Sha256::digest(request.arguments.to_string())) })
     };
@@ -216,7 +219,7 @@ fn decision_event(
             "agent": request.principal.id,
             "method": method,
             "request_id": id,
-            "resource": request.resource.id(),
+            "resource": resource,
             "arguments": arguments,
             "decision": decision,
         }),
