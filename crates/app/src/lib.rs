@@ -5,6 +5,7 @@ pub mod audit_cmd;
 pub mod config;
 pub mod demo;
 pub mod demo_server;
+pub mod detect;
 pub mod env;
 pub mod init;
 pub mod mcp;

@@ -24,6 +24,12 @@ pub enum Command {
     /// Read and check the audit log.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// Scan text or JSON for prompt injection, PII and secrets.
+    Scan(ScanArgs),
+    /// Measure the detectors on labelled JSONL corpora.
+    Eval(EvalArgs),
+    /// Train the prompt-injection classifier and write its weights.
+    Train(TrainArgs),
     /// Show Warden at work against a built-in demo tool server.
     Demo(DemoArgs),
     /// The built-in demo tool server (stdio MCP).
@@ -142,4 +148,48 @@ pub struct DemoServerArgs {
     /// Append every received line to this file.
     #[arg(long)]
     pub record: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct ScanArgs {
+    /// File to scan (default: standard input).
+    pub file: Option<PathBuf>,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+    /// Also print the input with PII and secrets replaced by placeholders.
+    #[arg(long)]
+    pub redact: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct EvalArgs {
+    /// Labelled JSONL files (injection, PII or secrets records).
+    #[arg(required = true)]
+    pub corpora: Vec<PathBuf>,
+    /// Extra benign texts (JSONL with `text`) pooled in when setting the 1%-FPR threshold.
+    #[arg(long)]
+    pub benign: Vec<PathBuf>,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+    /// Also print figures per label.
+    #[arg(long)]
+    pub labels: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct TrainArgs {
+    /// Injection corpora (JSONL with `text`, `label`, optional `payload`).
+    #[arg(required = true)]
+    pub corpora: Vec<PathBuf>,
+    /// Benign texts (JSONL with `text`).
+    #[arg(long)]
+    pub benign: Vec<PathBuf>,
+    /// Leave these attack families out of training.
+    #[arg(long)]
+    pub exclude_family: Vec<String>,
+    /// Where to write the weights.
+    #[arg(long, short = 'o', default_value = "crates/detect/model/injection.bin")]
+    pub out: PathBuf,
 }

@@ -19,6 +19,9 @@ fn main() -> std::process::ExitCode {
         args::Command::Mcp(a) => cmd::mcp::run(a, &env),
         args::Command::Policy(a) => cmd::policy::run(a, &env),
         args::Command::Audit(a) => cmd::audit::run(a, &env),
+        args::Command::Scan(a) => cmd::detect::scan(a),
+        args::Command::Eval(a) => cmd::detect::eval(a),
+        args::Command::Train(a) => cmd::detect::train(a),
         args::Command::Demo(a) => cmd::demo::run(a, &env),
         args::Command::DemoServer(a) => cmd::demo::serve(a),
     };

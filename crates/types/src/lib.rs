@@ -6,10 +6,12 @@
 
 mod audit;
 mod decision;
+mod finding;
 mod request;
 mod time;
 
 pub use audit::{AuditEvent, AuditKind};
 pub use decision::{Decision, Outcome};
+pub use finding::{Finding, FindingKind};
 pub use request::{Action, Principal, Request, Resource, SessionFacts, ToolFacts};
 pub use time::{now_rfc3339, now_unix_micros};

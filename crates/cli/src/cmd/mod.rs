@@ -2,6 +2,7 @@
 
 pub mod audit;
 pub mod demo;
+pub mod detect;
 pub mod init;
 pub mod mcp;
 pub mod policy;

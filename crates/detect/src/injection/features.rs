@@ -1,0 +1,123 @@
+//! Features for the injection classifier: lowercase word unigrams and bigrams, punctuation
+//! tokens, and rule hits, hashed into a fixed number of buckets.
+//!
+//! The same code extracts features at training time and at scan time, so the committed weights
+//! always mean what the scanner computes.
+
+/// log2 of the number of weight buckets.
+pub const BUCKET_BITS: u32 = 17;
+/// Number of weight buckets.
+pub const BUCKETS: usize = 1 << BUCKET_BITS;
+/// Tokens per window.
+pub const WINDOW: usize = 40;
+/// Tokens between window starts.
+pub const STRIDE: usize = 10;
+
+/// One token: its hash and its byte span in the scanned text.
+#[derive(Debug, Clone, Copy)]
+pub struct Token {
+    pub hash: u64,
+    pub start: usize,
+    pub end: usize,
+}
+
+/// Splits lowercase `text` into words (alphanumeric runs) and single punctuation tokens (a run
+/// of the same punctuation character is one token).
+pub fn tokenize(text: &str, out: &mut Vec<Token>) {
+    out.clear();
+    let mut chars = text.char_indices().peekable();
+    while let Some((i, c)) = chars.next() {
+        if c.is_alphanumeric() {
+            let mut end = i + c.len_utf8();
+            let mut h = fnv_start();
+            h = fnv_char(h, c);
+            while let Some(&(j, d)) = chars.peek() {
+                if !(d.is_alphanumeric() || d == '\'') {
+                    break;
+                }
+                h = fnv_char(h, d);
+                end = j + d.len_utf8();
+                chars.next();
+            }
+            out.push(Token { hash: h, start: i, end });
+        } else if !c.is_whitespace() {
+            let mut end = i + c.len_utf8();
+            while let Some(&(j, d)) = chars.peek() {
+                if d != c {
+                    break;
+                }
+                end = j + d.len_utf8();
+                chars.next();
+            }
+            out.push(Token { hash: fnv_char(fnv_start() ^ 0x9e37_79b9, c), start: i, end });
+        }
+    }
+}
+
+const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
+const FNV_PRIME: u64 = 0x0000_0100_0000_01b3;
+
+fn fnv_start() -> u64 {
+    FNV_OFFSET
+}
+
+fn fnv_char(mut h: u64, c: char) -> u64 {
+    let mut buf = [0u8; 4];
+    for b in c.encode_utf8(&mut buf).bytes() {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(FNV_PRIME);
+    }
+    h
+}
+
+/// Maps a 64-bit feature hash to a bucket.
+pub fn bucket(h: u64) -> usize {
+    (h.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - BUCKET_BITS)) as usize
+}
+
+/// Feature hash of a unigram.
+pub fn unigram(t: &Token) -> u64 {
+    t.hash
+}
+
+/// Feature hash of a bigram.
+pub fn bigram(a: &Token, b: &Token) -> u64 {
+    a.hash.rotate_left(17) ^ b.hash.wrapping_mul(31) ^ 0x5bd1_e995
+}
+
+/// Feature hash of a rule hit.
+pub fn rule(index: usize) -> u64 {
+    0xa076_1d64_78bd_642f_u64.wrapping_mul(index as u64 + 1) ^ 0xe703_7ed1_a0b4_28db
+}
+
+/// Calls `f(token_index, bucket)` for every feature: the unigram of each token, the bigram with
+/// the previous token, and each rule hit (`(rule_index, byte_offset)`) at the token it starts in.
+/// `rule_hits` must be sorted by offset.
+pub fn for_each_feature(tokens: &[Token], rule_hits: &[(usize, usize)], mut f: impl FnMut(usize, usize)) {
+    let mut hits = rule_hits.iter().peekable();
+    let mut prev: Option<&Token> = None;
+    for (i, t) in tokens.iter().enumerate() {
+        f(i, bucket(unigram(t)));
+        if let Some(p) = prev {
+            f(i, bucket(bigram(p, t)));
+        }
+        while let Some(&&(rule_index, at)) = hits.peek() {
+            if at >= t.end && i + 1 < tokens.len() {
+                break;
+            }
+            f(i, bucket(rule(rule_index)));
+            hits.next();
+        }
+        prev = Some(t);
+    }
+}
+
+/// Window start/end token indexes over `n` tokens.
+pub fn windows(n: usize) -> impl Iterator<Item = (usize, usize)> {
+    let last_start = n.saturating_sub(WINDOW);
+    let count = last_start.div_ceil(STRIDE) + 1;
+    (0..count).map(move |k| {
+        let s = (k * STRIDE).min(last_start);
+        (s, (s + WINDOW).min(n))
+    })
+}

@@ -1,0 +1,107 @@
+//! The text a detector sees: the normalized original plus every embedded encoding decoded.
+//!
+//! [`Input::new`] builds a list of [`View`]s. View 0 is the normalized original; further views
+//! are base64, hex, percent-encoded or HTML-entity-encoded runs, decoded (recursively, to a fixed
+//! depth and byte budget, so hostile nesting costs bounded time). Each view maps its bytes back
+//! to the original, so a finding inside a decoded run covers the whole encoded run.
+
+use crate::decode;
+use crate::normalize::Normalized;
+
+/// Decoding stops after this many nested layers.
+pub const MAX_DEPTH: u8 = 4;
+/// At most this many decoded views per input.
+pub const MAX_VIEWS: usize = 64;
+
+/// One way of reading the input.
+#[derive(Debug, Clone)]
+pub struct View {
+    /// The text of this view, normalized.
+    pub text: String,
+    /// `map[i]` = original offset of byte `i`; last entry = end. Empty means identity.
+    map: Vec<u32>,
+    /// How this view was obtained (`plain`, `base64`, `hex`, `percent`, `html`).
+    pub encoding: &'static str,
+    /// Decoding layers between the original and this view.
+    pub depth: u8,
+}
+
+impl View {
+    /// Maps a byte range of this view to the original text, widened to character boundaries.
+    pub fn to_original(&self, start: usize, end: usize) -> (usize, usize) {
+        if self.map.is_empty() {
+            return (start, end);
+        }
+        let last = self.map.len().saturating_sub(1);
+        let s = self.map.get(start.min(last)).copied().unwrap_or(0);
+        if end <= start {
+            return (s as usize, s as usize);
+        }
+        let from = self.map.get(end - 1).copied().unwrap_or(0);
+        let e = self.map.get(end..).and_then(|rest| rest.iter().find(|&&m| m > from)).copied();
+        (s as usize, e.unwrap_or_else(|| self.map.last().copied().unwrap_or(0)) as usize)
+    }
+
+    /// The original offset of view byte `i` (composition helper for nested decoding).
+    fn origin_of(&self, i: usize) -> u32 {
+        if self.map.is_empty() {
+            return i as u32;
+        }
+        self.map.get(i).or(self.map.last()).copied().unwrap_or(0)
+    }
+}
+
+/// A text prepared for scanning.
+#[derive(Debug, Clone)]
+pub struct Input<'a> {
+    /// The text as received.
+    pub original: &'a str,
+    /// View 0 is the normalized original; the rest are decoded runs.
+    pub views: Vec<View>,
+}
+
+impl<'a> Input<'a> {
+    /// Normalizes `original` and decodes what is embedded in it.
+    pub fn new(original: &'a str) -> Self {
+        let n = Normalized::new(original);
+        let mut views = vec![View { text: n.text, map: n.map, encoding: "plain", depth: 0 }];
+        let mut budget = original.len().saturating_mul(2).saturating_add(4096);
+        let mut next = 0;
+        while next < views.len() && views.len() < MAX_VIEWS {
+            let Some(view) = views.get(next) else { break };
+            next += 1;
+            if view.depth >= MAX_DEPTH {
+                continue;
+            }
+            for d in decode::decodings(&view.text) {
+                if views.len() >= MAX_VIEWS || d.text.len() > budget {
+                    break;
+                }
+                budget -= d.text.len();
+                let Some(parent) = views.get(next - 1) else { break };
+                let child = compose(parent, d);
+                views.push(child);
+            }
+        }
+        Self { original, views }
+    }
+}
+
+/// Builds the view for a decoding of `parent`, mapping through the parent to the original.
+fn compose(parent: &View, d: decode::Decoded) -> View {
+    let n = Normalized::new(&d.text);
+    let len = n.text.len();
+    let mut map = Vec::with_capacity(len + 1);
+    for i in 0..len {
+        let in_decoded = n.to_original(i, i).0;
+        let in_parent = d.source.get(in_decoded).copied().unwrap_or(d.span.0 as u32) as usize;
+        map.push(parent.origin_of(in_parent));
+    }
+    let (_, end) = parent.to_original(d.span.0, d.span.1);
+    map.push(end as u32);
+    View { text: n.text, map, encoding: d.encoding, depth: parent.depth + 1 }
+}
+
+#[cfg(test)]
+#[path = "input_tests.rs"]
+mod tests;

@@ -1,0 +1,62 @@
+//! IP addresses.
+
+use std::net::{Ipv4Addr, Ipv6Addr};
+use std::sync::LazyLock;
+
+use regex::Regex;
+
+use super::standalone;
+use crate::util::{pattern, push};
+use crate::{Detector, Finding, FindingKind, Input, Meta};
+
+/// IPv4 and IPv6 addresses.
+///
+/// What it detects: dotted quads with every octet in range, and IPv6 addresses that the
+/// standard library parses (full, compressed, with embedded IPv4).
+/// Why it matters: an address can identify a person's home or device (GDPR treats it as
+/// personal data).
+/// Example: `203.0.113.7`, `2001:db8::1`.
+/// False positives: version numbers with four parts (`1.2.3.4`) look the same; they get a
+/// lower confidence when preceded by "version" or "v".
+#[derive(Debug)]
+pub struct IpAddress;
+
+static META: Meta = Meta { id: "PII006", kind: FindingKind::Pii, name: "ip_address", summary: "IPv4 and IPv6 addresses" };
+
+static V4: LazyLock<Regex> = LazyLock::new(|| pattern(r"\b\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}\b"));
+static V6: LazyLock<Regex> =
+    LazyLock::new(|| pattern(r"(?i)(?:[0-9a-f]{0,4}:){2,7}(?:[0-9a-f]{1,4}|\d{1,3}(?:\.\d{1,3}){3})?|::"));
+
+impl Detector for IpAddress {
+    fn meta(&self) -> &Meta {
+        &META
+    }
+
+    fn scan(&self, input: &Input<'_>, out: &mut Vec<Finding>) {
+        for view in &input.views {
+            let t = &view.text;
+            for m in V4.find_iter(t) {
+                if m.as_str().parse::<Ipv4Addr>().is_ok() && standalone(t, m.start(), m.end()) {
+                    let versiony = super::context_before(t, m.start(), 10, &["version", "v", "ver."]);
+                    push(out, &META, "ip_address", view, m.start(), m.end(), if versiony { 0.4 } else { 0.85 });
+                }
+            }
+            if !t.contains(':') {
+                continue;
+            }
+            for m in V6.find_iter(t) {
+                let s = m.as_str();
+                // At least three groups or a `::` and some hex, and not a clock time.
+                if s.len() < 6 || s.matches(':').count() < 2 || s.parse::<Ipv6Addr>().is_err() {
+                    continue;
+                }
+                let after = t.get(m.end()..).and_then(|r| r.chars().next());
+                let before = t.get(..m.start()).and_then(|r| r.chars().next_back());
+                if after.is_some_and(|c| c.is_ascii_alphanumeric()) || before.is_some_and(|c| c.is_ascii_alphanumeric()) {
+                    continue;
+                }
+                push(out, &META, "ip_address", view, m.start(), m.end(), 0.85);
+            }
+        }
+    }
+}

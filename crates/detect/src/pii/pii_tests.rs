@@ -1,0 +1,69 @@
+use crate::{FindingKind, scan_with};
+
+fn pii(text: &str) -> Vec<(String, String)> {
+    scan_with(text, |m| m.kind == FindingKind::Pii)
+        .into_iter()
+        .map(|f| (f.label, text[f.start..f.end].to_owned()))
+        .collect()
+}
+
+#[test]
+fn structured_types() {
+    let text = "Mail jane.doe@example.org or call +1-202-555-0143. Card 4111 1111 1111 1111, \
+                IBAN GB82 WEST 1234 5698 7654 32, SSN 123-45-6789, from 203.0.113.7 and 2001:db8::1. \
+                Born on 1984-03-07, lives at 1600 Amphitheatre Parkway.";
+    insta::assert_json_snapshot!(pii(text), @r#"
+    [
+      [
+        "email",
+        "jane.doe@example.org"
+      ],
+      [
+        "phone",
+        "+1-202-555-0143"
+      ],
+      [
+        "credit_card",
+        "4111 1111 1111 1111"
+      ],
+      [
+        "iban",
+        "GB82 WEST 1234 5698 7654 32"
+      ],
+      [
+        "us_ssn",
+        "123-45-6789"
+      ],
+      [
+        "ip_address",
+        "203.0.113.7"
+      ],
+      [
+        "ip_address",
+        "2001:db8::1"
+      ],
+      [
+        "date_of_birth",
+        "1984-03-07"
+      ],
+      [
+        "street_address",
+        "1600 Amphitheatre Parkway"
+      ]
+    ]
+    "#);
+}
+
+#[test]
+fn validators_reject_lookalikes() {
+    for text in [
+        "order 4111 1111 1111 1112 shipped",      // fails Luhn
+        "IBAN GB82 WEST 1234 5698 7654 33",        // fails mod-97
+        "ref 666-12-3456 and 123-00-4567",         // SSN rules
+        "version 999.1.2.3 and 256.1.1.1",          // not IPs
+        "logo@2x.png",
+        "meeting on 2024-05-15 at 10:30",           // a date without birth context
+    ] {
+        assert_eq!(pii(text), Vec::<(String, String)>::new(), "{text}");
+    }
+}

@@ -1,0 +1,58 @@
+//! US Social Security numbers.
+
+use std::sync::LazyLock;
+
+use regex::Regex;
+
+use super::{context_before, standalone};
+use crate::util::{pattern, push};
+use crate::{Detector, Finding, FindingKind, Input, Meta};
+
+/// US Social Security numbers.
+///
+/// What it detects: `AAA-GG-SSSS` (dashes or spaces) obeying the SSA's allocation rules (area
+/// not 000, 666 or 900–999; group not 00; serial not 0000), and nine bare digits only next to
+/// "SSN" or "social security".
+/// Why it matters: the key to identity theft in the US.
+/// Example: `SSN 123-45-6789`.
+/// False positives: other 3-2-4 numbers (some part numbers); bare digits need context.
+#[derive(Debug)]
+pub struct Ssn;
+
+static META: Meta = Meta { id: "PII005", kind: FindingKind::Pii, name: "us_ssn", summary: "US Social Security numbers" };
+
+static DASHED: LazyLock<Regex> = LazyLock::new(|| pattern(r"\b(\d{3})([- ])(\d{2})([- ])(\d{4})\b"));
+static BARE: LazyLock<Regex> = LazyLock::new(|| pattern(r"\b(\d{3})(\d{2})(\d{4})\b"));
+
+const CONTEXT: &[&str] = &["ssn", "social security", "social sec", "ss#", "ss #", "taxpayer"];
+
+impl Detector for Ssn {
+    fn meta(&self) -> &Meta {
+        &META
+    }
+
+    fn scan(&self, input: &Input<'_>, out: &mut Vec<Finding>) {
+        for view in &input.views {
+            let t = &view.text;
+            for c in DASHED.captures_iter(t) {
+                let (Some(m), Some(a), Some(s1), Some(g), Some(s2), Some(s)) = (c.get(0), c.get(1), c.get(2), c.get(3), c.get(4), c.get(5)) else { continue };
+                if s1.as_str() != s2.as_str() || !standalone(t, m.start(), m.end()) || !allocated(a.as_str(), g.as_str(), s.as_str()) {
+                    continue;
+                }
+                let confidence = if context_before(t, m.start(), 40, CONTEXT) { 0.95 } else { 0.75 };
+                push(out, &META, "us_ssn", view, m.start(), m.end(), confidence);
+            }
+            for c in BARE.captures_iter(t) {
+                let (Some(m), Some(a), Some(g), Some(s)) = (c.get(0), c.get(1), c.get(2), c.get(3)) else { continue };
+                if standalone(t, m.start(), m.end()) && allocated(a.as_str(), g.as_str(), s.as_str()) && context_before(t, m.start(), 30, CONTEXT) {
+                    push(out, &META, "us_ssn", view, m.start(), m.end(), 0.85);
+                }
+            }
+        }
+    }
+}
+
+fn allocated(area: &str, group: &str, serial: &str) -> bool {
+    let area: u32 = area.parse().unwrap_or(0);
+    area != 0 && area != 666 && area < 900 && group != "00" && serial != "0000"
+}

@@ -1,0 +1,136 @@
+//! Secret-looking values assigned to secret-like names.
+
+use std::sync::LazyLock;
+
+use regex::Regex;
+
+use super::looks_like_placeholder;
+use crate::util::{entropy, pattern, push};
+use crate::{Detector, Finding, FindingKind, Input, Meta};
+
+/// Values assigned to secret-like names.
+///
+/// What it detects: `password = "…"`, `"api_key": "…"`, `SECRET_TOKEN=…`, `--token …` where the
+/// value looks like a credential: a quoted password, or a high-entropy string with mixed
+/// character classes.
+/// Why it matters: most leaked credentials have no provider prefix (internal services,
+/// passwords); the name next to them is the signal.
+/// Example: `DB_PASSWORD="Tr0ub4dor&3"` → the quoted value.
+/// False positives: identifiers and code (`password = get_password()`, `token: str`),
+/// placeholders and low-entropy words are skipped.
+#[derive(Debug)]
+pub struct Assignments;
+
+static META: Meta = Meta {
+    id: "SEC005",
+    kind: FindingKind::Secret,
+    name: "secret_assignments",
+    summary: "credential-like values assigned to secret-like names",
+};
+
+static ASSIGN: LazyLock<Regex> = LazyLock::new(|| {
+    pattern(concat!(
+        r#"(?i)([\w.-]*(?:passw(?:or)?d|passphrase|\bpwd|\bpass\b|secret|token|api[_-]?key|apikey|access[_-]?key|auth[_-]?key|private[_-]?key|client[_-]?secret|credentials?|signing[_-]?key|encryption[_-]?key|session[_-]?key|license[_-]?key|x-api-key)[\w.-]*)"#,
+        r#"(?:\\?["'`]?\s{0,20}(?::=|=>|=|:|\s)\s{0,3}|["'`]\s*,\s*)"#,
+        r#"(?:\\?(["'`])([^"'`\r\n\\]{6,200})\\?["'`]|([^\s"'`,;)}\]<>\\]{8,200}))"#
+    ))
+});
+
+impl Detector for Assignments {
+    fn meta(&self) -> &Meta {
+        &META
+    }
+
+    fn scan(&self, input: &Input<'_>, out: &mut Vec<Finding>) {
+        for view in &input.views {
+            for caps in ASSIGN.captures_iter(&view.text) {
+                let Some(name) = caps.get(1) else { continue };
+                let quoted = caps.get(3);
+                let Some(value) = quoted.or_else(|| caps.get(4)) else { continue };
+                if let Some(confidence) = judge(name.as_str(), value.as_str(), quoted.is_some()) {
+                    push(out, &META, "secret_assignment", view, value.start(), value.end(), confidence);
+                }
+            }
+        }
+    }
+}
+
+/// Decides whether `value`, assigned to `name`, is a credential; returns the confidence.
+fn judge(name: &str, value: &str, quoted: bool) -> Option<f32> {
+    let name = name.to_ascii_lowercase();
+    let v = value.trim();
+    if looks_like_placeholder(v) || looks_like_code(v) {
+        return None;
+    }
+    // Names that hold a reference to a secret, not the secret.
+    if ["_file", "_path", "_env", "_name", "_type", "_url", "_id", "_length", "_len", "_count", "_expires", "_at"]
+        .iter()
+        .any(|s| name.ends_with(s))
+        || name.contains("tokenizer")
+        || name.contains("token_type")
+    {
+        return None;
+    }
+    let password = name.contains("pass") || name.contains("pwd");
+    let classes = classes(v);
+    let h = entropy(v);
+    if password && (!v.contains(' ') || (quoted && v.len() <= 40)) {
+        if quoted && v.len() >= 6 && !v.contains('.') && !v.eq_ignore_ascii_case("password") {
+            return Some(0.8);
+        }
+        if !quoted && v.len() >= 8 && classes >= 2 && !is_identifier(v) {
+            return Some(0.7);
+        }
+        return None;
+    }
+    if v.contains(' ') {
+        return None;
+    }
+    if v.len() >= 16 && h >= 3.3 && classes >= 2 && !is_identifier(v) {
+        return Some(if v.len() >= 24 && h >= 3.8 { 0.85 } else { 0.7 });
+    }
+    if quoted && v.len() >= 12 && h >= 3.0 && classes >= 2 && v.chars().any(|c| c.is_ascii_digit()) && !is_identifier(v) {
+        return Some(0.6);
+    }
+    None
+}
+
+/// Number of character classes present: lower, upper, digit, symbol.
+fn classes(v: &str) -> u32 {
+    u32::from(v.chars().any(|c| c.is_ascii_lowercase()))
+        + u32::from(v.chars().any(|c| c.is_ascii_uppercase()))
+        + u32::from(v.chars().any(|c| c.is_ascii_digit()))
+        + u32::from(v.chars().any(|c| !c.is_ascii_alphanumeric()))
+}
+
+/// `snake_case`, `camelCase` or dotted identifiers: variable names, not values.
+fn is_identifier(v: &str) -> bool {
+    let parts: Vec<&str> = v.split(['_', '.', '-']).collect();
+    let wordy = parts.iter().all(|p| p.chars().all(|c| c.is_ascii_alphabetic()) && p.len() <= 12);
+    let camel_words = v.chars().all(|c| c.is_ascii_alphabetic()) && v.chars().filter(char::is_ascii_uppercase).count() <= v.len() / 4;
+    wordy || camel_words
+}
+
+/// Code, not a value: calls, member access, environment lookups, type annotations, paths.
+fn looks_like_code(v: &str) -> bool {
+    let lower = v.to_ascii_lowercase();
+    v.contains('(')
+        || v.starts_with("self.")
+        || v.starts_with("this.")
+        || v.starts_with("process.env")
+        || lower.starts_with("os.environ")
+        || lower.starts_with("env.")
+        || v.starts_with('$')
+        || v.starts_with('#')
+        || v.starts_with("\\$")
+        || v.ends_with(':')
+        || v.contains("#{")
+        || v.contains('[')
+        || lower.starts_with("arn:")
+        || (v.contains('/') && v.split('/').all(|seg| seg.chars().all(|c| c.is_ascii_alphabetic() || c == '#' || c == '_' || c == '-' || c == ':')))
+        || v.starts_with('/')
+        || v.starts_with("./")
+        || lower.starts_with("http://")
+        || lower.starts_with("https://")
+        || matches!(lower.as_str(), "none" | "null" | "nil" | "true" | "false" | "undefined" | "string" | "str" | "optional[str]" | "required" | "optional")
+}

@@ -1,0 +1,106 @@
+//! Secrets: provider keys, private keys, JWTs, credentials in connection strings and
+//! high-entropy values assigned to secret-like names.
+//!
+//! Every finding's span is the secret value itself (not the name next to it), widened to the
+//! whole encoded run when the secret was found inside an encoding, so redaction removes every
+//! byte of it and nothing else.
+
+mod assignments;
+mod connection;
+mod jwt;
+mod private_keys;
+mod rules;
+
+use std::sync::LazyLock;
+
+use regex::{Regex, RegexSet};
+
+
+use crate::util::{pattern, push};
+use crate::{Detector, Finding, FindingKind, Input, Meta};
+
+pub use assignments::Assignments;
+pub use connection::ConnectionStrings;
+pub use jwt::Jwt;
+pub use private_keys::PrivateKeys;
+
+/// Provider key formats (cloud, VCS, chat, payment, LLM providers, SaaS), one table.
+///
+/// What it detects: tokens whose format a provider documents: a fixed prefix (`ghp_`,
+/// `sk_live_`, `AKIA`, `xoxb-`), a fixed length and alphabet, or a provider name right before a
+/// value of that provider's shape.
+/// Why it matters: a leaked key is an account takeover; agents paste them into tickets, chats
+/// and tool arguments.
+/// Example: `token = "ghp_…36 chars…"` → `github_token`.
+/// False positives: prefix-less formats need the provider's name within a few characters.
+#[derive(Debug)]
+pub struct ProviderKeys;
+
+static PROVIDER_KEYS: Meta = Meta {
+    id: "SEC001",
+    kind: FindingKind::Secret,
+    name: "provider_keys",
+    summary: "API keys and tokens in documented provider formats",
+};
+
+struct Table {
+    set: RegexSet,
+    each: Vec<Regex>,
+}
+
+static TABLE: LazyLock<Table> = LazyLock::new(|| {
+    let each: Vec<Regex> = rules::RULES.iter().map(|r| pattern(r.pattern)).collect();
+    let set = crate::util::set(&each);
+    Table { set, each }
+});
+
+impl Detector for ProviderKeys {
+    fn meta(&self) -> &Meta {
+        &PROVIDER_KEYS
+    }
+
+    fn scan(&self, input: &Input<'_>, out: &mut Vec<Finding>) {
+        let table = &*TABLE;
+        for view in &input.views {
+            for i in table.set.matches(&view.text).iter() {
+                let (Some(re), Some(rule)) = (table.each.get(i), rules::RULES.get(i)) else { continue };
+                for caps in re.captures_iter(&view.text) {
+                    let Some(m) = caps.get(1).or_else(|| caps.get(0)) else { continue };
+                    if !IDENTIFIERS.contains(&rule.label) && looks_like_placeholder(m.as_str()) {
+                        continue;
+                    }
+                    push(out, &PROVIDER_KEYS, rule.label, view, m.start(), m.end(), 0.9);
+                }
+            }
+        }
+    }
+}
+
+/// Labels that name infrastructure (buckets, ARNs, shop domains) rather than carry a
+/// credential: documentation-style names (`example-bucket`) are still names.
+const IDENTIFIERS: &[&str] = &["s3_bucket", "gcs_bucket", "aws_arn", "shopify_domain", "aws_account_id", "azure_storage_account"];
+
+/// Values that stand for a secret without being one: `xxxx`, `<token>`, `${TOKEN}`, `****`.
+pub(crate) fn looks_like_placeholder(v: &str) -> bool {
+    let t = v.trim_matches(|c: char| matches!(c, '"' | '\'' | '`'));
+    if t.len() < 4 {
+        return true;
+    }
+    let lower = t.to_ascii_lowercase();
+    if t.starts_with("${") || t.starts_with("{{") || t.starts_with('<') || t.starts_with('%') || t.starts_with("$(") || t.starts_with("&lt;") {
+        return true;
+    }
+    if ["example", "placeholder", "changeme", "your_", "your-", "yourkey", "redacted", "dummy", "sample"]
+        .iter()
+        .any(|p| lower.contains(p))
+    {
+        return true;
+    }
+    let first = t.chars().next().unwrap_or('x');
+    // One character repeated (`xxxxxxxx`, `********`, `00000000`).
+    t.chars().all(|c| c == first) || t.chars().filter(|&c| c == 'x' || c == 'X' || c == '*').count() * 2 > t.len()
+}
+
+#[cfg(test)]
+#[path = "secrets_tests.rs"]
+mod tests;

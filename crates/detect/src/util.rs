@@ -1,0 +1,79 @@
+//! Small helpers shared by detectors: compiling pattern tables, pushing mapped findings,
+//! entropy.
+
+use std::sync::Mutex;
+
+use regex::{Regex, RegexSet, RegexSetBuilder};
+
+use crate::{Finding, Meta, View};
+
+/// Compiles a constant pattern. `\b` means an ASCII word boundary (so the fast DFA engines
+/// stay usable on non-ASCII text). A broken constant pattern is a bug caught by every test run;
+/// it compiles to a pattern that never matches rather than panicking on the request path.
+pub(crate) fn pattern(p: &str) -> Regex {
+    let p = p.replace(r"\b", r"(?-u:\b)");
+    Regex::new(&p).unwrap_or_else(|e| {
+        if let Ok(mut broken) = BROKEN.lock() {
+            broken.push(e.to_string());
+        }
+        never()
+    })
+}
+
+/// Patterns that failed to compile (see [`crate::self_check`]).
+pub(crate) static BROKEN: Mutex<Vec<String>> = Mutex::new(Vec::new());
+
+/// One set over many compiled patterns (a single pass says which ones match). Limits are
+/// raised for tables of a few hundred patterns; a set that cannot be built is empty, which the
+/// per-table tests catch.
+pub(crate) fn set(each: &[Regex]) -> RegexSet {
+    RegexSetBuilder::new(each.iter().map(Regex::as_str))
+        .size_limit(256 << 20)
+        .dfa_size_limit(64 << 20)
+        .build()
+        .unwrap_or_else(|e| {
+            if let Ok(mut broken) = BROKEN.lock() {
+                broken.push(e.to_string());
+            }
+            RegexSet::empty()
+        })
+}
+
+#[expect(clippy::expect_used, reason = "a fixed, valid pattern")]
+pub(crate) fn never() -> Regex {
+    Regex::new(r"[^\s\S]").expect("the empty class compiles")
+}
+
+/// Appends a finding for bytes `start..end` of `view`, mapped to the original text.
+pub(crate) fn push(out: &mut Vec<Finding>, meta: &Meta, label: &str, view: &View, start: usize, end: usize, confidence: f32) {
+    let (start, end) = view.to_original(start, end);
+    out.push(Finding {
+        detector: meta.id.to_owned(),
+        kind: meta.kind,
+        label: label.to_owned(),
+        start,
+        end,
+        confidence,
+    });
+}
+
+/// Shannon entropy in bits per character.
+pub(crate) fn entropy(s: &str) -> f32 {
+    let mut counts = [0u32; 256];
+    let mut n = 0u32;
+    for b in s.bytes() {
+        if let Some(c) = counts.get_mut(b as usize) {
+            *c += 1;
+        }
+        n += 1;
+    }
+    if n == 0 {
+        return 0.0;
+    }
+    let n = n as f32;
+    counts.iter().filter(|&&c| c > 0).map(|&c| {
+        let p = c as f32 / n;
+        -p * p.log2()
+    }).sum()
+}
+
