@@ -6,6 +6,7 @@
 )]
 
 mod audit;
+mod detect;
 mod latency;
 mod policy;
 mod stats;
@@ -38,6 +39,14 @@ fn main() -> anyhow::Result<()> {
     }
     if matches!(what, "audit" | "all") {
         audit::run()?;
+    }
+    if matches!(what, "detect" | "all") {
+        let corpora: Vec<PathBuf> = args
+            .windows(2)
+            .filter(|w| w.first().is_some_and(|a| a == "--corpus"))
+            .filter_map(|w| w.get(1).map(PathBuf::from))
+            .collect();
+        detect::run(&corpora)?;
     }
     Ok(())
 }

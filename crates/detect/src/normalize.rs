@@ -24,7 +24,7 @@ impl Normalized {
     /// Normalizes `original`.
     pub fn new(original: &str) -> Self {
         if !needs_work(original) {
-            return Self { text: original.to_owned(), map: Vec::new() };
+            return Self { text: unescape_whitespace(original), map: Vec::new() };
         }
         let mut text = String::with_capacity(original.len());
         let mut map = Vec::with_capacity(original.len() + 1);
@@ -61,7 +61,7 @@ impl Normalized {
             }
         }
         map.push(original.len() as u32);
-        Self { text, map }
+        Self { text: unescape_whitespace(&text), map }
     }
 
     /// Whether the normalized text is byte-for-byte the original.
@@ -84,6 +84,25 @@ impl Normalized {
         let e = self.map.get(end..).and_then(|rest| rest.iter().find(|&&m| m > from)).copied();
         (s as usize, e.unwrap_or_else(|| self.map.last().copied().unwrap_or(0)) as usize)
     }
+}
+
+/// Literal `\n`, `\r`, `\t` escapes (text copied out of JSON or code) become two spaces, so
+/// words and numbers next to them stand apart; byte offsets do not move.
+fn unescape_whitespace(s: &str) -> String {
+    if !s.contains('\\') {
+        return s.to_owned();
+    }
+    let mut out = String::with_capacity(s.len());
+    let mut chars = s.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '\\' && matches!(chars.peek(), Some('n' | 'r' | 't')) {
+            chars.next();
+            out.push_str("  ");
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// Fast check: plain ASCII needs no normalization.

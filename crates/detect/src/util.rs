@@ -3,15 +3,16 @@
 
 use std::sync::Mutex;
 
-use regex::{Regex, RegexSet, RegexSetBuilder};
+use regex::bytes::{Regex, RegexSet, RegexSetBuilder};
 
 use crate::{Finding, Meta, View};
 
-/// Compiles a constant pattern. `\b` means an ASCII word boundary (so the fast DFA engines
-/// stay usable on non-ASCII text). A broken constant pattern is a bug caught by every test run;
+/// Compiles a constant pattern over bytes, in ASCII mode. A broken constant pattern is a bug caught by every test run;
 /// it compiles to a pattern that never matches rather than panicking on the request path.
 pub(crate) fn pattern(p: &str) -> Regex {
-    let p = p.replace(r"\b", r"(?-u:\b)");
+    // ASCII mode: classes like `\s`, `\w` and `.` are ASCII-only, which keeps the automata
+    // small (Unicode classes multiply DFA states); a pattern opts into Unicode with `(?u:…)`.
+    let p = format!("(?-u){p}");
     Regex::new(&p).unwrap_or_else(|e| {
         if let Ok(mut broken) = BROKEN.lock() {
             broken.push(e.to_string());
@@ -46,6 +47,7 @@ pub(crate) fn never() -> Regex {
 
 /// Appends a finding for bytes `start..end` of `view`, mapped to the original text.
 pub(crate) fn push(out: &mut Vec<Finding>, meta: &Meta, label: &str, view: &View, start: usize, end: usize, confidence: f32) {
+    let (start, end) = (floor_char(&view.text, start), ceil_char(&view.text, end));
     let (start, end) = view.to_original(start, end);
     out.push(Finding {
         detector: meta.id.to_owned(),
@@ -77,3 +79,33 @@ pub(crate) fn entropy(s: &str) -> f32 {
     }).sum()
 }
 
+
+/// The text of a match (matches of ASCII-mode patterns may end inside a character; such a
+/// match reads as empty and is skipped by every validator).
+pub(crate) trait MatchStr<'h> {
+    fn as_str(&self) -> &'h str;
+}
+
+impl<'h> MatchStr<'h> for regex::bytes::Match<'h> {
+    fn as_str(&self) -> &'h str {
+        std::str::from_utf8(self.as_bytes()).unwrap_or("")
+    }
+}
+
+/// `i` moved down to a character boundary of `t`.
+pub(crate) fn floor_char(t: &str, mut i: usize) -> usize {
+    i = i.min(t.len());
+    while i > 0 && !t.is_char_boundary(i) {
+        i -= 1;
+    }
+    i
+}
+
+/// `i` moved up to a character boundary of `t`.
+pub(crate) fn ceil_char(t: &str, mut i: usize) -> usize {
+    i = i.min(t.len());
+    while i < t.len() && !t.is_char_boundary(i) {
+        i += 1;
+    }
+    i
+}

@@ -14,7 +14,8 @@ pub mod train;
 
 use std::sync::LazyLock;
 
-use regex::{Regex, RegexSet};
+use regex::bytes::{Regex, RegexSet};
+
 
 
 use crate::util::pattern;
@@ -117,9 +118,9 @@ pub fn lower(text: &str) -> String {
 pub fn rule_hits(lowered: &str) -> Vec<(usize, usize, usize)> {
     let rules = &*RULES;
     let mut hits = Vec::new();
-    for i in rules.set.matches(lowered).iter() {
+    for i in rules.set.matches(lowered.as_bytes()).iter() {
         if let Some(re) = rules.each.get(i) {
-            hits.extend(re.find_iter(lowered).map(|m| (i, m.start(), m.end())));
+            hits.extend(re.find_iter(lowered.as_bytes()).map(|m| (i, m.start(), m.end())));
         }
     }
     hits.sort_by_key(|h| h.1);

@@ -2,7 +2,8 @@
 
 use std::sync::LazyLock;
 
-use regex::Regex;
+use regex::bytes::Regex;
+
 
 use crate::util::{pattern, push};
 use crate::{Detector, Finding, FindingKind, Input, Meta};
@@ -26,8 +27,8 @@ static ADDRESS: LazyLock<Regex> = LazyLock::new(|| {
         r"\b\d{1,6}[A-Za-z]?\s+(?:[A-Z][\w'.-]*\s+){0,3}",
         r"(?:Street|St|Avenue|Ave|Road|Rd|Boulevard|Blvd|Lane|Ln|Drive|Dr|Court|Ct|Way|Place|Pl|Terrace|Ter|Circle|Cir|Parkway|Pkwy|Highway|Hwy|Square|Sq|Trail|Trl|Crescent|Close|Alley|Loop|Plaza|Row|Walk|Gardens|Mews)\b",
         r"(?:,?\s+(?:Apt\.?|Apartment|Suite|Ste\.?|Unit|Floor|Fl\.?|#)\s*[\w-]{1,6})?",
-        r"|\b(?:Calle|Carrer|Avenida|Rue|Via|Viale|Piazza|Rua|Plaza|Paseo|Ulica|Strada)\s+(?:[\p{Lu}][\w'.-]*\s+){0,4}\d{1,5}",
-        r"|\b[\p{Lu}][\p{L}-]{2,}(?:straße|strasse|gatan|vägen|vej|gade|weg|laan|gasse|platz|allee|plein|katu|tie)\s+\d{1,5}[A-Za-z]?\b",
+        r"|\b(?:Calle|Carrer|Avenida|Rue|Via|Viale|Piazza|Rua|Plaza|Paseo|Ulica|Strada)\s+(?:(?u:\p{Lu})(?u:[\w'.-])*\s+){0,4}\d{1,5}",
+        r"|\b(?u:\p{Lu})(?u:[\p{L}-]){2,}(?:straße|strasse|gatan|vägen|vej|gade|weg|laan|gasse|platz|allee|plein|katu|tie)\s+\d{1,5}[A-Za-z]?\b",
     ))
 });
 
@@ -38,7 +39,7 @@ impl Detector for StreetAddress {
 
     fn scan(&self, input: &Input<'_>, out: &mut Vec<Finding>) {
         for view in &input.views {
-            for m in ADDRESS.find_iter(&view.text) {
+            for m in ADDRESS.find_iter(view.text.as_bytes()) {
                 push(out, &META, "street_address", view, m.start(), m.end(), 0.6);
             }
         }

@@ -2,7 +2,9 @@
 
 use std::sync::LazyLock;
 
-use regex::Regex;
+use regex::bytes::Regex;
+
+use crate::util::MatchStr as _;
 
 use super::{digits, standalone};
 use crate::util::{pattern, push};
@@ -31,7 +33,7 @@ impl Detector for CreditCard {
 
     fn scan(&self, input: &Input<'_>, out: &mut Vec<Finding>) {
         for view in &input.views {
-            for m in CARD.find_iter(&view.text) {
+            for m in CARD.find_iter(view.text.as_bytes()) {
                 let d = digits(m.as_str());
                 if standalone(&view.text, m.start(), m.end()) && luhn(&d) && issuer(&d) {
                     push(out, &META, "credit_card", view, m.start(), m.end(), 0.9);
@@ -63,7 +65,7 @@ fn issuer(d: &[u8]) -> bool {
     match p1 {
         4 => matches!(n, 13 | 16 | 19),
         5 => ((51..=55).contains(&p2) && n == 16) || (matches!(p2, 50 | 56..=59) && (12..=19).contains(&n)),
-        2 => (2221..=2720).contains(&p4) && n == 16,
+        2 => ((2221..=2720).contains(&p4) && n == 16) || (p4 == 2131 && n == 15),
         3 => (matches!(p2, 34 | 37) && n == 15)
             || ((3528..=3589).contains(&p4) && (16..=19).contains(&n))
             || ((matches!(p2, 36 | 38 | 39) || (300..=305).contains(&p3) || p3 == 309) && (14..=19).contains(&n)),
@@ -71,6 +73,7 @@ fn issuer(d: &[u8]) -> bool {
             || (p2 == 62 && (16..=19).contains(&n))
             || (matches!(p2, 60 | 63 | 67 | 68 | 69) && (12..=19).contains(&n)),
         1 => p4 == 1800 && n == 15,
+        0 => p4 == 604 && (12..=19).contains(&n),
         _ => false,
     }
 }

@@ -2,7 +2,9 @@
 
 use std::sync::LazyLock;
 
-use regex::Regex;
+use regex::bytes::Regex;
+
+use crate::util::MatchStr as _;
 
 use super::context_before;
 use crate::util::{pattern, push};
@@ -29,6 +31,8 @@ static DATE: LazyLock<Regex> = LazyLock::new(|| {
     ))
 });
 
+static GATE: super::Gate = super::Gate::new(|| super::keywords(&["born", "birth", "dob", "d.o.b", "né", "geboren", "nacimiento"]));
+
 const CONTEXT: &[&str] = &["born", "birth", "dob", "d.o.b", "birthday", "né le", "née le", "geboren", "nacimiento"];
 
 impl Detector for DateOfBirth {
@@ -39,7 +43,10 @@ impl Detector for DateOfBirth {
     fn scan(&self, input: &Input<'_>, out: &mut Vec<Finding>) {
         for view in &input.views {
             let t = &view.text;
-            for m in DATE.find_iter(t) {
+            if !GATE.open(t) {
+                continue;
+            }
+            for m in DATE.find_iter(t.as_bytes()) {
                 if plausible(m.as_str()) && context_before(t, m.start(), 40, CONTEXT) {
                     push(out, &META, "date_of_birth", view, m.start(), m.end(), 0.85);
                 }

@@ -2,7 +2,9 @@
 
 use std::sync::LazyLock;
 
-use regex::Regex;
+use regex::bytes::Regex;
+
+use crate::util::MatchStr as _;
 
 use crate::util::{pattern, push};
 use crate::{Detector, Finding, FindingKind, Input, Meta};
@@ -35,7 +37,7 @@ impl Detector for Email {
             if !view.text.contains('@') {
                 continue;
             }
-            for m in EMAIL.find_iter(&view.text) {
+            for m in EMAIL.find_iter(view.text.as_bytes()) {
                 let s = m.as_str();
                 let tld = s.rsplit('.').next().unwrap_or("").to_ascii_lowercase();
                 if s.contains("..") || IMAGE_TLDS.contains(&tld.as_str()) {

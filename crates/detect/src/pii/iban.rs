@@ -2,7 +2,9 @@
 
 use std::sync::LazyLock;
 
-use regex::Regex;
+use regex::bytes::Regex;
+
+use crate::util::MatchStr as _;
 
 use crate::util::{pattern, push};
 use crate::{Detector, Finding, FindingKind, Input, Meta};
@@ -31,7 +33,7 @@ impl Detector for Iban {
 
     fn scan(&self, input: &Input<'_>, out: &mut Vec<Finding>) {
         for view in &input.views {
-            for m in IBAN.find_iter(&view.text) {
+            for m in IBAN.find_iter(view.text.as_bytes()) {
                 // The pattern is greedy over groups; try the longest valid prefix.
                 let s = m.as_str();
                 let mut end = s.len();

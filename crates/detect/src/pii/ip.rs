@@ -3,7 +3,9 @@
 use std::net::{Ipv4Addr, Ipv6Addr};
 use std::sync::LazyLock;
 
-use regex::Regex;
+use regex::bytes::Regex;
+
+use crate::util::MatchStr as _;
 
 use super::standalone;
 use crate::util::{pattern, push};
@@ -35,7 +37,7 @@ impl Detector for IpAddress {
     fn scan(&self, input: &Input<'_>, out: &mut Vec<Finding>) {
         for view in &input.views {
             let t = &view.text;
-            for m in V4.find_iter(t) {
+            for m in V4.find_iter(t.as_bytes()) {
                 if m.as_str().parse::<Ipv4Addr>().is_ok() && standalone(t, m.start(), m.end()) {
                     let versiony = super::context_before(t, m.start(), 10, &["version", "v", "ver."]);
                     push(out, &META, "ip_address", view, m.start(), m.end(), if versiony { 0.4 } else { 0.85 });
@@ -44,7 +46,7 @@ impl Detector for IpAddress {
             if !t.contains(':') {
                 continue;
             }
-            for m in V6.find_iter(t) {
+            for m in V6.find_iter(t.as_bytes()) {
                 let s = m.as_str();
                 // At least three groups or a `::` and some hex, and not a clock time.
                 if s.len() < 6 || s.matches(':').count() < 2 || s.parse::<Ipv6Addr>().is_err() {

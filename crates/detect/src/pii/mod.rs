@@ -53,3 +53,24 @@ pub(crate) fn context_before(text: &str, start: usize, window: usize, words: &[&
 #[cfg(test)]
 #[path = "pii_tests.rs"]
 mod tests;
+
+/// A case-insensitive keyword gate: built once, run before patterns that only count with
+/// context words nearby.
+pub(crate) struct Gate(std::sync::LazyLock<Option<aho_corasick::AhoCorasick>>);
+
+impl Gate {
+    pub(crate) const fn new(build: fn() -> Option<aho_corasick::AhoCorasick>) -> Self {
+        Self(std::sync::LazyLock::new(build))
+    }
+
+    /// Whether a keyword occurs in `text` (always, if the matcher could not be built: the gate
+    /// only saves work, it never hides text from a detector).
+    pub(crate) fn open(&self, text: &str) -> bool {
+        self.0.as_ref().is_none_or(|ac| ac.is_match(text))
+    }
+}
+
+/// An ASCII-case-insensitive matcher for `words`.
+pub(crate) fn keywords(words: &[&str]) -> Option<aho_corasick::AhoCorasick> {
+    aho_corasick::AhoCorasick::builder().ascii_case_insensitive(true).build(words).ok()
+}

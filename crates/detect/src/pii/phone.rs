@@ -2,7 +2,9 @@
 
 use std::sync::LazyLock;
 
-use regex::Regex;
+use regex::bytes::Regex;
+
+use crate::util::MatchStr as _;
 
 use super::{context_before, digits, standalone};
 use crate::util::{pattern, push};
@@ -26,11 +28,14 @@ static META: Meta = Meta { id: "PII002", kind: FindingKind::Pii, name: "phone", 
 static PHONE: LazyLock<Regex> = LazyLock::new(|| {
     pattern(r"(?:\+|\b00)?(?:\(\d{1,4}\)|\b\d{1,5})(?:[ .-]{0,2}(?:\(\d{1,4}\)|\d{1,5})){1,6}(?:\s{0,2}(?:x|ext\.?|#)\s{0,2}\d{1,5}\b)?")
 });
+static NANP: LazyLock<Regex> =
+    LazyLock::new(|| pattern(r"^(?:1[-. ]?)?(?:\(\d{3}\)\s?|\d{3}[-. ])\d{3}[-. ]\d{4}$"));
+static DATE_PREFIX: LazyLock<Regex> = LazyLock::new(|| pattern(r"^\d{4}-\d{1,2}-\d{1,2}"));
 static DATE_LIKE: LazyLock<Regex> = LazyLock::new(|| {
     pattern(r"^(?:\d{4}[-./]\d{1,2}[-./]\d{1,2}|\d{1,2}[-./]\d{1,2}[-./]\d{2,4})$")
 });
 
-const CONTEXT: &[&str] = &["phone", "call", "tel", "mobile", "cell", "fax", "contact", "whatsapp", "sms", "text me", "reach", "number", "dial"];
+const CONTEXT: &[&str] = &["phone", "call", "tel", "mobile", "cell", "fax", "contact", "whatsapp", "sms", "text me", "reach", "dial", "desk"];
 
 impl Detector for Phone {
     fn meta(&self) -> &Meta {
@@ -40,7 +45,7 @@ impl Detector for Phone {
     fn scan(&self, input: &Input<'_>, out: &mut Vec<Finding>) {
         for view in &input.views {
             let t = &view.text;
-            for m in PHONE.find_iter(t) {
+            for m in PHONE.find_iter(t.as_bytes()) {
                 let s = m.as_str().trim_end();
                 let start = m.start();
                 let end = start + s.len();
@@ -54,43 +59,43 @@ impl Detector for Phone {
 
 fn judge(t: &str, s: &str, start: usize, end: usize) -> Option<f32> {
     let main = s.split(['x', '#']).next().unwrap_or(s);
-    let main = main.split("ext").next().unwrap_or(main);
+    let main = main.split("ext").next().unwrap_or(main).trim();
     let d = digits(main);
     if !(7..=15).contains(&d.len()) || !standalone(t, start, end) || after_code_group(t, start) {
         return None;
     }
-    if DATE_LIKE.is_match(main.trim()) || main.matches('.').count() == 3 && !main.contains(' ') {
+    let after = t.get(end..).unwrap_or("");
+    if DATE_LIKE.is_match(main.as_bytes()) || DATE_PREFIX.is_match(main.as_bytes()) || after.starts_with(':') || (main.matches('.').count() == 3 && !main.contains(' ')) {
         return None;
     }
-    let grouped = main.contains([' ', '-', '.', '(']);
-    let international = s.starts_with('+') || s.starts_with("00");
     let ssn_shape = main.len() == 11 && main.as_bytes().get(3) == Some(&b'-') && main.as_bytes().get(6) == Some(&b'-');
-    if ssn_shape {
-        return None;
-    }
     let first = d.first().copied().unwrap_or(0);
-    if d.iter().all(|&x| x == first) {
+    if ssn_shape || d.iter().all(|&x| x == first) || (d.len() >= 13 && super::card::luhn(&d)) {
         return None;
     }
-    let context = context_before(t, start, 40, CONTEXT);
-    // A Luhn-valid 13+ digit run is more likely a card.
-    if d.len() >= 13 && super::card::luhn(&d) {
-        return None;
+    let international = s.starts_with('+') || s.starts_with("00");
+    let grouped = main.contains([' ', '-', '.', '(']);
+    let context = context_before(t, start, 40, CONTEXT) || context_after(after);
+    if international && d.len() >= 8 {
+        return Some(0.9);
     }
-    match (international, grouped, context) {
-        (true, _, _) if d.len() >= 8 => Some(0.9),
-        (_, true, true) => Some(0.9),
-        (_, true, false) if d.len() >= 9 && groups_ok(main) => Some(0.7),
-        (_, false, true) if d.len() >= 9 => Some(0.7),
-        _ => None,
+    if context && (grouped || d.len() >= 9) {
+        return Some(0.9);
     }
+    if NANP.is_match(main.as_bytes()) {
+        return Some(0.8);
+    }
+    if main.starts_with(['0', '(']) && grouped && (10..=12).contains(&d.len()) {
+        return Some(0.7);
+    }
+    None
 }
 
-/// Phone groups are 1 to 5 digits long and there are at least three of them, or two where
-/// the first is a parenthesized area code.
-fn groups_ok(main: &str) -> bool {
-    let groups: Vec<&str> = main.split([' ', '-', '.', '(', ')']).filter(|g| !g.is_empty()).collect();
-    groups.len() >= 3 || main.contains('(')
+/// A label right after the number (`555-0100 office`, `-Fax`).
+fn context_after(after: &str) -> bool {
+    let head: String = after.chars().take(12).collect::<String>().to_lowercase();
+    let head = head.trim_start_matches([' ', '-', '(', ',']);
+    ["office", "fax", "mobile", "cell", "home", "work", "phone", "tel"].iter().any(|w| head.starts_with(w))
 }
 
 /// Whether the number follows a short uppercase or mixed code group (`GB82 WEST 1234 …`): it is

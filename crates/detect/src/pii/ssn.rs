@@ -2,7 +2,9 @@
 
 use std::sync::LazyLock;
 
-use regex::Regex;
+use regex::bytes::Regex;
+
+use crate::util::MatchStr as _;
 
 use super::{context_before, standalone};
 use crate::util::{pattern, push};
@@ -24,6 +26,8 @@ static META: Meta = Meta { id: "PII005", kind: FindingKind::Pii, name: "us_ssn",
 static DASHED: LazyLock<Regex> = LazyLock::new(|| pattern(r"\b(\d{3})([- ])(\d{2})([- ])(\d{4})\b"));
 static BARE: LazyLock<Regex> = LazyLock::new(|| pattern(r"\b(\d{3})(\d{2})(\d{4})\b"));
 
+static GATE: super::Gate = super::Gate::new(|| super::keywords(CONTEXT));
+
 const CONTEXT: &[&str] = &["ssn", "social security", "social sec", "ss#", "ss #", "taxpayer"];
 
 impl Detector for Ssn {
@@ -34,7 +38,7 @@ impl Detector for Ssn {
     fn scan(&self, input: &Input<'_>, out: &mut Vec<Finding>) {
         for view in &input.views {
             let t = &view.text;
-            for c in DASHED.captures_iter(t) {
+            for c in DASHED.captures_iter(t.as_bytes()) {
                 let (Some(m), Some(a), Some(s1), Some(g), Some(s2), Some(s)) = (c.get(0), c.get(1), c.get(2), c.get(3), c.get(4), c.get(5)) else { continue };
                 if s1.as_str() != s2.as_str() || !standalone(t, m.start(), m.end()) || !allocated(a.as_str(), g.as_str(), s.as_str()) {
                     continue;
@@ -42,7 +46,10 @@ impl Detector for Ssn {
                 let confidence = if context_before(t, m.start(), 40, CONTEXT) { 0.95 } else { 0.75 };
                 push(out, &META, "us_ssn", view, m.start(), m.end(), confidence);
             }
-            for c in BARE.captures_iter(t) {
+            if !GATE.open(t) {
+                continue;
+            }
+            for c in BARE.captures_iter(t.as_bytes()) {
                 let (Some(m), Some(a), Some(g), Some(s)) = (c.get(0), c.get(1), c.get(2), c.get(3)) else { continue };
                 if standalone(t, m.start(), m.end()) && allocated(a.as_str(), g.as_str(), s.as_str()) && context_before(t, m.start(), 30, CONTEXT) {
                     push(out, &META, "us_ssn", view, m.start(), m.end(), 0.85);

@@ -2,7 +2,9 @@
 
 use std::sync::LazyLock;
 
-use regex::Regex;
+use regex::bytes::Regex;
+
+use crate::util::MatchStr as _;
 
 use super::looks_like_placeholder;
 use crate::util::{entropy, pattern, push};
@@ -43,7 +45,7 @@ impl Detector for Assignments {
 
     fn scan(&self, input: &Input<'_>, out: &mut Vec<Finding>) {
         for view in &input.views {
-            for caps in ASSIGN.captures_iter(&view.text) {
+            for caps in ASSIGN.captures_iter(view.text.as_bytes()) {
                 let Some(name) = caps.get(1) else { continue };
                 let quoted = caps.get(3);
                 let Some(value) = quoted.or_else(|| caps.get(4)) else { continue };

@@ -2,7 +2,9 @@
 
 use std::sync::LazyLock;
 
-use regex::Regex;
+use regex::bytes::Regex;
+
+use crate::util::MatchStr as _;
 
 use super::looks_like_placeholder;
 use crate::util::{pattern, push};
@@ -39,7 +41,7 @@ impl Detector for ConnectionStrings {
             if !view.text.contains('@') {
                 continue;
             }
-            for caps in URL_CREDS.captures_iter(&view.text) {
+            for caps in URL_CREDS.captures_iter(view.text.as_bytes()) {
                 let Some(pw) = caps.get(1) else { continue };
                 let v = pw.as_str();
                 if looks_like_placeholder(v) || v.eq_ignore_ascii_case("password") || v.eq_ignore_ascii_case("pass") {

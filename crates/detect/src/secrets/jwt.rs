@@ -3,7 +3,9 @@
 use std::sync::LazyLock;
 
 use base64::Engine as _;
-use regex::Regex;
+use regex::bytes::Regex;
+
+use crate::util::MatchStr as _;
 
 use crate::util::{pattern, push};
 use crate::{Detector, Finding, FindingKind, Input, Meta};
@@ -33,7 +35,7 @@ impl Detector for Jwt {
             if !view.text.contains("eyJ") {
                 continue;
             }
-            for caps in JWT.captures_iter(&view.text) {
+            for caps in JWT.captures_iter(view.text.as_bytes()) {
                 let (Some(all), Some(header)) = (caps.get(0), caps.get(1)) else { continue };
                 if jose_header(header.as_str()) {
                     push(out, &META, "jwt", view, all.start(), all.end(), 0.9);

@@ -13,7 +13,9 @@ mod rules;
 
 use std::sync::LazyLock;
 
-use regex::{Regex, RegexSet};
+use regex::bytes::{Regex, RegexSet};
+
+use crate::util::MatchStr as _;
 
 
 use crate::util::{pattern, push};
@@ -62,9 +64,9 @@ impl Detector for ProviderKeys {
     fn scan(&self, input: &Input<'_>, out: &mut Vec<Finding>) {
         let table = &*TABLE;
         for view in &input.views {
-            for i in table.set.matches(&view.text).iter() {
+            for i in table.set.matches(view.text.as_bytes()).iter() {
                 let (Some(re), Some(rule)) = (table.each.get(i), rules::RULES.get(i)) else { continue };
-                for caps in re.captures_iter(&view.text) {
+                for caps in re.captures_iter(view.text.as_bytes()) {
                     let Some(m) = caps.get(1).or_else(|| caps.get(0)) else { continue };
                     if !IDENTIFIERS.contains(&rule.label) && looks_like_placeholder(m.as_str()) {
                         continue;

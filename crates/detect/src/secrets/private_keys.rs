@@ -2,7 +2,9 @@
 
 use std::sync::LazyLock;
 
-use regex::Regex;
+use regex::bytes::Regex;
+
+use crate::util::MatchStr as _;
 
 use crate::util::{pattern, push};
 use crate::{Detector, Finding, FindingKind, Input, Meta};
@@ -40,13 +42,13 @@ impl Detector for PrivateKeys {
             if !view.text.contains("PRIVATE KEY") && !view.text.contains("PuTTY") {
                 continue;
             }
-            for caps in PEM.captures_iter(&view.text) {
+            for caps in PEM.captures_iter(view.text.as_bytes()) {
                 let (Some(all), Some(body)) = (caps.get(0), caps.get(1)) else { continue };
                 if body.as_str().chars().filter(char::is_ascii_alphanumeric).count() >= 16 {
                     push(out, &META, "private_key", view, all.start(), all.end(), 0.95);
                 }
             }
-            for caps in PUTTY.captures_iter(&view.text) {
+            for caps in PUTTY.captures_iter(view.text.as_bytes()) {
                 if let Some(body) = caps.get(1) {
                     push(out, &META, "private_key", view, body.start(), body.end(), 0.95);
                 }
