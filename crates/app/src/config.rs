@@ -9,7 +9,7 @@ use anyhow::{Context, Result, bail};
 use serde::Deserialize;
 use warden_audit::Durability;
 use warden_policy::{Engine, Source};
-use warden_proxy::{Settings, ToolOverride};
+use warden_proxy::{DetectSettings, Settings, ToolOverride};
 use warden_types::Principal;
 
 use crate::env::Env;
@@ -41,6 +41,8 @@ pub struct Config {
     /// Per-tool facts, by tool name.
     #[serde(default)]
     pub tools: BTreeMap<String, ToolOverride>,
+    #[serde(default)]
+    pub detect: DetectSettings,
 }
 
 /// `[agent]`.
@@ -263,6 +265,7 @@ impl Loaded {
         settings.max_message_bytes = self.config.limits.max_message_bytes;
         settings.upstream_timeout = Duration::from_millis(self.config.limits.upstream_timeout_ms);
         settings.audit_arguments = self.config.audit.record_arguments.unwrap_or(true);
+        settings.detect = self.config.detect;
         settings.tools = self
             .config
             .tools

@@ -19,6 +19,10 @@ const EXIT_GRACE: Duration = Duration::from_secs(5);
 pub async fn serve_stdio(loaded: &Loaded, command: &[String], env: &Env) -> Result<i32> {
     require_command(command)?;
     let engine = Arc::new(loaded.engine()?);
+    // Fail closed: a gateway whose detectors cannot run must not start.
+    if let Err(problems) = warden_detect::self_check() {
+        anyhow::bail!("detectors failed their self-check: {}", problems.join("; "));
+    }
     let settings = loaded.settings(command);
     let audit_path = loaded.audit_path();
     let log = Log::open(&audit_path, loaded.config.audit.durability)?;

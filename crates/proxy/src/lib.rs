@@ -9,6 +9,7 @@
 mod bridge;
 mod error;
 mod facts;
+mod guard;
 pub mod pipeline;
 mod relay;
 mod reply;
@@ -18,5 +19,6 @@ pub mod stdio;
 
 pub use error::{Error, Result};
 pub use facts::facts_from_tool;
+pub use guard::{Act, Actions, DetectSettings};
 pub use settings::{Settings, ToolOverride};
 pub use stdio::{Ended, Streams, run};

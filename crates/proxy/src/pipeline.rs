@@ -7,10 +7,15 @@
 //!    listing (fetched once if the client called before listing), so policy sees the same
 //!    facts whatever order the client uses.
 //! 3. **Policy.** Pure and synchronous; evaluation errors deny (fail closed).
-//! 4. **Audit.** The request and the decision are committed to the audit log *before* anything
+//! 4. **Detection on arguments.** After policy (a call policy refuses is refused whatever it
+//!    carries) and before the audit record (which must hold the findings and a redacted copy
+//!    of the arguments, never the secret itself). Block refuses the call; redact rewrites the
+//!    arguments that are forwarded; label marks the session. Results are scanned on the way
+//!    back ([`crate::guard`], called from the relay).
+//! 5. **Audit.** The request and the decision are committed to the audit log *before* anything
 //!    is forwarded, so no call reaches the upstream unrecorded. If the log cannot commit, the
 //!    call is refused (fail closed).
-//! 5. **Act.** Allow forwards; deny and approval-required answer the client with the reason and
+//! 6. **Act.** Allow forwards; deny and approval-required answer the client with the reason and
 //!    the deciding policy ids. (Holding calls for a human arrives with the approvals issue;
 //!    until then approval-required is a refusal that says so.)
 
@@ -26,6 +31,7 @@ use warden_types::{
 };
 
 use crate::facts_from_tool;
+use crate::guard::{self, Act, DetectSettings, Verdict};
 use crate::relay::{forward_request, respond};
 use crate::reply::refusal;
 use crate::session::Shared;
@@ -34,7 +40,7 @@ use crate::session::Shared;
 const MAX_LIST_PAGES: usize = 100;
 
 /// Runs the stages for one governed request.
-pub(crate) async fn govern(shared: &Shared, msg: Message, id: Value, method: String) {
+pub(crate) async fn govern(shared: &Shared, mut msg: Message, id: Value, method: String) {
     // Stage 1: read what is asked.
     let (action, target, arguments) = match read(&msg, &method) {
         Ok(parts) => parts,
@@ -54,12 +60,33 @@ pub(crate) async fn govern(shared: &Shared, msg: Message, id: Value, method: Str
     // Stage 2: tool facts.
     let resource = resource_for(shared, &msg, action, target).await;
     // Stage 3: policy.
+    let tool = target_name(&resource);
     let request = shared.request(action, resource, arguments);
-    let decision = shared.engine.evaluate(&request);
-    // Stage 4: durable audit record before anything moves.
+    let mut decision = shared.engine.evaluate(&request);
+    // Stage 4: detection on the arguments.
+    let settings = shared.detect_settings(tool.as_deref());
+    let mut scanned = request.arguments.clone();
+    let verdict = {
+        let mut state = shared.state();
+        let v = guard::apply(&mut scanned, &settings.arguments, settings.injection_threshold, &mut state.placeholders, "arguments");
+        state.labels.extend(v.labels.iter().cloned());
+        v
+    };
+    if decision.is_allow() {
+        if verdict.act == Act::Block {
+            decision = Decision::refuse(verdict.reason("arguments"));
+        } else if verdict.act == Act::Redact {
+            if let Some(params) = msg.params_mut() {
+                params.insert("arguments".to_owned(), scanned);
+            }
+        }
+    }
+    // Stage 5: durable audit record before anything moves.
+    let hidden = guard::audit_copy(&request.arguments, &verdict);
+    let event = decision_event(shared, request, hidden, &verdict, &decision, &method, &id);
     let seq = match shared
         .audit
-        .append(decision_event(shared, request, &decision, &method, &id))
+        .append(event)
         .await
     {
         Ok(seq) => seq,
@@ -73,7 +100,7 @@ pub(crate) async fn govern(shared: &Shared, msg: Message, id: Value, method: Str
         }
     };
     shared.state().calls += 1;
-    // Stage 5: act.
+    // Stage 6: act.
     match decision.outcome {
         Outcome::Allow => forward_request(shared, msg, id, method, Some(seq)).await,
         Outcome::Deny | Outcome::ApprovalRequired => {
@@ -202,12 +229,16 @@ async fn fetch_tools(shared: &Shared, msg: &Message) {
 fn decision_event(
     shared: &Shared,
     request: Request,
+    hidden: Option<Value>,
+    verdict: &Verdict,
     decision: &Decision,
     method: &str,
     id: &Value,
 ) -> AuditEvent {
     let resource = request.resource.id();
-    let arguments = if shared.settings.audit_arguments || request.arguments.is_null() {
+    let arguments = if let Some(redacted) = hidden.filter(|_| shared.settings.audit_arguments) {
+        redacted
+    } else if shared.settings.audit_arguments || request.arguments.is_null() {
         request.arguments
     } else {
         json!({ "sha256": hex::encode(Sha256::digest(request.arguments.to_string())) })
@@ -222,8 +253,17 @@ fn decision_event(
             "resource": resource,
             "arguments": arguments,
             "decision": decision,
+            "findings": verdict.audit(),
         }),
     )
+}
+
+/// The tool name of a `tools/call` resource.
+fn target_name(resource: &Resource) -> Option<String> {
+    match resource {
+        Resource::Tool { name, .. } => Some(name.clone()),
+        _ => None,
+    }
 }
 
 /// Records what came back for an allowed request (queued; committed in order).
@@ -232,6 +272,7 @@ pub(crate) async fn record_outcome(
     decision_seq: i64,
     msg: &Message,
     started: Instant,
+    verdict: Option<&Verdict>,
 ) {
     let status = match (msg.value.get("error"), msg.result()) {
         (Some(err), _) => {
@@ -244,6 +285,10 @@ pub(crate) async fn record_outcome(
     };
     let mut body =
         json!({"decision_seq": decision_seq, "latency_us": started.elapsed().as_micros() as u64});
+    if let (Some(v), Some(obj)) = (verdict.filter(|v| !v.findings.is_empty()), body.as_object_mut()) {
+        obj.insert("findings".to_owned(), v.audit());
+        obj.insert("action".to_owned(), json!(format!("{:?}", v.act).to_lowercase()));
+    }
     if let (Some(obj), Value::Object(extra)) = (body.as_object_mut(), status) {
         obj.extend(extra);
     }
@@ -251,6 +296,13 @@ pub(crate) async fn record_outcome(
 }
 
 impl Shared {
+    /// Detection settings for a tool: its own `[tools."<name>".detect]`, else `[detect]`.
+    pub(crate) fn detect_settings(&self, tool: Option<&str>) -> DetectSettings {
+        tool.and_then(|t| self.settings.tools.get(t))
+            .and_then(|o| o.detect)
+            .unwrap_or(self.settings.detect)
+    }
+
     /// A policy request for this session's agent, now.
     pub(crate) fn request(&self, action: Action, resource: Resource, arguments: Value) -> Request {
         let (era, calls) = {

@@ -7,7 +7,7 @@ use warden_mcp::message::code;
 use warden_types::{Action, Decision, Outcome, Resource};
 
 use crate::facts_from_tool;
-use crate::session::Shared;
+use crate::session::{ClientCall, Shared};
 
 /// Adjusts an upstream answer to a client request before it is relayed.
 pub(crate) fn post_process(shared: &Shared, method: &str, msg: &mut Message) {
@@ -161,4 +161,32 @@ pub(crate) fn refusal(
         );
     }
     Ok(result)
+}
+
+/// Scans a `tools/call` result on its way to the agent and applies the configured actions:
+/// redaction rewrites it, block replaces it with a tool error that says why (the agent never
+/// sees the withheld content), label marks the session.
+pub(crate) fn guard_result(shared: &Shared, call: &ClientCall, msg: &mut Message) -> crate::guard::Verdict {
+    let tool = call.target.as_ref().and_then(Value::as_str);
+    let settings = shared.detect_settings(tool);
+    let Some(result) = msg.result_mut() else { return crate::guard::Verdict::default() };
+    let verdict = {
+        let mut state = shared.state();
+        let v = crate::guard::apply(result, &settings.results, settings.injection_threshold, &mut state.placeholders, "results");
+        state.labels.extend(v.labels.iter().cloned());
+        v
+    };
+    if verdict.act == crate::guard::Act::Block {
+        let reason = verdict.reason("results");
+        let modern = result.get("resultType").is_some();
+        *result = json!({
+            "content": [{ "type": "text", "text": format!("Warden withheld this tool result: {reason}.") }],
+            "isError": true,
+            "_meta": { "dev.warden/decision": { "outcome": "deny", "reason": reason, "findings": verdict.audit() } },
+        });
+        if modern && let Some(obj) = result.as_object_mut() {
+            obj.insert("resultType".to_owned(), Value::String("complete".to_owned()));
+        }
+    }
+    verdict
 }

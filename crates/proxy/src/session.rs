@@ -78,6 +78,10 @@ pub(crate) struct State {
     pub tools_known: bool,
     /// Governed calls so far.
     pub calls: i64,
+    /// Redaction placeholders, stable for the session (`[EMAIL_1]` is always the same value).
+    pub placeholders: warden_detect::Placeholders,
+    /// Labels detection put on the session (`secret_in_results`), for data-flow rules.
+    pub labels: std::collections::BTreeSet<String>,
 }
 
 impl State {

@@ -22,6 +22,8 @@ pub struct ToolOverride {
     pub idempotent: Option<bool>,
     /// Overrides `openWorldHint`.
     pub open_world: Option<bool>,
+    /// Detection actions for this tool (replacing the `[detect]` section).
+    pub detect: Option<crate::DetectSettings>,
 }
 
 /// Settings for one proxied session.
@@ -40,6 +42,8 @@ pub struct Settings {
     pub upstream_timeout: Duration,
     /// Store tool arguments in audit records (otherwise only their SHA-256).
     pub audit_arguments: bool,
+    /// Detection actions per direction.
+    pub detect: crate::DetectSettings,
 }
 
 impl Settings {
@@ -52,6 +56,7 @@ impl Settings {
             max_message_bytes: 4 * 1024 * 1024,
             upstream_timeout: Duration::from_secs(10),
             audit_arguments: true,
+            detect: crate::DetectSettings::default(),
         }
     }
 }

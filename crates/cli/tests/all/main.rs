@@ -15,6 +15,7 @@ mod support;
 
 mod audit_cli;
 mod bad_input;
+mod detect;
 mod kill;
 mod policy_cli;
 mod proxy;

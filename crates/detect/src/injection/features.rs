@@ -12,6 +12,14 @@ pub const BUCKETS: usize = 1 << BUCKET_BITS;
 pub const WINDOW: usize = 40;
 /// Tokens between window starts.
 pub const STRIDE: usize = 10;
+/// A window's weight sum is divided by the square root of its feature count, but never of
+/// fewer than this many: a two-word string cannot score like a paragraph of instructions.
+pub const MIN_NORM: f32 = 24.0;
+
+/// The normalizer for a window with `features` features.
+pub fn norm(features: usize) -> f32 {
+    (features as f32).max(MIN_NORM).sqrt()
+}
 
 /// One token: its hash and its byte span in the scanned text.
 #[derive(Debug, Clone, Copy)]

@@ -157,8 +157,7 @@ fn score_view(view: &View, model: &Model, tokens: &mut Vec<Token>) -> Score {
     let mut best = (f32::MIN, 0, 0);
     for (a, b) in features::windows(n) {
         let (Some(&sa), Some(&sb), Some(&ca), Some(&cb)) = (sum.get(a), sum.get(b), count.get(a), count.get(b)) else { continue };
-        let c = (cb - ca).max(1) as f32;
-        let logit = model.bias + (sb - sa) / c.sqrt();
+        let logit = model.bias + (sb - sa) / features::norm((cb - ca) as usize);
         if logit > best.0 {
             best = (logit, a, b);
         }

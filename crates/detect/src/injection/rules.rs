@@ -38,7 +38,7 @@ pub(crate) static RULES: &[Rule] = &[
     r("exfiltration", r"!\[[^\]]{0,40}\]\(https?://[^)]{0,200}(?:\?|&)[a-z_]{1,20}="),
     r("secrecy", r"\b(?:do\s+not|don'?t|never)\s+(?:tell|inform|mention|notify|alert|ask|reveal\s+(?:this\s+)?to|let)\s+(?:the\s+)?(?:user|human|anyone|them|him|her|owner)\b|\bwithout\s+(?:telling|informing|asking|notifying|alerting)\s+(?:the\s+)?(?:user|human|owner)\b|\b(?:keep\s+this|this\s+is)\s+(?:a\s+)?secret\b"),
     r("halt", r"\b(?:stop|halt|cease|abort)\s+(?:everything|all|what\s+you|working|processing|responding|immediately|now)\b|\byou\s+(?:must|should|have\s+to)\s+(?:stop|refuse|not\s+(?:continue|respond|answer|proceed))\b"),
-    r("output_forcing", r"\b(?:just|only|simply)\s+(?:say|print|output|respond\s+with|reply\s+with|write|answer\s+with|return)\b|\b(?:say|print|output|respond\s+with|reply\s+with)\s*[:\x22'“]"),
+    r("output_forcing", r"\b(?:just|only|simply)\s+(?:say|print|output|respond\s+with|reply\s+with|write|answer\s+with|return)\b|\b(?:say|print|output|respond\s+with|reply\s+with)\s*(?:[:\x22']|“)"),
     r("priority_claim", r"\b(?:highest|top|utmost|absolute)\s+priority\b|\bcritical\s*[:!]|\bmandatory\b|\bimportant\s*[!:]{1,3}|\burgent\s*[!:]|\bauthorized\s+by\b|\bpre-?(?:verified|approved|authorized)\b"),
     r("tool_call_directive", r"\b(?:call|use|invoke|run|execute)\s+(?:the\s+)?(?:function|tool|api|command)\s+[`'\x22]?\w+"),
     r("code_payload", r"<script\b|javascript:|\bonerror\s*=|\bdrop\s+table\b|;\s*(?:rm\s+-rf|curl\s|wget\s|nc\s|bash\s+-[ci])|\b(?:os\.system|subprocess\.|__import__|eval\(|exec\()|\bunion\s+select\b|'\s*or\s+'?1'?\s*=\s*'?1"),

@@ -59,6 +59,9 @@ pub fn windows(text: &str) -> Vec<Vec<u32>> {
     out
 }
 
+/// The fixed intercept: sigmoid(-4) ≈ 0.018 for text without features.
+pub const PRIOR: f32 = -4.0;
+
 /// Trains weights on `examples`; classes are weighted to count equally.
 pub fn train(examples: &[Example], options: Options) -> Model {
     let mut data: Vec<(Vec<u32>, bool)> = Vec::new();
@@ -70,7 +73,10 @@ pub fn train(examples: &[Example], options: Options) -> Model {
     let total = positives + negatives;
     let (wp, wn) = (total / (2.0 * positives), total / (2.0 * negatives));
     let mut weights = vec![0f32; BUCKETS];
-    let mut bias = 0f32;
+    // The intercept is fixed on the benign side, not learned: text with no evidence either way
+    // (a short value, an unfamiliar language) must score low, so every bit of score comes from
+    // features seen in injections.
+    let bias = PRIOR;
     let mut order: Vec<usize> = (0..data.len()).collect();
     let mut rng = options.seed | 1;
     for epoch in 0..options.epochs {
@@ -78,7 +84,7 @@ pub fn train(examples: &[Example], options: Options) -> Model {
         let lr = options.learning_rate / (1.0 + epoch as f32);
         for &i in &order {
             let Some((feats, positive)) = data.get(i) else { continue };
-            let scale = 1.0 / (feats.len() as f32).sqrt();
+            let scale = 1.0 / features::norm(feats.len());
             let dot: f32 = feats.iter().map(|&f| weights.get(f as usize).copied().unwrap_or(0.0)).sum();
             let p = super::sigmoid(bias + dot * scale);
             let (y, cw) = if *positive { (1.0, wp) } else { (0.0, wn) };
@@ -88,7 +94,6 @@ pub fn train(examples: &[Example], options: Options) -> Model {
                     *w -= lr * (g * scale + options.l2 * *w);
                 }
             }
-            bias -= lr * g * 0.1;
         }
     }
     Model { weights, bias, threshold: 0.5 }

@@ -1,0 +1,221 @@
+//! Detection on the data path: tool arguments going out and tool results coming back are
+//! scanned for prompt injection, PII and secrets, and each kind of finding gets the action
+//! configured for its direction (and tool): block, redact, label the session, or log.
+//!
+//! Findings go into the audit record as detector, type, JSON pointer and span, never the
+//! matched text. Arguments are always recorded in their redacted form when they hold a secret
+//! or PII, whatever the action, so the audit log never becomes a copy of what it caught.
+
+use std::collections::BTreeSet;
+
+use serde::Deserialize;
+use serde_json::{Value, json};
+use warden_detect::{Finding, FindingKind, Placeholders};
+
+/// What to do with a kind of finding.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Act {
+    /// Do not scan for it.
+    Off,
+    /// Record it in the audit log only.
+    #[default]
+    Log,
+    /// Record it and mark the session (for data-flow rules).
+    Label,
+    /// Replace it with a typed placeholder (`[EMAIL_1]`); for injection, the evidence spans.
+    Redact,
+    /// Refuse the call (arguments) or withhold the result (results).
+    Block,
+}
+
+/// Actions per kind of finding, for one direction.
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Actions {
+    /// Prompt injection.
+    #[serde(default)]
+    pub injection: Act,
+    /// Personal data.
+    #[serde(default)]
+    pub pii: Act,
+    /// Credentials.
+    #[serde(default)]
+    pub secret: Act,
+}
+
+impl Actions {
+    fn for_kind(&self, kind: FindingKind) -> Act {
+        match kind {
+            FindingKind::Injection => self.injection,
+            FindingKind::Pii => self.pii,
+            FindingKind::Secret => self.secret,
+        }
+    }
+}
+
+/// Detection settings: `[detect]` in `warden.toml`, or `[tools."<name>".detect]` for one tool.
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DetectSettings {
+    /// Tool arguments, before they reach the upstream.
+    #[serde(default = "DetectSettings::default_arguments")]
+    pub arguments: Actions,
+    /// Tool results, before they reach the agent.
+    #[serde(default = "DetectSettings::default_results")]
+    pub results: Actions,
+    /// Injection score at or above which a text counts (default: the shipped model's
+    /// threshold, set for 1% false positives on benign text).
+    pub injection_threshold: Option<f32>,
+}
+
+impl Default for DetectSettings {
+    fn default() -> Self {
+        Self { arguments: Self::default_arguments(), results: Self::default_results(), injection_threshold: None }
+    }
+}
+
+impl DetectSettings {
+    /// A credential leaving in a tool argument is refused; the rest is logged.
+    fn default_arguments() -> Actions {
+        Actions { injection: Act::Log, pii: Act::Log, secret: Act::Block }
+    }
+
+    /// A result carrying injected instructions is withheld; credentials are redacted.
+    fn default_results() -> Actions {
+        Actions { injection: Act::Block, pii: Act::Log, secret: Act::Redact }
+    }
+}
+
+/// A finding located in a JSON document.
+#[derive(Debug, Clone)]
+pub(crate) struct Located {
+    pub pointer: String,
+    pub finding: Finding,
+}
+
+/// The outcome of scanning one document in one direction.
+#[derive(Debug, Default)]
+pub(crate) struct Verdict {
+    pub findings: Vec<Located>,
+    /// The strongest action any finding asked for.
+    pub act: Act,
+    /// Kinds whose findings asked for `block`.
+    pub blocking: BTreeSet<&'static str>,
+    /// Session labels to add.
+    pub labels: BTreeSet<String>,
+}
+
+impl Verdict {
+    /// Audit form: detector, kind, type, pointer, span and score; never the text.
+    pub fn audit(&self) -> Value {
+        Value::Array(
+            self.findings
+                .iter()
+                .map(|l| {
+                    let f = &l.finding;
+                    json!({"detector": f.detector, "kind": f.kind.as_str(), "type": f.label, "pointer": l.pointer, "start": f.start, "end": f.end, "confidence": f.confidence})
+                })
+                .collect(),
+        )
+    }
+
+    /// One line for the agent: what was found where.
+    pub fn reason(&self, direction: &str) -> String {
+        let mut what: Vec<String> = self
+            .findings
+            .iter()
+            .filter(|l| self.blocking.contains(l.finding.kind.as_str()))
+            .map(|l| format!("{} ({}) at `{}`", l.finding.kind.as_str(), l.finding.label, if l.pointer.is_empty() { "/" } else { &l.pointer }))
+            .collect();
+        what.dedup();
+        what.truncate(5);
+        format!("the {direction} contain {}", what.join(", "))
+    }
+}
+
+/// Scans every string in `doc` and applies `actions`; strings whose findings ask for redaction
+/// are rewritten in place (with the session's placeholders).
+pub(crate) fn apply(doc: &mut Value, actions: &Actions, threshold: Option<f32>, placeholders: &mut Placeholders, direction: &str) -> Verdict {
+    let mut verdict = Verdict::default();
+    let active = |k: FindingKind| actions.for_kind(k) != Act::Off;
+    walk(doc, &mut String::new(), &mut |pointer, text| {
+        let mut found = warden_detect::scan_with(text, |m| active(m.kind));
+        if let Some(t) = threshold {
+            found.retain(|f| f.kind != FindingKind::Injection || f.confidence >= t);
+        }
+        if found.is_empty() {
+            return None;
+        }
+        let mut redact = Vec::new();
+        for f in &found {
+            let act = actions.for_kind(f.kind);
+            verdict.act = verdict.act.max(act);
+            match act {
+                Act::Block => {
+                    verdict.blocking.insert(f.kind.as_str());
+                }
+                Act::Label => {
+                    verdict.labels.insert(format!("{}_in_{direction}", f.kind.as_str()));
+                }
+                Act::Redact => redact.push(f.clone()),
+                Act::Off | Act::Log => {}
+            }
+        }
+        let rewritten = (!redact.is_empty()).then(|| warden_detect::redact(text, &redact, placeholders));
+        verdict.findings.extend(found.into_iter().map(|finding| Located { pointer: pointer.to_owned(), finding }));
+        rewritten
+    });
+    verdict
+}
+
+/// The arguments as the audit log should keep them: every PII and secret finding replaced,
+/// whatever the configured action. Returns `None` when there is nothing to hide.
+pub(crate) fn audit_copy(doc: &Value, verdict: &Verdict) -> Option<Value> {
+    let hide: Vec<&Located> = verdict.findings.iter().filter(|l| l.finding.kind != FindingKind::Injection).collect();
+    if hide.is_empty() {
+        return None;
+    }
+    let mut copy = doc.clone();
+    let mut placeholders = Placeholders::default();
+    walk(&mut copy, &mut String::new(), &mut |pointer, text| {
+        let here: Vec<Finding> = hide.iter().filter(|l| l.pointer == pointer).map(|l| l.finding.clone()).collect();
+        (!here.is_empty()).then(|| warden_detect::redact(text, &here, &mut placeholders))
+    });
+    Some(copy)
+}
+
+/// Visits every string value (depth-first, JSON pointer paths), replacing it with what `f`
+/// returns when it returns something.
+fn walk(v: &mut Value, pointer: &mut String, f: &mut dyn FnMut(&str, &str) -> Option<String>) {
+    match v {
+        Value::String(s) => {
+            if let Some(new) = f(pointer, s) {
+                *s = new;
+            }
+        }
+        Value::Array(items) => {
+            for (i, item) in items.iter_mut().enumerate() {
+                let len = pointer.len();
+                pointer.push('/');
+                pointer.push_str(&i.to_string());
+                walk(item, pointer, f);
+                pointer.truncate(len);
+            }
+        }
+        Value::Object(map) => {
+            for (k, item) in map.iter_mut() {
+                let len = pointer.len();
+                pointer.push('/');
+                pointer.push_str(&k.replace('~', "~0").replace('/', "~1"));
+                walk(item, pointer, f);
+                pointer.truncate(len);
+            }
+        }
+        _ => {}
+    }
+}
+
+#[cfg(test)]
+#[path = "guard_tests.rs"]
+mod tests;
