@@ -6,8 +6,6 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
-
-
 use crate::stats::Samples;
 
 const SIZE: usize = 4096;
@@ -72,12 +70,17 @@ pub fn run(corpora: &[PathBuf]) -> anyhow::Result<()> {
         found
     );
     // Where the time goes: each detector alone over the same texts (inputs prepared once).
-    let inputs: Vec<warden_detect::Input<'_>> = texts.iter().map(|t| warden_detect::Input::new(t)).collect();
+    let inputs: Vec<warden_detect::Input<'_>> =
+        texts.iter().map(|t| warden_detect::Input::new(t)).collect();
     let prep = Instant::now();
     for t in &texts {
         std::hint::black_box(warden_detect::Input::new(t));
     }
-    println!("  {:<22} {:>8.1} MB/s", "normalize+decode", bytes as f64 / 1e6 / prep.elapsed().as_secs_f64());
+    println!(
+        "  {:<22} {:>8.1} MB/s",
+        "normalize+decode",
+        bytes as f64 / 1e6 / prep.elapsed().as_secs_f64()
+    );
     for d in warden_detect::DETECTORS {
         let start = Instant::now();
         let mut out = Vec::new();
@@ -85,7 +88,11 @@ pub fn run(corpora: &[PathBuf]) -> anyhow::Result<()> {
             out.clear();
             d.scan(input, &mut out);
         }
-        println!("  {:<22} {:>8.1} MB/s", d.meta().name, bytes as f64 / 1e6 / start.elapsed().as_secs_f64());
+        println!(
+            "  {:<22} {:>8.1} MB/s",
+            d.meta().name,
+            bytes as f64 / 1e6 / start.elapsed().as_secs_f64()
+        );
     }
     Ok(())
 }

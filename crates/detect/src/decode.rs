@@ -54,15 +54,15 @@ pub fn decodings(text: &str) -> Vec<Decoded> {
             }
         }
     }
-    if memchr_count(b'%', bytes) >= 2 {
-        if let Some(d) = percent(text) {
-            out.push(d);
-        }
+    if memchr_count(b'%', bytes) >= 2
+        && let Some(d) = percent(text)
+    {
+        out.push(d);
     }
-    if bytes.contains(&b'&') {
-        if let Some(d) = html(text) {
-            out.push(d);
-        }
+    if bytes.contains(&b'&')
+        && let Some(d) = html(text)
+    {
+        out.push(d);
     }
     out
 }
@@ -73,7 +73,12 @@ fn memchr_count(needle: u8, hay: &[u8]) -> usize {
 
 fn constant(text: String, start: usize, end: usize, encoding: &'static str) -> Decoded {
     let source = vec![start as u32; text.len()];
-    Decoded { text, source, span: (start, end), encoding }
+    Decoded {
+        text,
+        source,
+        span: (start, end),
+        encoding,
+    }
 }
 
 /// Readable text: valid UTF-8, at least 6 characters, nearly all printable, and with letters.
@@ -83,7 +88,10 @@ fn readable(bytes: Vec<u8>) -> Option<String> {
     if total < 6 {
         return None;
     }
-    let printable = s.chars().filter(|c| !c.is_control() || matches!(c, '\n' | '\r' | '\t')).count();
+    let printable = s
+        .chars()
+        .filter(|c| !c.is_control() || matches!(c, '\n' | '\r' | '\t'))
+        .count();
     let letters = s.chars().filter(|c| c.is_alphabetic()).count();
     (printable * 100 >= total * 97 && letters * 2 >= total).then_some(s)
 }
@@ -94,16 +102,26 @@ fn base64_run(run: &str) -> Option<String> {
     if trimmed.bytes().all(|b| b.is_ascii_alphabetic()) && trimmed.len() < 24 {
         return None;
     }
-    let engine = if trimmed.contains(['-', '_']) { &URL_SAFE } else { &STANDARD };
+    let engine = if trimmed.contains(['-', '_']) {
+        &URL_SAFE
+    } else {
+        &STANDARD
+    };
     // A length of 4n+1 cannot be base64; drop the stray character (a truncated run).
-    let body = if trimmed.len() % 4 == 1 { trimmed.get(..trimmed.len() - 1)? } else { trimmed };
+    let body = if trimmed.len() % 4 == 1 {
+        trimmed.get(..trimmed.len() - 1)?
+    } else {
+        trimmed
+    };
     readable(engine.decode(body).ok()?)
 }
 
 fn hex_run(run: &str) -> Option<String> {
     let digits: String = run.chars().filter(char::is_ascii_hexdigit).collect();
     let digits = if run.contains("\\x") {
-        run.split("\\x").filter(|p| !p.is_empty()).collect::<String>()
+        run.split("\\x")
+            .filter(|p| !p.is_empty())
+            .collect::<String>()
     } else {
         digits
     };
@@ -118,14 +136,17 @@ fn percent(text: &str) -> Option<Decoded> {
     let mut changed = 0;
     let mut i = 0;
     while let Some(&c) = b.get(i) {
-        if c == b'%' {
-            if let Some(v) = b.get(i + 1..i + 3).and_then(|h| std::str::from_utf8(h).ok()).and_then(|h| u8::from_str_radix(h, 16).ok()) {
-                out.push(v);
-                source.push(i as u32);
-                changed += 1;
-                i += 3;
-                continue;
-            }
+        if c == b'%'
+            && let Some(v) = b
+                .get(i + 1..i + 3)
+                .and_then(|h| std::str::from_utf8(h).ok())
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
+        {
+            out.push(v);
+            source.push(i as u32);
+            changed += 1;
+            i += 3;
+            continue;
         }
         out.push(c);
         source.push(i as u32);
@@ -135,7 +156,12 @@ fn percent(text: &str) -> Option<Decoded> {
         return None;
     }
     let text = String::from_utf8(out).ok()?;
-    Some(Decoded { text, source, span: (0, b.len()), encoding: "percent" })
+    Some(Decoded {
+        text,
+        source,
+        span: (0, b.len()),
+        encoding: "percent",
+    })
 }
 
 /// Decodes HTML character references (`&#112;`, `&#x70;`, `&lt;` and friends).
@@ -146,22 +172,27 @@ fn html(text: &str) -> Option<Decoded> {
     let mut i = 0;
     while i < text.len() {
         let rest = text.get(i..)?;
-        if rest.starts_with('&') {
-            if let Some((ch, used)) = entity(rest) {
-                let at = out.len();
-                out.push(ch);
-                source.extend(std::iter::repeat_n(i as u32, out.len() - at));
-                changed += 1;
-                i += used;
-                continue;
-            }
+        if rest.starts_with('&')
+            && let Some((ch, used)) = entity(rest)
+        {
+            let at = out.len();
+            out.push(ch);
+            source.extend(std::iter::repeat_n(i as u32, out.len() - at));
+            changed += 1;
+            i += used;
+            continue;
         }
         let ch = rest.chars().next()?;
         out.push(ch);
         source.extend(std::iter::repeat_n(i as u32, ch.len_utf8()));
         i += ch.len_utf8();
     }
-    (changed > 0).then_some(Decoded { text: out, source, span: (0, text.len()), encoding: "html" })
+    (changed > 0).then_some(Decoded {
+        text: out,
+        source,
+        span: (0, text.len()),
+        encoding: "html",
+    })
 }
 
 fn entity(s: &str) -> Option<(char, usize)> {

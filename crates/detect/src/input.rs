@@ -38,8 +38,15 @@ impl View {
             return (s as usize, s as usize);
         }
         let from = self.map.get(end - 1).copied().unwrap_or(0);
-        let e = self.map.get(end..).and_then(|rest| rest.iter().find(|&&m| m > from)).copied();
-        (s as usize, e.unwrap_or_else(|| self.map.last().copied().unwrap_or(0)) as usize)
+        let e = self
+            .map
+            .get(end..)
+            .and_then(|rest| rest.iter().find(|&&m| m > from))
+            .copied();
+        (
+            s as usize,
+            e.unwrap_or_else(|| self.map.last().copied().unwrap_or(0)) as usize,
+        )
     }
 
     /// The original offset of view byte `i` (composition helper for nested decoding).
@@ -64,7 +71,12 @@ impl<'a> Input<'a> {
     /// Normalizes `original` and decodes what is embedded in it.
     pub fn new(original: &'a str) -> Self {
         let n = Normalized::new(original);
-        let mut views = vec![View { text: n.text, map: n.map, encoding: "plain", depth: 0 }];
+        let mut views = vec![View {
+            text: n.text,
+            map: n.map,
+            encoding: "plain",
+            depth: 0,
+        }];
         let mut budget = original.len().saturating_mul(2).saturating_add(4096);
         let mut next = 0;
         while next < views.len() && views.len() < MAX_VIEWS {
@@ -78,7 +90,9 @@ impl<'a> Input<'a> {
                     break;
                 }
                 budget -= d.text.len();
-                let Some(parent) = views.get(next - 1) else { break };
+                let Some(parent) = views.get(next - 1) else {
+                    break;
+                };
                 let child = compose(parent, d);
                 views.push(child);
             }
@@ -99,7 +113,12 @@ fn compose(parent: &View, d: decode::Decoded) -> View {
     }
     let (_, end) = parent.to_original(d.span.0, d.span.1);
     map.push(end as u32);
-    View { text: n.text, map, encoding: d.encoding, depth: parent.depth + 1 }
+    View {
+        text: n.text,
+        map,
+        encoding: d.encoding,
+        depth: parent.depth + 1,
+    }
 }
 
 #[cfg(test)]

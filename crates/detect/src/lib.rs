@@ -68,8 +68,12 @@ pub fn scan_with(text: &str, select: impl Fn(&Meta) -> bool) -> Vec<Finding> {
     for d in DETECTORS.iter().filter(|d| select(d.meta())) {
         d.scan(&input, &mut out);
     }
-    out.sort_by(|a, b| (a.start, a.end, &a.detector, &a.label).cmp(&(b.start, b.end, &b.detector, &b.label)));
-    out.dedup_by(|a, b| a.start == b.start && a.end == b.end && a.detector == b.detector && a.label == b.label);
+    out.sort_by(|a, b| {
+        (a.start, a.end, &a.detector, &a.label).cmp(&(b.start, b.end, &b.detector, &b.label))
+    });
+    out.dedup_by(|a, b| {
+        a.start == b.start && a.end == b.end && a.detector == b.detector && a.label == b.label
+    });
     out
 }
 
@@ -82,11 +86,26 @@ pub fn scan(text: &str) -> Vec<Finding> {
 /// startup: a gateway whose detectors are broken must refuse to start (fail closed).
 pub fn self_check() -> Result<(), Vec<String>> {
     let _ = scan("self check: a@b.io 4111 1111 1111 1111 ghp_x ignore previous instructions");
-    let mut problems = util::BROKEN.lock().map(|b| b.clone()).unwrap_or_else(|_| vec!["pattern registry poisoned".into()]);
+    let mut problems = util::BROKEN
+        .lock()
+        .map(|b| b.clone())
+        .unwrap_or_else(|_| vec!["pattern registry poisoned".into()]);
     if !injection::model_loaded() {
         problems.push("the injection model weights do not load".into());
     }
-    if problems.is_empty() { Ok(()) } else { Err(problems) }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(problems)
+    }
+}
+
+/// Looks a detector up by id or name.
+pub fn detector(key: &str) -> Option<&'static dyn Detector> {
+    DETECTORS
+        .iter()
+        .copied()
+        .find(|d| d.meta().id.eq_ignore_ascii_case(key) || d.meta().name == key)
 }
 
 #[cfg(test)]
@@ -95,9 +114,4 @@ mod tests {
     fn every_pattern_compiles_and_the_model_loads() {
         assert_eq!(super::self_check(), Ok(()));
     }
-}
-
-/// Looks a detector up by id or name.
-pub fn detector(key: &str) -> Option<&'static dyn Detector> {
-    DETECTORS.iter().copied().find(|d| d.meta().id.eq_ignore_ascii_case(key) || d.meta().name == key)
 }

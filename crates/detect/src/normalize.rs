@@ -24,7 +24,10 @@ impl Normalized {
     /// Normalizes `original`.
     pub fn new(original: &str) -> Self {
         if !needs_work(original) {
-            return Self { text: unescape_whitespace(original), map: Vec::new() };
+            return Self {
+                text: unescape_whitespace(original),
+                map: Vec::new(),
+            };
         }
         let mut text = String::with_capacity(original.len());
         let mut map = Vec::with_capacity(original.len() + 1);
@@ -61,7 +64,10 @@ impl Normalized {
             }
         }
         map.push(original.len() as u32);
-        Self { text: unescape_whitespace(&text), map }
+        Self {
+            text: unescape_whitespace(&text),
+            map,
+        }
     }
 
     /// Whether the normalized text is byte-for-byte the original.
@@ -81,8 +87,15 @@ impl Normalized {
             return (s as usize, s as usize);
         }
         let from = self.map.get(end - 1).copied().unwrap_or(0);
-        let e = self.map.get(end..).and_then(|rest| rest.iter().find(|&&m| m > from)).copied();
-        (s as usize, e.unwrap_or_else(|| self.map.last().copied().unwrap_or(0)) as usize)
+        let e = self
+            .map
+            .get(end..)
+            .and_then(|rest| rest.iter().find(|&&m| m > from))
+            .copied();
+        (
+            s as usize,
+            e.unwrap_or_else(|| self.map.last().copied().unwrap_or(0)) as usize,
+        )
     }
 }
 
@@ -125,7 +138,10 @@ pub(crate) fn is_invisible(c: char) -> bool {
 /// hidden in them is still read by a model, so it is decoded.
 fn tag_to_ascii(c: char) -> Option<char> {
     let cp = c as u32;
-    (0xE0020..=0xE007E).contains(&cp).then(|| char::from_u32(cp - 0xE0000)).flatten()
+    (0xE0020..=0xE007E)
+        .contains(&cp)
+        .then(|| char::from_u32(cp - 0xE0000))
+        .flatten()
 }
 
 /// Folds a non-ASCII character to the ASCII it is confusable with, if its confusable skeleton

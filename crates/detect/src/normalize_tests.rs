@@ -17,7 +17,10 @@ fn folds_fullwidth_zero_width_confusables_and_tags() {
     assert_eq!(norm("ig\u{200B}no\u{200D}re"), "ignore");
     assert_eq!(norm("\u{0456}gnоre"), "ignore"); // Cyrillic i and o
     assert_eq!(norm("a\u{202E}b"), "ab");
-    let tags: String = "hi".chars().map(|c| char::from_u32(c as u32 + 0xE0000).unwrap()).collect();
+    let tags: String = "hi"
+        .chars()
+        .map(|c| char::from_u32(c as u32 + 0xE0000).unwrap())
+        .collect();
     assert_eq!(norm(&format!("x{tags}y")), "xhiy");
     assert_eq!(norm("café"), "café");
 }

@@ -9,10 +9,16 @@ fn redact_secrets(text: &str) -> String {
 /// Every run of 6+ characters of `secret` (ignoring obfuscation) is gone from `out`.
 fn assert_gone(out: &str, secret: &str) {
     let chars: Vec<char> = secret.chars().collect();
-    let clean: String = out.chars().filter(|c| !crate::normalize::is_invisible(*c)).collect();
+    let clean: String = out
+        .chars()
+        .filter(|c| !crate::normalize::is_invisible(*c))
+        .collect();
     for w in chars.windows(6) {
         let piece: String = w.iter().collect();
-        assert!(!clean.contains(&piece), "`{piece}` of the secret survived in {out:?}");
+        assert!(
+            !clean.contains(&piece),
+            "`{piece}` of the secret survived in {out:?}"
+        );
     }
 }
 
@@ -34,10 +40,26 @@ fn obfuscated_secrets_go_entirely() {
     // Zero-width characters inside the key.
     let split: String = key.chars().flat_map(|c| [c, '\u{200B}']).collect();
     // Full-width forms.
-    let wide: String = key.chars().map(|c| if c.is_ascii_alphanumeric() { char::from_u32(c as u32 + 0xFEE0).unwrap() } else { c }).collect();
+    let wide: String = key
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                char::from_u32(c as u32 + 0xFEE0).unwrap()
+            } else {
+                c
+            }
+        })
+        .collect();
     // Base64 inside a sentence.
-    let b64 = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, format!("key={key}"));
-    for text in [format!("pay with {split} now"), format!("pay with {wide} now"), format!("blob {b64} end")] {
+    let b64 = base64::Engine::encode(
+        &base64::engine::general_purpose::STANDARD,
+        format!("key={key}"),
+    );
+    for text in [
+        format!("pay with {split} now"),
+        format!("pay with {wide} now"),
+        format!("blob {b64} end"),
+    ] {
         let out = redact_secrets(&text);
         assert!(out.contains("[STRIPE_KEY_1]"), "{out}");
         assert_gone(&out, &key);
@@ -48,8 +70,16 @@ fn obfuscated_secrets_go_entirely() {
 #[test]
 fn placeholders_are_stable_per_session() {
     let mut p = Placeholders::default();
-    let a = redact("a@x.io b@x.io", &scan_with("a@x.io b@x.io", |m| m.name == "email"), &mut p);
+    let a = redact(
+        "a@x.io b@x.io",
+        &scan_with("a@x.io b@x.io", |m| m.name == "email"),
+        &mut p,
+    );
     assert_eq!(a, "[EMAIL_1] [EMAIL_2]");
-    let b = redact("b@x.io", &scan_with("b@x.io", |m| m.name == "email"), &mut p);
+    let b = redact(
+        "b@x.io",
+        &scan_with("b@x.io", |m| m.name == "email"),
+        &mut p,
+    );
     assert_eq!(b, "[EMAIL_2]");
 }

@@ -46,7 +46,15 @@ pub(crate) fn never() -> Regex {
 }
 
 /// Appends a finding for bytes `start..end` of `view`, mapped to the original text.
-pub(crate) fn push(out: &mut Vec<Finding>, meta: &Meta, label: &str, view: &View, start: usize, end: usize, confidence: f32) {
+pub(crate) fn push(
+    out: &mut Vec<Finding>,
+    meta: &Meta,
+    label: &str,
+    view: &View,
+    start: usize,
+    end: usize,
+    confidence: f32,
+) {
     let (start, end) = (floor_char(&view.text, start), ceil_char(&view.text, end));
     let (start, end) = view.to_original(start, end);
     out.push(Finding {
@@ -73,12 +81,15 @@ pub(crate) fn entropy(s: &str) -> f32 {
         return 0.0;
     }
     let n = n as f32;
-    counts.iter().filter(|&&c| c > 0).map(|&c| {
-        let p = c as f32 / n;
-        -p * p.log2()
-    }).sum()
+    counts
+        .iter()
+        .filter(|&&c| c > 0)
+        .map(|&c| {
+            let p = c as f32 / n;
+            -p * p.log2()
+        })
+        .sum()
 }
-
 
 /// The text of a match (matches of ASCII-mode patterns may end inside a character; such a
 /// match reads as empty and is skipped by every validator).

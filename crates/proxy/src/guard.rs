@@ -71,19 +71,31 @@ pub struct DetectSettings {
 
 impl Default for DetectSettings {
     fn default() -> Self {
-        Self { arguments: Self::default_arguments(), results: Self::default_results(), injection_threshold: None }
+        Self {
+            arguments: Self::default_arguments(),
+            results: Self::default_results(),
+            injection_threshold: None,
+        }
     }
 }
 
 impl DetectSettings {
     /// A credential leaving in a tool argument is refused; the rest is logged.
     fn default_arguments() -> Actions {
-        Actions { injection: Act::Log, pii: Act::Log, secret: Act::Block }
+        Actions {
+            injection: Act::Log,
+            pii: Act::Log,
+            secret: Act::Block,
+        }
     }
 
     /// A result carrying injected instructions is withheld; credentials are redacted.
     fn default_results() -> Actions {
-        Actions { injection: Act::Block, pii: Act::Log, secret: Act::Redact }
+        Actions {
+            injection: Act::Block,
+            pii: Act::Log,
+            secret: Act::Redact,
+        }
     }
 }
 
@@ -126,7 +138,18 @@ impl Verdict {
             .findings
             .iter()
             .filter(|l| self.blocking.contains(l.finding.kind.as_str()))
-            .map(|l| format!("{} ({}) at `{}`", l.finding.kind.as_str(), l.finding.label, if l.pointer.is_empty() { "/" } else { &l.pointer }))
+            .map(|l| {
+                format!(
+                    "{} ({}) at `{}`",
+                    l.finding.kind.as_str(),
+                    l.finding.label,
+                    if l.pointer.is_empty() {
+                        "/"
+                    } else {
+                        &l.pointer
+                    }
+                )
+            })
             .collect();
         what.dedup();
         what.truncate(5);
@@ -136,7 +159,13 @@ impl Verdict {
 
 /// Scans every string in `doc` and applies `actions`; strings whose findings ask for redaction
 /// are rewritten in place (with the session's placeholders).
-pub(crate) fn apply(doc: &mut Value, actions: &Actions, threshold: Option<f32>, placeholders: &mut Placeholders, direction: &str) -> Verdict {
+pub(crate) fn apply(
+    doc: &mut Value,
+    actions: &Actions,
+    threshold: Option<f32>,
+    placeholders: &mut Placeholders,
+    direction: &str,
+) -> Verdict {
     let mut verdict = Verdict::default();
     let active = |k: FindingKind| actions.for_kind(k) != Act::Off;
     walk(doc, &mut String::new(), &mut |pointer, text| {
@@ -156,14 +185,22 @@ pub(crate) fn apply(doc: &mut Value, actions: &Actions, threshold: Option<f32>, 
                     verdict.blocking.insert(f.kind.as_str());
                 }
                 Act::Label => {
-                    verdict.labels.insert(format!("{}_in_{direction}", f.kind.as_str()));
+                    verdict
+                        .labels
+                        .insert(format!("{}_in_{direction}", f.kind.as_str()));
                 }
                 Act::Redact => redact.push(f.clone()),
                 Act::Off | Act::Log => {}
             }
         }
-        let rewritten = (!redact.is_empty()).then(|| warden_detect::redact(text, &redact, placeholders));
-        verdict.findings.extend(found.into_iter().map(|finding| Located { pointer: pointer.to_owned(), finding }));
+        let rewritten =
+            (!redact.is_empty()).then(|| warden_detect::redact(text, &redact, placeholders));
+        verdict
+            .findings
+            .extend(found.into_iter().map(|finding| Located {
+                pointer: pointer.to_owned(),
+                finding,
+            }));
         rewritten
     });
     verdict
@@ -172,14 +209,22 @@ pub(crate) fn apply(doc: &mut Value, actions: &Actions, threshold: Option<f32>, 
 /// The arguments as the audit log should keep them: every PII and secret finding replaced,
 /// whatever the configured action. Returns `None` when there is nothing to hide.
 pub(crate) fn audit_copy(doc: &Value, verdict: &Verdict) -> Option<Value> {
-    let hide: Vec<&Located> = verdict.findings.iter().filter(|l| l.finding.kind != FindingKind::Injection).collect();
+    let hide: Vec<&Located> = verdict
+        .findings
+        .iter()
+        .filter(|l| l.finding.kind != FindingKind::Injection)
+        .collect();
     if hide.is_empty() {
         return None;
     }
     let mut copy = doc.clone();
     let mut placeholders = Placeholders::default();
     walk(&mut copy, &mut String::new(), &mut |pointer, text| {
-        let here: Vec<Finding> = hide.iter().filter(|l| l.pointer == pointer).map(|l| l.finding.clone()).collect();
+        let here: Vec<Finding> = hide
+            .iter()
+            .filter(|l| l.pointer == pointer)
+            .map(|l| l.finding.clone())
+            .collect();
         (!here.is_empty()).then(|| warden_detect::redact(text, &here, &mut placeholders))
     });
     Some(copy)

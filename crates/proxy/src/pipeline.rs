@@ -68,27 +68,29 @@ pub(crate) async fn govern(shared: &Shared, mut msg: Message, id: Value, method:
     let mut scanned = request.arguments.clone();
     let verdict = {
         let mut state = shared.state();
-        let v = guard::apply(&mut scanned, &settings.arguments, settings.injection_threshold, &mut state.placeholders, "arguments");
+        let v = guard::apply(
+            &mut scanned,
+            &settings.arguments,
+            settings.injection_threshold,
+            &mut state.placeholders,
+            "arguments",
+        );
         state.labels.extend(v.labels.iter().cloned());
         v
     };
     if decision.is_allow() {
         if verdict.act == Act::Block {
             decision = Decision::refuse(verdict.reason("arguments"));
-        } else if verdict.act == Act::Redact {
-            if let Some(params) = msg.params_mut() {
-                params.insert("arguments".to_owned(), scanned);
-            }
+        } else if verdict.act == Act::Redact
+            && let Some(params) = msg.params_mut()
+        {
+            params.insert("arguments".to_owned(), scanned);
         }
     }
     // Stage 5: durable audit record before anything moves.
     let hidden = guard::audit_copy(&request.arguments, &verdict);
     let event = decision_event(shared, request, hidden, &verdict, &decision, &method, &id);
-    let seq = match shared
-        .audit
-        .append(event)
-        .await
-    {
+    let seq = match shared.audit.append(event).await {
         Ok(seq) => seq,
         Err(e) => {
             tracing::error!("audit failed, refusing `{method}`: {e}");
@@ -285,9 +287,15 @@ pub(crate) async fn record_outcome(
     };
     let mut body =
         json!({"decision_seq": decision_seq, "latency_us": started.elapsed().as_micros() as u64});
-    if let (Some(v), Some(obj)) = (verdict.filter(|v| !v.findings.is_empty()), body.as_object_mut()) {
+    if let (Some(v), Some(obj)) = (
+        verdict.filter(|v| !v.findings.is_empty()),
+        body.as_object_mut(),
+    ) {
         obj.insert("findings".to_owned(), v.audit());
-        obj.insert("action".to_owned(), json!(format!("{:?}", v.act).to_lowercase()));
+        obj.insert(
+            "action".to_owned(),
+            json!(format!("{:?}", v.act).to_lowercase()),
+        );
     }
     if let (Some(obj), Value::Object(extra)) = (body.as_object_mut(), status) {
         obj.extend(extra);

@@ -189,7 +189,8 @@ async fn upstream_response(shared: &Shared, mut msg: Message, id: &Value) {
         }
         Some(Pending::Client(call)) => {
             reply::post_process(shared, &call.method, &mut msg);
-            let verdict = (call.method == "tools/call").then(|| reply::guard_result(shared, &call, &mut msg));
+            let verdict =
+                (call.method == "tools/call").then(|| reply::guard_result(shared, &call, &mut msg));
             if let Some(seq) = call.decision_seq {
                 pipeline::record_outcome(shared, seq, &msg, call.started, verdict.as_ref()).await;
             }

@@ -166,13 +166,25 @@ pub(crate) fn refusal(
 /// Scans a `tools/call` result on its way to the agent and applies the configured actions:
 /// redaction rewrites it, block replaces it with a tool error that says why (the agent never
 /// sees the withheld content), label marks the session.
-pub(crate) fn guard_result(shared: &Shared, call: &ClientCall, msg: &mut Message) -> crate::guard::Verdict {
+pub(crate) fn guard_result(
+    shared: &Shared,
+    call: &ClientCall,
+    msg: &mut Message,
+) -> crate::guard::Verdict {
     let tool = call.target.as_ref().and_then(Value::as_str);
     let settings = shared.detect_settings(tool);
-    let Some(result) = msg.result_mut() else { return crate::guard::Verdict::default() };
+    let Some(result) = msg.result_mut() else {
+        return crate::guard::Verdict::default();
+    };
     let verdict = {
         let mut state = shared.state();
-        let v = crate::guard::apply(result, &settings.results, settings.injection_threshold, &mut state.placeholders, "results");
+        let v = crate::guard::apply(
+            result,
+            &settings.results,
+            settings.injection_threshold,
+            &mut state.placeholders,
+            "results",
+        );
         state.labels.extend(v.labels.iter().cloned());
         v
     };
@@ -185,7 +197,10 @@ pub(crate) fn guard_result(shared: &Shared, call: &ClientCall, msg: &mut Message
             "_meta": { "dev.warden/decision": { "outcome": "deny", "reason": reason, "findings": verdict.audit() } },
         });
         if modern && let Some(obj) = result.as_object_mut() {
-            obj.insert("resultType".to_owned(), Value::String("complete".to_owned()));
+            obj.insert(
+                "resultType".to_owned(),
+                Value::String("complete".to_owned()),
+            );
         }
     }
     verdict

@@ -34,7 +34,11 @@ impl Counts {
     }
     pub fn f1(&self) -> f64 {
         let (p, r) = (self.precision(), self.recall());
-        if p + r == 0.0 { 0.0 } else { 2.0 * p * r / (p + r) }
+        if p + r == 0.0 {
+            0.0
+        } else {
+            2.0 * p * r / (p + r)
+        }
     }
 }
 
@@ -77,13 +81,21 @@ pub fn run(files: &[&Path], benign: &[&Path]) -> Result<Vec<FileReport>> {
             extra_benign.push(field(&row, "text").to_owned());
         }
     }
-    let extra_scores: Vec<f32> = extra_benign.iter().map(|t| warden_detect::injection::score(&Input::new(t)).value).collect();
+    let extra_scores: Vec<f32> = extra_benign
+        .iter()
+        .map(|t| warden_detect::injection::score(&Input::new(t)).value)
+        .collect();
     let mut out = Vec::new();
     for f in files {
         let rows = read_jsonl(f)?;
-        let name = f.file_name().map_or_else(|| f.display().to_string(), |n| n.to_string_lossy().into_owned());
+        let name = f.file_name().map_or_else(
+            || f.display().to_string(),
+            |n| n.to_string_lossy().into_owned(),
+        );
         let first = rows.first().cloned().unwrap_or(Value::Null);
-        let report = if first.get("template_line").is_some() || (first.get("spans").is_some() && first.get("label").is_none()) {
+        let report = if first.get("template_line").is_some()
+            || (first.get("spans").is_some() && first.get("label").is_none())
+        {
             pii(&name, &rows)
         } else if first.get("rule_id").is_some() || field(&first, "label") == "secret" {
             secrets(&name, &rows)
@@ -130,7 +142,10 @@ fn injection(name: &str, rows: &[Value], extra_benign: &[f32]) -> FileReport {
     benign.extend_from_slice(extra_benign);
     let t1 = warden_detect::injection::train::threshold_at(&benign, 0.01);
     let positives = scored.iter().filter(|s| s.1).count();
-    let recall = ratio(scored.iter().filter(|s| s.1 && s.0 >= t1).count(), positives);
+    let recall = ratio(
+        scored.iter().filter(|s| s.1 && s.0 >= t1).count(),
+        positives,
+    );
     FileReport {
         file: name.to_owned(),
         kind: "injection",
@@ -152,7 +167,11 @@ fn family(f: &str) -> &str {
 }
 
 fn mbps(bytes: usize, secs: f64) -> f64 {
-    if secs <= 0.0 { 0.0 } else { bytes as f64 / 1e6 / secs }
+    if secs <= 0.0 {
+        0.0
+    } else {
+        bytes as f64 / 1e6 / secs
+    }
 }
 
 /// Corpus PII types and the detector labels that answer for them.
@@ -177,13 +196,19 @@ fn pii(name: &str, rows: &[Value]) -> FileReport {
     for row in rows {
         let text = field(row, "text");
         bytes += text.len();
-        found.push(warden_detect::scan_with(text, |m| m.kind == FindingKind::Pii));
+        found.push(warden_detect::scan_with(text, |m| {
+            m.kind == FindingKind::Pii
+        }));
     }
     let secs = start.elapsed().as_secs_f64();
     let mut labels: BTreeMap<String, Counts> = BTreeMap::new();
     for (row, findings) in rows.iter().zip(&found) {
         let text = field(row, "text");
-        let byte_at = |ch: u64| text.char_indices().nth(ch as usize).map_or(text.len(), |(b, _)| b);
+        let byte_at = |ch: u64| {
+            text.char_indices()
+                .nth(ch as usize)
+                .map_or(text.len(), |(b, _)| b)
+        };
         let gold: Vec<(String, usize, usize)> = row
             .get("spans")
             .and_then(Value::as_array)
@@ -200,9 +225,18 @@ fn pii(name: &str, rows: &[Value]) -> FileReport {
             let g: Vec<&(String, usize, usize)> = gold.iter().filter(|x| x.0 == ty).collect();
             let p: Vec<_> = findings.iter().filter(|f| f.label == label).collect();
             let c = labels.entry(ty.to_owned()).or_default();
-            c.tp += g.iter().filter(|x| p.iter().any(|f| f.start < x.2 && f.end > x.1)).count();
-            c.fn_ += g.iter().filter(|x| !p.iter().any(|f| f.start < x.2 && f.end > x.1)).count();
-            c.fp += p.iter().filter(|f| !g.iter().any(|x| f.start < x.2 && f.end > x.1)).count();
+            c.tp += g
+                .iter()
+                .filter(|x| p.iter().any(|f| f.start < x.2 && f.end > x.1))
+                .count();
+            c.fn_ += g
+                .iter()
+                .filter(|x| !p.iter().any(|f| f.start < x.2 && f.end > x.1))
+                .count();
+            c.fp += p
+                .iter()
+                .filter(|f| !g.iter().any(|x| f.start < x.2 && f.end > x.1))
+                .count();
         }
     }
     let mut overall = Counts::default();
@@ -229,7 +263,14 @@ fn pii(name: &str, rows: &[Value]) -> FileReport {
 }
 
 /// The structured PII types the overall figure covers.
-pub const STRUCTURED: &[&str] = &["EMAIL_ADDRESS", "PHONE_NUMBER", "CREDIT_CARD", "IBAN_CODE", "US_SSN", "IP_ADDRESS"];
+pub const STRUCTURED: &[&str] = &[
+    "EMAIL_ADDRESS",
+    "PHONE_NUMBER",
+    "CREDIT_CARD",
+    "IBAN_CODE",
+    "US_SSN",
+    "IP_ADDRESS",
+];
 
 /// Record-level secret scoring: a secret record is found when a secret finding overlaps its
 /// span; a benign record with any secret finding is a false positive.
@@ -240,7 +281,9 @@ fn secrets(name: &str, rows: &[Value]) -> FileReport {
     for row in rows {
         let text = field(row, "text");
         bytes += text.len();
-        found.push(warden_detect::scan_with(text, |m| m.kind == FindingKind::Secret));
+        found.push(warden_detect::scan_with(text, |m| {
+            m.kind == FindingKind::Secret
+        }));
     }
     let secs = start.elapsed().as_secs_f64();
     let mut overall = Counts::default();
@@ -249,7 +292,11 @@ fn secrets(name: &str, rows: &[Value]) -> FileReport {
     let (mut span_hits, mut secret_rows) = (0, 0);
     for (row, findings) in rows.iter().zip(&found) {
         let text = field(row, "text");
-        let byte_at = |ch: u64| text.char_indices().nth(ch as usize).map_or(text.len(), |(b, _)| b);
+        let byte_at = |ch: u64| {
+            text.char_indices()
+                .nth(ch as usize)
+                .map_or(text.len(), |(b, _)| b)
+        };
         let rule = field(row, "rule_id");
         let provider = rule.split('.').nth(1).unwrap_or(rule).to_owned();
         let c = labels.entry(provider).or_default();
@@ -259,9 +306,16 @@ fn secrets(name: &str, rows: &[Value]) -> FileReport {
                 .and_then(Value::as_array)
                 .into_iter()
                 .flatten()
-                .map(|s| (byte_at(s.get("start").and_then(Value::as_u64).unwrap_or(0)), byte_at(s.get("end").and_then(Value::as_u64).unwrap_or(0))))
+                .map(|s| {
+                    (
+                        byte_at(s.get("start").and_then(Value::as_u64).unwrap_or(0)),
+                        byte_at(s.get("end").and_then(Value::as_u64).unwrap_or(0)),
+                    )
+                })
                 .collect();
-            let on_span = findings.iter().any(|f| spans.iter().any(|&(a, b)| f.start < b && f.end > a));
+            let on_span = findings
+                .iter()
+                .any(|f| spans.iter().any(|&(a, b)| f.start < b && f.end > a));
             span_hits += usize::from(on_span);
             secret_rows += 1;
             // A record holds one credential; the corpus's span is its rule's first capture
@@ -277,7 +331,9 @@ fn secrets(name: &str, rows: &[Value]) -> FileReport {
         } else if !findings.is_empty() {
             overall.fp += 1;
             c.fp += 1;
-            if row.get("matches_other_rules").is_some_and(|v| !v.is_null() && v != &Value::Bool(false) && v != &Value::Array(vec![])) {
+            if row.get("matches_other_rules").is_some_and(|v| {
+                !v.is_null() && v != &Value::Bool(false) && v != &Value::Array(vec![])
+            }) {
                 other_rules += 1;
             }
         }
@@ -314,7 +370,8 @@ pub fn table(reports: &[FileReport], per_label: bool) -> String {
             c.precision(),
             c.recall(),
             c.f1(),
-            r.recall_at_1pct_fpr.map_or("-".to_owned(), |v| format!("{v:.3}")),
+            r.recall_at_1pct_fpr
+                .map_or("-".to_owned(), |v| format!("{v:.3}")),
             r.mb_per_s
         ));
         if let (Some(n), Some(sr)) = (r.fp_matching_other_rules, r.span_recall) {
@@ -324,7 +381,13 @@ pub fn table(reports: &[FileReport], per_label: bool) -> String {
             for (label, c) in &r.labels {
                 out.push_str(&format!(
                     "  {:<36} tp {:>5} fp {:>5} fn {:>5}  P {:.3} R {:.3} F1 {:.3}\n",
-                    label, c.tp, c.fp, c.fn_, c.precision(), c.recall(), c.f1()
+                    label,
+                    c.tp,
+                    c.fp,
+                    c.fn_,
+                    c.precision(),
+                    c.recall(),
+                    c.f1()
                 ));
             }
         }

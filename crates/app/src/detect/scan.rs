@@ -29,7 +29,11 @@ pub struct Report {
 /// Scans `input`: as JSON when it parses as a JSON object or array, else as text.
 pub fn scan(input: &str, redact: bool) -> Report {
     let trimmed = input.trim_start();
-    let json = if trimmed.starts_with('{') || trimmed.starts_with('[') { serde_json::from_str::<Value>(input).ok() } else { None };
+    let json = if trimmed.starts_with('{') || trimmed.starts_with('[') {
+        serde_json::from_str::<Value>(input).ok()
+    } else {
+        None
+    };
     let mut findings = Vec::new();
     let mut score = 0f32;
     let mut placeholders = Placeholders::default();
@@ -37,9 +41,13 @@ pub fn scan(input: &str, redact: bool) -> Report {
         Some(mut v) => {
             walk(&mut v, String::new(), &mut |pointer, s| {
                 let f = warden_detect::scan(s);
-                score = score.max(warden_detect::injection::score(&warden_detect::Input::new(s)).value);
+                score =
+                    score.max(warden_detect::injection::score(&warden_detect::Input::new(s)).value);
                 let out = redact.then(|| redact_text(s, &f, &mut placeholders));
-                findings.extend(f.into_iter().map(|finding| Located { pointer: pointer.to_owned(), finding }));
+                findings.extend(f.into_iter().map(|finding| Located {
+                    pointer: pointer.to_owned(),
+                    finding,
+                }));
                 out
             });
             redact.then_some(v)
@@ -48,16 +56,27 @@ pub fn scan(input: &str, redact: bool) -> Report {
             let f = warden_detect::scan(input);
             score = warden_detect::injection::score(&warden_detect::Input::new(input)).value;
             let out = redact.then(|| Value::String(redact_text(input, &f, &mut placeholders)));
-            findings.extend(f.into_iter().map(|finding| Located { pointer: String::new(), finding }));
+            findings.extend(f.into_iter().map(|finding| Located {
+                pointer: String::new(),
+                finding,
+            }));
             out
         }
     };
-    Report { findings, injection_score: score, redacted }
+    Report {
+        findings,
+        injection_score: score,
+        redacted,
+    }
 }
 
 /// Redacts PII and secrets (an injection finding is reported, not cut out).
 fn redact_text(s: &str, f: &[Finding], placeholders: &mut Placeholders) -> String {
-    let cut: Vec<Finding> = f.iter().filter(|x| x.kind != warden_detect::FindingKind::Injection).cloned().collect();
+    let cut: Vec<Finding> = f
+        .iter()
+        .filter(|x| x.kind != warden_detect::FindingKind::Injection)
+        .cloned()
+        .collect();
     warden_detect::redact(s, &cut, placeholders)
 }
 
@@ -105,6 +124,10 @@ pub fn table(report: &Report, source: &Value) -> String {
             if l.pointer.is_empty() { "" } else { &l.pointer }
         ));
     }
-    out.push_str(&format!("injection score {:.3} (threshold {:.3})\n", report.injection_score, warden_detect::injection::threshold()));
+    out.push_str(&format!(
+        "injection score {:.3} (threshold {:.3})\n",
+        report.injection_score,
+        warden_detect::injection::threshold()
+    ));
     out
 }

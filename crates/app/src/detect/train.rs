@@ -22,7 +22,9 @@ pub struct Report {
 /// Whether a benign text is held out (for the threshold) rather than trained on: a stable
 /// hash of the text, so the split does not depend on file order.
 fn held_out(text: &str) -> bool {
-    let h = text.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3));
+    let h = text.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+    });
     h % 4 == 0
 }
 
@@ -35,21 +37,34 @@ pub fn run(corpora: &[&Path], benign: &[&Path], exclude: &[String], out: &Path) 
     for f in corpora {
         for row in read_jsonl(f)? {
             let fam = field(&row, "family");
-            if exclude.iter().any(|x| fam == x || fam.starts_with(&format!("{x}/"))) {
+            if exclude
+                .iter()
+                .any(|x| fam == x || fam.starts_with(&format!("{x}/")))
+            {
                 continue;
             }
             match field(&row, "label") {
                 "injection" => {
                     let payload = field(&row, "payload");
-                    let text = if payload.is_empty() { field(&row, "text") } else { payload };
-                    examples.push(Example { text: text.to_owned(), positive: true });
+                    let text = if payload.is_empty() {
+                        field(&row, "text")
+                    } else {
+                        payload
+                    };
+                    examples.push(Example {
+                        text: text.to_owned(),
+                        positive: true,
+                    });
                 }
                 "benign" => {
                     let text = field(&row, "text").to_owned();
                     if held_out(&text) {
                         held.push(text);
                     } else {
-                        examples.push(Example { text, positive: false });
+                        examples.push(Example {
+                            text,
+                            positive: false,
+                        });
                     }
                 }
                 _ => {}
@@ -62,16 +77,24 @@ pub fn run(corpora: &[&Path], benign: &[&Path], exclude: &[String], out: &Path) 
             if held_out(&text) {
                 held.push(text);
             } else {
-                examples.push(Example { text, positive: false });
+                examples.push(Example {
+                    text,
+                    positive: false,
+                });
             }
         }
     }
     let trained = train::train(&examples, Options::default());
     // Score with the quantized weights, as they will ship.
-    let mut model = warden_detect::injection::model::Model::parse(&trained.to_bytes()).unwrap_or(trained);
-    let scores: Vec<f32> = held.iter().map(|t| warden_detect::injection::score_with(&Input::new(t), &model).value).collect();
+    let mut model =
+        warden_detect::injection::model::Model::parse(&trained.to_bytes()).unwrap_or(trained);
+    let scores: Vec<f32> = held
+        .iter()
+        .map(|t| warden_detect::injection::score_with(&Input::new(t), &model).value)
+        .collect();
     model.threshold = train::threshold_at(&scores, 0.01);
-    std::fs::write(out, model.to_bytes()).with_context(|| format!("cannot write `{}`", out.display()))?;
+    std::fs::write(out, model.to_bytes())
+        .with_context(|| format!("cannot write `{}`", out.display()))?;
     Ok(Report {
         positives: examples.iter().filter(|e| e.positive).count(),
         negatives: examples.iter().filter(|e| !e.positive).count(),

@@ -33,7 +33,11 @@ pub fn scan(args: ScanArgs) -> i32 {
             }
         }
     }
-    if report.findings.is_empty() { exit::OK } else { exit::CHECK_FAILED }
+    if report.findings.is_empty() {
+        exit::OK
+    } else {
+        exit::CHECK_FAILED
+    }
 }
 
 pub fn eval(args: EvalArgs) -> i32 {

@@ -27,7 +27,10 @@ fn a_secret_in_arguments_is_refused_and_never_reaches_the_upstream_or_the_log() 
     assert_eq!(code, 0);
     let log = serde_json::to_string(&audit_records(dir.path())).unwrap();
     assert!(!log.contains(&key), "the audit log holds the secret");
-    assert!(log.contains("\"type\":\"github_token\"") && log.contains("[GITHUB_TOKEN_1]"), "{log}");
+    assert!(
+        log.contains("\"type\":\"github_token\"") && log.contains("[GITHUB_TOKEN_1]"),
+        "{log}"
+    );
 }
 
 #[test]
@@ -39,7 +42,10 @@ fn injected_tool_results_are_withheld_and_secrets_in_results_redacted() {
     let r = s.call("echo", json!({"text": attack}));
     assert_eq!(r["result"]["isError"], json!(true), "{r}");
     let text = r["result"]["content"][0]["text"].as_str().unwrap();
-    assert!(text.starts_with("Warden withheld this tool result") && !text.contains("attacker@"), "{text}");
+    assert!(
+        text.starts_with("Warden withheld this tool result") && !text.contains("attacker@"),
+        "{text}"
+    );
     // A tool configured to let secrets out in arguments still gets them redacted on the way back.
     let (code, _) = s.finish();
     assert_eq!(code, 0);
@@ -49,12 +55,24 @@ fn injected_tool_results_are_withheld_and_secrets_in_results_redacted() {
     let mut s = Session::start(dir.path());
     s.initialize();
     let key = ghp();
-    let r = s.call("echo", json!({"text": format!("mail bob@corp.example, key {key}")}));
+    let r = s.call(
+        "echo",
+        json!({"text": format!("mail bob@corp.example, key {key}")}),
+    );
     let out = r["result"]["content"][0]["text"].as_str().unwrap();
-    assert!(out.contains("[EMAIL_1]") && !out.contains("bob@corp.example"), "{out}");
-    assert!(out.contains("[GITHUB_TOKEN_1]") && !out.contains(&key), "{out}");
+    assert!(
+        out.contains("[EMAIL_1]") && !out.contains("bob@corp.example"),
+        "{out}"
+    );
+    assert!(
+        out.contains("[GITHUB_TOKEN_1]") && !out.contains(&key),
+        "{out}"
+    );
     let received = serde_json::to_string(&s.upstream_received()).unwrap();
-    assert!(received.contains("[EMAIL_1]") && received.contains(&key), "{received}");
+    assert!(
+        received.contains("[EMAIL_1]") && received.contains(&key),
+        "{received}"
+    );
     let (code, _) = s.finish();
     assert_eq!(code, 0);
 }
@@ -68,11 +86,18 @@ fn warden_scan_reports_and_redacts() {
         .spawn()
         .and_then(|mut c| {
             use std::io::Write;
-            c.stdin.take().unwrap().write_all(b"{\"note\": \"card 4111 1111 1111 1111\"}")?;
+            c.stdin
+                .take()
+                .unwrap()
+                .write_all(b"{\"note\": \"card 4111 1111 1111 1111\"}")?;
             c.wait_with_output()
         })
         .unwrap();
-    assert_eq!(out.status.code(), Some(3), "findings exit with the check-failed code");
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "findings exit with the check-failed code"
+    );
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(report["findings"][0]["type"], json!("credit_card"));
     assert_eq!(report["findings"][0]["pointer"], json!("/note"));

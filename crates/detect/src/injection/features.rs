@@ -47,7 +47,11 @@ pub fn tokenize(text: &str, out: &mut Vec<Token>) {
                 end = j + d.len_utf8();
                 chars.next();
             }
-            out.push(Token { hash: h, start: i, end });
+            out.push(Token {
+                hash: h,
+                start: i,
+                end,
+            });
         } else if !c.is_whitespace() {
             let mut end = i + c.len_utf8();
             while let Some(&(j, d)) = chars.peek() {
@@ -57,7 +61,11 @@ pub fn tokenize(text: &str, out: &mut Vec<Token>) {
                 end = j + d.len_utf8();
                 chars.next();
             }
-            out.push(Token { hash: fnv_char(fnv_start() ^ 0x9e37_79b9, c), start: i, end });
+            out.push(Token {
+                hash: fnv_char(fnv_start() ^ 0x9e37_79b9, c),
+                start: i,
+                end,
+            });
         }
     }
 }
@@ -101,7 +109,11 @@ pub fn rule(index: usize) -> u64 {
 /// Calls `f(token_index, bucket)` for every feature: the unigram of each token, the bigram with
 /// the previous token, and each rule hit (`(rule_index, byte_offset)`) at the token it starts in.
 /// `rule_hits` must be sorted by offset.
-pub fn for_each_feature(tokens: &[Token], rule_hits: &[(usize, usize)], mut f: impl FnMut(usize, usize)) {
+pub fn for_each_feature(
+    tokens: &[Token],
+    rule_hits: &[(usize, usize)],
+    mut f: impl FnMut(usize, usize),
+) {
     let mut hits = rule_hits.iter().peekable();
     let mut prev: Option<&Token> = None;
     for (i, t) in tokens.iter().enumerate() {

@@ -2,7 +2,10 @@ use super::*;
 
 #[test]
 fn shipped_model_loads() {
-    assert!(model_loaded(), "crates/detect/model/injection.bin is not a valid weights file");
+    assert!(
+        model_loaded(),
+        "crates/detect/model/injection.bin is not a valid weights file"
+    );
     assert!(threshold() > 0.0 && threshold() < 1.0);
 }
 
@@ -13,7 +16,11 @@ fn flags_obfuscated_override_and_names_evidence() {
     assert!(s.value >= threshold(), "{s:?}");
     let labels: Vec<&str> = s.evidence.iter().map(|e| e.0).collect();
     assert!(labels.contains(&"instruction_override"), "{labels:?}");
-    let (_, a, b) = s.evidence.iter().find(|e| e.0 == "instruction_override").unwrap();
+    let (_, a, b) = s
+        .evidence
+        .iter()
+        .find(|e| e.0 == "instruction_override")
+        .unwrap();
     assert!(text[*a..*b].starts_with("Ｉｇｎｏｒｅ"));
 }
 
@@ -35,7 +42,12 @@ fn windows_cover_all_tokens() {
 fn every_rule_compiles() {
     for rule in rules::RULES {
         let p = rule.pattern.replace(r"\b", r"(?-u:\b)");
-        assert!(regex::Regex::new(&p).is_ok(), "{}: {:?}", rule.label, regex::Regex::new(&p).err());
+        assert!(
+            regex::Regex::new(&p).is_ok(),
+            "{}: {:?}",
+            rule.label,
+            regex::Regex::new(&p).err()
+        );
     }
     assert_eq!(RULES.set.len(), rules::RULES.len());
 }

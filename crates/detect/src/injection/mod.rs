@@ -16,8 +16,6 @@ use std::sync::LazyLock;
 
 use regex::bytes::{Regex, RegexSet};
 
-
-
 use crate::util::pattern;
 use crate::{Detector, Finding, FindingKind, Input, Meta, View};
 use features::Token;
@@ -56,7 +54,8 @@ static RULES: LazyLock<Rules> = LazyLock::new(|| {
 
 /// The shipped model; an unreadable file leaves the rules alone with a fixed weight, and a
 /// test keeps that from shipping.
-static MODEL: LazyLock<Model> = LazyLock::new(|| Model::parse(model::SHIPPED).unwrap_or_else(Model::zero));
+static MODEL: LazyLock<Model> =
+    LazyLock::new(|| Model::parse(model::SHIPPED).unwrap_or_else(Model::zero));
 
 /// The shipped model's reporting threshold.
 pub fn threshold() -> f32 {
@@ -86,7 +85,11 @@ pub fn score(input: &Input<'_>) -> Score {
 
 /// Scores with the given weights.
 pub fn score_with(input: &Input<'_>, model: &Model) -> Score {
-    let mut best = Score { value: 0.0, window: (0, 0), evidence: Vec::new() };
+    let mut best = Score {
+        value: 0.0,
+        window: (0, 0),
+        evidence: Vec::new(),
+    };
     let mut tokens = Vec::new();
     for view in &input.views {
         let s = score_view(view, model, &mut tokens);
@@ -120,7 +123,10 @@ pub fn rule_hits(lowered: &str) -> Vec<(usize, usize, usize)> {
     let mut hits = Vec::new();
     for i in rules.set.matches(lowered.as_bytes()).iter() {
         if let Some(re) = rules.each.get(i) {
-            hits.extend(re.find_iter(lowered.as_bytes()).map(|m| (i, m.start(), m.end())));
+            hits.extend(
+                re.find_iter(lowered.as_bytes())
+                    .map(|m| (i, m.start(), m.end())),
+            );
         }
     }
     hits.sort_by_key(|h| h.1);
@@ -148,7 +154,9 @@ fn score_view(view: &View, model: &Model, tokens: &mut Vec<Token>) -> Score {
         }
     });
     for i in 0..n {
-        let (Some(&ps), Some(&pc)) = (sum.get(i), count.get(i)) else { break };
+        let (Some(&ps), Some(&pc)) = (sum.get(i), count.get(i)) else {
+            break;
+        };
         if let (Some(s), Some(c)) = (sum.get_mut(i + 1), count.get_mut(i + 1)) {
             *s += ps;
             *c += pc;
@@ -156,14 +164,22 @@ fn score_view(view: &View, model: &Model, tokens: &mut Vec<Token>) -> Score {
     }
     let mut best = (f32::MIN, 0, 0);
     for (a, b) in features::windows(n) {
-        let (Some(&sa), Some(&sb), Some(&ca), Some(&cb)) = (sum.get(a), sum.get(b), count.get(a), count.get(b)) else { continue };
+        let (Some(&sa), Some(&sb), Some(&ca), Some(&cb)) =
+            (sum.get(a), sum.get(b), count.get(a), count.get(b))
+        else {
+            continue;
+        };
         let logit = model.bias + (sb - sa) / features::norm((cb - ca) as usize);
         if logit > best.0 {
             best = (logit, a, b);
         }
     }
     if n == 0 {
-        return Score { value: 0.0, window: (0, 0), evidence: Vec::new() };
+        return Score {
+            value: 0.0,
+            window: (0, 0),
+            evidence: Vec::new(),
+        };
     }
     let (logit, a, b) = best;
     let start = tokens.get(a).map_or(0, |t| t.start);
@@ -176,7 +192,11 @@ fn score_view(view: &View, model: &Model, tokens: &mut Vec<Token>) -> Score {
             (rule_label(i), s, e)
         })
         .collect();
-    Score { value: sigmoid(logit), window: view.to_original(start, end), evidence }
+    Score {
+        value: sigmoid(logit),
+        window: view.to_original(start, end),
+        evidence,
+    }
 }
 
 /// The logistic function.

@@ -37,16 +37,29 @@ impl Model {
         let bias = f32::from_le_bytes(word(16)?);
         let threshold = f32::from_le_bytes(word(20)?);
         let body = bytes.get(24..)?;
-        if bits != BUCKET_BITS || body.len() != BUCKETS || !scale.is_finite() || !bias.is_finite() || !(0.0..=1.0).contains(&threshold) {
+        if bits != BUCKET_BITS
+            || body.len() != BUCKETS
+            || !scale.is_finite()
+            || !bias.is_finite()
+            || !(0.0..=1.0).contains(&threshold)
+        {
             return None;
         }
         let weights = body.iter().map(|&b| f32::from(b as i8) * scale).collect();
-        Some(Self { weights, bias, threshold })
+        Some(Self {
+            weights,
+            bias,
+            threshold,
+        })
     }
 
     /// Serializes, quantizing weights to `i8`.
     pub fn to_bytes(&self) -> Vec<u8> {
-        let max = self.weights.iter().fold(0f32, |m, w| m.max(w.abs())).max(1e-6);
+        let max = self
+            .weights
+            .iter()
+            .fold(0f32, |m, w| m.max(w.abs()))
+            .max(1e-6);
         let scale = max / 127.0;
         let mut out = Vec::with_capacity(24 + BUCKETS);
         out.extend_from_slice(MAGIC);
@@ -54,12 +67,20 @@ impl Model {
         out.extend_from_slice(&scale.to_le_bytes());
         out.extend_from_slice(&self.bias.to_le_bytes());
         out.extend_from_slice(&self.threshold.to_le_bytes());
-        out.extend(self.weights.iter().map(|w| (w / scale).round().clamp(-127.0, 127.0) as i8 as u8));
+        out.extend(
+            self.weights
+                .iter()
+                .map(|w| (w / scale).round().clamp(-127.0, 127.0) as i8 as u8),
+        );
         out
     }
 
     /// An all-zero model (every window scores sigmoid(bias)).
     pub fn zero() -> Self {
-        Self { weights: vec![0.0; BUCKETS], bias: 0.0, threshold: 0.5 }
+        Self {
+            weights: vec![0.0; BUCKETS],
+            bias: 0.0,
+            threshold: 0.5,
+        }
     }
 }

@@ -30,7 +30,12 @@ pub struct Options {
 
 impl Default for Options {
     fn default() -> Self {
-        Self { epochs: 6, learning_rate: 0.2, l2: 1e-5, seed: 20261202 }
+        Self {
+            epochs: 6,
+            learning_rate: 0.2,
+            l2: 1e-5,
+            seed: 20261202,
+        }
     }
 }
 
@@ -42,7 +47,10 @@ pub fn windows(text: &str) -> Vec<Vec<u32>> {
     for view in &input.views {
         let lowered = lower(&view.text);
         features::tokenize(&lowered, &mut tokens);
-        let starts: Vec<(usize, usize)> = rule_hits(&lowered).iter().map(|&(i, s, _)| (i, s)).collect();
+        let starts: Vec<(usize, usize)> = rule_hits(&lowered)
+            .iter()
+            .map(|&(i, s, _)| (i, s))
+            .collect();
         let mut per_token: Vec<Vec<u32>> = vec![Vec::new(); tokens.len()];
         features::for_each_feature(&tokens, &starts, |i, b| {
             if let Some(v) = per_token.get_mut(i) {
@@ -50,7 +58,13 @@ pub fn windows(text: &str) -> Vec<Vec<u32>> {
             }
         });
         for (a, b) in features::windows(tokens.len()) {
-            let w: Vec<u32> = per_token.get(a..b).unwrap_or(&[]).iter().flatten().copied().collect();
+            let w: Vec<u32> = per_token
+                .get(a..b)
+                .unwrap_or(&[])
+                .iter()
+                .flatten()
+                .copied()
+                .collect();
             if !w.is_empty() {
                 out.push(w);
             }
@@ -83,9 +97,14 @@ pub fn train(examples: &[Example], options: Options) -> Model {
         shuffle(&mut order, &mut rng);
         let lr = options.learning_rate / (1.0 + epoch as f32);
         for &i in &order {
-            let Some((feats, positive)) = data.get(i) else { continue };
+            let Some((feats, positive)) = data.get(i) else {
+                continue;
+            };
             let scale = 1.0 / features::norm(feats.len());
-            let dot: f32 = feats.iter().map(|&f| weights.get(f as usize).copied().unwrap_or(0.0)).sum();
+            let dot: f32 = feats
+                .iter()
+                .map(|&f| weights.get(f as usize).copied().unwrap_or(0.0))
+                .sum();
             let p = super::sigmoid(bias + dot * scale);
             let (y, cw) = if *positive { (1.0, wp) } else { (0.0, wn) };
             let g = (p - y) * cw;
@@ -96,7 +115,11 @@ pub fn train(examples: &[Example], options: Options) -> Model {
             }
         }
     }
-    Model { weights, bias, threshold: 0.5 }
+    Model {
+        weights,
+        bias,
+        threshold: 0.5,
+    }
 }
 
 /// The smallest threshold whose false-positive rate on `benign_scores` is at most `fpr`.

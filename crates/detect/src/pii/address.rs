@@ -4,7 +4,6 @@ use std::sync::LazyLock;
 
 use regex::bytes::Regex;
 
-
 use crate::util::{pattern, push};
 use crate::{Detector, Finding, FindingKind, Input, Meta};
 
@@ -20,7 +19,12 @@ use crate::{Detector, Finding, FindingKind, Input, Meta};
 #[derive(Debug)]
 pub struct StreetAddress;
 
-static META: Meta = Meta { id: "PII008", kind: FindingKind::Pii, name: "street_address", summary: "street addresses" };
+static META: Meta = Meta {
+    id: "PII008",
+    kind: FindingKind::Pii,
+    name: "street_address",
+    summary: "street addresses",
+};
 
 static ADDRESS: LazyLock<Regex> = LazyLock::new(|| {
     pattern(concat!(

@@ -22,7 +22,12 @@ use crate::{Detector, Finding, FindingKind, Input, Meta};
 #[derive(Debug)]
 pub struct CreditCard;
 
-static META: Meta = Meta { id: "PII003", kind: FindingKind::Pii, name: "credit_card", summary: "payment card numbers (Luhn)" };
+static META: Meta = Meta {
+    id: "PII003",
+    kind: FindingKind::Pii,
+    name: "credit_card",
+    summary: "payment card numbers (Luhn)",
+};
 
 static CARD: LazyLock<Regex> = LazyLock::new(|| pattern(r"\b\d(?:[ -]?\d){11,18}\b"));
 
@@ -51,27 +56,44 @@ pub(crate) fn luhn(d: &[u8]) -> bool {
         .enumerate()
         .map(|(i, &x)| {
             let x = u32::from(x);
-            if i % 2 == 1 { if x * 2 > 9 { x * 2 - 9 } else { x * 2 } } else { x }
+            if i % 2 == 1 {
+                if x * 2 > 9 { x * 2 - 9 } else { x * 2 }
+            } else {
+                x
+            }
         })
         .sum();
-    !d.is_empty() && sum % 10 == 0
+    !d.is_empty() && sum.is_multiple_of(10)
 }
 
 /// Known issuer prefixes with their lengths.
 fn issuer(d: &[u8]) -> bool {
     let n = d.len();
-    let prefix = |k: usize| d.iter().take(k).fold(0u32, |acc, &x| acc * 10 + u32::from(x));
+    let prefix = |k: usize| {
+        d.iter()
+            .take(k)
+            .fold(0u32, |acc, &x| acc * 10 + u32::from(x))
+    };
     let (p1, p2, p3, p4, p6) = (prefix(1), prefix(2), prefix(3), prefix(4), prefix(6));
     match p1 {
         4 => matches!(n, 13 | 16 | 19),
-        5 => ((51..=55).contains(&p2) && n == 16) || (matches!(p2, 50 | 56..=59) && (12..=19).contains(&n)),
+        5 => {
+            ((51..=55).contains(&p2) && n == 16)
+                || (matches!(p2, 50 | 56..=59) && (12..=19).contains(&n))
+        }
         2 => ((2221..=2720).contains(&p4) && n == 16) || (p4 == 2131 && n == 15),
-        3 => (matches!(p2, 34 | 37) && n == 15)
-            || ((3528..=3589).contains(&p4) && (16..=19).contains(&n))
-            || ((matches!(p2, 36 | 38 | 39) || (300..=305).contains(&p3) || p3 == 309) && (14..=19).contains(&n)),
-        6 => (p4 == 6011 || p2 == 65 || (644..=649).contains(&p3) || (622126..=622925).contains(&p6)) && (16..=19).contains(&n)
-            || (p2 == 62 && (16..=19).contains(&n))
-            || (matches!(p2, 60 | 63 | 67 | 68 | 69) && (12..=19).contains(&n)),
+        3 => {
+            (matches!(p2, 34 | 37) && n == 15)
+                || ((3528..=3589).contains(&p4) && (16..=19).contains(&n))
+                || ((matches!(p2, 36 | 38 | 39) || (300..=305).contains(&p3) || p3 == 309)
+                    && (14..=19).contains(&n))
+        }
+        6 => {
+            (p4 == 6011 || p2 == 65 || (644..=649).contains(&p3) || (622126..=622925).contains(&p6))
+                && (16..=19).contains(&n)
+                || (p2 == 62 && (16..=19).contains(&n))
+                || (matches!(p2, 60 | 63 | 67 | 68 | 69) && (12..=19).contains(&n))
+        }
         1 => p4 == 1800 && n == 15,
         0 => p4 == 604 && (12..=19).contains(&n),
         _ => false,

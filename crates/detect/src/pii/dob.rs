@@ -21,7 +21,12 @@ use crate::{Detector, Finding, FindingKind, Input, Meta};
 #[derive(Debug)]
 pub struct DateOfBirth;
 
-static META: Meta = Meta { id: "PII007", kind: FindingKind::Pii, name: "date_of_birth", summary: "dates of birth (in context)" };
+static META: Meta = Meta {
+    id: "PII007",
+    kind: FindingKind::Pii,
+    name: "date_of_birth",
+    summary: "dates of birth (in context)",
+};
 
 static DATE: LazyLock<Regex> = LazyLock::new(|| {
     pattern(concat!(
@@ -31,9 +36,29 @@ static DATE: LazyLock<Regex> = LazyLock::new(|| {
     ))
 });
 
-static GATE: super::Gate = super::Gate::new(|| super::keywords(&["born", "birth", "dob", "d.o.b", "né", "geboren", "nacimiento"]));
+static GATE: super::Gate = super::Gate::new(|| {
+    super::keywords(&[
+        "born",
+        "birth",
+        "dob",
+        "d.o.b",
+        "né",
+        "geboren",
+        "nacimiento",
+    ])
+});
 
-const CONTEXT: &[&str] = &["born", "birth", "dob", "d.o.b", "birthday", "né le", "née le", "geboren", "nacimiento"];
+const CONTEXT: &[&str] = &[
+    "born",
+    "birth",
+    "dob",
+    "d.o.b",
+    "birthday",
+    "né le",
+    "née le",
+    "geboren",
+    "nacimiento",
+];
 
 impl Detector for DateOfBirth {
     fn meta(&self) -> &Meta {
@@ -57,8 +82,18 @@ impl Detector for DateOfBirth {
 
 /// Month and day in range, year between 1900 and 2030 when written with four digits.
 fn plausible(s: &str) -> bool {
-    let nums: Vec<u32> = s.split(|c: char| !c.is_ascii_digit()).filter(|p| !p.is_empty()).filter_map(|p| p.parse().ok()).collect();
-    let year_ok = nums.iter().filter(|&&n| n >= 1000).all(|&n| (1900..=2030).contains(&n));
+    let nums: Vec<u32> = s
+        .split(|c: char| !c.is_ascii_digit())
+        .filter(|p| !p.is_empty())
+        .filter_map(|p| p.parse().ok())
+        .collect();
+    let year_ok = nums
+        .iter()
+        .filter(|&&n| n >= 1000)
+        .all(|&n| (1900..=2030).contains(&n));
     let small: Vec<u32> = nums.iter().copied().filter(|&n| n < 1000).collect();
-    year_ok && small.iter().all(|&n| (1..=31).contains(&n) || small.len() > 2)
+    year_ok
+        && small
+            .iter()
+            .all(|&n| (1..=31).contains(&n) || small.len() > 2)
 }

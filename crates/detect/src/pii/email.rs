@@ -19,10 +19,17 @@ use crate::{Detector, Finding, FindingKind, Input, Meta};
 #[derive(Debug)]
 pub struct Email;
 
-static META: Meta = Meta { id: "PII001", kind: FindingKind::Pii, name: "email", summary: "e-mail addresses" };
+static META: Meta = Meta {
+    id: "PII001",
+    kind: FindingKind::Pii,
+    name: "email",
+    summary: "e-mail addresses",
+};
 
 static EMAIL: LazyLock<Regex> = LazyLock::new(|| {
-    pattern(r"\b[A-Za-z0-9][A-Za-z0-9._%+'-]{0,63}@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,24}\b")
+    pattern(
+        r"\b[A-Za-z0-9][A-Za-z0-9._%+'-]{0,63}@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,24}\b",
+    )
 });
 
 const IMAGE_TLDS: &[&str] = &["png", "jpg", "jpeg", "gif", "svg", "webp", "ico"];

@@ -21,7 +21,12 @@ use crate::{Detector, Finding, FindingKind, Input, Meta};
 #[derive(Debug)]
 pub struct Iban;
 
-static META: Meta = Meta { id: "PII004", kind: FindingKind::Pii, name: "iban", summary: "IBANs (mod-97)" };
+static META: Meta = Meta {
+    id: "PII004",
+    kind: FindingKind::Pii,
+    name: "iban",
+    summary: "IBANs (mod-97)",
+};
 
 static IBAN: LazyLock<Regex> =
     LazyLock::new(|| pattern(r"(?i)\b[A-Z]{2}\d{2}(?:[ -]?[A-Z0-9]){11,30}\b"));
@@ -38,11 +43,19 @@ impl Detector for Iban {
                 let s = m.as_str();
                 let mut end = s.len();
                 while end >= 15 {
-                    if let Some(cand) = s.get(..end) {
-                        if valid(cand) {
-                            push(out, &META, "iban", view, m.start(), m.start() + cand.trim_end().len(), 0.95);
-                            break;
-                        }
+                    if let Some(cand) = s.get(..end)
+                        && valid(cand)
+                    {
+                        push(
+                            out,
+                            &META,
+                            "iban",
+                            view,
+                            m.start(),
+                            m.start() + cand.trim_end().len(),
+                            0.95,
+                        );
+                        break;
                     }
                     end -= 1;
                 }
@@ -53,16 +66,32 @@ impl Detector for Iban {
 
 /// Checks length for the country and mod-97.
 pub(crate) fn valid(s: &str) -> bool {
-    let compact: Vec<u8> = s.bytes().filter(u8::is_ascii_alphanumeric).map(|b| b.to_ascii_uppercase()).collect();
-    let Some(country) = compact.get(..2) else { return false };
-    let Some(len) = country_len(country) else { return false };
+    let compact: Vec<u8> = s
+        .bytes()
+        .filter(u8::is_ascii_alphanumeric)
+        .map(|b| b.to_ascii_uppercase())
+        .collect();
+    let Some(country) = compact.get(..2) else {
+        return false;
+    };
+    let Some(len) = country_len(country) else {
+        return false;
+    };
     if compact.len() != len {
         return false;
     }
     let mut rem: u32 = 0;
     for &b in compact.iter().skip(4).chain(compact.iter().take(4)) {
-        let v = if b.is_ascii_digit() { u32::from(b - b'0') } else { u32::from(b - b'A') + 10 };
-        rem = if v >= 10 { (rem * 100 + v) % 97 } else { (rem * 10 + v) % 97 };
+        let v = if b.is_ascii_digit() {
+            u32::from(b - b'0')
+        } else {
+            u32::from(b - b'A') + 10
+        };
+        rem = if v >= 10 {
+            (rem * 100 + v) % 97
+        } else {
+            (rem * 10 + v) % 97
+        };
     }
     rem == 1
 }

@@ -23,11 +23,17 @@ use crate::{Detector, Finding, FindingKind, Input, Meta};
 #[derive(Debug)]
 pub struct IpAddress;
 
-static META: Meta = Meta { id: "PII006", kind: FindingKind::Pii, name: "ip_address", summary: "IPv4 and IPv6 addresses" };
+static META: Meta = Meta {
+    id: "PII006",
+    kind: FindingKind::Pii,
+    name: "ip_address",
+    summary: "IPv4 and IPv6 addresses",
+};
 
 static V4: LazyLock<Regex> = LazyLock::new(|| pattern(r"\b\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}\b"));
-static V6: LazyLock<Regex> =
-    LazyLock::new(|| pattern(r"(?i)(?:[0-9a-f]{0,4}:){2,7}(?:[0-9a-f]{1,4}|\d{1,3}(?:\.\d{1,3}){3})?|::"));
+static V6: LazyLock<Regex> = LazyLock::new(|| {
+    pattern(r"(?i)(?:[0-9a-f]{0,4}:){2,7}(?:[0-9a-f]{1,4}|\d{1,3}(?:\.\d{1,3}){3})?|::")
+});
 
 impl Detector for IpAddress {
     fn meta(&self) -> &Meta {
@@ -39,8 +45,17 @@ impl Detector for IpAddress {
             let t = &view.text;
             for m in V4.find_iter(t.as_bytes()) {
                 if m.as_str().parse::<Ipv4Addr>().is_ok() && standalone(t, m.start(), m.end()) {
-                    let versiony = super::context_before(t, m.start(), 10, &["version", "v", "ver."]);
-                    push(out, &META, "ip_address", view, m.start(), m.end(), if versiony { 0.4 } else { 0.85 });
+                    let versiony =
+                        super::context_before(t, m.start(), 10, &["version", "v", "ver."]);
+                    push(
+                        out,
+                        &META,
+                        "ip_address",
+                        view,
+                        m.start(),
+                        m.end(),
+                        if versiony { 0.4 } else { 0.85 },
+                    );
                 }
             }
             if !t.contains(':') {
@@ -54,7 +69,9 @@ impl Detector for IpAddress {
                 }
                 let after = t.get(m.end()..).and_then(|r| r.chars().next());
                 let before = t.get(..m.start()).and_then(|r| r.chars().next_back());
-                if after.is_some_and(|c| c.is_ascii_alphanumeric()) || before.is_some_and(|c| c.is_ascii_alphanumeric()) {
+                if after.is_some_and(|c| c.is_ascii_alphanumeric())
+                    || before.is_some_and(|c| c.is_ascii_alphanumeric())
+                {
                     continue;
                 }
                 push(out, &META, "ip_address", view, m.start(), m.end(), 0.85);

@@ -21,7 +21,10 @@ pub use ssn::Ssn;
 
 /// The ASCII digits of `s`.
 pub(crate) fn digits(s: &str) -> Vec<u8> {
-    s.bytes().filter(u8::is_ascii_digit).map(|b| b - b'0').collect()
+    s.bytes()
+        .filter(u8::is_ascii_digit)
+        .map(|b| b - b'0')
+        .collect()
 }
 
 /// Whether `text[start..end]` stands alone: not glued to letters, digits or more of a number.
@@ -72,5 +75,8 @@ impl Gate {
 
 /// An ASCII-case-insensitive matcher for `words`.
 pub(crate) fn keywords(words: &[&str]) -> Option<aho_corasick::AhoCorasick> {
-    aho_corasick::AhoCorasick::builder().ascii_case_insensitive(true).build(words).ok()
+    aho_corasick::AhoCorasick::builder()
+        .ascii_case_insensitive(true)
+        .build(words)
+        .ok()
 }

@@ -23,10 +23,17 @@ use crate::{Detector, Finding, FindingKind, Input, Meta};
 #[derive(Debug)]
 pub struct Phone;
 
-static META: Meta = Meta { id: "PII002", kind: FindingKind::Pii, name: "phone", summary: "phone numbers" };
+static META: Meta = Meta {
+    id: "PII002",
+    kind: FindingKind::Pii,
+    name: "phone",
+    summary: "phone numbers",
+};
 
 static PHONE: LazyLock<Regex> = LazyLock::new(|| {
-    pattern(r"(?:\+|\b00)?(?:\(\d{1,4}\)|\b\d{1,5})(?:[ .-]{0,2}(?:\(\d{1,4}\)|\d{1,5})){1,6}(?:\s{0,2}(?:x|ext\.?|#)\s{0,2}\d{1,5}\b)?")
+    pattern(
+        r"(?:\+|\b00)?(?:\(\d{1,4}\)|\b\d{1,5})(?:[ .-]{0,2}(?:\(\d{1,4}\)|\d{1,5})){1,6}(?:\s{0,2}(?:x|ext\.?|#)\s{0,2}\d{1,5}\b)?",
+    )
 });
 static NANP: LazyLock<Regex> =
     LazyLock::new(|| pattern(r"^(?:1[-. ]?)?(?:\(\d{3}\)\s?|\d{3}[-. ])\d{3}[-. ]\d{4}$"));
@@ -35,7 +42,10 @@ static DATE_LIKE: LazyLock<Regex> = LazyLock::new(|| {
     pattern(r"^(?:\d{4}[-./]\d{1,2}[-./]\d{1,2}|\d{1,2}[-./]\d{1,2}[-./]\d{2,4})$")
 });
 
-const CONTEXT: &[&str] = &["phone", "call", "tel", "mobile", "cell", "fax", "contact", "whatsapp", "sms", "text me", "reach", "dial", "desk"];
+const CONTEXT: &[&str] = &[
+    "phone", "call", "tel", "mobile", "cell", "fax", "contact", "whatsapp", "sms", "text me",
+    "reach", "dial", "desk",
+];
 
 impl Detector for Phone {
     fn meta(&self) -> &Meta {
@@ -65,10 +75,16 @@ fn judge(t: &str, s: &str, start: usize, end: usize) -> Option<f32> {
         return None;
     }
     let after = t.get(end..).unwrap_or("");
-    if DATE_LIKE.is_match(main.as_bytes()) || DATE_PREFIX.is_match(main.as_bytes()) || after.starts_with(':') || (main.matches('.').count() == 3 && !main.contains(' ')) {
+    if DATE_LIKE.is_match(main.as_bytes())
+        || DATE_PREFIX.is_match(main.as_bytes())
+        || after.starts_with(':')
+        || (main.matches('.').count() == 3 && !main.contains(' '))
+    {
         return None;
     }
-    let ssn_shape = main.len() == 11 && main.as_bytes().get(3) == Some(&b'-') && main.as_bytes().get(6) == Some(&b'-');
+    let ssn_shape = main.len() == 11
+        && main.as_bytes().get(3) == Some(&b'-')
+        && main.as_bytes().get(6) == Some(&b'-');
     let first = d.first().copied().unwrap_or(0);
     if ssn_shape || d.iter().all(|&x| x == first) || (d.len() >= 13 && super::card::luhn(&d)) {
         return None;
@@ -95,13 +111,24 @@ fn judge(t: &str, s: &str, start: usize, end: usize) -> Option<f32> {
 fn context_after(after: &str) -> bool {
     let head: String = after.chars().take(12).collect::<String>().to_lowercase();
     let head = head.trim_start_matches([' ', '-', '(', ',']);
-    ["office", "fax", "mobile", "cell", "home", "work", "phone", "tel"].iter().any(|w| head.starts_with(w))
+    [
+        "office", "fax", "mobile", "cell", "home", "work", "phone", "tel",
+    ]
+    .iter()
+    .any(|w| head.starts_with(w))
 }
 
 /// Whether the number follows a short uppercase or mixed code group (`GB82 WEST 1234 …`): it is
 /// the tail of an account number or reference, not a phone number.
 fn after_code_group(t: &str, start: usize) -> bool {
     let before = t.get(..start).unwrap_or("").trim_end_matches(' ');
-    let word: String = before.chars().rev().take_while(char::is_ascii_alphanumeric).collect();
-    (2..=6).contains(&word.len()) && word.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
+    let word: String = before
+        .chars()
+        .rev()
+        .take_while(char::is_ascii_alphanumeric)
+        .collect();
+    (2..=6).contains(&word.len())
+        && word
+            .chars()
+            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
 }

@@ -57,12 +57,12 @@ fn structured_types() {
 #[test]
 fn validators_reject_lookalikes() {
     for text in [
-        "order 4111 1111 1111 1112 shipped",      // fails Luhn
-        "IBAN GB82 WEST 1234 5698 7654 33",        // fails mod-97
-        "ref 666-12-3456 and 123-00-4567",         // SSN rules
-        "version 999.1.2.3 and 256.1.1.1",          // not IPs
+        "order 4111 1111 1111 1112 shipped", // fails Luhn
+        "IBAN GB82 WEST 1234 5698 7654 33",  // fails mod-97
+        "ref 666-12-3456 and 123-00-4567",   // SSN rules
+        "version 999.1.2.3 and 256.1.1.1",   // not IPs
         "logo@2x.png",
-        "meeting on 2024-05-15 at 10:30",           // a date without birth context
+        "meeting on 2024-05-15 at 10:30", // a date without birth context
     ] {
         assert_eq!(pii(text), Vec::<(String, String)>::new(), "{text}");
     }

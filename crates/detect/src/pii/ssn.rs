@@ -21,14 +21,27 @@ use crate::{Detector, Finding, FindingKind, Input, Meta};
 #[derive(Debug)]
 pub struct Ssn;
 
-static META: Meta = Meta { id: "PII005", kind: FindingKind::Pii, name: "us_ssn", summary: "US Social Security numbers" };
+static META: Meta = Meta {
+    id: "PII005",
+    kind: FindingKind::Pii,
+    name: "us_ssn",
+    summary: "US Social Security numbers",
+};
 
-static DASHED: LazyLock<Regex> = LazyLock::new(|| pattern(r"\b(\d{3})([- ])(\d{2})([- ])(\d{4})\b"));
+static DASHED: LazyLock<Regex> =
+    LazyLock::new(|| pattern(r"\b(\d{3})([- ])(\d{2})([- ])(\d{4})\b"));
 static BARE: LazyLock<Regex> = LazyLock::new(|| pattern(r"\b(\d{3})(\d{2})(\d{4})\b"));
 
 static GATE: super::Gate = super::Gate::new(|| super::keywords(CONTEXT));
 
-const CONTEXT: &[&str] = &["ssn", "social security", "social sec", "ss#", "ss #", "taxpayer"];
+const CONTEXT: &[&str] = &[
+    "ssn",
+    "social security",
+    "social sec",
+    "ss#",
+    "ss #",
+    "taxpayer",
+];
 
 impl Detector for Ssn {
     fn meta(&self) -> &Meta {
@@ -39,19 +52,36 @@ impl Detector for Ssn {
         for view in &input.views {
             let t = &view.text;
             for c in DASHED.captures_iter(t.as_bytes()) {
-                let (Some(m), Some(a), Some(s1), Some(g), Some(s2), Some(s)) = (c.get(0), c.get(1), c.get(2), c.get(3), c.get(4), c.get(5)) else { continue };
-                if s1.as_str() != s2.as_str() || !standalone(t, m.start(), m.end()) || !allocated(a.as_str(), g.as_str(), s.as_str()) {
+                let (Some(m), Some(a), Some(s1), Some(g), Some(s2), Some(s)) =
+                    (c.get(0), c.get(1), c.get(2), c.get(3), c.get(4), c.get(5))
+                else {
+                    continue;
+                };
+                if s1.as_str() != s2.as_str()
+                    || !standalone(t, m.start(), m.end())
+                    || !allocated(a.as_str(), g.as_str(), s.as_str())
+                {
                     continue;
                 }
-                let confidence = if context_before(t, m.start(), 40, CONTEXT) { 0.95 } else { 0.75 };
+                let confidence = if context_before(t, m.start(), 40, CONTEXT) {
+                    0.95
+                } else {
+                    0.75
+                };
                 push(out, &META, "us_ssn", view, m.start(), m.end(), confidence);
             }
             if !GATE.open(t) {
                 continue;
             }
             for c in BARE.captures_iter(t.as_bytes()) {
-                let (Some(m), Some(a), Some(g), Some(s)) = (c.get(0), c.get(1), c.get(2), c.get(3)) else { continue };
-                if standalone(t, m.start(), m.end()) && allocated(a.as_str(), g.as_str(), s.as_str()) && context_before(t, m.start(), 30, CONTEXT) {
+                let (Some(m), Some(a), Some(g), Some(s)) = (c.get(0), c.get(1), c.get(2), c.get(3))
+                else {
+                    continue;
+                };
+                if standalone(t, m.start(), m.end())
+                    && allocated(a.as_str(), g.as_str(), s.as_str())
+                    && context_before(t, m.start(), 30, CONTEXT)
+                {
                     push(out, &META, "us_ssn", view, m.start(), m.end(), 0.85);
                 }
             }

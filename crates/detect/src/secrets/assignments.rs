@@ -48,9 +48,19 @@ impl Detector for Assignments {
             for caps in ASSIGN.captures_iter(view.text.as_bytes()) {
                 let Some(name) = caps.get(1) else { continue };
                 let quoted = caps.get(3);
-                let Some(value) = quoted.or_else(|| caps.get(4)) else { continue };
+                let Some(value) = quoted.or_else(|| caps.get(4)) else {
+                    continue;
+                };
                 if let Some(confidence) = judge(name.as_str(), value.as_str(), quoted.is_some()) {
-                    push(out, &META, "secret_assignment", view, value.start(), value.end(), confidence);
+                    push(
+                        out,
+                        &META,
+                        "secret_assignment",
+                        view,
+                        value.start(),
+                        value.end(),
+                        confidence,
+                    );
                 }
             }
         }
@@ -65,9 +75,12 @@ fn judge(name: &str, value: &str, quoted: bool) -> Option<f32> {
         return None;
     }
     // Names that hold a reference to a secret, not the secret.
-    if ["_file", "_path", "_env", "_name", "_type", "_url", "_id", "_length", "_len", "_count", "_expires", "_at"]
-        .iter()
-        .any(|s| name.ends_with(s))
+    if [
+        "_file", "_path", "_env", "_name", "_type", "_url", "_id", "_length", "_len", "_count",
+        "_expires", "_at",
+    ]
+    .iter()
+    .any(|s| name.ends_with(s))
         || name.contains("tokenizer")
         || name.contains("token_type")
     {
@@ -91,7 +104,13 @@ fn judge(name: &str, value: &str, quoted: bool) -> Option<f32> {
     if v.len() >= 16 && h >= 3.3 && classes >= 2 && !is_identifier(v) {
         return Some(if v.len() >= 24 && h >= 3.8 { 0.85 } else { 0.7 });
     }
-    if quoted && v.len() >= 12 && h >= 3.0 && classes >= 2 && v.chars().any(|c| c.is_ascii_digit()) && !is_identifier(v) {
+    if quoted
+        && v.len() >= 12
+        && h >= 3.0
+        && classes >= 2
+        && v.chars().any(|c| c.is_ascii_digit())
+        && !is_identifier(v)
+    {
         return Some(0.6);
     }
     None
@@ -108,8 +127,11 @@ fn classes(v: &str) -> u32 {
 /// `snake_case`, `camelCase` or dotted identifiers: variable names, not values.
 fn is_identifier(v: &str) -> bool {
     let parts: Vec<&str> = v.split(['_', '.', '-']).collect();
-    let wordy = parts.iter().all(|p| p.chars().all(|c| c.is_ascii_alphabetic()) && p.len() <= 12);
-    let camel_words = v.chars().all(|c| c.is_ascii_alphabetic()) && v.chars().filter(char::is_ascii_uppercase).count() <= v.len() / 4;
+    let wordy = parts
+        .iter()
+        .all(|p| p.chars().all(|c| c.is_ascii_alphabetic()) && p.len() <= 12);
+    let camel_words = v.chars().all(|c| c.is_ascii_alphabetic())
+        && v.chars().filter(char::is_ascii_uppercase).count() <= v.len() / 4;
     wordy || camel_words
 }
 
@@ -129,10 +151,28 @@ fn looks_like_code(v: &str) -> bool {
         || v.contains("#{")
         || v.contains('[')
         || lower.starts_with("arn:")
-        || (v.contains('/') && v.split('/').all(|seg| seg.chars().all(|c| c.is_ascii_alphabetic() || c == '#' || c == '_' || c == '-' || c == ':')))
+        || (v.contains('/')
+            && v.split('/').all(|seg| {
+                seg.chars().all(|c| {
+                    c.is_ascii_alphabetic() || c == '#' || c == '_' || c == '-' || c == ':'
+                })
+            }))
         || v.starts_with('/')
         || v.starts_with("./")
         || lower.starts_with("http://")
         || lower.starts_with("https://")
-        || matches!(lower.as_str(), "none" | "null" | "nil" | "true" | "false" | "undefined" | "string" | "str" | "optional[str]" | "required" | "optional")
+        || matches!(
+            lower.as_str(),
+            "none"
+                | "null"
+                | "nil"
+                | "true"
+                | "false"
+                | "undefined"
+                | "string"
+                | "str"
+                | "optional[str]"
+                | "required"
+                | "optional"
+        )
 }

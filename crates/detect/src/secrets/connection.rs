@@ -28,7 +28,9 @@ static META: Meta = Meta {
 };
 
 static URL_CREDS: LazyLock<Regex> = LazyLock::new(|| {
-    pattern(r"\b(?:[a-zA-Z][a-zA-Z0-9+.-]{1,20}):(?://|/)?(?:[^\s:@/'\x22<>]{1,100}):([^\s@/'\x22<>]{3,200})@[A-Za-z0-9.\-\[\]_]+")
+    pattern(
+        r"\b(?:[a-zA-Z][a-zA-Z0-9+.-]{1,20}):(?://|/)?(?:[^\s:@/'\x22<>]{1,100}):([^\s@/'\x22<>]{3,200})@[A-Za-z0-9.\-\[\]_]+",
+    )
 });
 
 impl Detector for ConnectionStrings {
@@ -44,10 +46,21 @@ impl Detector for ConnectionStrings {
             for caps in URL_CREDS.captures_iter(view.text.as_bytes()) {
                 let Some(pw) = caps.get(1) else { continue };
                 let v = pw.as_str();
-                if looks_like_placeholder(v) || v.eq_ignore_ascii_case("password") || v.eq_ignore_ascii_case("pass") {
+                if looks_like_placeholder(v)
+                    || v.eq_ignore_ascii_case("password")
+                    || v.eq_ignore_ascii_case("pass")
+                {
                     continue;
                 }
-                push(out, &META, "connection_password", view, pw.start(), pw.end(), 0.85);
+                push(
+                    out,
+                    &META,
+                    "connection_password",
+                    view,
+                    pw.start(),
+                    pw.end(),
+                    0.85,
+                );
             }
         }
     }

@@ -20,10 +20,16 @@ use crate::{Detector, Finding, FindingKind, Input, Meta};
 #[derive(Debug)]
 pub struct Jwt;
 
-static META: Meta = Meta { id: "SEC003", kind: FindingKind::Secret, name: "jwt", summary: "JSON Web Tokens" };
+static META: Meta = Meta {
+    id: "SEC003",
+    kind: FindingKind::Secret,
+    name: "jwt",
+    summary: "JSON Web Tokens",
+};
 
-static JWT: LazyLock<Regex> =
-    LazyLock::new(|| pattern(r"\b(eyJ[A-Za-z0-9_-]{8,})\.(eyJ[A-Za-z0-9_-]{4,}|[A-Za-z0-9_-]{8,})\.([A-Za-z0-9_-]*)"));
+static JWT: LazyLock<Regex> = LazyLock::new(|| {
+    pattern(r"\b(eyJ[A-Za-z0-9_-]{8,})\.(eyJ[A-Za-z0-9_-]{4,}|[A-Za-z0-9_-]{8,})\.([A-Za-z0-9_-]*)")
+});
 
 impl Detector for Jwt {
     fn meta(&self) -> &Meta {
@@ -36,7 +42,9 @@ impl Detector for Jwt {
                 continue;
             }
             for caps in JWT.captures_iter(view.text.as_bytes()) {
-                let (Some(all), Some(header)) = (caps.get(0), caps.get(1)) else { continue };
+                let (Some(all), Some(header)) = (caps.get(0), caps.get(1)) else {
+                    continue;
+                };
                 if jose_header(header.as_str()) {
                     push(out, &META, "jwt", view, all.start(), all.end(), 0.9);
                 }
@@ -47,8 +55,14 @@ impl Detector for Jwt {
 
 fn jose_header(b64: &str) -> bool {
     let engine = base64::engine::general_purpose::URL_SAFE_NO_PAD;
-    let trimmed = if b64.len() % 4 == 1 { b64.get(..b64.len() - 1).unwrap_or(b64) } else { b64 };
-    let Ok(bytes) = engine.decode(trimmed) else { return false };
+    let trimmed = if b64.len() % 4 == 1 {
+        b64.get(..b64.len() - 1).unwrap_or(b64)
+    } else {
+        b64
+    };
+    let Ok(bytes) = engine.decode(trimmed) else {
+        return false;
+    };
     let text = String::from_utf8_lossy(&bytes);
     text.contains("\"alg\"") || text.contains("\"typ\"") || text.contains("\"kid\"")
 }

@@ -17,7 +17,6 @@ use regex::bytes::{Regex, RegexSet};
 
 use crate::util::MatchStr as _;
 
-
 use crate::util::{pattern, push};
 use crate::{Detector, Finding, FindingKind, Input, Meta};
 
@@ -65,13 +64,25 @@ impl Detector for ProviderKeys {
         let table = &*TABLE;
         for view in &input.views {
             for i in table.set.matches(view.text.as_bytes()).iter() {
-                let (Some(re), Some(rule)) = (table.each.get(i), rules::RULES.get(i)) else { continue };
+                let (Some(re), Some(rule)) = (table.each.get(i), rules::RULES.get(i)) else {
+                    continue;
+                };
                 for caps in re.captures_iter(view.text.as_bytes()) {
-                    let Some(m) = caps.get(1).or_else(|| caps.get(0)) else { continue };
+                    let Some(m) = caps.get(1).or_else(|| caps.get(0)) else {
+                        continue;
+                    };
                     if !IDENTIFIERS.contains(&rule.label) && looks_like_placeholder(m.as_str()) {
                         continue;
                     }
-                    push(out, &PROVIDER_KEYS, rule.label, view, m.start(), m.end(), 0.9);
+                    push(
+                        out,
+                        &PROVIDER_KEYS,
+                        rule.label,
+                        view,
+                        m.start(),
+                        m.end(),
+                        0.9,
+                    );
                 }
             }
         }
@@ -80,7 +91,14 @@ impl Detector for ProviderKeys {
 
 /// Labels that name infrastructure (buckets, ARNs, shop domains) rather than carry a
 /// credential: documentation-style names (`example-bucket`) are still names.
-const IDENTIFIERS: &[&str] = &["s3_bucket", "gcs_bucket", "aws_arn", "shopify_domain", "aws_account_id", "azure_storage_account"];
+const IDENTIFIERS: &[&str] = &[
+    "s3_bucket",
+    "gcs_bucket",
+    "aws_arn",
+    "shopify_domain",
+    "aws_account_id",
+    "azure_storage_account",
+];
 
 /// Values that stand for a secret without being one: `xxxx`, `<token>`, `${TOKEN}`, `****`.
 pub(crate) fn looks_like_placeholder(v: &str) -> bool {
@@ -89,18 +107,39 @@ pub(crate) fn looks_like_placeholder(v: &str) -> bool {
         return true;
     }
     let lower = t.to_ascii_lowercase();
-    if t.starts_with("${") || t.starts_with("{{") || t.starts_with('<') || t.starts_with('%') || t.starts_with("$(") || t.starts_with("&lt;") {
+    if t.starts_with("${")
+        || t.starts_with("{{")
+        || t.starts_with('<')
+        || t.starts_with('%')
+        || t.starts_with("$(")
+        || t.starts_with("&lt;")
+    {
         return true;
     }
-    if ["example", "placeholder", "changeme", "your_", "your-", "yourkey", "redacted", "dummy", "sample"]
-        .iter()
-        .any(|p| lower.contains(p))
+    if [
+        "example",
+        "placeholder",
+        "changeme",
+        "your_",
+        "your-",
+        "yourkey",
+        "redacted",
+        "dummy",
+        "sample",
+    ]
+    .iter()
+    .any(|p| lower.contains(p))
     {
         return true;
     }
     let first = t.chars().next().unwrap_or('x');
     // One character repeated (`xxxxxxxx`, `********`, `00000000`).
-    t.chars().all(|c| c == first) || t.chars().filter(|&c| c == 'x' || c == 'X' || c == '*').count() * 2 > t.len()
+    t.chars().all(|c| c == first)
+        || t.chars()
+            .filter(|&c| c == 'x' || c == 'X' || c == '*')
+            .count()
+            * 2
+            > t.len()
 }
 
 #[cfg(test)]

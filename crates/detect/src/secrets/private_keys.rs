@@ -27,10 +27,15 @@ static META: Meta = Meta {
 };
 
 static PEM: LazyLock<Regex> = LazyLock::new(|| {
-    pattern(r#"-----BEGIN[ A-Z0-9]{0,30}PRIVATE KEY(?: BLOCK)?-----(?:\\[rn]|[\r\n\s])+((?:[A-Za-z0-9+/=:,\- "'+]|\\[rn]|[\r\n])+?)(?:-----END[ A-Z0-9]{0,30}PRIVATE KEY(?: BLOCK)?-----|$|[^A-Za-z0-9+/=:,\-\s\\"'+])"#)
+    pattern(
+        r#"-----BEGIN[ A-Z0-9]{0,30}PRIVATE KEY(?: BLOCK)?-----(?:\\[rn]|[\r\n\s])+((?:[A-Za-z0-9+/=:,\- "'+]|\\[rn]|[\r\n])+?)(?:-----END[ A-Z0-9]{0,30}PRIVATE KEY(?: BLOCK)?-----|$|[^A-Za-z0-9+/=:,\-\s\\"'+])"#,
+    )
 });
-static PUTTY: LazyLock<Regex> =
-    LazyLock::new(|| pattern(r"PuTTY-User-Key-File-\d+:[^\n]*\n(?:[^\n]*\n){0,8}?Private-Lines:\s*\d+\s*\n((?:[A-Za-z0-9+/=]+\n?)+)"));
+static PUTTY: LazyLock<Regex> = LazyLock::new(|| {
+    pattern(
+        r"PuTTY-User-Key-File-\d+:[^\n]*\n(?:[^\n]*\n){0,8}?Private-Lines:\s*\d+\s*\n((?:[A-Za-z0-9+/=]+\n?)+)",
+    )
+});
 
 impl Detector for PrivateKeys {
     fn meta(&self) -> &Meta {
@@ -43,14 +48,38 @@ impl Detector for PrivateKeys {
                 continue;
             }
             for caps in PEM.captures_iter(view.text.as_bytes()) {
-                let (Some(all), Some(body)) = (caps.get(0), caps.get(1)) else { continue };
-                if body.as_str().chars().filter(char::is_ascii_alphanumeric).count() >= 16 {
-                    push(out, &META, "private_key", view, all.start(), all.end(), 0.95);
+                let (Some(all), Some(body)) = (caps.get(0), caps.get(1)) else {
+                    continue;
+                };
+                if body
+                    .as_str()
+                    .chars()
+                    .filter(char::is_ascii_alphanumeric)
+                    .count()
+                    >= 16
+                {
+                    push(
+                        out,
+                        &META,
+                        "private_key",
+                        view,
+                        all.start(),
+                        all.end(),
+                        0.95,
+                    );
                 }
             }
             for caps in PUTTY.captures_iter(view.text.as_bytes()) {
                 if let Some(body) = caps.get(1) {
-                    push(out, &META, "private_key", view, body.start(), body.end(), 0.95);
+                    push(
+                        out,
+                        &META,
+                        "private_key",
+                        view,
+                        body.start(),
+                        body.end(),
+                        0.95,
+                    );
                 }
             }
         }

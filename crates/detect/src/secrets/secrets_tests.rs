@@ -52,25 +52,42 @@ fn private_key_and_jwt_and_connection_string() {
     let found = secrets(pem);
     assert_eq!(found, vec![("private_key".to_owned(), pem.to_owned())]);
     let jwt = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U";
-    assert_eq!(secrets(&format!("Bearer {jwt}"))[0], ("jwt".to_owned(), jwt.to_owned()));
+    assert_eq!(
+        secrets(&format!("Bearer {jwt}"))[0],
+        ("jwt".to_owned(), jwt.to_owned())
+    );
     let found = secrets("DATABASE_URL=postgres://app:Zx9!kq2Lm@db.internal:5432/app");
-    assert!(found.contains(&("connection_password".to_owned(), "Zx9!kq2Lm".to_owned())), "{found:?}");
+    assert!(
+        found.contains(&("connection_password".to_owned(), "Zx9!kq2Lm".to_owned())),
+        "{found:?}"
+    );
 }
 
 #[test]
 fn secret_hidden_in_base64_maps_to_the_encoded_run() {
     let key = format!("sk_live_{}", "4eC39HqLyjWDarjtT1zdp7dc");
-    let b64 = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, format!("my stripe key is {key} ok"));
+    let b64 = base64::Engine::encode(
+        &base64::engine::general_purpose::STANDARD,
+        format!("my stripe key is {key} ok"),
+    );
     let text = format!("payload: {b64}");
     let found = secrets(&text);
-    assert!(found.contains(&("stripe_key".to_owned(), b64.clone())), "{found:?}");
+    assert!(
+        found.contains(&("stripe_key".to_owned(), b64.clone())),
+        "{found:?}"
+    );
 }
 
 #[test]
 fn every_rule_compiles() {
     for rule in super::rules::RULES {
         let p = rule.pattern.replace(r"\b", r"(?-u:\b)");
-        assert!(regex::Regex::new(&p).is_ok(), "{}: {:?}", rule.label, regex::Regex::new(&p).err());
+        assert!(
+            regex::Regex::new(&p).is_ok(),
+            "{}: {:?}",
+            rule.label,
+            regex::Regex::new(&p).err()
+        );
     }
     assert_eq!(super::TABLE.set.len(), super::rules::RULES.len());
 }
