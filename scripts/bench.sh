@@ -3,7 +3,7 @@
 # side in one run). The latency benchmark runs twice: with the scheduler free to use both
 # cores, and with client, Warden and server sharing one core (`taskset -c 0`), which takes this
 # VM's cross-core wake-up latency out of the comparison.
-#   bash scripts/bench.sh [latency|policy|audit|all]
+#   bash scripts/bench.sh [latency|policy|audit|detect|all]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build --release --locked -p warden-cli -p warden-bench
@@ -15,3 +15,10 @@ if [ "$what" = all ] || [ "$what" = latency ]; then
 fi
 if [ "$what" = all ] || [ "$what" = policy ]; then "${bench[@]}" policy; fi
 if [ "$what" = all ] || [ "$what" = audit ]; then "${bench[@]}" audit; fi
+if [ "$what" = all ] || [ "$what" = detect ]; then
+  [ -f target/benign/benign-eval.jsonl ] || python3 scripts/build-benign.py
+  C=../shared/corpora
+  target/release/warden eval $C/injection/*.jsonl $C/pii/pii_dev.jsonl $C/secrets/noseyparker_dev.jsonl \
+    target/benign/benign-eval.jsonl --benign target/benign/benign-eval.jsonl
+  "${bench[@]}" detect --corpus $C/injection/agentdojo_dev.jsonl --corpus target/benign/benign-eval.jsonl
+fi

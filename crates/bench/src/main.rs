@@ -1,5 +1,5 @@
 //! `warden-bench`: the figures in BENCHMARKS.md, each measured side by side with its baseline in
-//! the same run. Usage: `warden-bench [latency|policy|audit|all] [--warden PATH]`.
+//! the same run. Usage: `warden-bench [latency|policy|audit|detect|all] [--warden PATH] [--corpus FILE]...`.
 #![allow(
     clippy::disallowed_methods,
     reason = "the harness starts the binaries it measures"
@@ -40,7 +40,7 @@ fn main() -> anyhow::Result<()> {
     if matches!(what, "audit" | "all") {
         audit::run()?;
     }
-    if matches!(what, "detect" | "all") {
+    if what == "detect" {
         let corpora: Vec<PathBuf> = args
             .windows(2)
             .filter(|w| w.first().is_some_and(|a| a == "--corpus"))

@@ -176,6 +176,9 @@ pub struct EvalArgs {
     /// Also print figures per label.
     #[arg(long)]
     pub labels: bool,
+    /// Injection weights to evaluate instead of the shipped ones (from `warden train`).
+    #[arg(long)]
+    pub model: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

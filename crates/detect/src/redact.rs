@@ -7,6 +7,7 @@
 use std::collections::HashMap;
 
 use crate::Finding;
+use crate::util::{ceil_char, floor_char};
 
 /// Placeholder numbering, per session.
 #[derive(Debug, Default, Clone)]
@@ -64,20 +65,6 @@ pub fn redact(text: &str, findings: &[Finding], placeholders: &mut Placeholders)
     }
     out.push_str(text.get(at..).unwrap_or(""));
     out
-}
-
-fn floor_char(t: &str, mut i: usize) -> usize {
-    while i > 0 && !t.is_char_boundary(i) {
-        i -= 1;
-    }
-    i
-}
-
-fn ceil_char(t: &str, mut i: usize) -> usize {
-    while i < t.len() && !t.is_char_boundary(i) {
-        i += 1;
-    }
-    i
 }
 
 #[cfg(test)]

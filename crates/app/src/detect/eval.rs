@@ -9,9 +9,10 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Instant;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use serde::Serialize;
 use serde_json::Value;
+use warden_detect::injection::model::Model;
 use warden_detect::{FindingKind, Input};
 
 use super::{field, read_jsonl};
@@ -74,7 +75,19 @@ pub struct FileReport {
 }
 
 /// Evaluates each file.
-pub fn run(files: &[&Path], benign: &[&Path]) -> Result<Vec<FileReport>> {
+pub fn run(files: &[&Path], benign: &[&Path], model: Option<&Path>) -> Result<Vec<FileReport>> {
+    let model =
+        match model {
+            Some(p) => {
+                let bytes =
+                    std::fs::read(p).with_context(|| format!("cannot read `{}`", p.display()))?;
+                Some(Model::parse(&bytes).with_context(|| {
+                    format!("`{}` is not an injection weights file", p.display())
+                })?)
+            }
+            None => None,
+        };
+    let model = model.as_ref();
     let mut extra_benign = Vec::new();
     for b in benign {
         for row in read_jsonl(b)? {
@@ -100,15 +113,29 @@ pub fn run(files: &[&Path], benign: &[&Path]) -> Result<Vec<FileReport>> {
         } else if first.get("rule_id").is_some() || field(&first, "label") == "secret" {
             secrets(&name, &rows)
         } else {
-            injection(&name, &rows, &extra_scores)
+            injection(&name, &rows, &extra_scores, model)
         };
         out.push(report);
     }
     Ok(out)
 }
 
-fn injection(name: &str, rows: &[Value], extra_benign: &[f32]) -> FileReport {
-    let threshold = warden_detect::injection::threshold();
+/// The injection score with the shipped weights or the given ones.
+fn injection_score(text: &str, model: Option<&Model>) -> f32 {
+    let input = Input::new(text);
+    match model {
+        Some(m) => warden_detect::injection::score_with(&input, m).value,
+        None => warden_detect::injection::score(&input).value,
+    }
+}
+
+fn injection(
+    name: &str,
+    rows: &[Value],
+    extra_benign: &[f32],
+    model: Option<&Model>,
+) -> FileReport {
+    let threshold = model.map_or_else(warden_detect::injection::threshold, |m| m.threshold);
     let mut secs = 0f64;
     let mut bytes = 0;
     let mut scored = Vec::new();
@@ -119,7 +146,7 @@ fn injection(name: &str, rows: &[Value], extra_benign: &[f32]) -> FileReport {
         let start = Instant::now();
         let _ = warden_detect::scan(text);
         secs += start.elapsed().as_secs_f64();
-        let s = warden_detect::injection::score(&Input::new(text)).value;
+        let s = injection_score(text, model);
         let positive = field(row, "label") == "injection";
         let group = format!("{}:{}", field(row, "channel"), family(field(row, "family")));
         scored.push((s, positive, group));

@@ -43,7 +43,7 @@ pub fn scan(args: ScanArgs) -> i32 {
 pub fn eval(args: EvalArgs) -> i32 {
     let files: Vec<&Path> = args.corpora.iter().map(|p| p.as_path()).collect();
     let benign: Vec<&Path> = args.benign.iter().map(|p| p.as_path()).collect();
-    match detect::eval::run(&files, &benign) {
+    match detect::eval::run(&files, &benign, args.model.as_deref()) {
         Ok(reports) => {
             if args.json {
                 match serde_json::to_string_pretty(&reports) {
