@@ -98,8 +98,11 @@ fn readable(bytes: Vec<u8>) -> Option<String> {
 
 fn base64_run(run: &str) -> Option<String> {
     let trimmed = run.trim_end_matches('=');
-    // A run of only letters is a word (or an identifier), not an encoding worth trying.
-    if trimmed.bytes().all(|b| b.is_ascii_alphabetic()) && trimmed.len() < 24 {
+    // Base64 of text mixes upper and lower case throughout; words, snake_case identifiers and
+    // hex digests do not, and are not worth decoding.
+    let upper = trimmed.bytes().filter(u8::is_ascii_uppercase).count();
+    let lower = trimmed.bytes().filter(u8::is_ascii_lowercase).count();
+    if upper * 8 < trimmed.len() || lower * 8 < trimmed.len() {
         return None;
     }
     let engine = if trimmed.contains(['-', '_']) {

@@ -13,12 +13,16 @@ pub(crate) fn pattern(p: &str) -> Regex {
     // ASCII mode: classes like `\s`, `\w` and `.` are ASCII-only, which keeps the automata
     // small (Unicode classes multiply DFA states); a pattern opts into Unicode with `(?u:…)`.
     let p = format!("(?-u){p}");
-    Regex::new(&p).unwrap_or_else(|e| {
-        if let Ok(mut broken) = BROKEN.lock() {
-            broken.push(e.to_string());
-        }
-        never()
-    })
+    regex::bytes::RegexBuilder::new(&p)
+        .size_limit(64 << 20)
+        .dfa_size_limit(32 << 20)
+        .build()
+        .unwrap_or_else(|e| {
+            if let Ok(mut broken) = BROKEN.lock() {
+                broken.push(e.to_string());
+            }
+            never()
+        })
 }
 
 /// Patterns that failed to compile (see [`crate::self_check`]).

@@ -34,7 +34,7 @@ static ASSIGN: LazyLock<Regex> = LazyLock::new(|| {
     pattern(concat!(
         r#"(?i)([\w.-]*(?:passw(?:or)?d|passphrase|\bpwd|\bpass\b|secret|token|api[_-]?key|apikey|access[_-]?key|auth[_-]?key|private[_-]?key|client[_-]?secret|credentials?|signing[_-]?key|encryption[_-]?key|session[_-]?key|license[_-]?key|x-api-key)[\w.-]*)"#,
         r#"(?:\\?["'`]?\s{0,20}(?::=|=>|=|:|\s)\s{0,3}|["'`]\s*,\s*)"#,
-        r#"(?:\\?(["'`])([^"'`\r\n\\]{6,200})\\?["'`]|([^\s"'`,;)}\]<>\\]{8,200}))"#
+        r#"(?:\\?'((?:[^'\r\n\\]|\\[^'\r\n]){6,200})\\?'|\\?"((?:[^"\r\n\\]|\\[^"\r\n]){6,200})\\?"|`([^`\r\n]{6,200})`|([^\s"'`,;)}\]<>\\]{8,200}))"#
     ))
 });
 
@@ -47,8 +47,8 @@ impl Detector for Assignments {
         for view in &input.views {
             for caps in ASSIGN.captures_iter(view.text.as_bytes()) {
                 let Some(name) = caps.get(1) else { continue };
-                let quoted = caps.get(3);
-                let Some(value) = quoted.or_else(|| caps.get(4)) else {
+                let quoted = caps.get(2).or_else(|| caps.get(3)).or_else(|| caps.get(4));
+                let Some(value) = quoted.or_else(|| caps.get(5)) else {
                     continue;
                 };
                 if let Some(confidence) = judge(name.as_str(), value.as_str(), quoted.is_some()) {
@@ -149,7 +149,7 @@ fn looks_like_code(v: &str) -> bool {
         || v.starts_with("\\$")
         || v.ends_with(':')
         || v.contains("#{")
-        || v.contains('[')
+        || array_access(v)
         || lower.starts_with("arn:")
         || (v.contains('/')
             && v.split('/').all(|seg| {
@@ -175,4 +175,15 @@ fn looks_like_code(v: &str) -> bool {
                 | "required"
                 | "optional"
         )
+}
+
+/// `$_POST["x"]`, `params['key']`: a lookup, not a value.
+fn array_access(v: &str) -> bool {
+    let Some(at) = v.find('[') else { return false };
+    let head = v.get(..at).unwrap_or("");
+    !head.is_empty()
+        && head
+            .trim_start_matches(['$', '\\'])
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.')
 }

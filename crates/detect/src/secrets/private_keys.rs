@@ -28,7 +28,7 @@ static META: Meta = Meta {
 
 static PEM: LazyLock<Regex> = LazyLock::new(|| {
     pattern(
-        r#"-----BEGIN[ A-Z0-9]{0,30}PRIVATE KEY(?: BLOCK)?-----(?:\\[rn]|[\r\n\s])+((?:[A-Za-z0-9+/=:,\- "'+]|\\[rn]|[\r\n])+?)(?:-----END[ A-Z0-9]{0,30}PRIVATE KEY(?: BLOCK)?-----|$|[^A-Za-z0-9+/=:,\-\s\\"'+])"#,
+        r#"-----BEGIN[ A-Z0-9]{0,30}PRIVATE KEY(?: BLOCK)?-----(?:\\[rn]|[\r\n\s"'+])+((?:[A-Za-z0-9+/=:,\- "'+]|\\[rn]|[\r\n])+?)(?:-----END[ A-Z0-9]{0,30}PRIVATE KEY(?: BLOCK)?-----|$|[^A-Za-z0-9+/=:,\-\s\\"'+])"#,
     )
 });
 static PUTTY: LazyLock<Regex> = LazyLock::new(|| {
