@@ -21,4 +21,9 @@ if [ "$what" = all ] || [ "$what" = detect ]; then
   target/release/warden eval $C/injection/*.jsonl $C/pii/pii_dev.jsonl $C/secrets/noseyparker_dev.jsonl \
     target/benign/benign-eval.jsonl --benign target/benign/benign-eval.jsonl
   "${bench[@]}" detect --corpus $C/injection/agentdojo_dev.jsonl --corpus target/benign/benign-eval.jsonl
+  if [ ! -x target/pypeers/bin/python ]; then
+    python3 -m venv target/pypeers
+    target/pypeers/bin/pip install -q presidio-analyzer==2.2.366 detect-secrets==1.5.0
+  fi
+  target/pypeers/bin/python scripts/peers-eval.py $C/pii/pii_dev.jsonl $C/secrets/noseyparker_dev.jsonl
 fi
