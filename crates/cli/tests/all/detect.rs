@@ -108,14 +108,26 @@ fn warden_scan_reports_and_redacts() {
 fn eval_names_file_and_line_of_a_bad_record_and_scan_takes_invalid_utf8() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("bad.jsonl");
-    std::fs::write(&file, "{\"text\": \"fine\", \"label\": \"benign\"}\n{not json\n").unwrap();
-    let out = std::process::Command::new(warden()).arg("eval").arg(&file).output().unwrap();
+    std::fs::write(
+        &file,
+        "{\"text\": \"fine\", \"label\": \"benign\"}\n{not json\n",
+    )
+    .unwrap();
+    let out = std::process::Command::new(warden())
+        .arg("eval")
+        .arg(&file)
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("bad.jsonl:2"), "{err}");
     let bin = dir.path().join("bin");
     std::fs::write(&bin, b"pay \xff\xfe with 4111 1111 1111 1111").unwrap();
-    let out = std::process::Command::new(warden()).arg("scan").arg(&bin).output().unwrap();
+    let out = std::process::Command::new(warden())
+        .arg("scan")
+        .arg(&bin)
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(3));
     assert!(String::from_utf8_lossy(&out.stdout).contains("credit_card"));
 }
