@@ -132,27 +132,35 @@ impl Verdict {
         )
     }
 
-    /// One line for the agent: what was found where.
+    /// One line for the agent: what was found where, one entry per kind and place
+    /// (`injection (instruction_override, exfiltration) at `/content/0/text``).
     pub fn reason(&self, direction: &str) -> String {
-        let mut what: Vec<String> = self
+        let mut groups: Vec<(&str, &str, Vec<&str>)> = Vec::new();
+        for l in self
             .findings
             .iter()
             .filter(|l| self.blocking.contains(l.finding.kind.as_str()))
-            .map(|l| {
-                format!(
-                    "{} ({}) at `{}`",
-                    l.finding.kind.as_str(),
-                    l.finding.label,
-                    if l.pointer.is_empty() {
-                        "/"
-                    } else {
-                        &l.pointer
+        {
+            let kind = l.finding.kind.as_str();
+            let at = if l.pointer.is_empty() {
+                "/"
+            } else {
+                l.pointer.as_str()
+            };
+            match groups.iter_mut().find(|g| g.0 == kind && g.1 == at) {
+                Some(g) => {
+                    if !g.2.contains(&l.finding.label.as_str()) {
+                        g.2.push(&l.finding.label);
                     }
-                )
-            })
+                }
+                None => groups.push((kind, at, vec![&l.finding.label])),
+            }
+        }
+        let what: Vec<String> = groups
+            .iter()
+            .take(5)
+            .map(|(kind, at, labels)| format!("{kind} ({}) at `{at}`", labels.join(", ")))
             .collect();
-        what.dedup();
-        what.truncate(5);
         format!("the {direction} contain {}", what.join(", "))
     }
 }
