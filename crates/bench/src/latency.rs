@@ -76,6 +76,28 @@ pub fn run(warden: &Path) -> Result<()> {
     let init = Command::new(warden).arg("init").arg(dir.path()).output()?;
     anyhow::ensure!(init.status.success(), "warden init failed");
     let config = dir.path().join("warden.toml");
+    // The same configuration with detection switched off: the proxy's own cost (policy and
+    // durable audit) apart from the cost of scanning arguments and results.
+    let plain = dir.path().join("warden-no-detect.toml");
+    let text = std::fs::read_to_string(&config)?;
+    let off = text
+        .lines()
+        .map(|l| {
+            if l.starts_with("arguments = {") {
+                "arguments = { injection = \"off\", pii = \"off\", secret = \"off\" }".to_owned()
+            } else if l.starts_with("results = {") {
+                "results = { injection = \"off\", pii = \"off\", secret = \"off\" }".to_owned()
+            } else {
+                l.to_owned()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    anyhow::ensure!(
+        off != text,
+        "the starter config has no [detect] lines to switch off"
+    );
+    std::fs::write(&plain, off)?;
     let cpus = std::fs::read_to_string("/proc/self/status")
         .ok()
         .and_then(|s| {
@@ -85,9 +107,20 @@ pub fn run(warden: &Path) -> Result<()> {
             })
         })
         .unwrap_or_else(|| "?".into());
-    println!(
-        "## tools/call latency: direct vs through `warden mcp` (policy + durable audit on; CPUs {cpus})\n"
-    );
+    for (what, config) in [
+        ("policy + durable audit, detection off", &plain),
+        (
+            "policy + durable audit + detection with its defaults",
+            &config,
+        ),
+    ] {
+        table(warden, what, config, &cpus)?;
+    }
+    Ok(())
+}
+
+fn table(warden: &Path, what: &str, config: &Path, cpus: &str) -> Result<()> {
+    println!("## tools/call latency: direct vs through `warden mcp` ({what}; CPUs {cpus})\n");
     println!(
         "| argument size | direct p50 | warden p50 | added p50 | direct p99 | warden p99 | added p99 | calls each |"
     );
@@ -98,7 +131,7 @@ pub fn run(warden: &Path) -> Result<()> {
             Command::new(warden)
                 .arg("mcp")
                 .arg("--config")
-                .arg(&config)
+                .arg(config)
                 .arg("--")
                 .arg(warden)
                 .arg("demo-server"),

@@ -63,6 +63,9 @@ pub static DETECTORS: &[&dyn Detector] = &[
 /// Scans `text` with every detector whose meta passes `select`. Findings are sorted by start,
 /// without duplicates (the same value seen through two views is reported once).
 pub fn scan_with(text: &str, select: impl Fn(&Meta) -> bool) -> Vec<Finding> {
+    if !DETECTORS.iter().any(|d| select(d.meta())) {
+        return Vec::new();
+    }
     let input = Input::new(text);
     let mut out = Vec::new();
     for d in DETECTORS.iter().filter(|d| select(d.meta())) {

@@ -176,6 +176,10 @@ pub(crate) fn apply(
 ) -> Verdict {
     let mut verdict = Verdict::default();
     let active = |k: FindingKind| actions.for_kind(k) != Act::Off;
+    if !active(FindingKind::Injection) && !active(FindingKind::Pii) && !active(FindingKind::Secret)
+    {
+        return verdict;
+    }
     walk(doc, &mut String::new(), &mut |pointer, text| {
         let mut found = warden_detect::scan_with(text, |m| active(m.kind));
         if let Some(t) = threshold {
