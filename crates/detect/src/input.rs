@@ -29,24 +29,7 @@ pub struct View {
 impl View {
     /// Maps a byte range of this view to the original text, widened to character boundaries.
     pub fn to_original(&self, start: usize, end: usize) -> (usize, usize) {
-        if self.map.is_empty() {
-            return (start, end);
-        }
-        let last = self.map.len().saturating_sub(1);
-        let s = self.map.get(start.min(last)).copied().unwrap_or(0);
-        if end <= start {
-            return (s as usize, s as usize);
-        }
-        let from = self.map.get(end - 1).copied().unwrap_or(0);
-        let e = self
-            .map
-            .get(end..)
-            .and_then(|rest| rest.iter().find(|&&m| m > from))
-            .copied();
-        (
-            s as usize,
-            e.unwrap_or_else(|| self.map.last().copied().unwrap_or(0)) as usize,
-        )
+        crate::normalize::map_range(&self.map, start, end)
     }
 
     /// The original offset of view byte `i` (composition helper for nested decoding).

@@ -10,6 +10,7 @@
 mod decode;
 pub mod injection;
 mod input;
+mod json;
 mod normalize;
 pub mod pii;
 pub mod redact;
@@ -17,6 +18,7 @@ pub mod secrets;
 mod util;
 
 pub use input::{Input, MAX_DEPTH, MAX_VIEWS, View};
+pub use json::for_each_string;
 pub use normalize::Normalized;
 pub use redact::{Placeholders, redact};
 pub use warden_types::{Finding, FindingKind};
@@ -66,10 +68,15 @@ pub fn scan_with(text: &str, select: impl Fn(&Meta) -> bool) -> Vec<Finding> {
     if !DETECTORS.iter().any(|d| select(d.meta())) {
         return Vec::new();
     }
-    let input = Input::new(text);
+    scan_input(&Input::new(text), select)
+}
+
+/// Like [`scan_with`], on an input already prepared (so a caller that also wants the raw
+/// injection score normalizes and decodes the text once).
+pub fn scan_input(input: &Input<'_>, select: impl Fn(&Meta) -> bool) -> Vec<Finding> {
     let mut out = Vec::new();
     for d in DETECTORS.iter().filter(|d| select(d.meta())) {
-        d.scan(&input, &mut out);
+        d.scan(input, &mut out);
     }
     out.sort_by(|a, b| {
         (a.start, a.end, &a.detector, &a.label).cmp(&(b.start, b.end, &b.detector, &b.label))

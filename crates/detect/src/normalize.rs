@@ -78,24 +78,7 @@ impl Normalized {
     /// Maps a byte range of the normalized text to the smallest original range covering every
     /// character that produced it.
     pub fn to_original(&self, start: usize, end: usize) -> (usize, usize) {
-        if self.map.is_empty() {
-            return (start, end);
-        }
-        let last = self.map.len().saturating_sub(1);
-        let s = self.map.get(start.min(last)).copied().unwrap_or(0);
-        if end <= start {
-            return (s as usize, s as usize);
-        }
-        let from = self.map.get(end - 1).copied().unwrap_or(0);
-        let e = self
-            .map
-            .get(end..)
-            .and_then(|rest| rest.iter().find(|&&m| m > from))
-            .copied();
-        (
-            s as usize,
-            e.unwrap_or_else(|| self.map.last().copied().unwrap_or(0)) as usize,
-        )
+        map_range(&self.map, start, end)
     }
 }
 
@@ -116,6 +99,29 @@ fn unescape_whitespace(s: &str) -> String {
         }
     }
     out
+}
+
+/// Maps `start..end` through an offset map (`map[i]` = original offset of byte `i`, last entry
+/// = original end; empty = identity) to the smallest original range covering every character
+/// that produced those bytes.
+pub(crate) fn map_range(map: &[u32], start: usize, end: usize) -> (usize, usize) {
+    if map.is_empty() {
+        return (start, end);
+    }
+    let last = map.len().saturating_sub(1);
+    let s = map.get(start.min(last)).copied().unwrap_or(0);
+    if end <= start {
+        return (s as usize, s as usize);
+    }
+    let from = map.get(end - 1).copied().unwrap_or(0);
+    let e = map
+        .get(end..)
+        .and_then(|rest| rest.iter().find(|&&m| m > from))
+        .copied();
+    (
+        s as usize,
+        e.unwrap_or_else(|| map.last().copied().unwrap_or(0)) as usize,
+    )
 }
 
 /// Fast check: plain ASCII needs no normalization.

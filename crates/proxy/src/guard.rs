@@ -180,7 +180,7 @@ pub(crate) fn apply(
     {
         return verdict;
     }
-    walk(doc, &mut String::new(), &mut |pointer, text| {
+    warden_detect::for_each_string(doc, &mut |pointer, text| {
         let mut found = warden_detect::scan_with(text, |m| active(m.kind));
         if let Some(t) = threshold {
             found.retain(|f| f.kind != FindingKind::Injection || f.confidence >= t);
@@ -231,7 +231,7 @@ pub(crate) fn audit_copy(doc: &Value, verdict: &Verdict) -> Option<Value> {
     }
     let mut copy = doc.clone();
     let mut placeholders = Placeholders::default();
-    walk(&mut copy, &mut String::new(), &mut |pointer, text| {
+    warden_detect::for_each_string(&mut copy, &mut |pointer, text| {
         let here: Vec<Finding> = hide
             .iter()
             .filter(|l| l.pointer == pointer)
@@ -240,37 +240,6 @@ pub(crate) fn audit_copy(doc: &Value, verdict: &Verdict) -> Option<Value> {
         (!here.is_empty()).then(|| warden_detect::redact(text, &here, &mut placeholders))
     });
     Some(copy)
-}
-
-/// Visits every string value (depth-first, JSON pointer paths), replacing it with what `f`
-/// returns when it returns something.
-fn walk(v: &mut Value, pointer: &mut String, f: &mut dyn FnMut(&str, &str) -> Option<String>) {
-    match v {
-        Value::String(s) => {
-            if let Some(new) = f(pointer, s) {
-                *s = new;
-            }
-        }
-        Value::Array(items) => {
-            for (i, item) in items.iter_mut().enumerate() {
-                let len = pointer.len();
-                pointer.push('/');
-                pointer.push_str(&i.to_string());
-                walk(item, pointer, f);
-                pointer.truncate(len);
-            }
-        }
-        Value::Object(map) => {
-            for (k, item) in map.iter_mut() {
-                let len = pointer.len();
-                pointer.push('/');
-                pointer.push_str(&k.replace('~', "~0").replace('/', "~1"));
-                walk(item, pointer, f);
-                pointer.truncate(len);
-            }
-        }
-        _ => {}
-    }
 }
 
 #[cfg(test)]

@@ -218,38 +218,11 @@ const PII_TYPES: &[(&str, &str)] = &[
 /// it; a finding that overlaps no gold span of its type is a false positive. Byte offsets are
 /// converted from the corpus's character offsets.
 fn pii(name: &str, rows: &[Value]) -> FileReport {
-    warm_up(rows, FindingKind::Pii);
-    let start = Instant::now();
-    let mut bytes = 0;
-    let mut found = Vec::new();
-    for row in rows {
-        let text = field(row, "text");
-        bytes += text.len();
-        found.push(warden_detect::scan_with(text, |m| {
-            m.kind == FindingKind::Pii
-        }));
-    }
-    let secs = start.elapsed().as_secs_f64();
+    let (found, bytes, secs) = timed_scan(rows, FindingKind::Pii);
     let mut labels: BTreeMap<String, Counts> = BTreeMap::new();
     for (row, findings) in rows.iter().zip(&found) {
         let text = field(row, "text");
-        let byte_at = |ch: u64| {
-            text.char_indices()
-                .nth(ch as usize)
-                .map_or(text.len(), |(b, _)| b)
-        };
-        let gold: Vec<(String, usize, usize)> = row
-            .get("spans")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-            .map(|s| {
-                let ty = field(s, "type").to_owned();
-                let a = byte_at(s.get("start").and_then(Value::as_u64).unwrap_or(0));
-                let b = byte_at(s.get("end").and_then(Value::as_u64).unwrap_or(0));
-                (ty, a, b)
-            })
-            .collect();
+        let gold = spans(row, text);
         for &(ty, label) in PII_TYPES {
             let g: Vec<&(String, usize, usize)> = gold.iter().filter(|x| x.0 == ty).collect();
             let p: Vec<_> = findings.iter().filter(|f| f.label == label).collect();
@@ -304,48 +277,21 @@ pub const STRUCTURED: &[&str] = &[
 /// Record-level secret scoring: a secret record is found when a secret finding overlaps its
 /// span; a benign record with any secret finding is a false positive.
 fn secrets(name: &str, rows: &[Value]) -> FileReport {
-    warm_up(rows, FindingKind::Secret);
-    let start = Instant::now();
-    let mut bytes = 0;
-    let mut found = Vec::new();
-    for row in rows {
-        let text = field(row, "text");
-        bytes += text.len();
-        found.push(warden_detect::scan_with(text, |m| {
-            m.kind == FindingKind::Secret
-        }));
-    }
-    let secs = start.elapsed().as_secs_f64();
+    let (found, bytes, secs) = timed_scan(rows, FindingKind::Secret);
     let mut overall = Counts::default();
     let mut labels: BTreeMap<String, Counts> = BTreeMap::new();
     let mut other_rules = 0;
     let (mut span_hits, mut secret_rows) = (0, 0);
     for (row, findings) in rows.iter().zip(&found) {
         let text = field(row, "text");
-        let byte_at = |ch: u64| {
-            text.char_indices()
-                .nth(ch as usize)
-                .map_or(text.len(), |(b, _)| b)
-        };
         let rule = field(row, "rule_id");
         let provider = rule.split('.').nth(1).unwrap_or(rule).to_owned();
         let c = labels.entry(provider).or_default();
         if field(row, "label") == "secret" {
-            let spans: Vec<(usize, usize)> = row
-                .get("spans")
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-                .map(|s| {
-                    (
-                        byte_at(s.get("start").and_then(Value::as_u64).unwrap_or(0)),
-                        byte_at(s.get("end").and_then(Value::as_u64).unwrap_or(0)),
-                    )
-                })
-                .collect();
+            let gold = spans(row, text);
             let on_span = findings
                 .iter()
-                .any(|f| spans.iter().any(|&(a, b)| f.start < b && f.end > a));
+                .any(|f| gold.iter().any(|(_, a, b)| f.start < *b && f.end > *a));
             span_hits += usize::from(on_span);
             secret_rows += 1;
             // A record holds one credential; the corpus's span is its rule's first capture
@@ -434,4 +380,36 @@ fn warm_up(rows: &[Value], kind: FindingKind) {
             m.kind == kind || kind == FindingKind::Injection
         }));
     }
+}
+
+/// Scans every record's text with the detectors of `kind` (after a warm-up pass) and returns
+/// the findings per record, the bytes scanned and the seconds it took.
+fn timed_scan(rows: &[Value], kind: FindingKind) -> (Vec<Vec<warden_detect::Finding>>, usize, f64) {
+    warm_up(rows, kind);
+    let start = Instant::now();
+    let mut bytes = 0;
+    let mut found = Vec::new();
+    for row in rows {
+        let text = field(row, "text");
+        bytes += text.len();
+        found.push(warden_detect::scan_with(text, |m| m.kind == kind));
+    }
+    (found, bytes, start.elapsed().as_secs_f64())
+}
+
+/// A record's labelled spans as `(type, start, end)`, the corpus's character offsets turned
+/// into byte offsets into `text`.
+fn spans(row: &Value, text: &str) -> Vec<(String, usize, usize)> {
+    let byte_at = |ch: u64| {
+        text.char_indices()
+            .nth(ch as usize)
+            .map_or(text.len(), |(b, _)| b)
+    };
+    let at = |s: &Value, key: &str| byte_at(s.get(key).and_then(Value::as_u64).unwrap_or(0));
+    row.get("spans")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .map(|s| (field(s, "type").to_owned(), at(s, "start"), at(s, "end")))
+        .collect()
 }

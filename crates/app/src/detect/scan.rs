@@ -39,10 +39,9 @@ pub fn scan(input: &str, redact: bool) -> Report {
     let mut placeholders = Placeholders::default();
     let redacted = match json {
         Some(mut v) => {
-            walk(&mut v, String::new(), &mut |pointer, s| {
-                let f = warden_detect::scan(s);
-                score =
-                    score.max(warden_detect::injection::score(&warden_detect::Input::new(s)).value);
+            warden_detect::for_each_string(&mut v, &mut |pointer, s| {
+                let (f, sc) = scan_one(s);
+                score = score.max(sc);
                 let out = redact.then(|| redact_text(s, &f, &mut placeholders));
                 findings.extend(f.into_iter().map(|finding| Located {
                     pointer: pointer.to_owned(),
@@ -53,8 +52,8 @@ pub fn scan(input: &str, redact: bool) -> Report {
             redact.then_some(v)
         }
         None => {
-            let f = warden_detect::scan(input);
-            score = warden_detect::injection::score(&warden_detect::Input::new(input)).value;
+            let (f, sc) = scan_one(input);
+            score = sc;
             let out = redact.then(|| Value::String(redact_text(input, &f, &mut placeholders)));
             findings.extend(f.into_iter().map(|finding| Located {
                 pointer: String::new(),
@@ -70,6 +69,13 @@ pub fn scan(input: &str, redact: bool) -> Report {
     }
 }
 
+/// Findings and the raw injection score of one string (normalized and decoded once).
+fn scan_one(s: &str) -> (Vec<Finding>, f32) {
+    let input = warden_detect::Input::new(s);
+    let findings = warden_detect::scan_input(&input, |_| true);
+    (findings, warden_detect::injection::score(&input).value)
+}
+
 /// Redacts PII and secrets (an injection finding is reported, not cut out).
 fn redact_text(s: &str, f: &[Finding], placeholders: &mut Placeholders) -> String {
     let cut: Vec<Finding> = f
@@ -78,30 +84,6 @@ fn redact_text(s: &str, f: &[Finding], placeholders: &mut Placeholders) -> Strin
         .cloned()
         .collect();
     warden_detect::redact(s, &cut, placeholders)
-}
-
-/// Visits every string in `v` (keys too, as they can carry data), replacing it with what `f`
-/// returns when it returns something.
-pub fn walk(v: &mut Value, pointer: String, f: &mut dyn FnMut(&str, &str) -> Option<String>) {
-    match v {
-        Value::String(s) => {
-            if let Some(new) = f(&pointer, s) {
-                *s = new;
-            }
-        }
-        Value::Array(items) => {
-            for (i, item) in items.iter_mut().enumerate() {
-                walk(item, format!("{pointer}/{i}"), f);
-            }
-        }
-        Value::Object(map) => {
-            for (k, item) in map.iter_mut() {
-                let key = k.replace('~', "~0").replace('/', "~1");
-                walk(item, format!("{pointer}/{key}"), f);
-            }
-        }
-        _ => {}
-    }
 }
 
 /// A readable table of a report.

@@ -56,32 +56,14 @@ pub fn run(corpora: &[&Path], benign: &[&Path], exclude: &[String], out: &Path) 
                         positive: true,
                     });
                 }
-                "benign" => {
-                    let text = field(&row, "text").to_owned();
-                    if held_out(&text) {
-                        held.push(text);
-                    } else {
-                        examples.push(Example {
-                            text,
-                            positive: false,
-                        });
-                    }
-                }
+                "benign" => benign_text(field(&row, "text"), &mut examples, &mut held),
                 _ => {}
             }
         }
     }
     for f in benign {
         for row in read_jsonl(f)? {
-            let text = field(&row, "text").to_owned();
-            if held_out(&text) {
-                held.push(text);
-            } else {
-                examples.push(Example {
-                    text,
-                    positive: false,
-                });
-            }
+            benign_text(field(&row, "text"), &mut examples, &mut held);
         }
     }
     let trained = train::train(&examples, Options::default());
@@ -102,4 +84,16 @@ pub fn run(corpora: &[&Path], benign: &[&Path], exclude: &[String], out: &Path) 
         threshold: model.threshold,
         bytes: model.to_bytes().len(),
     })
+}
+
+/// A benign text goes to training or, by its hash, to the held-out set that sets the threshold.
+fn benign_text(text: &str, examples: &mut Vec<Example>, held: &mut Vec<String>) {
+    if held_out(text) {
+        held.push(text.to_owned());
+    } else {
+        examples.push(Example {
+            text: text.to_owned(),
+            positive: false,
+        });
+    }
 }
