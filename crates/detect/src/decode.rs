@@ -4,12 +4,9 @@
 //! A decoding is kept only when the result is readable text, so random keys and hashes (which
 //! are also base64 or hex alphabets) are not turned into noise.
 
-use std::sync::LazyLock;
-
 use base64::Engine as _;
 use base64::alphabet;
 use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
-use regex::Regex;
 
 /// A decoded run of a view.
 #[derive(Debug, Clone)]
@@ -30,45 +27,161 @@ const LENIENT: GeneralPurposeConfig = GeneralPurposeConfig::new()
 static STANDARD: GeneralPurpose = GeneralPurpose::new(&alphabet::STANDARD, LENIENT);
 static URL_SAFE: GeneralPurpose = GeneralPurpose::new(&alphabet::URL_SAFE, LENIENT);
 
-#[expect(clippy::expect_used, reason = "constant patterns, covered by tests")]
-static BASE64_RUN: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"[A-Za-z0-9+/_-]{16,}={0,2}").expect("valid pattern"));
-#[expect(clippy::expect_used, reason = "constant patterns, covered by tests")]
-static HEX_RUN: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?:\\x[0-9A-Fa-f]{2}){6,}|(?:[0-9A-Fa-f]{2}){8,}").expect("valid pattern")
-});
+/// Runs of at least this many base64 characters are decoded (`[A-Za-z0-9+/_-]{16,}={0,2}`).
+const BASE64_MIN: usize = 16;
+/// Runs of at least this many `\xNN` escapes are decoded.
+const ESCAPED_HEX_MIN: usize = 6;
+/// Runs of at least this many hex digit pairs are decoded.
+const HEX_PAIRS_MIN: usize = 8;
 
 /// Every decoding found in `text`.
 pub fn decodings(text: &str) -> Vec<Decoded> {
     let mut out = Vec::new();
     let bytes = text.as_bytes();
     if bytes.len() >= 16 {
-        for m in BASE64_RUN.find_iter(text) {
-            if let Some(d) = base64_run(m.as_str()) {
-                out.push(constant(d, m.start(), m.end(), "base64"));
+        for (start, end) in base64_runs(bytes) {
+            if let Some(d) = text.get(start..end).and_then(base64_run) {
+                out.push(constant(d, start, end, "base64"));
             }
         }
-        for m in HEX_RUN.find_iter(text) {
-            if let Some(d) = hex_run(m.as_str()) {
-                out.push(constant(d, m.start(), m.end(), "hex"));
+        for (start, end) in hex_runs(bytes) {
+            if let Some(d) = text.get(start..end).and_then(hex_run) {
+                out.push(constant(d, start, end, "hex"));
             }
         }
     }
-    if memchr_count(b'%', bytes) >= 2
+    // Whole-text decodings are built only when they change something.
+    let escapes = memchr::memchr_iter(b'%', bytes)
+        .filter(|&i| percent_escape(bytes, i).is_some())
+        .take(2)
+        .count();
+    if escapes >= 2
         && let Some(d) = percent(text)
     {
         out.push(d);
     }
-    if bytes.contains(&b'&')
-        && let Some(d) = html(text)
-    {
+    let has_entity = memchr::memchr_iter(b'&', bytes)
+        .any(|i| text.get(i..).and_then(entity).is_some());
+    if has_entity && let Some(d) = html(text) {
         out.push(d);
     }
     out
 }
 
-fn memchr_count(needle: u8, hay: &[u8]) -> usize {
-    hay.iter().filter(|&&b| b == needle).count()
+/// The byte a valid `%XX` escape at `i` stands for.
+fn percent_escape(b: &[u8], i: usize) -> Option<u8> {
+    match b.get(i..i + 3)? {
+        [b'%', h, l] => {
+            let hex = |c: u8| char::from(c).to_digit(16);
+            u8::try_from(hex(*h)? * 16 + hex(*l)?).ok()
+        }
+        _ => None,
+    }
+}
+
+/// Byte classes for the run finders: one table lookup per byte.
+const BASE64: u8 = 1;
+const HEX: u8 = 2;
+#[expect(clippy::indexing_slicing, reason = "a const loop over 0..256 into a [u8; 256]")]
+static CLASS: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut i = 0;
+    while i < 256 {
+        let b = i as u8;
+        if b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'_' | b'-') {
+            t[i] |= BASE64;
+        }
+        if b.is_ascii_hexdigit() {
+            t[i] |= HEX;
+        }
+        i += 1;
+    }
+    t
+};
+
+fn class(b: u8) -> u8 {
+    CLASS.get(usize::from(b)).copied().unwrap_or(0)
+}
+
+/// Runs of base64 alphabet bytes (a superset of hex digits) at least `min` long.
+fn alphabet_runs(b: &[u8], min: usize) -> Vec<(usize, usize)> {
+    let mut out = Vec::new();
+    let mut start: Option<usize> = None;
+    for (i, &c) in b.iter().enumerate() {
+        match (class(c) & BASE64 != 0, start) {
+            (true, None) => start = Some(i),
+            (false, Some(s)) => {
+                if i - s >= min {
+                    out.push((s, i));
+                }
+                start = None;
+            }
+            _ => {}
+        }
+    }
+    if let Some(s) = start
+        && b.len() - s >= min
+    {
+        out.push((s, b.len()));
+    }
+    out
+}
+
+/// Maximal runs of the base64 alphabets (at least [`BASE64_MIN`] long) with up to two `=`.
+fn base64_runs(b: &[u8]) -> Vec<(usize, usize)> {
+    alphabet_runs(b, BASE64_MIN)
+        .into_iter()
+        .map(|(start, end)| {
+            let pad = b.get(end..).unwrap_or_default().iter().take(2).take_while(|&&c| c == b'=').count();
+            (start, end + pad)
+        })
+        .collect()
+}
+
+/// Runs of `\xNN` escapes (at least [`ESCAPED_HEX_MIN`]) or of hex digit pairs (at least
+/// [`HEX_PAIRS_MIN`]), in order, as a leftmost-first search for either would find them.
+fn hex_runs(b: &[u8]) -> Vec<(usize, usize)> {
+    let escape = |at: usize| {
+        matches!(b.get(at..at + 4), Some([b'\\', b'x', h, l]) if class(*h) & class(*l) & HEX != 0)
+    };
+    let mut escaped = Vec::new();
+    let mut after = 0;
+    for i in memchr::memchr_iter(b'\\', b) {
+        if i < after {
+            continue;
+        }
+        let mut n = 0;
+        while escape(i + 4 * n) {
+            n += 1;
+        }
+        if n >= ESCAPED_HEX_MIN {
+            escaped.push((i, i + 4 * n));
+            after = i + 4 * n;
+        }
+    }
+    let mut out = Vec::new();
+    for (run_start, run_end) in alphabet_runs(b, 2 * HEX_PAIRS_MIN) {
+        let mut i = run_start;
+        while i < run_end {
+            let start = i;
+            while i < run_end && b.get(i).is_some_and(|&c| class(c) & HEX != 0) {
+                i += 1;
+            }
+            // Digits that end an escape run belong to it; the plain run starts after it.
+            let start = escaped
+                .iter()
+                .find(|&&(s, e)| s < start && start < e)
+                .map_or(start, |&(_, e)| e.max(start));
+            let pairs = i.saturating_sub(start) / 2;
+            if pairs >= HEX_PAIRS_MIN {
+                out.push((start, start + 2 * pairs));
+            }
+            i += 1;
+        }
+    }
+    out.extend(escaped);
+    out.sort_unstable();
+    out
 }
 
 fn constant(text: String, start: usize, end: usize, encoding: &'static str) -> Decoded {
@@ -140,10 +253,7 @@ fn percent(text: &str) -> Option<Decoded> {
     let mut i = 0;
     while let Some(&c) = b.get(i) {
         if c == b'%'
-            && let Some(v) = b
-                .get(i + 1..i + 3)
-                .and_then(|h| std::str::from_utf8(h).ok())
-                .and_then(|h| u8::from_str_radix(h, 16).ok())
+            && let Some(v) = percent_escape(b, i)
         {
             out.push(v);
             source.push(i as u32);
@@ -224,3 +334,7 @@ fn entity(s: &str) -> Option<(char, usize)> {
     };
     Some((ch, end + 1))
 }
+
+#[cfg(test)]
+#[path = "decode_tests.rs"]
+mod tests;

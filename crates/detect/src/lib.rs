@@ -7,6 +7,7 @@
 //!
 //! Pure and synchronous: no I/O, no async runtime, no network, no model download.
 
+mod anchored;
 mod decode;
 pub mod injection;
 mod input;

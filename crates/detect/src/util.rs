@@ -3,7 +3,7 @@
 
 use std::sync::Mutex;
 
-use regex::bytes::{Regex, RegexSet, RegexSetBuilder};
+use regex::bytes::Regex;
 
 use crate::{Finding, Meta, View};
 
@@ -27,22 +27,6 @@ pub(crate) fn pattern(p: &str) -> Regex {
 
 /// Patterns that failed to compile (see [`crate::self_check`]).
 pub(crate) static BROKEN: Mutex<Vec<String>> = Mutex::new(Vec::new());
-
-/// One set over many compiled patterns (a single pass says which ones match). Limits are
-/// raised for tables of a few hundred patterns; a set that cannot be built is empty, which the
-/// per-table tests catch.
-pub(crate) fn set(each: &[Regex]) -> RegexSet {
-    RegexSetBuilder::new(each.iter().map(Regex::as_str))
-        .size_limit(256 << 20)
-        .dfa_size_limit(64 << 20)
-        .build()
-        .unwrap_or_else(|e| {
-            if let Ok(mut broken) = BROKEN.lock() {
-                broken.push(e.to_string());
-            }
-            RegexSet::empty()
-        })
-}
 
 #[expect(clippy::expect_used, reason = "a fixed, valid pattern")]
 pub(crate) fn never() -> Regex {

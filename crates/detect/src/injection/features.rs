@@ -29,43 +29,67 @@ pub struct Token {
     pub end: usize,
 }
 
-/// Splits lowercase `text` into words (alphanumeric runs) and single punctuation tokens (a run
-/// of the same punctuation character is one token).
+/// Splits lowercase `text` into words (alphanumeric runs, with apostrophes inside) and single
+/// punctuation tokens (a run of the same punctuation character is one token).
 pub fn tokenize(text: &str, out: &mut Vec<Token>) {
     out.clear();
-    let mut chars = text.char_indices().peekable();
-    while let Some((i, c)) = chars.next() {
+    let b = text.as_bytes();
+    let mut i = 0;
+    while let Some(&first) = b.get(i) {
+        // ASCII bytes are classified directly; other characters are decoded.
+        let (c, len) = if first.is_ascii() {
+            (char::from(first), 1)
+        } else {
+            match text.get(i..).and_then(|r| r.chars().next()) {
+                Some(c) => (c, c.len_utf8()),
+                None => break,
+            }
+        };
         if c.is_alphanumeric() {
-            let mut end = i + c.len_utf8();
-            let mut h = fnv_start();
-            h = fnv_char(h, c);
-            while let Some(&(j, d)) = chars.peek() {
-                if !(d.is_alphanumeric() || d == '\'') {
-                    break;
+            let mut h = fnv_char(fnv_start(), c);
+            let mut end = i + len;
+            while let Some(&d) = b.get(end) {
+                if d.is_ascii() {
+                    if !(d.is_ascii_alphanumeric() || d == b'\'') {
+                        break;
+                    }
+                    h = fnv_byte(h, d);
+                    end += 1;
+                } else {
+                    match text.get(end..).and_then(|r| r.chars().next()) {
+                        Some(d) if d.is_alphanumeric() => {
+                            h = fnv_char(h, d);
+                            end += d.len_utf8();
+                        }
+                        _ => break,
+                    }
                 }
-                h = fnv_char(h, d);
-                end = j + d.len_utf8();
-                chars.next();
             }
             out.push(Token {
                 hash: h,
                 start: i,
                 end,
             });
-        } else if !c.is_whitespace() {
-            let mut end = i + c.len_utf8();
-            while let Some(&(j, d)) = chars.peek() {
-                if d != c {
-                    break;
+            i = end;
+        } else if c.is_whitespace() {
+            i += len;
+        } else {
+            let mut end = i + len;
+            if len == 1 {
+                while b.get(end) == Some(&first) {
+                    end += 1;
                 }
-                end = j + d.len_utf8();
-                chars.next();
+            } else {
+                while text.get(end..).is_some_and(|r| r.starts_with(c)) {
+                    end += len;
+                }
             }
             out.push(Token {
                 hash: fnv_char(fnv_start() ^ 0x9e37_79b9, c),
                 start: i,
                 end,
             });
+            i = end;
         }
     }
 }
@@ -77,11 +101,14 @@ fn fnv_start() -> u64 {
     FNV_OFFSET
 }
 
+fn fnv_byte(h: u64, b: u8) -> u64 {
+    (h ^ u64::from(b)).wrapping_mul(FNV_PRIME)
+}
+
 fn fnv_char(mut h: u64, c: char) -> u64 {
     let mut buf = [0u8; 4];
     for b in c.encode_utf8(&mut buf).bytes() {
-        h ^= u64::from(b);
-        h = h.wrapping_mul(FNV_PRIME);
+        h = fnv_byte(h, b);
     }
     h
 }

@@ -9,14 +9,12 @@
 
 pub mod features;
 pub mod model;
-mod rules;
+pub(crate) mod rules;
 pub mod train;
 
 use std::sync::LazyLock;
 
-use regex::bytes::{Regex, RegexSet};
-
-use crate::util::pattern;
+use crate::anchored::Table;
 use crate::{Detector, Finding, FindingKind, Input, Meta, View};
 use features::Token;
 use model::Model;
@@ -41,16 +39,7 @@ static META: Meta = Meta {
     summary: "prompt injection and jailbreak attempts (rules + classifier)",
 };
 
-struct Rules {
-    set: RegexSet,
-    each: Vec<Regex>,
-}
-
-static RULES: LazyLock<Rules> = LazyLock::new(|| {
-    let each: Vec<Regex> = rules::RULES.iter().map(|r| pattern(r.pattern)).collect();
-    let set = crate::util::set(&each);
-    Rules { set, each }
-});
+static RULES: LazyLock<Table> = LazyLock::new(|| Table::new(rules::RULES.iter().map(|r| r.pattern)));
 
 /// The shipped model; an unreadable file leaves the rules alone with a fixed weight, and a
 /// test keeps that from shipping.
@@ -119,16 +108,11 @@ pub fn lower(text: &str) -> String {
 
 /// Rule hits in lowercase text: `(rule index, start, end)`, sorted by start.
 pub fn rule_hits(lowered: &str) -> Vec<(usize, usize, usize)> {
-    let rules = &*RULES;
-    let mut hits = Vec::new();
-    for i in rules.set.matches(lowered.as_bytes()).iter() {
-        if let Some(re) = rules.each.get(i) {
-            hits.extend(
-                re.find_iter(lowered.as_bytes())
-                    .map(|m| (i, m.start(), m.end())),
-            );
-        }
-    }
+    let mut hits: Vec<(usize, usize, usize)> = RULES
+        .find(lowered.as_bytes())
+        .into_iter()
+        .map(|h| (h.pattern, h.start, h.end))
+        .collect();
     hits.sort_by_key(|h| h.1);
     hits
 }

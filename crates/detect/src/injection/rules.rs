@@ -1,6 +1,10 @@
 //! Phrase rules for instructions aimed at a model: each is a signal the model weighs (a rule
 //! hit is a feature of the classifier, its weight learned in training) and the evidence span a
 //! finding shows. Patterns run on the lowercased normalized text.
+//!
+//! Each rule should begin with a literal of two or more bytes (a word, `<|`, `' or`), so that it
+//! is tried only where that literal occurs (see `crate::anchored`); where markup allows
+//! optional blanks, ` ?` keeps the literal intact where `\s*` would not.
 
 /// One rule: a label and a pattern over lowercase text.
 pub(crate) struct Rule {
@@ -35,7 +39,7 @@ pub(crate) static RULES: &[Rule] = &[
     ),
     r(
         "instead",
-        r"\binstead\s*,?\s+(?:you\s+(?:must|should|will|need)|please|do|just|say|print|output|write|send|reply|respond|call|use)\b|\binstead\s*[.!]\s*$|\s(?:do|please)\s.{3,200}\binstead\s*[.!]",
+        r"\binstead\s*,?\s+(?:you\s+(?:must|should|will|need)|please|do|just|say|print|output|write|send|reply|respond|call|use)\b|\binstead\s*[.!]\s*$|\b(?:do|please)\s.{3,200}\binstead\s*[.!]",
     ),
     r(
         "task_hijack",
@@ -91,7 +95,7 @@ pub(crate) static RULES: &[Rule] = &[
     ),
     r(
         "fake_markup",
-        r"<\s*/?\s*(?:system|instructions?|information|important|admin|im_start|im_end|assistant|user|prompt|context|s|inst)\s*>|<\|[a-z_]{2,20}\|>|\[/?(?:system|inst|admin|sys)\]|#{2,}\s*(?:system|instruction|admin|new)|\(\s*system_message\s*\)|\bsystem\s*:\s|\bassistant\s*:\s",
+        r"< ?/? ?(?:system|instructions?|information|important|admin|im_start|im_end|assistant|user|prompt|context|s|inst) ?>|<\|[a-z_]{2,20}\|>|\[/?(?:system|inst|admin|sys)\]|#{2,}\s*(?:system|instruction|admin|new)|\( ?system_message ?\)|\bsystem\s*:\s|\bassistant\s*:\s",
     ),
     r("todo_directive", r"(?:^|[\s\x22'(\[])todo\s*:\s*\w"),
     r(
@@ -124,6 +128,6 @@ pub(crate) static RULES: &[Rule] = &[
     ),
     r(
         "code_payload",
-        r"<script\b|javascript:|\bonerror\s*=|\bdrop\s+table\b|;\s*(?:rm\s+-rf|curl\s|wget\s|nc\s|bash\s+-[ci])|\b(?:os\.system|subprocess\.|__import__|eval\(|exec\()|\bunion\s+select\b|'\s*or\s+'?1'?\s*=\s*'?1",
+        r"<script\b|javascript:|\bonerror\s*=|\bdrop\s+table\b|; ?(?:rm\s+-rf|curl\s|wget\s|nc\s|bash\s+-[ci])|\b(?:os\.system|subprocess\.|__import__|eval\(|exec\()|\bunion\s+select\b|' ?or\s+'?1'?\s*=\s*'?1",
     ),
 ];

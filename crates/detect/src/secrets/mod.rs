@@ -9,15 +9,12 @@ mod assignments;
 mod connection;
 mod jwt;
 mod private_keys;
-mod rules;
+pub(crate) mod rules;
 
 use std::sync::LazyLock;
 
-use regex::bytes::{Regex, RegexSet};
-
-use crate::util::MatchStr as _;
-
-use crate::util::{pattern, push};
+use crate::anchored::Table;
+use crate::util::push;
 use crate::{Detector, Finding, FindingKind, Input, Meta};
 
 pub use assignments::Assignments;
@@ -44,16 +41,7 @@ static PROVIDER_KEYS: Meta = Meta {
     summary: "API keys and tokens in documented provider formats",
 };
 
-struct Table {
-    set: RegexSet,
-    each: Vec<Regex>,
-}
-
-static TABLE: LazyLock<Table> = LazyLock::new(|| {
-    let each: Vec<Regex> = rules::RULES.iter().map(|r| pattern(r.pattern)).collect();
-    let set = crate::util::set(&each);
-    Table { set, each }
-});
+static TABLE: LazyLock<Table> = LazyLock::new(|| Table::new(rules::RULES.iter().map(|r| r.pattern)));
 
 impl Detector for ProviderKeys {
     fn meta(&self) -> &Meta {
@@ -61,29 +49,17 @@ impl Detector for ProviderKeys {
     }
 
     fn scan(&self, input: &Input<'_>, out: &mut Vec<Finding>) {
-        let table = &*TABLE;
         for view in &input.views {
-            for i in table.set.matches(view.text.as_bytes()).iter() {
-                let (Some(re), Some(rule)) = (table.each.get(i), rules::RULES.get(i)) else {
+            for hit in TABLE.find(view.text.as_bytes()) {
+                let Some(rule) = rules::RULES.get(hit.pattern) else {
                     continue;
                 };
-                for caps in re.captures_iter(view.text.as_bytes()) {
-                    let Some(m) = caps.get(1).or_else(|| caps.get(0)) else {
-                        continue;
-                    };
-                    if !IDENTIFIERS.contains(&rule.label) && looks_like_placeholder(m.as_str()) {
-                        continue;
-                    }
-                    push(
-                        out,
-                        &PROVIDER_KEYS,
-                        rule.label,
-                        view,
-                        m.start(),
-                        m.end(),
-                        0.9,
-                    );
+                let (start, end) = hit.group;
+                let value = view.text.get(start..end).unwrap_or("");
+                if !IDENTIFIERS.contains(&rule.label) && looks_like_placeholder(value) {
+                    continue;
                 }
+                push(out, &PROVIDER_KEYS, rule.label, view, start, end, 0.9);
             }
         }
     }
