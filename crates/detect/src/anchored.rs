@@ -178,10 +178,7 @@ impl Table {
             let Some((_, caps)) = caps.as_mut() else {
                 continue;
             };
-            re.search_captures(
-                &Input::new(hay).range(at..).anchored(Anchored::Yes),
-                caps,
-            );
+            re.search_captures(&Input::new(hay).range(at..).anchored(Anchored::Yes), caps);
             if let Some(hit) = hit(p, caps) {
                 last = Some((p, hit.end));
                 hits.push(hit);
@@ -221,7 +218,8 @@ fn hit(pattern: usize, caps: &Captures) -> Option<Hit> {
     })
 }
 
-fn compile(p: &str) -> Regex {
+/// Compiles an already `(?-u)`-prefixed pattern (see [`crate::util::searcher`]).
+pub(crate) fn compile(p: &str) -> Regex {
     Regex::builder()
         .syntax(syntax::Config::new().utf8(false))
         .configure(
@@ -242,7 +240,10 @@ fn never() -> Regex {
     Regex::new(r"[^\s\S]").expect("the empty class compiles")
 }
 
-#[expect(clippy::expect_used, reason = "an automaton with no patterns always builds")]
+#[expect(
+    clippy::expect_used,
+    reason = "an automaton with no patterns always builds"
+)]
 fn empty_automaton() -> AhoCorasick {
     AhoCorasick::new(Vec::<&[u8]>::new()).expect("no patterns")
 }
@@ -298,7 +299,9 @@ const MAX_SET: usize = 64;
 fn required(hir: &Hir) -> Option<Vec<Vec<u8>>> {
     match hir.kind() {
         HirKind::Literal(lit) => Some(vec![lit.0.to_ascii_lowercase()]),
-        HirKind::Class(class) => small_class(class).map(|bytes| bytes.into_iter().map(|b| vec![b]).collect()),
+        HirKind::Class(class) => {
+            small_class(class).map(|bytes| bytes.into_iter().map(|b| vec![b]).collect())
+        }
         HirKind::Capture(cap) => required(&cap.sub),
         HirKind::Repetition(rep) if rep.min >= 1 => required(&rep.sub),
         HirKind::Alternation(alts) => {
@@ -318,8 +321,9 @@ fn required(hir: &Hir) -> Option<Vec<Vec<u8>>> {
             for item in items {
                 let piece = match item.kind() {
                     HirKind::Literal(lit) => Some(vec![lit.0.to_ascii_lowercase()]),
-                    HirKind::Class(class) => small_class(class)
-                        .map(|bytes| bytes.into_iter().map(|b| vec![b]).collect()),
+                    HirKind::Class(class) => {
+                        small_class(class).map(|bytes| bytes.into_iter().map(|b| vec![b]).collect())
+                    }
                     _ => None,
                 };
                 match piece {

@@ -22,13 +22,63 @@ fn naive(patterns: &[&str], hay: &[u8]) -> Vec<Hit> {
 /// Deterministic texts made of fragments that start, almost start or continue the patterns.
 fn texts() -> Vec<Vec<u8>> {
     let fragments: &[&str] = &[
-        "AKIA", "akia", "ghp_", "GHP_", "sk-", "sk_live_", "xoxb-", "glpat-", "token", "Token",
-        "key", "api_key", "secret", " = ", ": ", "\"", "'", " ", "\n", "-", "_", "/", "+",
-        "aws", "stripe", "slack", "github", "ignore", " previous ", "instructions", "all",
-        "disregard", "the above", "new instructions", "you are now", "system prompt", "é",
-        "\u{200b}", "0123456789", "ABCDEFGHIJKLMNOP", "abcdefghij", "QRSTUVWXYZ012345",
-        ".amazonaws.com", "AZDO", ":AA", "-us1", "NRAL", ":::", "todo: x", "1Q~", "$1$", "foo",
-        "0123456789abcdef0123456789abcdef", "instead.", "<|im_start|>", "' or 1=1", "; rm -rf",
+        "AKIA",
+        "akia",
+        "ghp_",
+        "GHP_",
+        "sk-",
+        "sk_live_",
+        "xoxb-",
+        "glpat-",
+        "token",
+        "Token",
+        "key",
+        "api_key",
+        "secret",
+        " = ",
+        ": ",
+        "\"",
+        "'",
+        " ",
+        "\n",
+        "-",
+        "_",
+        "/",
+        "+",
+        "aws",
+        "stripe",
+        "slack",
+        "github",
+        "ignore",
+        " previous ",
+        "instructions",
+        "all",
+        "disregard",
+        "the above",
+        "new instructions",
+        "you are now",
+        "system prompt",
+        "é",
+        "\u{200b}",
+        "0123456789",
+        "ABCDEFGHIJKLMNOP",
+        "abcdefghij",
+        "QRSTUVWXYZ012345",
+        ".amazonaws.com",
+        "AZDO",
+        ":AA",
+        "-us1",
+        "NRAL",
+        ":::",
+        "todo: x",
+        "1Q~",
+        "$1$",
+        "foo",
+        "0123456789abcdef0123456789abcdef",
+        "instead.",
+        "<|im_start|>",
+        "' or 1=1",
+        "; rm -rf",
     ];
     let mut state = 0x2545_f491_4f6c_dd1d_u64;
     let mut next = move || {
@@ -59,13 +109,21 @@ fn agrees(patterns: &[&str]) {
     for t in texts() {
         let mut want = naive(patterns, &t);
         want.sort_by_key(|h| (h.pattern, h.start));
-        assert_eq!(table.find(&t), want, "text {:?}", String::from_utf8_lossy(&t));
+        assert_eq!(
+            table.find(&t),
+            want,
+            "text {:?}",
+            String::from_utf8_lossy(&t)
+        );
     }
 }
 
 #[test]
 fn provider_rules_match_as_their_own_search() {
-    let patterns: Vec<&str> = crate::secrets::rules::RULES.iter().map(|r| r.pattern).collect();
+    let patterns: Vec<&str> = crate::secrets::rules::RULES
+        .iter()
+        .map(|r| r.pattern)
+        .collect();
     agrees(&patterns);
 }
 
@@ -91,7 +149,11 @@ fn overlapping_starts_give_non_overlapping_matches() {
 
 #[test]
 fn contained_literals_bound_the_search_without_changing_matches() {
-    let patterns = [r"[a-z]{0,5}foo[0-9]{0,3}\b", r"[0-9]+foo", r"\b[a-z]{1,3}:::[a-z]{0,4}$"];
+    let patterns = [
+        r"[a-z]{0,5}foo[0-9]{0,3}\b",
+        r"[0-9]+foo",
+        r"\b[a-z]{1,3}:::[a-z]{0,4}$",
+    ];
     agrees(&patterns);
     let table = Table::new(patterns);
     let hits: Vec<_> = table
@@ -101,13 +163,25 @@ fn contained_literals_bound_the_search_without_changing_matches() {
         .collect();
     assert_eq!(
         hits,
-        vec![(0, 0, 5), (0, 6, 16), (0, 17, 23), (0, 26, 29), (1, 24, 29), (2, 30, 37)]
+        vec![
+            (0, 0, 5),
+            (0, 6, 16),
+            (0, 17, 23),
+            (0, 26, 29),
+            (1, 24, 29),
+            (2, 30, 37)
+        ]
     );
 }
 
 #[test]
 fn patterns_without_a_leading_literal_are_still_searched() {
-    let patterns = [r"[0-9]{4}-[0-9]{4}", r"(?:ab)?c", r"\bkey\b", r"[0-9]+ab[0-9]"];
+    let patterns = [
+        r"[0-9]{4}-[0-9]{4}",
+        r"(?:ab)?c",
+        r"\bkey\b",
+        r"[0-9]+ab[0-9]",
+    ];
     let table = Table::new(patterns);
     assert_eq!(table.free(), &[0, 1]);
     agrees(&patterns);
@@ -124,15 +198,23 @@ fn few_provider_rules_lack_a_leading_literal() {
         .iter()
         .filter_map(|&i| crate::secrets::rules::RULES.get(i).map(|r| r.label))
         .collect();
-    eprintln!("{} free: {free:?}; {} literals", free.len(), table.literals());
+    eprintln!(
+        "{} free: {free:?}; {} literals",
+        free.len(),
+        table.literals()
+    );
     assert!(free.len() <= 3, "{free:?}");
 }
 
 #[test]
 #[ignore = "prints how each rule is searched"]
 fn show_roles() {
-    let inj = crate::injection::rules::RULES.iter().map(|r| (r.label, r.pattern));
-    let sec = crate::secrets::rules::RULES.iter().map(|r| (r.label, r.pattern));
+    let inj = crate::injection::rules::RULES
+        .iter()
+        .map(|r| (r.label, r.pattern));
+    let sec = crate::secrets::rules::RULES
+        .iter()
+        .map(|r| (r.label, r.pattern));
     for (label, pattern) in inj.chain(sec) {
         let p = format!("(?-u){pattern}");
         let l = literals_of(&p);
@@ -140,7 +222,11 @@ fn show_roles() {
             "{:<28} {:?} {:?}",
             label,
             l.as_ref().map(|x| x.1),
-            l.map(|x| x.0.iter().map(|b| String::from_utf8_lossy(b).into_owned()).collect::<Vec<_>>())
+            l.map(|x| x
+                .0
+                .iter()
+                .map(|b| String::from_utf8_lossy(b).into_owned())
+                .collect::<Vec<_>>())
         );
     }
 }
@@ -149,7 +235,15 @@ fn show_roles() {
 #[ignore = "prints the prefix extraction of one pattern"]
 fn show_prefix() {
     let p = std::env::var("PAT").unwrap_or_default();
-    let hir = regex_syntax::ParserBuilder::new().utf8(false).build().parse(&format!("(?-u){p}")).unwrap_or_else(|_| Hir::empty());
-    let seq = Extractor::new().kind(ExtractKind::Prefix).limit_class(4).limit_total(4096).extract(&hir);
+    let hir = regex_syntax::ParserBuilder::new()
+        .utf8(false)
+        .build()
+        .parse(&format!("(?-u){p}"))
+        .unwrap_or_else(|_| Hir::empty());
+    let seq = Extractor::new()
+        .kind(ExtractKind::Prefix)
+        .limit_class(4)
+        .limit_total(4096)
+        .extract(&hir);
     eprintln!("{seq:?}");
 }

@@ -60,8 +60,8 @@ pub fn decodings(text: &str) -> Vec<Decoded> {
     {
         out.push(d);
     }
-    let has_entity = memchr::memchr_iter(b'&', bytes)
-        .any(|i| text.get(i..).and_then(entity).is_some());
+    let has_entity =
+        memchr::memchr_iter(b'&', bytes).any(|i| text.get(i..).and_then(entity).is_some());
     if has_entity && let Some(d) = html(text) {
         out.push(d);
     }
@@ -82,7 +82,10 @@ fn percent_escape(b: &[u8], i: usize) -> Option<u8> {
 /// Byte classes for the run finders: one table lookup per byte.
 const BASE64: u8 = 1;
 const HEX: u8 = 2;
-#[expect(clippy::indexing_slicing, reason = "a const loop over 0..256 into a [u8; 256]")]
+#[expect(
+    clippy::indexing_slicing,
+    reason = "a const loop over 0..256 into a [u8; 256]"
+)]
 static CLASS: [u8; 256] = {
     let mut t = [0u8; 256];
     let mut i = 0;
@@ -132,7 +135,13 @@ fn base64_runs(b: &[u8]) -> Vec<(usize, usize)> {
     alphabet_runs(b, BASE64_MIN)
         .into_iter()
         .map(|(start, end)| {
-            let pad = b.get(end..).unwrap_or_default().iter().take(2).take_while(|&&c| c == b'=').count();
+            let pad = b
+                .get(end..)
+                .unwrap_or_default()
+                .iter()
+                .take(2)
+                .take_while(|&&c| c == b'=')
+                .count();
             (start, end + pad)
         })
         .collect()
@@ -141,9 +150,7 @@ fn base64_runs(b: &[u8]) -> Vec<(usize, usize)> {
 /// Runs of `\xNN` escapes (at least [`ESCAPED_HEX_MIN`]) or of hex digit pairs (at least
 /// [`HEX_PAIRS_MIN`]), in order, as a leftmost-first search for either would find them.
 fn hex_runs(b: &[u8]) -> Vec<(usize, usize)> {
-    let escape = |at: usize| {
-        matches!(b.get(at..at + 4), Some([b'\\', b'x', h, l]) if class(*h) & class(*l) & HEX != 0)
-    };
+    let escape = |at: usize| matches!(b.get(at..at + 4), Some([b'\\', b'x', h, l]) if class(*h) & class(*l) & HEX != 0);
     let mut escaped = Vec::new();
     let mut after = 0;
     for i in memchr::memchr_iter(b'\\', b) {

@@ -24,9 +24,18 @@ pub struct View {
     pub encoding: &'static str,
     /// Decoding layers between the original and this view.
     pub depth: u8,
+    /// The text lowercased with offsets kept ([`crate::normalize::lower`]), made on first use
+    /// and shared by the detectors that match case-insensitively.
+    lower: std::sync::OnceLock<String>,
 }
 
 impl View {
+    /// The text lowercased, byte offsets unchanged.
+    pub fn lower(&self) -> &str {
+        self.lower
+            .get_or_init(|| crate::normalize::lower(&self.text))
+    }
+
     /// Maps a byte range of this view to the original text, widened to character boundaries.
     pub fn to_original(&self, start: usize, end: usize) -> (usize, usize) {
         crate::normalize::map_range(&self.map, start, end)
@@ -59,6 +68,7 @@ impl<'a> Input<'a> {
             map: n.map,
             encoding: "plain",
             depth: 0,
+            lower: std::sync::OnceLock::new(),
         }];
         let mut budget = original.len().saturating_mul(2).saturating_add(4096);
         let mut next = 0;
@@ -101,6 +111,7 @@ fn compose(parent: &View, d: decode::Decoded) -> View {
         map,
         encoding: d.encoding,
         depth: parent.depth + 1,
+        lower: std::sync::OnceLock::new(),
     }
 }
 

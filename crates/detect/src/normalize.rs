@@ -167,6 +167,39 @@ fn is_confusable_punct(c: char) -> bool {
     matches!(c, '\u{2010}'..='\u{2015}' | '\u{2018}'..='\u{201F}' | '\u{2024}' | '\u{2039}' | '\u{203A}' | '\u{2212}' | '\u{FF0E}' | '\u{3002}')
 }
 
+/// Lowercases without changing byte offsets (characters whose lowercase has another length
+/// stay as they are).
+pub fn lower(text: &str) -> String {
+    if text.is_ascii() {
+        return text.to_ascii_lowercase();
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while !rest.is_empty() {
+        // ASCII runs are copied in bulk; other characters one at a time.
+        let ascii = rest
+            .bytes()
+            .position(|b| !b.is_ascii())
+            .unwrap_or(rest.len());
+        let (run, tail) = rest.split_at(ascii);
+        let at = out.len();
+        out.push_str(run);
+        if let Some(copied) = out.get_mut(at..) {
+            copied.make_ascii_lowercase();
+        }
+        let mut chars = tail.chars();
+        if let Some(c) = chars.next() {
+            let mut l = c.to_lowercase();
+            out.push(match (l.next(), l.next()) {
+                (Some(one), None) if one.len_utf8() == c.len_utf8() => one,
+                _ => c,
+            });
+        }
+        rest = chars.as_str();
+    }
+    out
+}
+
 #[cfg(test)]
 #[path = "normalize_tests.rs"]
 mod tests;

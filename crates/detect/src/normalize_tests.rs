@@ -40,3 +40,27 @@ fn maps_back_to_original_offsets() {
     let (s, e) = n.to_original(1, 2);
     assert_eq!(&ligature[s..e], "\u{FB01}");
 }
+
+#[test]
+fn lower_keeps_offsets_and_agrees_with_char_mapping() {
+    for t in [
+        "ABC Ünïcode İSTANBUL ẞ straße ΣΑΣ",
+        "plain ASCII",
+        "日本語 MIXED é",
+        "",
+    ] {
+        let reference: String = t
+            .chars()
+            .map(|c| {
+                let mut l = c.to_lowercase();
+                match (l.next(), l.next()) {
+                    (Some(one), None) if one.len_utf8() == c.len_utf8() => one,
+                    _ => c,
+                }
+            })
+            .collect();
+        let got = super::lower(t);
+        assert_eq!(got, reference);
+        assert_eq!(got.len(), t.len());
+    }
+}

@@ -25,6 +25,12 @@ pub(crate) fn pattern(p: &str) -> Regex {
         })
 }
 
+/// Like [`pattern`], for searches that need what `regex::bytes` does not offer: a bounded
+/// range of the haystack (with look-around still seeing past it) or anchored search.
+pub(crate) fn searcher(p: &str) -> regex_automata::meta::Regex {
+    crate::anchored::compile(&format!("(?-u){p}"))
+}
+
 /// Patterns that failed to compile (see [`crate::self_check`]).
 pub(crate) static BROKEN: Mutex<Vec<String>> = Mutex::new(Vec::new());
 

@@ -70,7 +70,9 @@ fn reference_tokens(text: &str) -> Vec<(u64, usize, usize)> {
     let mut chars = text.char_indices().peekable();
     while let Some((i, c)) = chars.next() {
         let hash_of = |s: &str, h0: u64| {
-            s.bytes().fold(h0, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3))
+            s.bytes().fold(h0, |h, b| {
+                (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+            })
         };
         if c.is_alphanumeric() {
             let mut end = i + c.len_utf8();
@@ -81,7 +83,11 @@ fn reference_tokens(text: &str) -> Vec<(u64, usize, usize)> {
                 end = j + d.len_utf8();
                 chars.next();
             }
-            out.push((hash_of(text.get(i..end).unwrap_or(""), 0xcbf2_9ce4_8422_2325), i, end));
+            out.push((
+                hash_of(text.get(i..end).unwrap_or(""), 0xcbf2_9ce4_8422_2325),
+                i,
+                end,
+            ));
         } else if !c.is_whitespace() {
             let mut end = i + c.len_utf8();
             while let Some(&(j, d)) = chars.peek() {
@@ -91,7 +97,10 @@ fn reference_tokens(text: &str) -> Vec<(u64, usize, usize)> {
                 end = j + d.len_utf8();
                 chars.next();
             }
-            let h = hash_of(c.encode_utf8(&mut [0; 4]), 0xcbf2_9ce4_8422_2325 ^ 0x9e37_79b9);
+            let h = hash_of(
+                c.encode_utf8(&mut [0; 4]),
+                0xcbf2_9ce4_8422_2325 ^ 0x9e37_79b9,
+            );
             out.push((h, i, end));
         }
     }
@@ -101,8 +110,27 @@ fn reference_tokens(text: &str) -> Vec<(u64, usize, usize)> {
 #[test]
 fn tokenizer_agrees_with_the_character_reference() {
     let pieces = [
-        "ignore", " ", "l'été", "Ünïcode", "don't", "'", "''", "!!", "—", "——", "\u{a0}", "\n",
-        "42", "x2", "日本語", "🙂", "a\u{301}", "\t", "...", "-", "é",
+        "ignore",
+        " ",
+        "l'été",
+        "Ünïcode",
+        "don't",
+        "'",
+        "''",
+        "!!",
+        "—",
+        "——",
+        "\u{a0}",
+        "\n",
+        "42",
+        "x2",
+        "日本語",
+        "🙂",
+        "a\u{301}",
+        "\t",
+        "...",
+        "-",
+        "é",
     ];
     let mut state = 0x2545_f491_4f6c_dd1d_u64;
     let mut tokens = Vec::new();

@@ -39,7 +39,8 @@ static META: Meta = Meta {
     summary: "prompt injection and jailbreak attempts (rules + classifier)",
 };
 
-static RULES: LazyLock<Table> = LazyLock::new(|| Table::new(rules::RULES.iter().map(|r| r.pattern)));
+static RULES: LazyLock<Table> =
+    LazyLock::new(|| Table::new(rules::RULES.iter().map(|r| r.pattern)));
 
 /// The shipped model; an unreadable file leaves the rules alone with a fixed weight, and a
 /// test keeps that from shipping.
@@ -89,22 +90,7 @@ pub fn score_with(input: &Input<'_>, model: &Model) -> Score {
     best
 }
 
-/// Lowercases without changing byte offsets (characters whose lowercase has another length
-/// stay as they are).
-pub fn lower(text: &str) -> String {
-    if text.is_ascii() {
-        return text.to_ascii_lowercase();
-    }
-    text.chars()
-        .map(|c| {
-            let mut l = c.to_lowercase();
-            match (l.next(), l.next()) {
-                (Some(one), None) if one.len_utf8() == c.len_utf8() => one,
-                _ => c,
-            }
-        })
-        .collect()
-}
+pub use crate::normalize::lower;
 
 /// Rule hits in lowercase text: `(rule index, start, end)`, sorted by start.
 pub fn rule_hits(lowered: &str) -> Vec<(usize, usize, usize)> {
@@ -123,9 +109,9 @@ pub fn rule_label(index: usize) -> &'static str {
 }
 
 fn score_view(view: &View, model: &Model, tokens: &mut Vec<Token>) -> Score {
-    let lowered = lower(&view.text);
-    features::tokenize(&lowered, tokens);
-    let hits = rule_hits(&lowered);
+    let lowered = view.lower();
+    features::tokenize(lowered, tokens);
+    let hits = rule_hits(lowered);
     let starts: Vec<(usize, usize)> = hits.iter().map(|&(i, s, _)| (i, s)).collect();
     // Prefix sums of weight and feature count per token.
     let n = tokens.len();

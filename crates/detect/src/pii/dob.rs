@@ -2,12 +2,8 @@
 
 use std::sync::LazyLock;
 
-use regex::bytes::Regex;
-
-use crate::util::MatchStr as _;
-
 use super::context_before;
-use crate::util::{pattern, push};
+use crate::util::{push, searcher};
 use crate::{Detector, Finding, FindingKind, Input, Meta};
 
 /// Dates of birth: a calendar date with birth context before it.
@@ -28,24 +24,12 @@ static META: Meta = Meta {
     summary: "dates of birth (in context)",
 };
 
-static DATE: LazyLock<Regex> = LazyLock::new(|| {
-    pattern(concat!(
+static DATE: LazyLock<regex_automata::meta::Regex> = LazyLock::new(|| {
+    searcher(concat!(
         r"(?i)\b(?:\d{4}[-/.]\d{1,2}[-/.]\d{1,2}|\d{1,2}[-/.]\d{1,2}[-/.](?:\d{4}|\d{2})",
         r"|(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?\s+\d{1,2}(?:st|nd|rd|th)?,?\s+\d{4}",
         r"|\d{1,2}(?:st|nd|rd|th)?\s+(?:of\s+)?(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?,?\s+\d{4})\b"
     ))
-});
-
-static GATE: super::Gate = super::Gate::new(|| {
-    super::keywords(&[
-        "born",
-        "birth",
-        "dob",
-        "d.o.b",
-        "né",
-        "geboren",
-        "nacimiento",
-    ])
 });
 
 const CONTEXT: &[&str] = &[
@@ -60,6 +44,12 @@ const CONTEXT: &[&str] = &[
     "nacimiento",
 ];
 
+static KEYWORDS: LazyLock<Option<aho_corasick::AhoCorasick>> =
+    LazyLock::new(|| super::keywords(CONTEXT));
+
+/// How far past the context window a date may run.
+const LONGEST_DATE: usize = 200;
+
 impl Detector for DateOfBirth {
     fn meta(&self) -> &Meta {
         &META
@@ -68,12 +58,28 @@ impl Detector for DateOfBirth {
     fn scan(&self, input: &Input<'_>, out: &mut Vec<Finding>) {
         for view in &input.views {
             let t = &view.text;
-            if !GATE.open(t) {
-                continue;
+            // A date of birth starts at most 40 bytes after a context word: only those
+            // stretches are searched (all of the text if the keyword matcher is missing).
+            let mut windows: Vec<(usize, usize)> = Vec::new();
+            match KEYWORDS.as_ref() {
+                Some(ac) => {
+                    for k in ac.find_iter(view.lower()) {
+                        let w = (k.end(), (k.start() + 40 + LONGEST_DATE).min(t.len()));
+                        match windows.last_mut() {
+                            Some(last) if last.1 >= w.0 => last.1 = last.1.max(w.1),
+                            _ => windows.push(w),
+                        }
+                    }
+                }
+                None => windows.push((0, t.len())),
             }
-            for m in DATE.find_iter(t.as_bytes()) {
-                if plausible(m.as_str()) && context_before(t, m.start(), 40, CONTEXT) {
-                    push(out, &META, "date_of_birth", view, m.start(), m.end(), 0.85);
+            for (from, to) in windows {
+                let hay = regex_automata::Input::new(t.as_bytes()).range(from..to);
+                for m in DATE.find_iter(hay) {
+                    let s = t.get(m.range()).unwrap_or("");
+                    if plausible(s) && context_before(t, m.start(), 40, CONTEXT) {
+                        push(out, &META, "date_of_birth", view, m.start(), m.end(), 0.85);
+                    }
                 }
             }
         }

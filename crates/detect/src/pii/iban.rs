@@ -2,11 +2,10 @@
 
 use std::sync::LazyLock;
 
-use regex::bytes::Regex;
+use regex_automata::meta::Regex;
+use regex_automata::{Anchored, Input as Haystack};
 
-use crate::util::MatchStr as _;
-
-use crate::util::{pattern, push};
+use crate::util::{push, searcher};
 use crate::{Detector, Finding, FindingKind, Input, Meta};
 
 /// IBANs.
@@ -29,7 +28,29 @@ static META: Meta = Meta {
 };
 
 static IBAN: LazyLock<Regex> =
-    LazyLock::new(|| pattern(r"(?i)\b[A-Z]{2}\d{2}(?:[ -]?[A-Z0-9]){11,30}\b"));
+    LazyLock::new(|| searcher(r"(?i)\b[A-Z]{2}\d{2}(?:[ -]?[A-Z0-9]){11,30}\b"));
+
+/// Where an IBAN can start: two letters and two digits at the start of a word. One pass over
+/// the bytes; the pattern runs only from these places.
+fn starts(b: &[u8]) -> impl Iterator<Item = usize> + '_ {
+    b.windows(4).enumerate().filter_map(move |(i, w)| {
+        let word_start = i == 0
+            || b.get(i - 1)
+                .is_some_and(|&c| !(c.is_ascii_alphanumeric() || c == b'_'));
+        match w {
+            [a, b2, c, d]
+                if c.is_ascii_digit()
+                    && d.is_ascii_digit()
+                    && a.is_ascii_alphabetic()
+                    && b2.is_ascii_alphabetic()
+                    && word_start =>
+            {
+                Some(i)
+            }
+            _ => None,
+        }
+    })
+}
 
 impl Detector for Iban {
     fn meta(&self) -> &Meta {
@@ -38,9 +59,19 @@ impl Detector for Iban {
 
     fn scan(&self, input: &Input<'_>, out: &mut Vec<Finding>) {
         for view in &input.views {
-            for m in IBAN.find_iter(view.text.as_bytes()) {
+            let hay = view.text.as_bytes();
+            let mut after = 0;
+            for at in starts(hay) {
+                if at < after {
+                    continue;
+                }
+                let Some(m) = IBAN.find(Haystack::new(hay).range(at..).anchored(Anchored::Yes))
+                else {
+                    continue;
+                };
+                after = m.end();
                 // The pattern is greedy over groups; try the longest valid prefix.
-                let s = m.as_str();
+                let s = view.text.get(m.range()).unwrap_or("");
                 let mut end = s.len();
                 while end >= 15 {
                     if let Some(cand) = s.get(..end)

@@ -57,8 +57,8 @@ pub(crate) fn context_before(text: &str, start: usize, window: usize, words: &[&
 #[path = "pii_tests.rs"]
 mod tests;
 
-/// A case-insensitive keyword gate: built once, run before patterns that only count with
-/// context words nearby.
+/// A keyword gate: built once, run before patterns that only count with context words
+/// nearby. It matches the view's lowercased text, so the keywords are lowercase.
 pub(crate) struct Gate(std::sync::LazyLock<Option<aho_corasick::AhoCorasick>>);
 
 impl Gate {
@@ -66,17 +66,15 @@ impl Gate {
         Self(std::sync::LazyLock::new(build))
     }
 
-    /// Whether a keyword occurs in `text` (always, if the matcher could not be built: the gate
+    /// Whether a keyword occurs in `view` (always, if the matcher could not be built: the gate
     /// only saves work, it never hides text from a detector).
-    pub(crate) fn open(&self, text: &str) -> bool {
-        self.0.as_ref().is_none_or(|ac| ac.is_match(text))
+    pub(crate) fn open(&self, view: &crate::View) -> bool {
+        self.0.as_ref().is_none_or(|ac| ac.is_match(view.lower()))
     }
 }
 
-/// An ASCII-case-insensitive matcher for `words`.
+/// A matcher for lowercase `words`.
 pub(crate) fn keywords(words: &[&str]) -> Option<aho_corasick::AhoCorasick> {
-    aho_corasick::AhoCorasick::builder()
-        .ascii_case_insensitive(true)
-        .build(words)
-        .ok()
+    debug_assert!(words.iter().all(|w| w.to_lowercase() == *w));
+    aho_corasick::AhoCorasick::new(words).ok()
 }

@@ -4,10 +4,8 @@ use std::sync::LazyLock;
 
 use regex::bytes::Regex;
 
-use crate::util::MatchStr as _;
-
 use super::{context_before, digits, standalone};
-use crate::util::{pattern, push};
+use crate::util::{pattern, push, searcher};
 use crate::{Detector, Finding, FindingKind, Input, Meta};
 
 /// Phone numbers, national and international.
@@ -30,8 +28,8 @@ static META: Meta = Meta {
     summary: "phone numbers",
 };
 
-static PHONE: LazyLock<Regex> = LazyLock::new(|| {
-    pattern(
+static PHONE: LazyLock<regex_automata::meta::Regex> = LazyLock::new(|| {
+    searcher(
         r"(?:\+|\b00)?(?:\(\d{1,4}\)|\b\d{1,5})(?:[ .-]{0,2}(?:\(\d{1,4}\)|\d{1,5})){1,6}(?:\s{0,2}(?:x|ext\.?|#)\s{0,2}\d{1,5}\b)?",
     )
 });
@@ -55,19 +53,69 @@ impl Detector for Phone {
     fn scan(&self, input: &Input<'_>, out: &mut Vec<Finding>) {
         for view in &input.views {
             let t = &view.text;
-            for m in PHONE.find_iter(t.as_bytes()) {
-                let s = m.as_str().trim_end();
-                let start = m.start();
-                let end = start + s.len();
-                if let Some(confidence) = judge(t, s, start, end) {
-                    push(out, &META, "phone", view, start, end, confidence);
+            for (from, to) in number_runs(t.as_bytes()) {
+                let input = regex_automata::Input::new(t.as_bytes()).range(from..to);
+                for m in PHONE.find_iter(input) {
+                    let Some(s) = t.get(m.range()).map(str::trim_end) else {
+                        continue;
+                    };
+                    let start = m.start();
+                    let end = start + s.len();
+                    if let Some(confidence) = judge(t, s, start, end) {
+                        push(out, &META, "phone", view, start, end, confidence);
+                    }
                 }
             }
         }
     }
 }
 
+/// Longest extension suffix (`  ext. 12345`).
+const EXTENSION: usize = 16;
+
+/// Where a phone number can be: runs of digits, blanks, dots, dashes, parentheses and `+` that
+/// hold at least seven digits (a number's main part lies in one run), with room for an
+/// extension after. Text without such runs is not searched.
+fn number_runs(b: &[u8]) -> Vec<(usize, usize)> {
+    let part = |c: u8| c.is_ascii_digit() || matches!(c, b' ' | b'.' | b'-' | b'(' | b')' | b'+');
+    let mut out: Vec<(usize, usize)> = Vec::new();
+    let mut i = 0;
+    while i < b.len() {
+        if !b.get(i).is_some_and(u8::is_ascii_digit) {
+            i += 1;
+            continue;
+        }
+        let mut start = i;
+        while start > 0 && b.get(start - 1).is_some_and(|&c| part(c)) {
+            start -= 1;
+        }
+        let mut end = i;
+        let mut digits = 0;
+        while let Some(&c) = b.get(end) {
+            if !part(c) {
+                break;
+            }
+            digits += usize::from(c.is_ascii_digit());
+            end += 1;
+        }
+        if digits >= 7 {
+            let window = (start, (end + EXTENSION).min(b.len()));
+            match out.last_mut() {
+                Some(last) if last.1 >= window.0 => last.1 = window.1,
+                _ => out.push(window),
+            }
+        }
+        i = end.max(i + 1);
+    }
+    out
+}
+
 fn judge(t: &str, s: &str, start: usize, end: usize) -> Option<f32> {
+    // Most candidates in digit-rich text (dates, times, amounts) are too short: no allocation
+    // for them.
+    if s.bytes().filter(u8::is_ascii_digit).count() < 7 {
+        return None;
+    }
     let main = s.split(['x', '#']).next().unwrap_or(s);
     let main = main.split("ext").next().unwrap_or(main).trim();
     let d = digits(main);

@@ -67,3 +67,31 @@ fn validators_reject_lookalikes() {
         assert_eq!(pii(text), Vec::<(String, String)>::new(), "{text}");
     }
 }
+
+#[test]
+fn ipv6_candidates_come_from_colons() {
+    let ips = |t: &str| -> Vec<String> {
+        pii(t)
+            .into_iter()
+            .filter(|(l, _)| l == "ip_address")
+            .map(|(_, v)| v)
+            .collect()
+    };
+    assert_eq!(
+        ips("host [fe80::1]:8080 and ::ffff:192.0.2.1."),
+        ["fe80::1", "::ffff:192.0.2.1", "192.0.2.1"]
+    );
+    assert_eq!(
+        ips("peer dead:beef::cafe, then 2001:0db8:85a3:0000:0000:8a2e:0370:7334"),
+        ["dead:beef::cafe", "2001:0db8:85a3:0000:0000:8a2e:0370:7334"]
+    );
+    for none in [
+        "use std::sync::Arc;",
+        "at 12:30:45",
+        "mac 00:1a:2b:3c:4d:5e",
+        "a::b",
+        "x::",
+    ] {
+        assert!(ips(none).is_empty(), "{none}");
+    }
+}

@@ -70,7 +70,7 @@ impl Detector for Ssn {
                 };
                 push(out, &META, "us_ssn", view, m.start(), m.end(), confidence);
             }
-            if !GATE.open(t) {
+            if !GATE.open(view) {
                 continue;
             }
             for c in BARE.captures_iter(t.as_bytes()) {

@@ -51,7 +51,16 @@ impl Detector for Assignments {
                 let Some(value) = quoted.or_else(|| caps.get(5)) else {
                     continue;
                 };
-                if let Some(confidence) = judge(name.as_str(), value.as_str(), quoted.is_some()) {
+                // `pass 'strict'` in prose: only blanks between the name and the value.
+                let loose = view
+                    .text
+                    .get(name.end()..value.start())
+                    .is_some_and(|sep| !sep.contains([':', '=', ',']));
+                let shape = Shape {
+                    quoted: quoted.is_some(),
+                    loose,
+                };
+                if let Some(confidence) = judge(name.as_str(), value.as_str(), shape) {
                     push(
                         out,
                         &META,
@@ -67,10 +76,25 @@ impl Detector for Assignments {
     }
 }
 
+/// How the value was written.
+#[derive(Debug, Clone, Copy)]
+struct Shape {
+    /// In quotes or backticks.
+    quoted: bool,
+    /// Separated from the name by blanks only (no `=`, `:` or `,`).
+    loose: bool,
+}
+
 /// Decides whether `value`, assigned to `name`, is a credential; returns the confidence.
-fn judge(name: &str, value: &str, quoted: bool) -> Option<f32> {
+fn judge(name: &str, value: &str, shape: Shape) -> Option<f32> {
+    let Shape { quoted, loose } = shape;
     let name = name.to_ascii_lowercase();
     let v = value.trim();
+    // Prose: "pass 'strict' to raise", "the token 'abcdef'": a plain lowercase word after a
+    // name with no assignment sign is an argument, not a credential.
+    if loose && v.chars().all(|c| c.is_ascii_lowercase()) {
+        return None;
+    }
     if looks_like_placeholder(v) || looks_like_code(v) {
         return None;
     }

@@ -41,7 +41,8 @@ static PROVIDER_KEYS: Meta = Meta {
     summary: "API keys and tokens in documented provider formats",
 };
 
-static TABLE: LazyLock<Table> = LazyLock::new(|| Table::new(rules::RULES.iter().map(|r| r.pattern)));
+static TABLE: LazyLock<Table> =
+    LazyLock::new(|| Table::new(rules::RULES.iter().map(|r| r.pattern)));
 
 impl Detector for ProviderKeys {
     fn meta(&self) -> &Meta {

@@ -41,9 +41,13 @@ fn placeholders_and_code_are_not_secrets() {
         "sha256 = e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
         "id: 123e4567-e89b-12d3-a456-426614174000",
         "the tokenizer_path = models/tokenizer.json",
+        "errors: pass 'strict' to raise a ValueError, or pass 'ignore' to ignore them",
     ] {
         assert_eq!(secrets(text), Vec::<(String, String)>::new(), "{text}");
     }
+    // The same word after an assignment sign, or a password-shaped value, still counts.
+    assert_eq!(secrets("password = 'sunshine'").len(), 1);
+    assert_eq!(secrets("pass 'Hunter2!x'").len(), 1);
 }
 
 #[test]
