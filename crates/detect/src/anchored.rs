@@ -96,12 +96,16 @@ impl Table {
                 }
             }
         }
-        let literals = AhoCorasickBuilder::new()
-            .ascii_case_insensitive(true)
-            .match_kind(MatchKind::Standard)
-            .kind(Some(AhoCorasickKind::DFA))
-            .build(&literals)
-            .or_else(|_| AhoCorasick::new(&literals))
+        let build = |kind| {
+            AhoCorasickBuilder::new()
+                .ascii_case_insensitive(true)
+                .match_kind(MatchKind::Standard)
+                .kind(kind)
+                .build(&literals)
+        };
+        // A full DFA is fastest; if it is too big, let the crate pick a smaller automaton.
+        let literals = build(Some(AhoCorasickKind::DFA))
+            .or_else(|_| build(None))
             .unwrap_or_else(|e| {
                 record(e.to_string());
                 // An automaton that cannot be built leaves every pattern free: slower, still

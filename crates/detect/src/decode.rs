@@ -39,12 +39,13 @@ pub fn decodings(text: &str) -> Vec<Decoded> {
     let mut out = Vec::new();
     let bytes = text.as_bytes();
     if bytes.len() >= 16 {
-        for (start, end) in base64_runs(bytes) {
+        let runs = alphabet_runs(bytes, BASE64_MIN.min(2 * HEX_PAIRS_MIN));
+        for (start, end) in base64_runs(bytes, &runs) {
             if let Some(d) = text.get(start..end).and_then(base64_run) {
                 out.push(constant(d, start, end, "base64"));
             }
         }
-        for (start, end) in hex_runs(bytes) {
+        for (start, end) in hex_runs(bytes, &runs) {
             if let Some(d) = text.get(start..end).and_then(hex_run) {
                 out.push(constant(d, start, end, "hex"));
             }
@@ -108,33 +109,32 @@ fn class(b: u8) -> u8 {
 
 /// Runs of base64 alphabet bytes (a superset of hex digits) at least `min` long.
 fn alphabet_runs(b: &[u8], min: usize) -> Vec<(usize, usize)> {
+    let in_alphabet = |c: &u8| class(*c) & BASE64 != 0;
     let mut out = Vec::new();
-    let mut start: Option<usize> = None;
-    for (i, &c) in b.iter().enumerate() {
-        match (class(c) & BASE64 != 0, start) {
-            (true, None) => start = Some(i),
-            (false, Some(s)) => {
-                if i - s >= min {
-                    out.push((s, i));
-                }
-                start = None;
-            }
-            _ => {}
+    let mut i = 0;
+    while let Some(rest) = b.get(i..) {
+        let Some(skip) = rest.iter().position(in_alphabet) else {
+            break;
+        };
+        let start = i + skip;
+        let len = b
+            .get(start..)
+            .and_then(|r| r.iter().position(|c| !in_alphabet(c)))
+            .unwrap_or(b.len() - start);
+        if len >= min {
+            out.push((start, start + len));
         }
-    }
-    if let Some(s) = start
-        && b.len() - s >= min
-    {
-        out.push((s, b.len()));
+        i = start + len;
     }
     out
 }
 
 /// Maximal runs of the base64 alphabets (at least [`BASE64_MIN`] long) with up to two `=`.
-fn base64_runs(b: &[u8]) -> Vec<(usize, usize)> {
-    alphabet_runs(b, BASE64_MIN)
-        .into_iter()
-        .map(|(start, end)| {
+/// `runs` are [`alphabet_runs`] of at least [`BASE64_MIN`] bytes.
+fn base64_runs(b: &[u8], runs: &[(usize, usize)]) -> Vec<(usize, usize)> {
+    runs.iter()
+        .filter(|(start, end)| end - start >= BASE64_MIN)
+        .map(|&(start, end)| {
             let pad = b
                 .get(end..)
                 .unwrap_or_default()
@@ -149,7 +149,8 @@ fn base64_runs(b: &[u8]) -> Vec<(usize, usize)> {
 
 /// Runs of `\xNN` escapes (at least [`ESCAPED_HEX_MIN`]) or of hex digit pairs (at least
 /// [`HEX_PAIRS_MIN`]), in order, as a leftmost-first search for either would find them.
-fn hex_runs(b: &[u8]) -> Vec<(usize, usize)> {
+/// `runs` are [`alphabet_runs`] of at least `2 * HEX_PAIRS_MIN` bytes.
+fn hex_runs(b: &[u8], runs: &[(usize, usize)]) -> Vec<(usize, usize)> {
     let escape = |at: usize| matches!(b.get(at..at + 4), Some([b'\\', b'x', h, l]) if class(*h) & class(*l) & HEX != 0);
     let mut escaped = Vec::new();
     let mut after = 0;
@@ -167,7 +168,7 @@ fn hex_runs(b: &[u8]) -> Vec<(usize, usize)> {
         }
     }
     let mut out = Vec::new();
-    for (run_start, run_end) in alphabet_runs(b, 2 * HEX_PAIRS_MIN) {
+    for &(run_start, run_end) in runs.iter().filter(|(s, e)| e - s >= 2 * HEX_PAIRS_MIN) {
         let mut i = run_start;
         while i < run_end {
             let start = i;

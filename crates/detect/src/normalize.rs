@@ -32,15 +32,23 @@ impl Normalized {
         let mut text = String::with_capacity(original.len());
         let mut map = Vec::with_capacity(original.len() + 1);
         let mut buf = [0u8; 4];
-        for (at, c) in original.char_indices() {
-            let at = at as u32;
+        let mut rest = original;
+        while !rest.is_empty() {
+            // ASCII runs are copied in bulk; other characters go one at a time.
+            let offset = original.len() - rest.len();
+            let ascii = rest.bytes().position(|b| !b.is_ascii()).unwrap_or(rest.len());
+            let (run, tail) = rest.split_at(ascii);
+            text.push_str(run);
+            map.extend((offset..offset + ascii).map(|i| i as u32));
+            let mut chars = tail.chars();
+            let Some(c) = chars.next() else { break };
+            rest = chars.as_str();
+            let at = (offset + ascii) as u32;
             let mut push = |ch: char, text: &mut String, map: &mut Vec<u32>| {
                 text.push_str(ch.encode_utf8(&mut buf));
                 map.extend(std::iter::repeat_n(at, ch.len_utf8()));
             };
-            if c.is_ascii() {
-                push(c, &mut text, &mut map);
-            } else if is_invisible(c) {
+            if is_invisible(c) {
                 continue;
             } else if let Some(ascii) = tag_to_ascii(c) {
                 push(ascii, &mut text, &mut map);
@@ -85,20 +93,21 @@ impl Normalized {
 /// Literal `\n`, `\r`, `\t` escapes (text copied out of JSON or code) become two spaces, so
 /// words and numbers next to them stand apart; byte offsets do not move.
 fn unescape_whitespace(s: &str) -> String {
-    if !s.contains('\\') {
-        return s.to_owned();
-    }
-    let mut out = String::with_capacity(s.len());
-    let mut chars = s.chars().peekable();
-    while let Some(c) = chars.next() {
-        if c == '\\' && matches!(chars.peek(), Some('n' | 'r' | 't')) {
-            chars.next();
-            out.push_str("  ");
-        } else {
-            out.push(c);
+    let mut bytes = s.as_bytes().to_vec();
+    let mut changed = false;
+    for i in memchr::memchr_iter(b'\\', s.as_bytes()) {
+        if matches!(bytes.get(i + 1), Some(b'n' | b'r' | b't'))
+            && let Some(pair) = bytes.get_mut(i..i + 2)
+        {
+            pair.copy_from_slice(b"  ");
+            changed = true;
         }
     }
-    out
+    if !changed {
+        return s.to_owned();
+    }
+    // ASCII replaced by ASCII: still valid UTF-8.
+    String::from_utf8(bytes).unwrap_or_else(|_| s.to_owned())
 }
 
 /// Maps `start..end` through an offset map (`map[i]` = original offset of byte `i`, last entry
@@ -124,9 +133,22 @@ pub(crate) fn map_range(map: &[u32], start: usize, end: usize) -> (usize, usize)
     )
 }
 
-/// Fast check: plain ASCII needs no normalization.
+/// Whether any character would change: ASCII never does, and most non-ASCII text (accents,
+/// CJK, typographic quotes) is already in the normalized form.
 fn needs_work(s: &str) -> bool {
-    !s.is_ascii()
+    !s.is_ascii() && s.chars().any(|c| !c.is_ascii() && changes(c))
+}
+
+/// Whether normalization changes the non-ASCII character `c`.
+fn changes(c: char) -> bool {
+    if is_invisible(c) || tag_to_ascii(c).is_some() {
+        return true;
+    }
+    let mut nfkc = std::iter::once(c).nfkc();
+    match (nfkc.next(), nfkc.next()) {
+        (Some(n), None) if n == c => fold_confusable(c).is_some(),
+        _ => true,
+    }
 }
 
 /// Zero-width characters, bidi controls, soft hyphen, variation selectors and other format

@@ -64,3 +64,33 @@ fn lower_keeps_offsets_and_agrees_with_char_mapping() {
         assert_eq!(got.len(), t.len());
     }
 }
+
+#[test]
+fn unescaping_matches_the_character_reference() {
+    let reference = |s: &str| {
+        let mut out = String::new();
+        let mut chars = s.chars().peekable();
+        while let Some(c) = chars.next() {
+            if c == '\\' && matches!(chars.peek(), Some('n' | 'r' | 't')) {
+                chars.next();
+                out.push_str("  ");
+            } else {
+                out.push(c);
+            }
+        }
+        out
+    };
+    for s in [r"a\nb", r"\\n", r"\\\n", r"x\", r"é\tü\r", r"\q\n\n", "no escapes"] {
+        assert_eq!(super::unescape_whitespace(s), reference(s), "{s}");
+    }
+}
+
+#[test]
+fn text_already_normal_keeps_an_identity_map() {
+    let n = super::Normalized::new("café 日本語 ñ");
+    assert!(n.is_identity());
+    let n = super::Normalized::new("pay\u{200b}pal café");
+    assert!(!n.is_identity());
+    assert_eq!(n.text, "paypal café");
+    assert_eq!(n.to_original(7, 12), (10, 15));
+}
