@@ -40,6 +40,9 @@ pub(crate) struct Table {
     owners: Vec<Vec<(usize, Role)>>,
     /// Patterns without a usable literal.
     free: Vec<usize>,
+    /// Patterns every match of which starts at a word boundary (`\b…` in every branch): a
+    /// literal hit inside a word cannot start one, and is not tried.
+    word_start: Vec<bool>,
 }
 
 /// What a literal hit means for a pattern.
@@ -70,17 +73,12 @@ impl Table {
         let mut literals: Vec<Vec<u8>> = Vec::new();
         let mut owners: Vec<Vec<(usize, Role)>> = Vec::new();
         let mut free = Vec::new();
+        let mut word_start = Vec::new();
         for (i, p) in patterns.into_iter().enumerate() {
             let p = format!("(?-u){p}");
             regexes.push(compile(&p));
-            max_len.push(
-                regex_syntax::ParserBuilder::new()
-                    .utf8(false)
-                    .build()
-                    .parse(&p)
-                    .ok()
-                    .and_then(|h| h.properties().maximum_len()),
-            );
+            word_start.push(parse(&p).is_some_and(|h| starts_at_word_boundary(&h)));
+            max_len.push(parse(&p).and_then(|h| h.properties().maximum_len()));
             let Some((lits, role)) = literals_of(&p) else {
                 free.push(i);
                 continue;
@@ -120,6 +118,7 @@ impl Table {
             literals,
             owners,
             free,
+            word_start,
         }
     }
 
@@ -149,7 +148,16 @@ impl Table {
             };
             for &(p, role) in owners {
                 match role {
-                    Role::Starts => starts.push((p, m.start())),
+                    Role::Starts => {
+                        let at = m.start();
+                        // `\b` before a word byte needs a non-word byte before it.
+                        let inside_word = at > 0
+                            && hay.get(at).is_some_and(|&c| is_word(c))
+                            && hay.get(at - 1).is_some_and(|&c| is_word(c));
+                        if !(inside_word && self.word_start.get(p).copied().unwrap_or(false)) {
+                            starts.push((p, at));
+                        }
+                    }
                     Role::Within => within.push(match self.max_len.get(p).copied().flatten() {
                         Some(len) => (
                             p,
@@ -258,14 +266,35 @@ fn record(e: String) {
     }
 }
 
-/// The literals (lowercased) that every match of `p` starts with, or failing that, contains
-/// one of; `None` when there are none long enough.
-fn literals_of(p: &str) -> Option<(Vec<Vec<u8>>, Role)> {
-    let hir = regex_syntax::ParserBuilder::new()
+fn parse(p: &str) -> Option<Hir> {
+    regex_syntax::ParserBuilder::new()
         .utf8(false)
         .build()
         .parse(p)
-        .ok()?;
+        .ok()
+}
+
+/// An ASCII word byte, as `(?-u:\b)` sees it.
+fn is_word(c: u8) -> bool {
+    c.is_ascii_alphanumeric() || c == b'_'
+}
+
+/// Whether every match of `hir` begins with an ASCII word-boundary assertion.
+fn starts_at_word_boundary(hir: &Hir) -> bool {
+    use regex_syntax::hir::Look;
+    match hir.kind() {
+        HirKind::Look(look) => matches!(look, Look::WordAscii | Look::WordStartAscii | Look::WordStartHalfAscii),
+        HirKind::Capture(cap) => starts_at_word_boundary(&cap.sub),
+        HirKind::Concat(items) => items.first().is_some_and(starts_at_word_boundary),
+        HirKind::Alternation(alts) => alts.iter().all(starts_at_word_boundary),
+        _ => false,
+    }
+}
+
+/// The literals (lowercased) that every match of `p` starts with, or failing that, contains
+/// one of; `None` when there are none long enough.
+fn literals_of(p: &str) -> Option<(Vec<Vec<u8>>, Role)> {
+    let hir = parse(p)?;
     if let Some(lits) = leading(&hir) {
         return Some((lits, Role::Starts));
     }
@@ -279,7 +308,7 @@ fn leading(hir: &Hir) -> Option<Vec<Vec<u8>>> {
     let seq = Extractor::new()
         .kind(ExtractKind::Prefix)
         .limit_class(4)
-        .limit_total(4096)
+        .limit_total(1 << 15)
         .extract(hir);
     let mut out: Vec<Vec<u8>> = Vec::new();
     for lit in seq.literals()? {

@@ -247,3 +247,12 @@ fn show_prefix() {
         .extract(&hir);
     eprintln!("{seq:?}");
 }
+
+#[test]
+fn word_start_patterns_are_recognised() {
+    let table = Table::new(crate::injection::rules::RULES.iter().map(|r| r.pattern));
+    let n = table.word_start.iter().filter(|&&w| w).count();
+    assert!(n >= 20, "{:?}", table.word_start);
+    let t = Table::new([r"\bfoo", r"\bfoo|\bbar", r"foo|\bbar", r"(?i)\b(?:x|y)z"]);
+    assert_eq!(t.word_start, [true, true, false, true]);
+}
