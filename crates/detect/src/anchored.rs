@@ -283,7 +283,10 @@ fn is_word(c: u8) -> bool {
 fn starts_at_word_boundary(hir: &Hir) -> bool {
     use regex_syntax::hir::Look;
     match hir.kind() {
-        HirKind::Look(look) => matches!(look, Look::WordAscii | Look::WordStartAscii | Look::WordStartHalfAscii),
+        HirKind::Look(look) => matches!(
+            look,
+            Look::WordAscii | Look::WordStartAscii | Look::WordStartHalfAscii
+        ),
         HirKind::Capture(cap) => starts_at_word_boundary(&cap.sub),
         HirKind::Concat(items) => items.first().is_some_and(starts_at_word_boundary),
         HirKind::Alternation(alts) => alts.iter().all(starts_at_word_boundary),

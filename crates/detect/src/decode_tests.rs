@@ -37,8 +37,18 @@ fn run_finders_match_their_patterns() {
         }
         let want: Vec<_> = base64.find_iter(&t).map(|m| (m.start(), m.end())).collect();
         let runs = alphabet_runs(&t, 16);
-        assert_eq!(base64_runs(&t, &runs), want, "{:?}", String::from_utf8_lossy(&t));
+        assert_eq!(
+            base64_runs(&t, &runs),
+            want,
+            "{:?}",
+            String::from_utf8_lossy(&t)
+        );
         let want: Vec<_> = hex.find_iter(&t).map(|m| (m.start(), m.end())).collect();
-        assert_eq!(hex_runs(&t, &runs), want, "{:?}", String::from_utf8_lossy(&t));
+        assert_eq!(
+            hex_runs(&t, &runs),
+            want,
+            "{:?}",
+            String::from_utf8_lossy(&t)
+        );
     }
 }

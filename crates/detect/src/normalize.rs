@@ -36,7 +36,10 @@ impl Normalized {
         while !rest.is_empty() {
             // ASCII runs are copied in bulk; other characters go one at a time.
             let offset = original.len() - rest.len();
-            let ascii = rest.bytes().position(|b| !b.is_ascii()).unwrap_or(rest.len());
+            let ascii = rest
+                .bytes()
+                .position(|b| !b.is_ascii())
+                .unwrap_or(rest.len());
             let (run, tail) = rest.split_at(ascii);
             text.push_str(run);
             map.extend((offset..offset + ascii).map(|i| i as u32));

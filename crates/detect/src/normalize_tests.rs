@@ -80,7 +80,15 @@ fn unescaping_matches_the_character_reference() {
         }
         out
     };
-    for s in [r"a\nb", r"\\n", r"\\\n", r"x\", r"é\tü\r", r"\q\n\n", "no escapes"] {
+    for s in [
+        r"a\nb",
+        r"\\n",
+        r"\\\n",
+        r"x\",
+        r"é\tü\r",
+        r"\q\n\n",
+        "no escapes",
+    ] {
         assert_eq!(super::unescape_whitespace(s), reference(s), "{s}");
     }
 }

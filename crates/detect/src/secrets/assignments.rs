@@ -90,12 +90,14 @@ fn judge(name: &str, value: &str, shape: Shape) -> Option<f32> {
     let Shape { quoted, loose } = shape;
     let name = name.to_ascii_lowercase();
     let v = value.trim();
+    // `"'$VAR'"`: the inner quotes belong to a shell, not to the value.
+    let unquoted = v.trim_matches(|c| matches!(c, '\'' | '"' | '`'));
+    if looks_like_placeholder(unquoted) || looks_like_code(unquoted) {
+        return None;
+    }
     // Prose: "pass 'strict' to raise", "the token 'abcdef'": a plain lowercase word after a
     // name with no assignment sign is an argument, not a credential.
     if loose && v.chars().all(|c| c.is_ascii_lowercase()) {
-        return None;
-    }
-    if looks_like_placeholder(v) || looks_like_code(v) {
         return None;
     }
     // Names that hold a reference to a secret, not the secret.

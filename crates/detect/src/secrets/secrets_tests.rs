@@ -42,6 +42,8 @@ fn placeholders_and_code_are_not_secrets() {
         "id: 123e4567-e89b-12d3-a456-426614174000",
         "the tokenizer_path = models/tokenizer.json",
         "errors: pass 'strict' to raise a ValueError, or pass 'ignore' to ignore them",
+        "echo 'export DATABASE_PASSWORD=\"'$CI_DATABASE_PASSWORD'\"' >> .env",
+        "REACT_APP_CLIENT_SECRET=$REACT_APP_BASE_URL/login/",
     ] {
         assert_eq!(secrets(text), Vec::<(String, String)>::new(), "{text}");
     }
