@@ -36,6 +36,8 @@ pub(crate) struct Table {
     /// Each pattern's longest possible match in bytes, if bounded.
     max_len: Vec<Option<usize>>,
     literals: AhoCorasick,
+    /// The distinct literals, lowercased, in automaton order (for a shared automaton).
+    literal_list: Vec<Vec<u8>>,
     /// For each literal, the patterns whose matches may start with it, or that contain it.
     owners: Vec<Vec<(usize, Role)>>,
     /// Patterns without a usable literal.
@@ -102,20 +104,24 @@ impl Table {
                 .build(&literals)
         };
         // A full DFA is fastest; if it is too big, let the crate pick a smaller automaton.
-        let literals = build(Some(AhoCorasickKind::DFA))
-            .or_else(|_| build(None))
-            .unwrap_or_else(|e| {
-                record(e.to_string());
-                // An automaton that cannot be built leaves every pattern free: slower, still
-                // complete.
-                free = (0..regexes.len()).collect();
-                owners.clear();
-                empty_automaton()
-            });
+        let (automaton, literal_list) =
+            match build(Some(AhoCorasickKind::DFA)).or_else(|_| build(None)) {
+                Ok(ac) => (ac, literals),
+                Err(e) => {
+                    record(e.to_string());
+                    // An automaton that cannot be built leaves every pattern free: slower, still
+                    // complete.
+                    free = (0..regexes.len()).collect();
+                    owners.clear();
+                    (empty_automaton(), Vec::new())
+                }
+            };
+        let literals = automaton;
         Self {
             regexes,
             max_len,
             literals,
+            literal_list,
             owners,
             free,
             word_start,
@@ -134,22 +140,42 @@ impl Table {
         self.owners.len()
     }
 
+    /// The table's literals, lowercased, in the order [`Table::find_from`] numbers them.
+    pub(crate) fn literal_list(&self) -> &[Vec<u8>] {
+        &self.literal_list
+    }
+
     /// Every match of every pattern in `hay`, ordered by pattern, then position.
     pub(crate) fn find(&self, hay: &[u8]) -> Vec<Hit> {
+        let occurrences = self
+            .literals
+            .find_overlapping_iter(hay)
+            .map(|m| (m.pattern().as_usize(), m.start(), m.end()));
+        self.find_from(hay, occurrences)
+    }
+
+    /// Like [`Table::find`], given the occurrences `(literal, start, end)` of the table's
+    /// literals in `hay` (all of them, ASCII case ignored), found by a caller's automaton that
+    /// holds them (numbered as [`Table::literal_list`]).
+    pub(crate) fn find_from(
+        &self,
+        hay: &[u8],
+        occurrences: impl Iterator<Item = (usize, usize, usize)>,
+    ) -> Vec<Hit> {
         let mut starts: Vec<(usize, usize)> = Vec::new();
         // (pattern, window) for patterns that contain a literal: a match holding the
         // occurrence lies within its longest match length around it; unbounded patterns
         // search the whole text.
         let mut within: Vec<(usize, usize, usize)> =
             self.free.iter().map(|&p| (p, 0, hay.len())).collect();
-        for m in self.literals.find_overlapping_iter(hay) {
-            let Some(owners) = self.owners.get(m.pattern().as_usize()) else {
+        for (literal, lit_start, lit_end) in occurrences {
+            let Some(owners) = self.owners.get(literal) else {
                 continue;
             };
             for &(p, role) in owners {
                 match role {
                     Role::Starts => {
-                        let at = m.start();
+                        let at = lit_start;
                         // `\b` before a word byte needs a non-word byte before it.
                         let inside_word = at > 0
                             && hay.get(at).is_some_and(|&c| is_word(c))
@@ -161,8 +187,8 @@ impl Table {
                     Role::Within => within.push(match self.max_len.get(p).copied().flatten() {
                         Some(len) => (
                             p,
-                            m.end().saturating_sub(len),
-                            m.start().saturating_add(len).min(hay.len()),
+                            lit_end.saturating_sub(len),
+                            lit_start.saturating_add(len).min(hay.len()),
                         ),
                         None => (p, 0, hay.len()),
                     }),

@@ -27,9 +27,24 @@ pub struct View {
     /// The text lowercased with offsets kept ([`crate::normalize::lower`]), made on first use
     /// and shared by the detectors that match case-insensitively.
     lower: std::sync::OnceLock<String>,
+    /// Occurrences of the shared detector literals ([`crate::literals`]), found on first use.
+    occurrences: std::sync::OnceLock<Option<Vec<crate::literals::Occurrence>>>,
 }
 
 impl View {
+    /// The occurrences of `set`'s literals in this view, as `(literal, start, end)`; `None` if
+    /// the shared automaton is unavailable.
+    pub(crate) fn occurrences(
+        &self,
+        set: crate::literals::Set,
+    ) -> Option<impl Iterator<Item = (usize, usize, usize)> + '_> {
+        let all = self
+            .occurrences
+            .get_or_init(|| crate::literals::occurrences(&self.text))
+            .as_deref()?;
+        crate::literals::of(all, set)
+    }
+
     /// The text lowercased, byte offsets unchanged.
     pub fn lower(&self) -> &str {
         self.lower
@@ -69,6 +84,7 @@ impl<'a> Input<'a> {
             encoding: "plain",
             depth: 0,
             lower: std::sync::OnceLock::new(),
+            occurrences: std::sync::OnceLock::new(),
         }];
         let mut budget = original.len().saturating_mul(2).saturating_add(4096);
         let mut next = 0;
@@ -112,6 +128,7 @@ fn compose(parent: &View, d: decode::Decoded) -> View {
         encoding: d.encoding,
         depth: parent.depth + 1,
         lower: std::sync::OnceLock::new(),
+        occurrences: std::sync::OnceLock::new(),
     }
 }
 

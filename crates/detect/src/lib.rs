@@ -12,6 +12,7 @@ mod decode;
 pub mod injection;
 mod input;
 mod json;
+mod literals;
 mod normalize;
 pub mod pii;
 pub mod redact;

@@ -39,6 +39,11 @@ static META: Meta = Meta {
     summary: "prompt injection and jailbreak attempts (rules + classifier)",
 };
 
+/// The rule table (its literals are part of [`crate::literals`]).
+pub(crate) fn table() -> &'static Table {
+    &RULES
+}
+
 static RULES: LazyLock<Table> =
     LazyLock::new(|| Table::new(rules::RULES.iter().map(|r| r.pattern)));
 
@@ -94,8 +99,20 @@ pub use crate::normalize::lower;
 
 /// Rule hits in lowercase text: `(rule index, start, end)`, sorted by start.
 pub fn rule_hits(lowered: &str) -> Vec<(usize, usize, usize)> {
-    let mut hits: Vec<(usize, usize, usize)> = RULES
-        .find(lowered.as_bytes())
+    by_start(RULES.find(lowered.as_bytes()))
+}
+
+/// [`rule_hits`] of a view, from the view's shared literal pass.
+fn view_rule_hits(view: &View) -> Vec<(usize, usize, usize)> {
+    let lowered = view.lower().as_bytes();
+    match view.occurrences(crate::literals::Set::Injection) {
+        Some(occurrences) => by_start(RULES.find_from(lowered, occurrences)),
+        None => by_start(RULES.find(lowered)),
+    }
+}
+
+fn by_start(hits: Vec<crate::anchored::Hit>) -> Vec<(usize, usize, usize)> {
+    let mut hits: Vec<(usize, usize, usize)> = hits
         .into_iter()
         .map(|h| (h.pattern, h.start, h.end))
         .collect();
@@ -111,7 +128,7 @@ pub fn rule_label(index: usize) -> &'static str {
 fn score_view(view: &View, model: &Model, tokens: &mut Vec<Token>) -> Score {
     let lowered = view.lower();
     features::tokenize(lowered, tokens);
-    let hits = rule_hits(lowered);
+    let hits = view_rule_hits(view);
     let starts: Vec<(usize, usize)> = hits.iter().map(|&(i, s, _)| (i, s)).collect();
     // Prefix sums of weight and feature count per token.
     let n = tokens.len();

@@ -32,7 +32,7 @@ static DATE: LazyLock<regex_automata::meta::Regex> = LazyLock::new(|| {
     ))
 });
 
-const CONTEXT: &[&str] = &[
+pub(crate) const CONTEXT: &[&str] = &[
     "born",
     "birth",
     "dob",
@@ -60,18 +60,26 @@ impl Detector for DateOfBirth {
             let t = &view.text;
             // A date of birth starts at most 40 bytes after a context word: only those
             // stretches are searched (all of the text if the keyword matcher is missing).
+            let mut words: Vec<(usize, usize)> =
+                match view.occurrences(crate::literals::Set::BirthWords) {
+                    Some(o) => o.map(|(_, s, e)| (s, e)).collect(),
+                    None => match KEYWORDS.as_ref() {
+                        Some(ac) => ac
+                            .find_iter(view.lower())
+                            .map(|k| (k.start(), k.end()))
+                            .collect(),
+                        // No matcher at all: every place is near a context word.
+                        None => (0..t.len()).step_by(40).map(|i| (i, i)).collect(),
+                    },
+                };
+            words.sort_unstable();
             let mut windows: Vec<(usize, usize)> = Vec::new();
-            match KEYWORDS.as_ref() {
-                Some(ac) => {
-                    for k in ac.find_iter(view.lower()) {
-                        let w = (k.end(), (k.start() + 40 + LONGEST_DATE).min(t.len()));
-                        match windows.last_mut() {
-                            Some(last) if last.1 >= w.0 => last.1 = last.1.max(w.1),
-                            _ => windows.push(w),
-                        }
-                    }
+            for (start, end) in words {
+                let w = (end, (start + 40 + LONGEST_DATE).min(t.len()));
+                match windows.last_mut() {
+                    Some(last) if last.1 >= w.0 => last.1 = last.1.max(w.1),
+                    _ => windows.push(w),
                 }
-                None => windows.push((0, t.len())),
             }
             for (from, to) in windows {
                 let hay = regex_automata::Input::new(t.as_bytes()).range(from..to);

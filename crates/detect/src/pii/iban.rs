@@ -31,25 +31,33 @@ static IBAN: LazyLock<Regex> =
     LazyLock::new(|| searcher(r"(?i)\b[A-Z]{2}\d{2}(?:[ -]?[A-Z0-9]){11,30}\b"));
 
 /// Where an IBAN can start: two letters and two digits at the start of a word. One pass over
-/// the bytes; the pattern runs only from these places.
-fn starts(b: &[u8]) -> impl Iterator<Item = usize> + '_ {
-    b.windows(4).enumerate().filter_map(move |(i, w)| {
-        let word_start = i == 0
-            || b.get(i - 1)
-                .is_some_and(|&c| !(c.is_ascii_alphanumeric() || c == b'_'));
-        match w {
-            [a, b2, c, d]
-                if c.is_ascii_digit()
-                    && d.is_ascii_digit()
-                    && a.is_ascii_alphabetic()
-                    && b2.is_ascii_alphabetic()
-                    && word_start =>
-            {
-                Some(i)
+/// the bytes (digits first: most positions fail there); the pattern runs only from these
+/// places.
+fn starts(b: &[u8]) -> Vec<usize> {
+    let word = |i: usize| {
+        b.get(i)
+            .is_some_and(|&c| c.is_ascii_alphanumeric() || c == b'_')
+    };
+    let mut out = Vec::new();
+    let mut i = 2;
+    while i + 1 < b.len() {
+        // `i` is the first digit's position.
+        match (b.get(i), b.get(i + 1)) {
+            (Some(d1), Some(d2)) if d1.is_ascii_digit() => {
+                if d2.is_ascii_digit()
+                    && b.get(i - 2).is_some_and(u8::is_ascii_alphabetic)
+                    && b.get(i - 1).is_some_and(u8::is_ascii_alphabetic)
+                    && (i == 2 || !word(i - 3))
+                {
+                    out.push(i - 2);
+                }
+                i += 1;
             }
-            _ => None,
+            // Not a digit: neither can the next pair start here.
+            _ => i += 1,
         }
-    })
+    }
+    out
 }
 
 impl Detector for Iban {

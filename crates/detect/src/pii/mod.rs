@@ -19,6 +19,9 @@ pub use ip::IpAddress;
 pub use phone::Phone;
 pub use ssn::Ssn;
 
+pub(crate) use dob::CONTEXT as BIRTH_WORDS;
+pub(crate) use ssn::CONTEXT as SSN_WORDS;
+
 /// The ASCII digits of `s`.
 pub(crate) fn digits(s: &str) -> Vec<u8> {
     s.bytes()

@@ -95,3 +95,24 @@ fn ipv6_candidates_come_from_colons() {
         assert!(ips(none).is_empty(), "{none}");
     }
 }
+
+#[test]
+fn iban_starts_only_at_word_starts() {
+    let ibans = |t: &str| -> Vec<String> {
+        pii(t)
+            .into_iter()
+            .filter(|(l, _)| l == "iban")
+            .map(|(_, v)| v)
+            .collect()
+    };
+    assert_eq!(
+        ibans("DE89370400440532013000 is mine"),
+        ["DE89370400440532013000"]
+    );
+    assert_eq!(
+        ibans("pay to: de89 3704 0044 0532 0130 00."),
+        ["de89 3704 0044 0532 0130 00"]
+    );
+    assert!(ibans("x_DE89370400440532013000").is_empty());
+    assert!(ibans("ADE89370400440532013000").is_empty());
+}

@@ -34,7 +34,7 @@ static BARE: LazyLock<Regex> = LazyLock::new(|| pattern(r"\b(\d{3})(\d{2})(\d{4}
 
 static GATE: super::Gate = super::Gate::new(|| super::keywords(CONTEXT));
 
-const CONTEXT: &[&str] = &[
+pub(crate) const CONTEXT: &[&str] = &[
     "ssn",
     "social security",
     "social sec",
@@ -70,7 +70,12 @@ impl Detector for Ssn {
                 };
                 push(out, &META, "us_ssn", view, m.start(), m.end(), confidence);
             }
-            if !GATE.open(view) {
+            // Bare nine digits count only with a context word in the text.
+            let gate = view
+                .occurrences(crate::literals::Set::SsnWords)
+                .map(|mut o| o.next().is_some())
+                .unwrap_or_else(|| GATE.open(view));
+            if !gate {
                 continue;
             }
             for c in BARE.captures_iter(t.as_bytes()) {

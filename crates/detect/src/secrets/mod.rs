@@ -41,6 +41,11 @@ static PROVIDER_KEYS: Meta = Meta {
     summary: "API keys and tokens in documented provider formats",
 };
 
+/// The provider-key table (its literals are part of [`crate::literals`]).
+pub(crate) fn table() -> &'static Table {
+    &TABLE
+}
+
 static TABLE: LazyLock<Table> =
     LazyLock::new(|| Table::new(rules::RULES.iter().map(|r| r.pattern)));
 
@@ -51,7 +56,12 @@ impl Detector for ProviderKeys {
 
     fn scan(&self, input: &Input<'_>, out: &mut Vec<Finding>) {
         for view in &input.views {
-            for hit in TABLE.find(view.text.as_bytes()) {
+            let hay = view.text.as_bytes();
+            let hits = match view.occurrences(crate::literals::Set::ProviderKeys) {
+                Some(occurrences) => TABLE.find_from(hay, occurrences),
+                None => TABLE.find(hay),
+            };
+            for hit in hits {
                 let Some(rule) = rules::RULES.get(hit.pattern) else {
                     continue;
                 };
