@@ -96,17 +96,8 @@ impl Table {
                 }
             }
         }
-        let build = |kind| {
-            AhoCorasickBuilder::new()
-                .ascii_case_insensitive(true)
-                .match_kind(MatchKind::Standard)
-                .kind(kind)
-                .build(&literals)
-        };
-        // A full DFA is fastest; if it is too big, let the crate pick a smaller automaton.
-        let (automaton, literal_list) =
-            match build(Some(AhoCorasickKind::DFA)).or_else(|_| build(None)) {
-                Ok(ac) => (ac, literals),
+        let (automaton, literal_list) = match automaton(&literals) {
+            Ok(ac) => (ac, literals),
                 Err(e) => {
                     record(e.to_string());
                     // An automaton that cannot be built leaves every pattern free: slower, still
@@ -243,6 +234,19 @@ impl Table {
         hits.sort_by_key(|h| (h.pattern, h.start));
         hits
     }
+}
+
+/// An ASCII-case-insensitive automaton reporting every occurrence of `literals`: a full DFA,
+/// the fastest, or if that is too big, whatever smaller automaton the crate picks.
+pub(crate) fn automaton(literals: &[Vec<u8>]) -> Result<AhoCorasick, aho_corasick::BuildError> {
+    let build = |kind| {
+        AhoCorasickBuilder::new()
+            .ascii_case_insensitive(true)
+            .match_kind(MatchKind::Standard)
+            .kind(kind)
+            .build(literals)
+    };
+    build(Some(AhoCorasickKind::DFA)).or_else(|_| build(None))
 }
 
 fn hit(pattern: usize, caps: &Captures) -> Option<Hit> {

@@ -6,7 +6,7 @@
 
 use std::sync::LazyLock;
 
-use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
+use aho_corasick::AhoCorasick;
 
 /// A detector's literal set.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -42,16 +42,7 @@ static SHARED: LazyLock<Option<Shared>> = LazyLock::new(|| {
         all.extend(list);
         *range = (start, u32::try_from(all.len()).ok()?);
     }
-    let build = |kind| {
-        AhoCorasickBuilder::new()
-            .ascii_case_insensitive(true)
-            .match_kind(MatchKind::Standard)
-            .kind(kind)
-            .build(&all)
-    };
-    let automaton = build(Some(AhoCorasickKind::DFA))
-        .or_else(|_| build(None))
-        .ok()?;
+    let automaton = crate::anchored::automaton(&all).ok()?;
     Some(Shared { automaton, ranges })
 });
 

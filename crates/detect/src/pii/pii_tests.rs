@@ -7,6 +7,15 @@ fn pii(text: &str) -> Vec<(String, String)> {
         .collect()
 }
 
+/// The values of the findings of one type.
+fn of_type(text: &str, label: &str) -> Vec<String> {
+    pii(text)
+        .into_iter()
+        .filter(|(l, _)| l == label)
+        .map(|(_, v)| v)
+        .collect()
+}
+
 #[test]
 fn structured_types() {
     let text = "Mail jane.doe@example.org or call +1-202-555-0143. Card 4111 1111 1111 1111, \
@@ -70,13 +79,7 @@ fn validators_reject_lookalikes() {
 
 #[test]
 fn ipv6_candidates_come_from_colons() {
-    let ips = |t: &str| -> Vec<String> {
-        pii(t)
-            .into_iter()
-            .filter(|(l, _)| l == "ip_address")
-            .map(|(_, v)| v)
-            .collect()
-    };
+    let ips = |t: &str| of_type(t, "ip_address");
     assert_eq!(
         ips("host [fe80::1]:8080 and ::ffff:192.0.2.1."),
         ["fe80::1", "::ffff:192.0.2.1", "192.0.2.1"]
@@ -98,13 +101,7 @@ fn ipv6_candidates_come_from_colons() {
 
 #[test]
 fn iban_starts_only_at_word_starts() {
-    let ibans = |t: &str| -> Vec<String> {
-        pii(t)
-            .into_iter()
-            .filter(|(l, _)| l == "iban")
-            .map(|(_, v)| v)
-            .collect()
-    };
+    let ibans = |t: &str| of_type(t, "iban");
     assert_eq!(
         ibans("DE89370400440532013000 is mine"),
         ["DE89370400440532013000"]
