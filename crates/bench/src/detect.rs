@@ -9,6 +9,8 @@ use std::time::Instant;
 use crate::stats::Samples;
 
 const SIZE: usize = 4096;
+/// Warm-up, five timed rounds, per-stage timing.
+const PARTS: usize = 7;
 
 /// Cuts `text` into `SIZE`-byte windows on character boundaries.
 fn windows(text: &str, out: &mut Vec<String>) {
@@ -41,41 +43,51 @@ pub fn run(corpora: &[PathBuf]) -> anyhow::Result<()> {
             }
         }
     }
-    texts.truncate(12000);
-    anyhow::ensure!(texts.len() >= 3, "no texts: pass --corpus FILE");
-    // Three interleaved thirds: one warms the engines up (the regex engines build their
-    // automata lazily as they meet new text; a running gateway is in that warm state), one is
-    // timed through all detectors, one through each detector alone. Neither timed third has
-    // been seen by the automata it is timed with.
-    let mut thirds: [Vec<String>; 3] = Default::default();
+    anyhow::ensure!(texts.len() >= PARTS, "too few texts: pass --corpus FILE");
+    // Interleaved parts: the first warms the engines up (the regex engines build their
+    // automata lazily as they meet new text; a running gateway is in that warm state), the
+    // middle ones are timed rounds through all detectors, the last goes through each detector
+    // alone. No timed part has been seen by the automata it is timed with; the rounds give a
+    // median on this noisy machine.
+    let mut parts: Vec<Vec<String>> = vec![Vec::new(); PARTS];
     for (i, t) in texts.into_iter().enumerate() {
-        if let Some(part) = thirds.get_mut(i % 3) {
+        if let Some(part) = parts.get_mut(i % PARTS) {
             part.push(t);
         }
     }
-    let [warm, texts, stages] = thirds;
-    let bytes: usize = texts.iter().map(String::len).sum();
+    let stages = parts.pop().unwrap_or_default();
+    let rounds = parts.split_off(1);
     let _ = warden_detect::self_check();
-    for t in &warm {
+    for t in parts.iter().flatten() {
         std::hint::black_box(warden_detect::scan(t));
     }
-    let mut per_text = Vec::with_capacity(texts.len());
+    let mut per_text = Vec::new();
+    let mut speeds = Vec::new();
     let mut found = 0usize;
-    let start = Instant::now();
-    for t in &texts {
-        let s = Instant::now();
-        found += warden_detect::scan(t).len();
-        per_text.push(s.elapsed());
+    let mut total = 0usize;
+    for round in &rounds {
+        let bytes: usize = round.iter().map(String::len).sum();
+        let start = Instant::now();
+        for t in round {
+            let s = Instant::now();
+            found += warden_detect::scan(t).len();
+            per_text.push(s.elapsed());
+        }
+        speeds.push(bytes as f64 / 1e6 / start.elapsed().as_secs_f64());
+        total += round.len();
     }
-    let secs = start.elapsed().as_secs_f64();
+    speeds.sort_by(f64::total_cmp);
     let s = Samples::new(per_text);
     println!(
-        "detect: {} texts of ~4 KB ({:.1} MB), all detectors, 1 thread: {:.1} MB/s; per text p50 {:.1} µs, p99 {:.1} µs ({} findings)",
-        texts.len(),
-        bytes as f64 / 1e6,
-        bytes as f64 / 1e6 / secs,
+        "detect: {} rounds of ~{} texts of ~4 KB, all detectors, 1 thread: {:.1} MB/s median round ({:.1}-{:.1}); per text p50 {:.1} µs, p99 {:.1} µs over {} texts ({} findings)",
+        rounds.len(),
+        total / rounds.len().max(1),
+        speeds.get(speeds.len() / 2).copied().unwrap_or(0.0),
+        speeds.first().copied().unwrap_or(0.0),
+        speeds.last().copied().unwrap_or(0.0),
         s.pct(50.0),
         s.pct(99.0),
+        total,
         found
     );
     // Where the time goes: each detector alone over the last third (inputs prepared once).

@@ -42,6 +42,9 @@ pub(crate) struct Table {
     owners: Vec<Vec<(usize, Role)>>,
     /// Patterns without a usable literal.
     free: Vec<usize>,
+    /// Of those, the ones whose matches are runs of at least `.1` base64-alphabet bytes
+    /// (`[A-Za-z0-9+/_-]`, as most keys are): searched only inside such runs.
+    in_runs: Vec<(usize, usize)>,
     /// Patterns every match of which starts at a word boundary (`\b…` in every branch): a
     /// literal hit inside a word cannot start one, and is not tried.
     word_start: Vec<bool>,
@@ -75,6 +78,7 @@ impl Table {
         let mut literals: Vec<Vec<u8>> = Vec::new();
         let mut owners: Vec<Vec<(usize, Role)>> = Vec::new();
         let mut free = Vec::new();
+        let mut in_runs = Vec::new();
         let mut word_start = Vec::new();
         for (i, p) in patterns.into_iter().enumerate() {
             let p = format!("(?-u){p}");
@@ -82,7 +86,10 @@ impl Table {
             word_start.push(parse(&p).is_some_and(|h| starts_at_word_boundary(&h)));
             max_len.push(parse(&p).and_then(|h| h.properties().maximum_len()));
             let Some((lits, role)) = literals_of(&p) else {
-                free.push(i);
+                match parse(&p).and_then(|h| alphabet_run(&h)) {
+                    Some(min) => in_runs.push((i, min)),
+                    None => free.push(i),
+                }
                 continue;
             };
             for lit in lits {
@@ -98,15 +105,15 @@ impl Table {
         }
         let (automaton, literal_list) = match automaton(&literals) {
             Ok(ac) => (ac, literals),
-                Err(e) => {
-                    record(e.to_string());
-                    // An automaton that cannot be built leaves every pattern free: slower, still
-                    // complete.
-                    free = (0..regexes.len()).collect();
-                    owners.clear();
-                    (empty_automaton(), Vec::new())
-                }
-            };
+            Err(e) => {
+                record(e.to_string());
+                // An automaton that cannot be built leaves every pattern free: slower, still
+                // complete.
+                free = (0..regexes.len()).collect();
+                owners.clear();
+                (empty_automaton(), Vec::new())
+            }
+        };
         let literals = automaton;
         Self {
             regexes,
@@ -115,14 +122,18 @@ impl Table {
             literal_list,
             owners,
             free,
+            in_runs,
             word_start,
         }
     }
 
     /// Number of patterns searched without a literal (for tests and benchmarks).
     #[cfg(test)]
-    pub(crate) fn free(&self) -> &[usize] {
-        &self.free
+    pub(crate) fn free(&self) -> Vec<usize> {
+        let mut all: Vec<usize> = self.free.clone();
+        all.extend(self.in_runs.iter().map(|&(p, _)| p));
+        all.sort_unstable();
+        all
     }
 
     /// Number of distinct leading literals (for tests).
@@ -159,6 +170,16 @@ impl Table {
         // search the whole text.
         let mut within: Vec<(usize, usize, usize)> =
             self.free.iter().map(|&p| (p, 0, hay.len())).collect();
+        if !self.in_runs.is_empty() {
+            let shortest = self.in_runs.iter().map(|&(_, min)| min).min().unwrap_or(0);
+            for (start, end) in alphabet_runs(hay, shortest) {
+                for &(p, min) in &self.in_runs {
+                    if end - start >= min {
+                        within.push((p, start, end));
+                    }
+                }
+            }
+        }
         for (literal, lit_start, lit_end) in occurrences {
             let Some(owners) = self.owners.get(literal) else {
                 continue;
@@ -294,6 +315,56 @@ fn record(e: String) {
     if let Ok(mut broken) = BROKEN.lock() {
         broken.push(e);
     }
+}
+
+/// The base64 alphabet most keys are written in.
+fn in_alphabet(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'_' | b'-')
+}
+
+/// Maximal runs of [`in_alphabet`] bytes at least `min` long.
+fn alphabet_runs(b: &[u8], min: usize) -> Vec<(usize, usize)> {
+    let mut out = Vec::new();
+    let mut i = 0;
+    while let Some(rest) = b.get(i..) {
+        let Some(skip) = rest.iter().position(|&c| in_alphabet(c)) else {
+            break;
+        };
+        let start = i + skip;
+        let len = b
+            .get(start..)
+            .and_then(|r| r.iter().position(|&c| !in_alphabet(c)))
+            .unwrap_or(b.len() - start);
+        if len >= min {
+            out.push((start, start + len));
+        }
+        i = start + len;
+    }
+    out
+}
+
+/// If every byte of every match of `hir` is in the base64 alphabet (look-arounds aside), the
+/// shortest match length: such a pattern only matches inside runs of that alphabet.
+fn alphabet_run(hir: &Hir) -> Option<usize> {
+    fn only_alphabet(hir: &Hir) -> bool {
+        match hir.kind() {
+            HirKind::Empty | HirKind::Look(_) => true,
+            HirKind::Literal(lit) => lit.0.iter().all(|&b| in_alphabet(b)),
+            HirKind::Class(Class::Bytes(c)) => c
+                .ranges()
+                .iter()
+                .all(|r| (r.start()..=r.end()).all(in_alphabet)),
+            HirKind::Class(Class::Unicode(c)) => c.ranges().iter().all(|r| {
+                (u32::from(r.start())..=u32::from(r.end()))
+                    .all(|v| u8::try_from(v).is_ok_and(in_alphabet))
+            }),
+            HirKind::Repetition(rep) => only_alphabet(&rep.sub),
+            HirKind::Capture(cap) => only_alphabet(&cap.sub),
+            HirKind::Concat(items) | HirKind::Alternation(items) => items.iter().all(only_alphabet),
+        }
+    }
+    let min = hir.properties().minimum_len()?;
+    (min >= 8 && only_alphabet(hir)).then_some(min)
 }
 
 fn parse(p: &str) -> Option<Hir> {

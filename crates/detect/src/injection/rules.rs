@@ -97,7 +97,7 @@ pub(crate) static RULES: &[Rule] = &[
         "fake_markup",
         r"< ?/? ?(?:system|instructions?|information|important|admin|im_start|im_end|assistant|user|prompt|context|s|inst) ?>|<\|[a-z_]{2,20}\|>|\[/?(?:system|inst|admin|sys)\]|#{2,}\s*(?:system|instruction|admin|new)|\( ?system_message ?\)|\bsystem\s*:\s|\bassistant\s*:\s",
     ),
-    r("todo_directive", r"(?:^|[\s\x22'(\[])todo\s*:\s*\w"),
+    r("todo_directive", r"(?:^|[\s\x22'(\[])todo\s{0,3}:\s{0,3}\w"),
     r(
         "exfiltration",
         r"\b(?:send|forward|email|e-mail|mail|post|upload|transfer|share|leak|exfiltrate|copy)\b(?:\s+\S+){0,10}?\s+to\s+(?:\S+@\S+\.\w+|https?://|the\s+(?:following|this)\s+(?:address|email|url|account|iban|number)|(?:my|this|our)\s+(?:email|address|server|account))",
