@@ -172,7 +172,7 @@ impl Table {
             self.free.iter().map(|&p| (p, 0, hay.len())).collect();
         if !self.in_runs.is_empty() {
             let shortest = self.in_runs.iter().map(|&(_, min)| min).min().unwrap_or(0);
-            for (start, end) in alphabet_runs(hay, shortest) {
+            for (start, end) in crate::decode::alphabet_runs(hay, shortest) {
                 for &(p, min) in &self.in_runs {
                     if end - start >= min {
                         within.push((p, start, end));
@@ -320,27 +320,6 @@ fn record(e: String) {
 /// The base64 alphabet most keys are written in.
 fn in_alphabet(b: u8) -> bool {
     b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'_' | b'-')
-}
-
-/// Maximal runs of [`in_alphabet`] bytes at least `min` long.
-fn alphabet_runs(b: &[u8], min: usize) -> Vec<(usize, usize)> {
-    let mut out = Vec::new();
-    let mut i = 0;
-    while let Some(rest) = b.get(i..) {
-        let Some(skip) = rest.iter().position(|&c| in_alphabet(c)) else {
-            break;
-        };
-        let start = i + skip;
-        let len = b
-            .get(start..)
-            .and_then(|r| r.iter().position(|&c| !in_alphabet(c)))
-            .unwrap_or(b.len() - start);
-        if len >= min {
-            out.push((start, start + len));
-        }
-        i = start + len;
-    }
-    out
 }
 
 /// If every byte of every match of `hir` is in the base64 alphabet (look-arounds aside), the

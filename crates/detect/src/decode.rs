@@ -108,7 +108,7 @@ fn class(b: u8) -> u8 {
 }
 
 /// Runs of base64 alphabet bytes (a superset of hex digits) at least `min` long.
-fn alphabet_runs(b: &[u8], min: usize) -> Vec<(usize, usize)> {
+pub(crate) fn alphabet_runs(b: &[u8], min: usize) -> Vec<(usize, usize)> {
     let in_alphabet = |c: &u8| class(*c) & BASE64 != 0;
     let mut out = Vec::new();
     let mut i = 0;
