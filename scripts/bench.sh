@@ -21,6 +21,14 @@ if [ "$what" = all ] || [ "$what" = detect ]; then
   target/release/warden eval $C/injection/*.jsonl $C/pii/pii_dev.jsonl $C/secrets/noseyparker_dev.jsonl \
     target/benign/benign-eval.jsonl --benign target/benign/benign-eval.jsonl
   "${bench[@]}" detect --corpus $C/injection/agentdojo_dev.jsonl --corpus target/benign/benign-eval.jsonl
+  # Generalization: each injection file held out of training, evaluated with those weights.
+  for held in agentdojo_dev garak_latent_dev promptinject_dev jailbreaks_dev; do
+    others=$(ls $C/injection/*.jsonl | grep -v "/$held.jsonl")
+    # shellcheck disable=SC2086
+    target/release/warden train $others --benign target/benign/benign-train.jsonl -o "target/held-out-$held.bin" >/dev/null
+    target/release/warden eval "$C/injection/$held.jsonl" --benign target/benign/benign-eval.jsonl \
+      --model "target/held-out-$held.bin" | grep "^$held"
+  done
   if [ ! -x target/pypeers/bin/python ]; then
     python3 -m venv target/pypeers
     target/pypeers/bin/pip install -q presidio-analyzer==2.2.366 detect-secrets==1.5.0
