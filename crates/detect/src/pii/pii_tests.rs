@@ -113,3 +113,23 @@ fn iban_starts_only_at_word_starts() {
     assert!(ibans("x_DE89370400440532013000").is_empty());
     assert!(ibans("ADE89370400440532013000").is_empty());
 }
+
+#[test]
+fn street_addresses_both_ways_round() {
+    let found = |t: &str| of_type(t, "street_address");
+    assert_eq!(
+        found("12B Baker Street, Apt. 4 is hers"),
+        ["12B Baker Street, Apt. 4"]
+    );
+    assert_eq!(
+        found("ship to 350 Fifth Avenue today"),
+        ["350 Fifth Avenue"]
+    );
+    assert_eq!(
+        found("vive en Calle Mayor 5 y en Hauptstraße 12."),
+        ["Calle Mayor 5", "Hauptstraße 12"]
+    );
+    assert!(found("x12 Main Street").is_empty());
+    assert!(found("1234567 Main Street").is_empty());
+    assert!(found("properties 12 and 3 cats").is_empty());
+}
