@@ -20,7 +20,8 @@ use regex_automata::{Anchored, Input};
 use regex_syntax::hir::literal::{ExtractKind, Extractor};
 use regex_syntax::hir::{Class, Hir, HirKind};
 
-use crate::util::BROKEN;
+use crate::decode::in_base64_alphabet as in_alphabet;
+use crate::util::{BROKEN, is_word};
 
 /// Leading literals shorter than this would hit on most texts, each hit costing an anchored
 /// search; such a pattern is gated on a contained literal instead.
@@ -83,10 +84,12 @@ impl Table {
         for (i, p) in patterns.into_iter().enumerate() {
             let p = format!("(?-u){p}");
             regexes.push(compile(&p));
-            word_start.push(parse(&p).is_some_and(|h| starts_at_word_boundary(&h)));
-            max_len.push(parse(&p).and_then(|h| h.properties().maximum_len()));
-            let Some((lits, role)) = literals_of(&p) else {
-                match parse(&p).and_then(|h| alphabet_run(&h)) {
+            let hir = parse(&p);
+            let hir = hir.as_ref();
+            word_start.push(hir.is_some_and(starts_at_word_boundary));
+            max_len.push(hir.and_then(|h| h.properties().maximum_len()));
+            let Some((lits, role)) = hir.and_then(literals_of) else {
+                match hir.and_then(alphabet_run) {
                     Some(min) => in_runs.push((i, min)),
                     None => free.push(i),
                 }
@@ -127,7 +130,8 @@ impl Table {
         }
     }
 
-    /// Number of patterns searched without a literal (for tests and benchmarks).
+    /// The patterns searched without a literal, in alphabet runs or the whole text (for
+    /// tests).
     #[cfg(test)]
     pub(crate) fn free(&self) -> Vec<usize> {
         let mut all: Vec<usize> = self.free.clone();
@@ -317,11 +321,6 @@ fn record(e: String) {
     }
 }
 
-/// The base64 alphabet most keys are written in.
-fn in_alphabet(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'_' | b'-')
-}
-
 /// If every byte of every match of `hir` is in the base64 alphabet (look-arounds aside), the
 /// shortest match length: such a pattern only matches inside runs of that alphabet.
 fn alphabet_run(hir: &Hir) -> Option<usize> {
@@ -354,11 +353,6 @@ fn parse(p: &str) -> Option<Hir> {
         .ok()
 }
 
-/// An ASCII word byte, as `(?-u:\b)` sees it.
-fn is_word(c: u8) -> bool {
-    c.is_ascii_alphanumeric() || c == b'_'
-}
-
 /// Whether every match of `hir` begins with an ASCII word-boundary assertion.
 fn starts_at_word_boundary(hir: &Hir) -> bool {
     use regex_syntax::hir::Look;
@@ -374,14 +368,13 @@ fn starts_at_word_boundary(hir: &Hir) -> bool {
     }
 }
 
-/// The literals (lowercased) that every match of `p` starts with, or failing that, contains
+/// The literals (lowercased) that every match of `hir` starts with, or failing that, contains
 /// one of; `None` when there are none long enough.
-fn literals_of(p: &str) -> Option<(Vec<Vec<u8>>, Role)> {
-    let hir = parse(p)?;
-    if let Some(lits) = leading(&hir) {
+fn literals_of(hir: &Hir) -> Option<(Vec<Vec<u8>>, Role)> {
+    if let Some(lits) = leading(hir) {
         return Some((lits, Role::Starts));
     }
-    let lits = required(&hir)?;
+    let lits = required(hir)?;
     let usable = lits.iter().all(|l| l.len() >= MIN_CONTAINED);
     (usable && !lits.is_empty()).then_some((lits, Role::Within))
 }

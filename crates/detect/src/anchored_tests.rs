@@ -217,7 +217,7 @@ fn show_roles() {
         .map(|r| (r.label, r.pattern));
     for (label, pattern) in inj.chain(sec) {
         let p = format!("(?-u){pattern}");
-        let l = literals_of(&p);
+        let l = parse(&p).as_ref().and_then(literals_of);
         eprintln!(
             "{:<28} {:?} {:?}",
             label,

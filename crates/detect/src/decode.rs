@@ -103,13 +103,18 @@ static CLASS: [u8; 256] = {
     t
 };
 
+/// Whether `b` is in a base64 alphabet (standard or URL-safe): `[A-Za-z0-9+/_-]`.
+pub(crate) fn in_base64_alphabet(b: u8) -> bool {
+    class(b) & BASE64 != 0
+}
+
 fn class(b: u8) -> u8 {
     CLASS.get(usize::from(b)).copied().unwrap_or(0)
 }
 
 /// Runs of base64 alphabet bytes (a superset of hex digits) at least `min` long.
 pub(crate) fn alphabet_runs(b: &[u8], min: usize) -> Vec<(usize, usize)> {
-    let in_alphabet = |c: &u8| class(*c) & BASE64 != 0;
+    let in_alphabet = |c: &u8| in_base64_alphabet(*c);
     let mut out = Vec::new();
     let mut i = 0;
     while let Some(rest) = b.get(i..) {

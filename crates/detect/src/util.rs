@@ -97,6 +97,11 @@ impl<'h> MatchStr<'h> for regex::bytes::Match<'h> {
     }
 }
 
+/// An ASCII word byte, as `(?-u:\b)` sees it.
+pub(crate) fn is_word(c: u8) -> bool {
+    c.is_ascii_alphanumeric() || c == b'_'
+}
+
 /// `i` moved down to a character boundary of `t`.
 pub(crate) fn floor_char(t: &str, mut i: usize) -> usize {
     i = i.min(t.len());

@@ -34,10 +34,7 @@ static IBAN: LazyLock<Regex> =
 /// the bytes (digits first: most positions fail there); the pattern runs only from these
 /// places.
 fn starts(b: &[u8]) -> Vec<usize> {
-    let word = |i: usize| {
-        b.get(i)
-            .is_some_and(|&c| c.is_ascii_alphanumeric() || c == b'_')
-    };
+    let word = |i: usize| b.get(i).copied().is_some_and(crate::util::is_word);
     let mut out = Vec::new();
     let mut i = 2;
     while i + 1 < b.len() {
