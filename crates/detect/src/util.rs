@@ -97,6 +97,14 @@ impl<'h> MatchStr<'h> for regex::bytes::Match<'h> {
     }
 }
 
+/// Appends window `w` to `windows` (sorted by start), merged with the last one if they touch.
+pub(crate) fn add_window(windows: &mut Vec<(usize, usize)>, w: (usize, usize)) {
+    match windows.last_mut() {
+        Some(last) if last.1 >= w.0 => last.1 = last.1.max(w.1),
+        _ => windows.push(w),
+    }
+}
+
 /// An ASCII word byte, as `(?-u:\b)` sees it.
 pub(crate) fn is_word(c: u8) -> bool {
     c.is_ascii_alphanumeric() || c == b'_'

@@ -44,9 +44,6 @@ pub(crate) const CONTEXT: &[&str] = &[
     "nacimiento",
 ];
 
-static KEYWORDS: LazyLock<Option<aho_corasick::AhoCorasick>> =
-    LazyLock::new(|| super::keywords(CONTEXT));
-
 /// How far past the context window a date may run.
 const LONGEST_DATE: usize = 200;
 
@@ -59,28 +56,23 @@ impl Detector for DateOfBirth {
         for view in &input.views {
             let t = &view.text;
             // A date of birth starts at most 40 bytes after a context word: only those
-            // stretches are searched (all of the text if the keyword matcher is missing).
-            let mut words: Vec<(usize, usize)> =
-                match view.occurrences(crate::literals::Set::BirthWords) {
-                    Some(o) => o.map(|(_, s, e)| (s, e)).collect(),
-                    None => match KEYWORDS.as_ref() {
-                        Some(ac) => ac
-                            .find_iter(view.lower())
-                            .map(|k| (k.start(), k.end()))
-                            .collect(),
-                        // No matcher at all: every place is near a context word.
-                        None => (0..t.len()).step_by(40).map(|i| (i, i)).collect(),
-                    },
-                };
-            words.sort_unstable();
-            let mut windows: Vec<(usize, usize)> = Vec::new();
-            for (start, end) in words {
-                let w = (end, (start + 40 + LONGEST_DATE).min(t.len()));
-                match windows.last_mut() {
-                    Some(last) if last.1 >= w.0 => last.1 = last.1.max(w.1),
-                    _ => windows.push(w),
+            // stretches are searched (all of the text if the shared literal pass is
+            // unavailable).
+            let windows: Vec<(usize, usize)> = match view
+                .occurrences(crate::literals::Set::BirthWords)
+            {
+                Some(words) => {
+                    let mut words: Vec<(usize, usize)> = words.map(|(_, s, e)| (s, e)).collect();
+                    words.sort_unstable();
+                    let mut windows: Vec<(usize, usize)> = Vec::new();
+                    for (start, end) in words {
+                        let w = (end, (start + 40 + LONGEST_DATE).min(t.len()));
+                        crate::util::add_window(&mut windows, w);
+                    }
+                    windows
                 }
-            }
+                None => vec![(0, t.len())],
+            };
             for (from, to) in windows {
                 let hay = regex_automata::Input::new(t.as_bytes()).range(from..to);
                 for m in DATE.find_iter(hay) {

@@ -59,25 +59,3 @@ pub(crate) fn context_before(text: &str, start: usize, window: usize, words: &[&
 #[cfg(test)]
 #[path = "pii_tests.rs"]
 mod tests;
-
-/// A keyword gate: built once, run before patterns that only count with context words
-/// nearby. It matches the view's lowercased text, so the keywords are lowercase.
-pub(crate) struct Gate(std::sync::LazyLock<Option<aho_corasick::AhoCorasick>>);
-
-impl Gate {
-    pub(crate) const fn new(build: fn() -> Option<aho_corasick::AhoCorasick>) -> Self {
-        Self(std::sync::LazyLock::new(build))
-    }
-
-    /// Whether a keyword occurs in `view` (always, if the matcher could not be built: the gate
-    /// only saves work, it never hides text from a detector).
-    pub(crate) fn open(&self, view: &crate::View) -> bool {
-        self.0.as_ref().is_none_or(|ac| ac.is_match(view.lower()))
-    }
-}
-
-/// A matcher for lowercase `words`.
-pub(crate) fn keywords(words: &[&str]) -> Option<aho_corasick::AhoCorasick> {
-    debug_assert!(words.iter().all(|w| w.to_lowercase() == *w));
-    aho_corasick::AhoCorasick::new(words).ok()
-}

@@ -99,11 +99,7 @@ fn number_runs(b: &[u8]) -> Vec<(usize, usize)> {
             end += 1;
         }
         if digits >= 7 {
-            let window = (start, (end + EXTENSION).min(b.len()));
-            match out.last_mut() {
-                Some(last) if last.1 >= window.0 => last.1 = window.1,
-                _ => out.push(window),
-            }
+            crate::util::add_window(&mut out, (start, (end + EXTENSION).min(b.len())));
         }
         i = end.max(i + 1);
     }

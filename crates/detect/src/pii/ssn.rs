@@ -32,8 +32,6 @@ static DASHED: LazyLock<Regex> =
     LazyLock::new(|| pattern(r"\b(\d{3})([- ])(\d{2})([- ])(\d{4})\b"));
 static BARE: LazyLock<Regex> = LazyLock::new(|| pattern(r"\b(\d{3})(\d{2})(\d{4})\b"));
 
-static GATE: super::Gate = super::Gate::new(|| super::keywords(CONTEXT));
-
 pub(crate) const CONTEXT: &[&str] = &[
     "ssn",
     "social security",
@@ -70,12 +68,12 @@ impl Detector for Ssn {
                 };
                 push(out, &META, "us_ssn", view, m.start(), m.end(), confidence);
             }
-            // Bare nine digits count only with a context word in the text.
-            let gate = view
+            // Bare nine digits count only with a context word before them: texts without one
+            // are not searched (all are, if the shared literal pass is unavailable).
+            let has_context = view
                 .occurrences(crate::literals::Set::SsnWords)
-                .map(|mut o| o.next().is_some())
-                .unwrap_or_else(|| GATE.open(view));
-            if !gate {
+                .is_none_or(|mut o| o.next().is_some());
+            if !has_context {
                 continue;
             }
             for c in BARE.captures_iter(t.as_bytes()) {
