@@ -36,9 +36,11 @@ pub(crate) struct Table {
     regexes: Vec<Regex>,
     /// Each pattern's longest possible match in bytes, if bounded.
     max_len: Vec<Option<usize>>,
-    literals: AhoCorasick,
-    /// The distinct literals, lowercased, in automaton order (for a shared automaton).
+    /// The distinct literals, lowercased; [`Table::find_from`] numbers them in this order.
     literal_list: Vec<Vec<u8>>,
+    /// The table's own automaton over them, built on first use of [`Table::find`] (the
+    /// detectors use the shared one in [`crate::literals`]); `None` if it cannot be built.
+    own: std::sync::OnceLock<Option<AhoCorasick>>,
     /// For each literal, the patterns whose matches may start with it, or that contain it.
     owners: Vec<Vec<(usize, Role)>>,
     /// Patterns without a usable literal.
@@ -106,23 +108,11 @@ impl Table {
                 }
             }
         }
-        let (automaton, literal_list) = match automaton(&literals) {
-            Ok(ac) => (ac, literals),
-            Err(e) => {
-                record(e.to_string());
-                // An automaton that cannot be built leaves every pattern free: slower, still
-                // complete.
-                free = (0..regexes.len()).collect();
-                owners.clear();
-                (empty_automaton(), Vec::new())
-            }
-        };
-        let literals = automaton;
         Self {
             regexes,
             max_len,
-            literals,
-            literal_list,
+            literal_list: literals,
+            own: std::sync::OnceLock::new(),
             owners,
             free,
             in_runs,
@@ -153,11 +143,30 @@ impl Table {
 
     /// Every match of every pattern in `hay`, ordered by pattern, then position.
     pub(crate) fn find(&self, hay: &[u8]) -> Vec<Hit> {
-        let occurrences = self
-            .literals
-            .find_overlapping_iter(hay)
-            .map(|m| (m.pattern().as_usize(), m.start(), m.end()));
-        self.find_from(hay, occurrences)
+        let own = self.own.get_or_init(|| {
+            automaton(&self.literal_list)
+                .map_err(|e| record(e.to_string()))
+                .ok()
+        });
+        match own {
+            Some(ac) => {
+                let occurrences = ac
+                    .find_overlapping_iter(hay)
+                    .map(|m| (m.pattern().as_usize(), m.start(), m.end()));
+                self.find_from(hay, occurrences)
+            }
+            // No automaton: every pattern searches the whole text (slower, still complete).
+            None => {
+                let mut hits: Vec<Hit> = self
+                    .regexes
+                    .iter()
+                    .enumerate()
+                    .flat_map(|(p, re)| re.captures_iter(hay).filter_map(move |c| hit(p, &c)))
+                    .collect();
+                hits.sort_by_key(|h| (h.pattern, h.start));
+                hits
+            }
+        }
     }
 
     /// Like [`Table::find`], given the occurrences `(literal, start, end)` of the table's
@@ -305,14 +314,6 @@ pub(crate) fn compile(p: &str) -> Regex {
 #[expect(clippy::expect_used, reason = "a fixed, valid pattern")]
 fn never() -> Regex {
     Regex::new(r"[^\s\S]").expect("the empty class compiles")
-}
-
-#[expect(
-    clippy::expect_used,
-    reason = "an automaton with no patterns always builds"
-)]
-fn empty_automaton() -> AhoCorasick {
-    AhoCorasick::new(Vec::<&[u8]>::new()).expect("no patterns")
 }
 
 fn record(e: String) {
