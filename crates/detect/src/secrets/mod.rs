@@ -120,18 +120,12 @@ pub(crate) fn looks_like_placeholder(v: &str) -> bool {
         return true;
     }
     // A shell or CI variable standing in for the value (`$DB_PASSWORD`, `$REACT_APP_URL/x`).
-    if let Some(var) = t.strip_prefix('$')
-        && var
-            .chars()
-            .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
-            .count()
-            >= 3
-        && var
-            .chars()
-            .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
-            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
-    {
-        return true;
+    if let Some(var) = t.strip_prefix('$') {
+        let len = var.bytes().take_while(|&c| crate::util::is_word(c)).count();
+        let name = var.as_bytes().get(..len).unwrap_or_default();
+        if len >= 3 && !name.iter().any(u8::is_ascii_lowercase) {
+            return true;
+        }
     }
     let first = t.chars().next().unwrap_or('x');
     // One character repeated (`xxxxxxxx`, `********`, `00000000`).
