@@ -80,26 +80,9 @@ fn texts() -> Vec<Vec<u8>> {
         "' or 1=1",
         "; rm -rf",
     ];
-    let mut state = 0x2545_f491_4f6c_dd1d_u64;
-    let mut next = move || {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        state
-    };
-    (0..400)
-        .map(|_| {
-            let mut t = Vec::new();
-            let n = 5 + next() % 80;
-            for _ in 0..n {
-                let f = fragments
-                    .get(usize::try_from(next() % fragments.len() as u64).unwrap_or(0))
-                    .copied()
-                    .unwrap_or("");
-                t.extend_from_slice(f.as_bytes());
-            }
-            t
-        })
+    crate::util::fragment_texts(0x2545_f491_4f6c_dd1d, fragments, 400, 85)
+        .into_iter()
+        .map(String::into_bytes)
         .collect()
 }
 

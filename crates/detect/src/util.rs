@@ -127,3 +127,32 @@ pub(crate) fn ceil_char(t: &str, mut i: usize) -> usize {
     }
     i
 }
+
+/// Deterministic test texts: `count` concatenations of up to `max_pieces` `fragments` each,
+/// drawn by xorshift from `seed`, for tests that compare two implementations on many inputs.
+#[cfg(test)]
+pub(crate) fn fragment_texts(
+    seed: u64,
+    fragments: &[&str],
+    count: usize,
+    max_pieces: u64,
+) -> Vec<String> {
+    let mut state = seed;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    (0..count)
+        .map(|_| {
+            let n = next() % (max_pieces + 1);
+            (0..n)
+                .filter_map(|_| {
+                    let i = usize::try_from(next() % fragments.len() as u64).ok()?;
+                    fragments.get(i).copied()
+                })
+                .collect()
+        })
+        .collect()
+}

@@ -132,17 +132,8 @@ fn tokenizer_agrees_with_the_character_reference() {
         "-",
         "é",
     ];
-    let mut state = 0x2545_f491_4f6c_dd1d_u64;
     let mut tokens = Vec::new();
-    for _ in 0..2000 {
-        let mut t = String::new();
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        for k in 0..(state % 30) {
-            let i = (state.rotate_left(k as u32 * 7) % pieces.len() as u64) as usize;
-            t.push_str(pieces.get(i).copied().unwrap_or(""));
-        }
+    for t in crate::util::fragment_texts(0x2545_f491_4f6c_dd1d, &pieces, 2000, 30) {
         features::tokenize(&t, &mut tokens);
         let got: Vec<_> = tokens.iter().map(|k| (k.hash, k.start, k.end)).collect();
         assert_eq!(got, reference_tokens(&t), "{t:?}");
