@@ -43,6 +43,78 @@ pub struct Config {
     pub tools: BTreeMap<String, ToolOverride>,
     #[serde(default)]
     pub detect: DetectSettings,
+    /// `warden serve`: the HTTP gateway.
+    #[serde(default)]
+    pub gateway: GatewayConfig,
+    /// `warden serve`: upstream servers by name.
+    #[serde(default)]
+    pub upstreams: BTreeMap<String, UpstreamEntry>,
+}
+
+/// `[gateway]`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GatewayConfig {
+    /// Address to listen on (default `127.0.0.1:8787`).
+    pub listen: Option<String>,
+    /// The URL agents use, without the path (default `http://<listen>`). Tokens are issued
+    /// for `<public_url>/mcp`.
+    pub public_url: Option<String>,
+    /// More `Host` values to accept (the listen address, `localhost` and the public URL's
+    /// host are always accepted).
+    #[serde(default)]
+    pub allowed_hosts: Vec<String>,
+    /// Browser origins allowed to call (none by default; requests without `Origin` pass).
+    #[serde(default)]
+    pub allowed_origins: Vec<String>,
+    /// Close sessions idle this long (default 30 minutes).
+    pub session_idle_secs: Option<u64>,
+    /// Longest time a forwarded request may take (default 120 s).
+    pub call_timeout_ms: Option<u64>,
+    /// External identity providers whose tokens are accepted.
+    #[serde(default)]
+    pub trust: Vec<TrustConfig>,
+}
+
+/// `[[gateway.trust]]`: an external identity provider.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrustConfig {
+    /// Its `iss`.
+    pub issuer: String,
+    /// Where its keys are.
+    pub jwks_url: String,
+    /// The `aud` its tokens must carry (default: Warden's MCP endpoint URL).
+    pub audience: Option<String>,
+    /// The claim naming a registered agent (default `sub`).
+    pub agent_claim: Option<String>,
+    /// Scopes for tokens that carry none of Warden's (default `mcp`).
+    pub default_scopes: Option<Vec<String>>,
+}
+
+/// `[upstreams.<name>]`: a stdio server (`command`) or a remote one (`url`).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpstreamEntry {
+    /// Program and arguments of a stdio server.
+    pub command: Option<Vec<String>>,
+    /// Variables passed through from Warden's environment (stdio).
+    pub env_allow: Option<Vec<String>>,
+    /// Variables set for the server; values may be `${env:NAME}` or `${secret:NAME}`.
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+    /// Working directory (stdio).
+    pub cwd: Option<PathBuf>,
+    /// URL of a Streamable HTTP server.
+    pub url: Option<String>,
+    /// Headers for a remote server; values may be `${env:NAME}` or `${secret:NAME}`.
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+    /// Per-tool facts, by the tool's own name.
+    #[serde(default)]
+    pub tools: BTreeMap<String, ToolOverride>,
+    /// Detection for this server (replacing `[detect]`).
+    pub detect: Option<DetectSettings>,
 }
 
 /// `[agent]`.

@@ -7,6 +7,8 @@ pub mod demo;
 pub mod demo_server;
 pub mod detect;
 pub mod env;
+pub mod gateway;
+pub mod identity_cmd;
 pub mod init;
 pub mod mcp;
 pub mod policy_cmd;

@@ -50,6 +50,9 @@ pub struct Case {
     /// `destructive` flag.
     #[serde(default)]
     pub destructive: bool,
+    /// Delegation chain of the token (agent first, then sub-agents).
+    #[serde(default)]
+    pub delegation: Vec<String>,
     /// `allow`, `deny` or `approval_required`.
     pub expect: String,
     /// If given, the deciding policy ids must be exactly these.
@@ -126,6 +129,7 @@ fn request(case: &Case, default: &Principal) -> Result<Request> {
             id: "policy-test".into(),
             era: "legacy".into(),
             calls: 0,
+            delegation: case.delegation.clone(),
         },
         time_unix: warden_types::now_unix_micros() / 1_000_000,
     })

@@ -88,6 +88,7 @@ pub fn run() -> Result<()> {
             id: "s".into(),
             era: "legacy".into(),
             calls: 3,
+            delegation: Vec::new(),
         },
         time_unix: 1_790_000_000,
     };

@@ -30,6 +30,17 @@ pub enum Command {
     Eval(EvalArgs),
     /// Train the prompt-injection classifier and write its weights.
     Train(TrainArgs),
+    /// Serve MCP over Streamable HTTP to many agents, in front of many upstream servers.
+    Serve(ServeArgs),
+    /// Manage agent identities.
+    #[command(subcommand)]
+    Agent(AgentCommand),
+    /// Issue, delegate, list and revoke agent tokens.
+    #[command(subcommand)]
+    Token(TokenCommand),
+    /// Store upstream credentials, sealed at rest.
+    #[command(subcommand)]
+    Secret(SecretCommand),
     /// Show Warden at work against a built-in demo tool server.
     Demo(DemoArgs),
     /// The built-in demo tool server (stdio MCP).
@@ -195,4 +206,126 @@ pub struct TrainArgs {
     /// Where to write the weights.
     #[arg(long, short = 'o', default_value = "crates/detect/model/injection.bin")]
     pub out: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    pub config: ConfigArg,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AgentCommand {
+    /// Register an agent: `warden agent add support-bot --attr team=support --attr environment=prod`.
+    Add {
+        #[command(flatten)]
+        config: ConfigArg,
+        /// Agent name (the `Agent::"<name>"` of policies).
+        name: String,
+        /// Attribute for policy, `key=value` (repeatable).
+        #[arg(long = "attr", value_name = "KEY=VALUE")]
+        attributes: Vec<String>,
+    },
+    /// List agents.
+    List {
+        #[command(flatten)]
+        config: ConfigArg,
+        /// JSON output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Refuse every call of an agent from its next request.
+    Suspend {
+        #[command(flatten)]
+        config: ConfigArg,
+        name: String,
+    },
+    /// Let a suspended agent act again.
+    Resume {
+        #[command(flatten)]
+        config: ConfigArg,
+        name: String,
+    },
+    /// Remove an agent and revoke its tokens.
+    Remove {
+        #[command(flatten)]
+        config: ConfigArg,
+        name: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Issue a short-lived token: `warden token issue support-bot --ttl 15m --scope mcp:fs`.
+    Issue {
+        #[command(flatten)]
+        config: ConfigArg,
+        /// Agent name.
+        agent: String,
+        /// Lifetime (`90s`, `15m`, `2h`, `1d`; at most 24 h).
+        #[arg(long, default_value = "15m")]
+        ttl: String,
+        /// Scope (repeatable): `mcp`, `mcp:<server>`, `mcp:<server>/<tool>`, `decide`, `scan`.
+        #[arg(long = "scope", value_name = "SCOPE")]
+        scopes: Vec<String>,
+    },
+    /// Exchange a token for a narrower one for a sub-agent (scopes and lifetime only shrink).
+    Exchange {
+        #[command(flatten)]
+        config: ConfigArg,
+        /// The sub-agent's name.
+        #[arg(long)]
+        actor: String,
+        /// Lifetime (default: what the subject token has left).
+        #[arg(long)]
+        ttl: Option<String>,
+        /// Scope (repeatable; default: the subject token's).
+        #[arg(long = "scope", value_name = "SCOPE")]
+        scopes: Vec<String>,
+        /// The subject token (default: read from stdin).
+        #[arg(long)]
+        token: Option<String>,
+    },
+    /// List tokens (unexpired ones unless --all).
+    List {
+        #[command(flatten)]
+        config: ConfigArg,
+        /// Only this agent's.
+        #[arg(long)]
+        agent: Option<String>,
+        /// Include expired tokens.
+        #[arg(long)]
+        all: bool,
+        /// JSON output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Revoke a token (by id) and every token exchanged from it.
+    Revoke {
+        #[command(flatten)]
+        config: ConfigArg,
+        /// Token id (`jti`).
+        id: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SecretCommand {
+    /// Store a credential read from stdin: `printf %s "$TOKEN" | warden secret set github`.
+    Set {
+        #[command(flatten)]
+        config: ConfigArg,
+        name: String,
+    },
+    /// List stored credentials (names only).
+    List {
+        #[command(flatten)]
+        config: ConfigArg,
+    },
+    /// Delete a stored credential.
+    Remove {
+        #[command(flatten)]
+        config: ConfigArg,
+        name: String,
+    },
 }

@@ -22,6 +22,10 @@ fn main() -> std::process::ExitCode {
         args::Command::Scan(a) => cmd::detect::scan(a),
         args::Command::Eval(a) => cmd::detect::eval(a),
         args::Command::Train(a) => cmd::detect::train(a),
+        args::Command::Serve(a) => cmd::serve::run(a, &env),
+        args::Command::Agent(a) => cmd::identity::agent(a, &env),
+        args::Command::Token(a) => cmd::identity::token(a, &env),
+        args::Command::Secret(a) => cmd::identity::secret(a, &env),
         args::Command::Demo(a) => cmd::demo::run(a, &env),
         args::Command::DemoServer(a) => cmd::demo::serve(a),
     };

@@ -1,1 +1,50 @@
-//! placeholder
+//! `warden serve`: one Streamable HTTP endpoint for many agents and many upstream servers.
+//!
+//! - [`http`]: the HTTP face and the order of checks every request passes;
+//! - [`session`]: agent contexts, namespacing, fan-out and routing across upstreams;
+//! - [`link`]: one upstream inside a context, driven through Warden's governed proxy;
+//! - [`upstream_http`]: remote Streamable HTTP upstreams behind a pipe;
+//! - [`streams`]: SSE streams with event ids and resumption;
+//! - [`auth`]: bearer tokens (Warden's own and external providers') and challenges;
+//! - [`api`]: OAuth metadata, token exchange, `/v1/decide`, `/v1/scan`.
+
+#![allow(
+    clippy::result_large_err,
+    reason = "refusals are axum responses returned by value on a cold path; boxing them buys nothing"
+)]
+
+mod api;
+pub mod auth;
+mod core;
+mod http;
+mod link;
+mod openapi;
+mod session;
+mod settings;
+mod streams;
+mod upstream_http;
+
+use std::sync::Arc;
+
+pub use auth::ExternalIssuer;
+pub use http::MCP_PATH;
+pub use settings::{NAME_SEPARATOR, Settings, Transport, UpstreamSettings, valid_upstream_name};
+
+/// Serves until `shutdown` resolves. The listener is bound by the caller (so it can print the
+/// real port before serving).
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    settings: Settings,
+    engine: Arc<warden_policy::Engine>,
+    audit: warden_audit::Log,
+    store: Arc<warden_identity::Store>,
+    external: Vec<ExternalIssuer>,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<(), String> {
+    let core = core::Core::new(settings, engine, audit, store, external)?;
+    let app = http::router(core);
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await
+        .map_err(|e| format!("the HTTP server failed: {e}"))
+}

@@ -44,9 +44,8 @@ impl MasterKey {
     /// Reads the key file, or creates it (mode 0600, never overwritten) when absent.
     pub fn load_or_create(path: &Path) -> Result<Self> {
         match std::fs::read_to_string(path) {
-            Ok(text) => Self::from_hex(&text).map_err(|e| {
-                Error::Crypto(format!("master key file `{}`: {e}", path.display()))
-            }),
+            Ok(text) => Self::from_hex(&text)
+                .map_err(|e| Error::Crypto(format!("master key file `{}`: {e}", path.display()))),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 let bytes = random::<32>()?;
                 if let Some(dir) = path.parent() {

@@ -21,3 +21,8 @@ pub fn now() -> i64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
 }
+
+/// 128 random bits as hex (session ids and the like).
+pub fn random_id() -> Result<String> {
+    Ok(hex::encode(crypto::random::<16>()?))
+}

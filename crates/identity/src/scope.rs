@@ -52,7 +52,9 @@ impl Scope {
             None => (rest, None),
         };
         if !crate::valid_name(server) {
-            return Err(bad("the server name must be letters, digits, `_`, `-` or `.`"));
+            return Err(bad(
+                "the server name must be letters, digits, `_`, `-` or `.`",
+            ));
         }
         if let Some(n) = name {
             let body = n.strip_suffix('*').unwrap_or(n);
@@ -60,7 +62,9 @@ impl Scope {
                 || body.contains('*')
                 || n.chars().any(|c| c.is_whitespace() || c.is_control())
             {
-                return Err(bad("the name must be non-empty, without spaces, `*` only at the end"));
+                return Err(bad(
+                    "the name must be non-empty, without spaces, `*` only at the end",
+                ));
             }
         }
         Ok(Self::Mcp {
@@ -72,12 +76,14 @@ impl Scope {
     /// Parses a space- or comma-separated list; an empty list is an error.
     pub fn parse_list(text: &str) -> Result<Vec<Self>> {
         let mut out: Vec<Self> = text
-            .split(|c: char| c == ' ' || c == ',')
+            .split([' ', ','])
             .filter(|s| !s.is_empty())
             .map(Self::parse)
             .collect::<Result<_>>()?;
         if out.is_empty() {
-            return Err(Error::Invalid("a token needs at least one scope".to_owned()));
+            return Err(Error::Invalid(
+                "a token needs at least one scope".to_owned(),
+            ));
         }
         out.sort();
         out.dedup();
@@ -167,6 +173,17 @@ pub fn any_allows(scopes: &[Scope], server: &str, name: Option<&str>) -> bool {
     scopes.iter().any(|s| s.allows(server, name))
 }
 
+/// Whether any scope reaches `server` at all (some of its tools, or all of it).
+pub fn reaches(scopes: &[Scope], server: &str) -> bool {
+    scopes.iter().any(|s| match s {
+        Scope::Mcp { server: None, .. } => true,
+        Scope::Mcp {
+            server: Some(x), ..
+        } => x == server,
+        _ => false,
+    })
+}
+
 /// Whether every scope of `child` is covered by some scope of `parent`.
 pub fn narrower(parent: &[Scope], child: &[Scope]) -> bool {
     child.iter().all(|c| parent.iter().any(|p| p.covers(c)))
@@ -182,10 +199,25 @@ mod tests {
 
     #[test]
     fn parses_and_prints() {
-        for text in ["mcp", "mcp:fs", "mcp:fs/read_file", "mcp:fs/read_*", "decide", "scan"] {
+        for text in [
+            "mcp",
+            "mcp:fs",
+            "mcp:fs/read_file",
+            "mcp:fs/read_*",
+            "decide",
+            "scan",
+        ] {
             assert_eq!(s(text).to_string(), text);
         }
-        for bad in ["", "mcp:", "mcp:f s", "mcp:fs/", "mcp:fs/a*b", "admin", "mcp:fs/a b"] {
+        for bad in [
+            "",
+            "mcp:",
+            "mcp:f s",
+            "mcp:fs/",
+            "mcp:fs/a*b",
+            "admin",
+            "mcp:fs/a b",
+        ] {
             assert!(Scope::parse(bad).is_err(), "{bad}");
         }
     }

@@ -145,7 +145,10 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 /// letter or digit.
 pub fn valid_name(name: &str) -> bool {
     (1..=64).contains(&name.len())
-        && name.chars().next().is_some_and(|c| c.is_ascii_alphanumeric())
+        && name
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphanumeric())
         && name
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
@@ -213,14 +216,20 @@ impl Store {
     // ---- agents ----
 
     /// Registers an agent.
-    pub fn add_agent(&self, id: &str, attributes: BTreeMap<String, Value>, now: i64) -> Result<Agent> {
+    pub fn add_agent(
+        &self,
+        id: &str,
+        attributes: BTreeMap<String, Value>,
+        now: i64,
+    ) -> Result<Agent> {
         if !valid_name(id) {
             return Err(Error::Invalid(format!(
                 "invalid agent name `{id}`: use 1-64 letters, digits, `_`, `-` or `.`, starting with a letter or digit"
             )));
         }
         let uid = hex::encode(crate::crypto::random::<12>()?);
-        let attrs = serde_json::to_string(&attributes).map_err(|e| Error::Invalid(e.to_string()))?;
+        let attrs =
+            serde_json::to_string(&attributes).map_err(|e| Error::Invalid(e.to_string()))?;
         let inserted = self
             .conn()
             .execute(
@@ -248,7 +257,8 @@ impl Store {
             .prepare("SELECT id, uid, attributes, status, created FROM agents ORDER BY id")
             .map_err(self.err())?;
         let rows = stmt.query_map([], agent_row).map_err(self.err())?;
-        rows.collect::<rusqlite::Result<Vec<_>>>().map_err(self.err())
+        rows.collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(self.err())
     }
 
     /// One agent (cached; the cache follows other processes' commits).
@@ -309,7 +319,8 @@ impl Store {
     // ---- tokens ----
 
     pub(crate) fn insert_token(&self, record: &TokenRecord) -> Result<()> {
-        let actors = serde_json::to_string(&record.actors).map_err(|e| Error::Invalid(e.to_string()))?;
+        let actors =
+            serde_json::to_string(&record.actors).map_err(|e| Error::Invalid(e.to_string()))?;
         self.conn()
             .execute(
                 "INSERT INTO tokens (jti, agent, agent_uid, parent, actors, scopes, audience, issued, expires)
@@ -363,7 +374,8 @@ impl Store {
         let rows = stmt
             .query_map(params![agent, all, now], token_row)
             .map_err(self.err())?;
-        rows.collect::<rusqlite::Result<Vec<_>>>().map_err(self.err())
+        rows.collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(self.err())
     }
 
     /// Revokes a token and, through the parent links checked at verification, every token
@@ -435,7 +447,8 @@ impl Store {
         let rows = stmt
             .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
             .map_err(self.err())?;
-        rows.collect::<rusqlite::Result<Vec<_>>>().map_err(self.err())
+        rows.collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(self.err())
     }
 
     // ---- secrets ----
@@ -447,7 +460,9 @@ impl Store {
                 "invalid secret name `{name}`: use letters, digits, `_`, `-` or `.`"
             )));
         }
-        let sealed = self.master.seal(&format!("secret:{name}"), value.as_bytes())?;
+        let sealed = self
+            .master
+            .seal(&format!("secret:{name}"), value.as_bytes())?;
         self.conn()
             .execute(
                 "INSERT INTO secrets (name, sealed, updated) VALUES (?1, ?2, ?3)
@@ -462,7 +477,9 @@ impl Store {
     pub fn secret(&self, name: &str) -> Result<String> {
         let sealed: Option<Vec<u8>> = self
             .conn()
-            .query_row("SELECT sealed FROM secrets WHERE name = ?1", [name], |r| r.get(0))
+            .query_row("SELECT sealed FROM secrets WHERE name = ?1", [name], |r| {
+                r.get(0)
+            })
             .optional()
             .map_err(self.err())?;
         let sealed = sealed.ok_or_else(|| Error::UnknownSecret(name.to_owned()))?;
@@ -479,7 +496,8 @@ impl Store {
         let rows = stmt
             .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
             .map_err(self.err())?;
-        rows.collect::<rusqlite::Result<Vec<_>>>().map_err(self.err())
+        rows.collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(self.err())
     }
 
     /// Deletes a stored credential.

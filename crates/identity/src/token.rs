@@ -84,7 +84,9 @@ pub struct Verified {
 impl Verified {
     /// The one acting now: the last actor of the chain.
     pub fn actor(&self) -> &str {
-        self.chain.last().map_or(self.agent.id.as_str(), String::as_str)
+        self.chain
+            .last()
+            .map_or(self.agent.id.as_str(), String::as_str)
     }
 }
 
@@ -125,7 +127,9 @@ impl Store {
     ) -> Result<Issued> {
         check_ttl(ttl_secs)?;
         if scopes.is_empty() {
-            return Err(Error::Invalid("a token needs at least one scope".to_owned()));
+            return Err(Error::Invalid(
+                "a token needs at least one scope".to_owned(),
+            ));
         }
         let agent = self
             .agent(agent)?
@@ -188,8 +192,10 @@ impl Store {
             )));
         }
         let scopes = match scopes {
-            Some(s) if s.is_empty() => {
-                return Err(Error::Invalid("a token needs at least one scope".to_owned()));
+            Some([]) => {
+                return Err(Error::Invalid(
+                    "a token needs at least one scope".to_owned(),
+                ));
             }
             Some(s) if !scope::narrower(&parent.scopes, s) => {
                 return Err(Error::Invalid(format!(
@@ -247,17 +253,20 @@ impl Store {
 
     /// Verifies a token presented for `audience`.
     pub fn verify(&self, token: &str, audience: &str, now: i64) -> Result<Verified, Refusal> {
-        self.refresh().map_err(|e| Refusal::Malformed(e.to_string()))?;
+        self.refresh()
+            .map_err(|e| Refusal::Malformed(e.to_string()))?;
         let claims = self.check(token, Some(audience), now).map_err(refusal)?;
         self.verified(&claims, now).map_err(refusal)
     }
 
     /// Signature, issuer, audience (when given) and lifetime.
     fn check(&self, token: &str, audience: Option<&str>, now: i64) -> Result<Claims> {
-        let header = jsonwebtoken::decode_header(token)
-            .map_err(|e| Refusal::Malformed(e.to_string()))?;
+        let header =
+            jsonwebtoken::decode_header(token).map_err(|e| Refusal::Malformed(e.to_string()))?;
         if header.alg != Algorithm::EdDSA {
-            return Err(Refusal::Malformed(format!("algorithm {:?} is not accepted", header.alg)).into());
+            return Err(
+                Refusal::Malformed(format!("algorithm {:?} is not accepted", header.alg)).into(),
+            );
         }
         let kid = header.kid.ok_or(Refusal::BadSignature)?;
         let key = self.decoding_key(&kid)?.ok_or(Refusal::BadSignature)?;
@@ -271,17 +280,17 @@ impl Store {
             None => validation.validate_aud = false,
         }
         // jsonwebtoken reads the clock itself; `now` decides the rest (and the tests).
-        let data = jsonwebtoken::decode::<Claims>(token, &key, &validation).map_err(|e| {
-            match e.kind() {
-                ErrorKind::InvalidSignature | ErrorKind::InvalidEcdsaKey => Refusal::BadSignature,
-                ErrorKind::ExpiredSignature => Refusal::Expired,
-                ErrorKind::ImmatureSignature => Refusal::NotYetValid,
-                ErrorKind::InvalidAudience => {
-                    Refusal::WrongAudience(audience.unwrap_or_default().to_owned())
-                }
-                ErrorKind::InvalidIssuer => Refusal::UnknownIssuer(String::new()),
-                _ => Refusal::Malformed(e.to_string()),
+        let data = jsonwebtoken::decode::<Claims>(token, &key, &validation).map_err(|e| match e
+            .kind()
+        {
+            ErrorKind::InvalidSignature | ErrorKind::InvalidEcdsaKey => Refusal::BadSignature,
+            ErrorKind::ExpiredSignature => Refusal::Expired,
+            ErrorKind::ImmatureSignature => Refusal::NotYetValid,
+            ErrorKind::InvalidAudience => {
+                Refusal::WrongAudience(audience.unwrap_or_default().to_owned())
             }
+            ErrorKind::InvalidIssuer => Refusal::UnknownIssuer(String::new()),
+            _ => Refusal::Malformed(e.to_string()),
         })?;
         let claims = data.claims;
         if claims.exp <= now {
@@ -298,7 +307,10 @@ impl Store {
         let record = self
             .token(&claims.jti)?
             .ok_or_else(|| Refusal::UnknownToken(claims.jti.clone()))?;
-        if record.agent != claims.sub || record.agent_uid != claims.uid || record.expires != claims.exp {
+        if record.agent != claims.sub
+            || record.agent_uid != claims.uid
+            || record.expires != claims.exp
+        {
             return Err(Refusal::UnknownToken(claims.jti.clone()).into());
         }
         let mut current = Some(record.clone());
@@ -326,8 +338,8 @@ impl Store {
         if agent.status == Status::Suspended {
             return Err(Refusal::Suspended(agent.id).into());
         }
-        let scopes = Scope::parse_list(&claims.scope)
-            .map_err(|e| Refusal::Malformed(e.to_string()))?;
+        let scopes =
+            Scope::parse_list(&claims.scope).map_err(|e| Refusal::Malformed(e.to_string()))?;
         let mut chain = vec![agent.id.clone()];
         chain.extend(record.actors.iter().cloned());
         Ok(Verified {
@@ -388,10 +400,13 @@ fn refusal(e: Error) -> Refusal {
 /// Parses a lifetime such as `90s`, `15m`, `2h` or `1d` (a bare number is seconds).
 pub fn parse_ttl(text: &str) -> Result<i64> {
     let text = text.trim();
-    let (digits, unit) = text.split_at(text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len()));
-    let n: i64 = digits
-        .parse()
-        .map_err(|_| Error::Invalid(format!("invalid lifetime `{text}`: use 90s, 15m, 2h or 1d")))?;
+    let (digits, unit) = text.split_at(
+        text.find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(text.len()),
+    );
+    let n: i64 = digits.parse().map_err(|_| {
+        Error::Invalid(format!("invalid lifetime `{text}`: use 90s, 15m, 2h or 1d"))
+    })?;
     let factor = match unit {
         "" | "s" => 1,
         "m" => 60,
@@ -429,8 +444,8 @@ impl External {
         store
             .refresh()
             .map_err(|e| Refusal::Malformed(e.to_string()))?;
-        let header = jsonwebtoken::decode_header(token)
-            .map_err(|e| Refusal::Malformed(e.to_string()))?;
+        let header =
+            jsonwebtoken::decode_header(token).map_err(|e| Refusal::Malformed(e.to_string()))?;
         let jwk = match &header.kid {
             Some(kid) => self.keys.find(kid),
             None if self.keys.keys.len() == 1 => self.keys.keys.first(),
@@ -439,8 +454,13 @@ impl External {
         .ok_or(Refusal::BadSignature)?;
         let key = DecodingKey::from_jwk(jwk).map_err(|_| Refusal::BadSignature)?;
         let mut validation = Validation::new(header.alg);
-        if matches!(header.alg, Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512) {
-            return Err(Refusal::Malformed("symmetric algorithms are not accepted".to_owned()));
+        if matches!(
+            header.alg,
+            Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512
+        ) {
+            return Err(Refusal::Malformed(
+                "symmetric algorithms are not accepted".to_owned(),
+            ));
         }
         validation.leeway = 30;
         validation.set_required_spec_claims(&["exp", "aud", "iss"]);

@@ -26,7 +26,9 @@ fn setup() -> (tempfile::TempDir, Store) {
 #[test]
 fn issued_token_verifies_with_its_facts() {
     let (_d, s) = setup();
-    let t = s.issue("support-bot", 900, &scopes("mcp:fs"), AUD, now()).unwrap();
+    let t = s
+        .issue("support-bot", 900, &scopes("mcp:fs"), AUD, now())
+        .unwrap();
     let v = s.verify(&t.token, AUD, now()).unwrap();
     assert_eq!(v.agent.id, "support-bot");
     assert_eq!(v.agent.attributes["team"], "support");
@@ -38,12 +40,17 @@ fn issued_token_verifies_with_its_facts() {
 #[test]
 fn refusals_name_their_reason() {
     let (dir, s) = setup();
-    let t = s.issue("support-bot", 900, &scopes("mcp"), AUD, now()).unwrap();
+    let t = s
+        .issue("support-bot", 900, &scopes("mcp"), AUD, now())
+        .unwrap();
     assert_eq!(
         s.verify(&t.token, "http://elsewhere/mcp", now()),
         Err(Refusal::WrongAudience("http://elsewhere/mcp".to_owned()))
     );
-    assert!(matches!(s.verify("not-a-token", AUD, now()), Err(Refusal::Malformed(_))));
+    assert!(matches!(
+        s.verify("not-a-token", AUD, now()),
+        Err(Refusal::Malformed(_))
+    ));
     // One changed character in the middle of the signature (the last one may carry only
     // padding bits).
     let at = t.token.len() - 20;
@@ -71,23 +78,34 @@ fn refusals_name_their_reason() {
         "warden-test",
     )
     .unwrap();
-    other.add_agent("support-bot", BTreeMap::new(), now()).unwrap();
-    let foreign = other.issue("support-bot", 900, &scopes("mcp"), AUD, now()).unwrap();
-    assert_eq!(s.verify(&foreign.token, AUD, now()), Err(Refusal::BadSignature));
+    other
+        .add_agent("support-bot", BTreeMap::new(), now())
+        .unwrap();
+    let foreign = other
+        .issue("support-bot", 900, &scopes("mcp"), AUD, now())
+        .unwrap();
+    assert_eq!(
+        s.verify(&foreign.token, AUD, now()),
+        Err(Refusal::BadSignature)
+    );
     drop(dir);
 }
 
 #[test]
 fn expired_token_is_refused() {
     let (_d, s) = setup();
-    let t = s.issue("support-bot", 1, &scopes("mcp"), AUD, now() - 5).unwrap();
+    let t = s
+        .issue("support-bot", 1, &scopes("mcp"), AUD, now() - 5)
+        .unwrap();
     assert_eq!(s.verify(&t.token, AUD, now()), Err(Refusal::Expired));
 }
 
 #[test]
 fn revocation_suspension_and_removal_apply_at_once() {
     let (_d, s) = setup();
-    let t = s.issue("support-bot", 900, &scopes("mcp"), AUD, now()).unwrap();
+    let t = s
+        .issue("support-bot", 900, &scopes("mcp"), AUD, now())
+        .unwrap();
     s.set_status("support-bot", Status::Suspended).unwrap();
     assert_eq!(
         s.verify(&t.token, AUD, now()),
@@ -101,7 +119,9 @@ fn revocation_suspension_and_removal_apply_at_once() {
         Err(Refusal::Revoked(t.claims.jti.clone()))
     );
     // Remove and re-create the agent: a token of the old agent does not work for the new one.
-    let t2 = s.issue("support-bot", 900, &scopes("mcp"), AUD, now()).unwrap();
+    let t2 = s
+        .issue("support-bot", 900, &scopes("mcp"), AUD, now())
+        .unwrap();
     s.remove_agent("support-bot", now()).unwrap();
     s.add_agent("support-bot", BTreeMap::new(), now()).unwrap();
     assert!(matches!(
@@ -113,7 +133,9 @@ fn revocation_suspension_and_removal_apply_at_once() {
 #[test]
 fn changes_from_another_process_are_seen() {
     let (dir, s) = setup();
-    let t = s.issue("support-bot", 900, &scopes("mcp"), AUD, now()).unwrap();
+    let t = s
+        .issue("support-bot", 900, &scopes("mcp"), AUD, now())
+        .unwrap();
     assert!(s.verify(&t.token, AUD, now()).is_ok());
     // A second connection (as `warden agent suspend` from a shell would be).
     let cli = store(&dir);
@@ -127,7 +149,9 @@ fn changes_from_another_process_are_seen() {
 #[test]
 fn token_missing_from_registry_is_refused() {
     let (dir, s) = setup();
-    let t = s.issue("support-bot", 900, &scopes("mcp"), AUD, now()).unwrap();
+    let t = s
+        .issue("support-bot", 900, &scopes("mcp"), AUD, now())
+        .unwrap();
     // The registry row is gone (a restored backup, a reset store) while the key survives.
     let conn = rusqlite::Connection::open(dir.path().join("state.db")).unwrap();
     conn.execute("DELETE FROM tokens", []).unwrap();
@@ -140,20 +164,38 @@ fn token_missing_from_registry_is_refused() {
 #[test]
 fn delegation_only_narrows_and_is_recorded() {
     let (_d, s) = setup();
-    let parent = s.issue("support-bot", 600, &scopes("mcp:fs mcp:db"), AUD, now()).unwrap();
+    let parent = s
+        .issue("support-bot", 600, &scopes("mcp:fs mcp:db"), AUD, now())
+        .unwrap();
     let child = s
-        .exchange(&parent.token, "researcher", Some(&scopes("mcp:fs/read_*")), Some(60), now())
+        .exchange(
+            &parent.token,
+            "researcher",
+            Some(&scopes("mcp:fs/read_*")),
+            Some(60),
+            now(),
+        )
         .unwrap();
     let v = s.verify(&child.token, AUD, now()).unwrap();
     assert_eq!(v.chain, vec!["support-bot", "researcher"]);
     assert_eq!(v.actor(), "researcher");
     assert_eq!(v.scopes, scopes("mcp:fs/read_*"));
-    let grandchild = s.exchange(&child.token, "reader", None, None, now()).unwrap();
+    let grandchild = s
+        .exchange(&child.token, "reader", None, None, now())
+        .unwrap();
     let g = s.verify(&grandchild.token, AUD, now()).unwrap();
     assert_eq!(g.chain, vec!["support-bot", "researcher", "reader"]);
     assert!(grandchild.claims.exp <= child.claims.exp);
     assert_eq!(
-        grandchild.claims.act.as_ref().unwrap().act.as_ref().unwrap().sub,
+        grandchild
+            .claims
+            .act
+            .as_ref()
+            .unwrap()
+            .act
+            .as_ref()
+            .unwrap()
+            .sub,
         "researcher"
     );
     // Wider scope, longer life: refused.
@@ -197,7 +239,8 @@ fn ttl_parsing() {
 #[test]
 fn secrets_are_sealed_at_rest() {
     let (dir, s) = setup();
-    s.set_secret("github", "ghp_very_secret_value", now()).unwrap();
+    s.set_secret("github", "ghp_very_secret_value", now())
+        .unwrap();
     assert_eq!(s.secret("github").unwrap(), "ghp_very_secret_value");
     let raw = std::fs::read(dir.path().join("state.db")).unwrap();
     let wal = std::fs::read(dir.path().join("state.db-wal")).unwrap_or_default();

@@ -425,6 +425,26 @@ fn build_context(request: &Request, with_args: bool) -> std::result::Result<Cont
             "calls".to_owned(),
             RestrictedExpression::new_long(request.session.calls),
         ),
+        (
+            "actor".to_owned(),
+            string(
+                request
+                    .session
+                    .delegation
+                    .last()
+                    .unwrap_or(&request.principal.id),
+            ),
+        ),
+        (
+            "depth".to_owned(),
+            RestrictedExpression::new_long(
+                i64::try_from(request.session.delegation.len().saturating_sub(1)).unwrap_or(0),
+            ),
+        ),
+        (
+            "delegation".to_owned(),
+            RestrictedExpression::new_set(request.session.delegation.iter().map(|s| string(s))),
+        ),
     ])
     .map_err(|e| e.to_string())?;
     let mut pairs = vec![("time".to_owned(), clock), ("session".to_owned(), session)];

@@ -29,6 +29,7 @@ fn call(tool: &str, args: serde_json::Value) -> Request {
             id: "s1".into(),
             era: "legacy".into(),
             calls: 0,
+            delegation: Vec::new(),
         },
         time_unix: 1_790_000_000,
     }

@@ -242,6 +242,42 @@ pub(crate) fn audit_copy(doc: &Value, verdict: &Verdict) -> Option<Value> {
     Some(copy)
 }
 
+/// Detection on one set of tool arguments outside a session (the HTTP decision API): what was
+/// found, the strongest action, the reason when it blocks, and the arguments as they may be
+/// forwarded (redacted where the settings say so) and as they may be stored.
+#[derive(Debug)]
+pub struct Screened {
+    /// Audit form of the findings.
+    pub findings: Value,
+    /// Strongest action asked for.
+    pub act: Act,
+    /// Why, when the action is block.
+    pub reason: Option<String>,
+    /// The arguments with `redact` findings replaced (`None` when nothing was redacted).
+    pub redacted: Option<Value>,
+    /// The arguments with every PII and secret hidden, for audit (`None` when clean).
+    pub audit_copy: Option<Value>,
+}
+
+/// Screens tool arguments with `settings.arguments`.
+pub fn screen_arguments(arguments: &Value, settings: &DetectSettings) -> Screened {
+    let mut scanned = arguments.clone();
+    let verdict = apply(
+        &mut scanned,
+        &settings.arguments,
+        settings.injection_threshold,
+        &mut Placeholders::default(),
+        "arguments",
+    );
+    Screened {
+        findings: verdict.audit(),
+        act: verdict.act,
+        reason: (verdict.act == Act::Block).then(|| verdict.reason("arguments")),
+        redacted: (verdict.act == Act::Redact).then_some(scanned),
+        audit_copy: audit_copy(arguments, &verdict),
+    }
+}
+
 #[cfg(test)]
 #[path = "guard_tests.rs"]
 mod tests;

@@ -19,6 +19,6 @@ pub mod stdio;
 
 pub use error::{Error, Result};
 pub use facts::facts_from_tool;
-pub use guard::{Act, Actions, DetectSettings};
+pub use guard::{Act, Actions, DetectSettings, Screened, screen_arguments};
 pub use settings::{Settings, ToolOverride};
 pub use stdio::{Ended, Streams, run};

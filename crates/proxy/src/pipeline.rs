@@ -329,6 +329,7 @@ impl Shared {
                 id: self.session_id.clone(),
                 era,
                 calls,
+                delegation: self.settings.delegation.clone(),
             },
             time_unix: warden_types::now_unix_micros() / 1_000_000,
         }

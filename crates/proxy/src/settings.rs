@@ -44,6 +44,9 @@ pub struct Settings {
     pub audit_arguments: bool,
     /// Detection actions per direction.
     pub detect: crate::DetectSettings,
+    /// Delegation chain of the agent's token (the agent, then each actor it was delegated
+    /// to); empty when the agent acts itself (stdio mode).
+    pub delegation: Vec<String>,
 }
 
 impl Settings {
@@ -57,6 +60,7 @@ impl Settings {
             upstream_timeout: Duration::from_secs(10),
             audit_arguments: true,
             detect: crate::DetectSettings::default(),
+            delegation: Vec::new(),
         }
     }
 }

@@ -129,6 +129,11 @@ pub struct SessionFacts {
     pub era: String,
     /// Calls this session has made so far (before this one).
     pub calls: i64,
+    /// Delegation chain: the agent, then each sub-agent it delegated to (empty when the agent
+    /// acts itself). Policy sees `actor` (the last one, else the agent), `depth` (hops) and
+    /// `delegation` (the set of names).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub delegation: Vec<String>,
 }
 
 /// One authorization question: may `principal` do `action` on `resource` with `arguments`?

@@ -3,9 +3,11 @@
 pub mod audit;
 pub mod demo;
 pub mod detect;
+pub mod identity;
 pub mod init;
 pub mod mcp;
 pub mod policy;
+pub mod serve;
 
 use std::path::PathBuf;
 

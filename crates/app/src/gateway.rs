@@ -1,0 +1,344 @@
+//! `warden serve` and the identity commands (`warden agent`, `warden token`, `warden secret`):
+//! the gateway's settings from `warden.toml`, the identity store they share, and start-up.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use serde_json::Value;
+use warden_audit::Log;
+use warden_gateway::{ExternalIssuer, Settings, Transport, UpstreamSettings, valid_upstream_name};
+use warden_identity::{MasterKey, Scope, Store};
+use warden_mcp::child::Spec;
+
+use crate::config::{DEFAULT_ENV_ALLOW, Loaded, UpstreamEntry};
+use crate::env::Env;
+
+/// Default listen address.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8787";
+/// Lifetime of the demo agent's token printed at start-up.
+const DEMO_TOKEN_TTL: i64 = 3600;
+/// Name of the agent `warden serve` creates when the store has none.
+pub const DEMO_AGENT: &str = "demo-agent";
+
+impl Loaded {
+    /// Where the gateway listens.
+    pub fn listen(&self) -> Result<SocketAddr> {
+        let text = self
+            .config
+            .gateway
+            .listen
+            .as_deref()
+            .unwrap_or(DEFAULT_LISTEN);
+        text.parse().with_context(|| {
+            format!("[gateway] listen: `{text}` is not an address such as 127.0.0.1:8787")
+        })
+    }
+
+    /// The public base URL (`http://127.0.0.1:8787`), the issuer of Warden's tokens.
+    pub fn public_url(&self, bound: Option<SocketAddr>) -> Result<String> {
+        match &self.config.gateway.public_url {
+            Some(u) => Ok(u.trim_end_matches('/').to_owned()),
+            None => Ok(format!(
+                "http://{}",
+                bound.map_or_else(|| self.listen(), Ok)?
+            )),
+        }
+    }
+
+    /// The identity state file.
+    pub fn state_path(&self) -> PathBuf {
+        self.data_dir.join("state.db")
+    }
+
+    /// Opens the identity store (creating the master key on first use unless
+    /// `WARDEN_MASTER_KEY` is set).
+    pub fn store(&self, env: &Env, issuer: &str) -> Result<Store> {
+        let key = match env.get("WARDEN_MASTER_KEY") {
+            Some(hex) => MasterKey::from_hex(hex).context("WARDEN_MASTER_KEY")?,
+            None => MasterKey::load_or_create(&self.data_dir.join("master.key"))?,
+        };
+        Ok(Store::open(&self.state_path(), key, issuer)?)
+    }
+
+    /// The identity store as the CLI uses it: the issuer the gateway would use.
+    pub fn cli_store(&self, env: &Env) -> Result<Store> {
+        let issuer = self.public_url(None)?;
+        self.store(env, &issuer)
+    }
+}
+
+/// `${env:NAME}` and `${secret:NAME}` in a configured value.
+fn resolve(value: &str, env: &Env, store: &Store, what: &str) -> Result<String> {
+    let mut out = String::new();
+    let mut rest = value;
+    while let Some(start) = rest.find("${") {
+        out.push_str(rest.get(..start).unwrap_or_default());
+        let after = rest.get(start + 2..).unwrap_or_default();
+        let Some(end) = after.find('}') else {
+            bail!("{what}: unterminated `${{` in `{value}`");
+        };
+        let reference = after.get(..end).unwrap_or_default();
+        let resolved = match reference.split_once(':') {
+            Some(("env", name)) => env
+                .get(name)
+                .with_context(|| format!("{what}: environment variable `{name}` is not set"))?
+                .to_owned(),
+            Some(("secret", name)) => store.secret(name).with_context(|| {
+                format!("{what}: stored secret `{name}` (set it with `warden secret set {name}`)")
+            })?,
+            _ => bail!("{what}: `${{{reference}}}` must be `${{env:NAME}}` or `${{secret:NAME}}`"),
+        };
+        out.push_str(&resolved);
+        rest = after.get(end + 1..).unwrap_or_default();
+    }
+    out.push_str(rest);
+    Ok(out)
+}
+
+fn upstream(
+    loaded: &Loaded,
+    name: &str,
+    entry: &UpstreamEntry,
+    env: &Env,
+    store: &Store,
+) -> Result<UpstreamSettings> {
+    if !valid_upstream_name(name) {
+        bail!(
+            "[upstreams.{name}]: names are a letter, then letters, digits or `-` (at most 32), so `__` and `+` can separate them from tool names and URIs"
+        );
+    }
+    let transport = match (&entry.command, &entry.url) {
+        (Some(command), None) => {
+            let (program, args) = command
+                .split_first()
+                .with_context(|| format!("[upstreams.{name}] command is empty"))?;
+            let allow: Vec<String> = entry
+                .env_allow
+                .clone()
+                .unwrap_or_else(|| DEFAULT_ENV_ALLOW.iter().map(|s| (*s).to_owned()).collect());
+            let mut vars: BTreeMap<String, String> = allow
+                .iter()
+                .filter_map(|k| Some((k.clone(), env.get(k)?.to_owned())))
+                .collect();
+            for (k, v) in &entry.env {
+                vars.insert(
+                    k.clone(),
+                    resolve(v, env, store, &format!("[upstreams.{name}] env.{k}"))?,
+                );
+            }
+            Transport::Stdio(Spec {
+                program: program.clone(),
+                args: args.to_vec(),
+                env: vars.into_iter().collect(),
+                cwd: entry.cwd.as_deref().map(|p| {
+                    if p.is_absolute() {
+                        p.to_owned()
+                    } else {
+                        loaded.base.join(p)
+                    }
+                }),
+            })
+        }
+        (None, Some(url)) => {
+            if !(url.starts_with("http://") || url.starts_with("https://")) {
+                bail!("[upstreams.{name}] url must start with http:// or https://");
+            }
+            let mut headers = Vec::new();
+            for (k, v) in &entry.headers {
+                headers.push((
+                    k.clone(),
+                    resolve(v, env, store, &format!("[upstreams.{name}] headers.{k}"))?,
+                ));
+            }
+            Transport::Http {
+                url: url.clone(),
+                headers,
+            }
+        }
+        (Some(_), Some(_)) => bail!("[upstreams.{name}] has both `command` and `url`: choose one"),
+        (None, None) => {
+            bail!("[upstreams.{name}] needs `command` (stdio) or `url` (Streamable HTTP)")
+        }
+    };
+    let mut proxy = loaded.settings(&[name.to_owned()]);
+    proxy.server = name.to_owned();
+    proxy.tools = entry.tools.clone().into_iter().collect();
+    if let Some(d) = entry.detect {
+        proxy.detect = d;
+    }
+    Ok(UpstreamSettings {
+        name: name.to_owned(),
+        transport,
+        proxy,
+    })
+}
+
+/// The built-in demo tool server as the only upstream.
+fn demo_upstream(loaded: &Loaded, exe: &Path, env: &Env) -> UpstreamSettings {
+    let mut proxy = loaded.settings(&["demo".to_owned()]);
+    proxy.server = "demo".to_owned();
+    UpstreamSettings {
+        name: "demo".to_owned(),
+        transport: Transport::Stdio(Spec {
+            program: exe.display().to_string(),
+            args: vec!["demo-server".to_owned()],
+            env: ["PATH", "HOME", "LANG", "TZ"]
+                .iter()
+                .filter_map(|k| Some(((*k).to_owned(), env.get(k)?.to_owned())))
+                .collect(),
+            cwd: None,
+        }),
+        proxy,
+    }
+}
+
+/// Gateway settings for a listener bound at `bound`.
+pub fn settings(
+    loaded: &Loaded,
+    bound: SocketAddr,
+    exe: &Path,
+    env: &Env,
+    store: &Store,
+) -> Result<Settings> {
+    let base = loaded.public_url(Some(bound))?;
+    let g = &loaded.config.gateway;
+    let mut upstreams = Vec::new();
+    for (name, entry) in &loaded.config.upstreams {
+        upstreams.push(upstream(loaded, name, entry, env, store)?);
+    }
+    if upstreams.is_empty() {
+        upstreams.push(demo_upstream(loaded, exe, env));
+    }
+    let port = bound.port();
+    let mut hosts = vec![
+        format!("127.0.0.1:{port}"),
+        format!("localhost:{port}"),
+        format!("[::1]:{port}"),
+        bound.to_string(),
+    ];
+    if let Some(host) = base.split("://").nth(1) {
+        hosts.push(host.to_owned());
+    }
+    hosts.extend(g.allowed_hosts.iter().cloned());
+    Ok(Settings {
+        listen: bound,
+        resource: format!("{base}{}", warden_gateway::MCP_PATH),
+        allowed_hosts: hosts,
+        allowed_origins: g.allowed_origins.clone(),
+        upstreams,
+        max_body_bytes: loaded.config.limits.max_message_bytes,
+        call_timeout: Duration::from_millis(g.call_timeout_ms.unwrap_or(120_000)),
+        session_idle: Duration::from_secs(g.session_idle_secs.unwrap_or(1800)),
+        authorization_servers: std::iter::once(base.clone())
+            .chain(g.trust.iter().map(|t| t.issuer.clone()))
+            .collect(),
+    })
+}
+
+/// Runs the gateway until SIGINT or SIGTERM.
+pub async fn serve(
+    loaded: &Loaded,
+    exe: &Path,
+    env: &Env,
+    out: &mut (impl Write + Send),
+) -> Result<()> {
+    let engine = Arc::new(loaded.engine()?);
+    if let Err(problems) = warden_detect::self_check() {
+        bail!("detectors failed their self-check: {}", problems.join("; "));
+    }
+    let listen = loaded.listen()?;
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("cannot listen on {listen}"))?;
+    let bound = listener.local_addr()?;
+    let base = loaded.public_url(Some(bound))?;
+    let store = Arc::new(loaded.store(env, &base)?);
+    let settings = settings(loaded, bound, exe, env, &store)?;
+    let external = loaded
+        .config
+        .gateway
+        .trust
+        .iter()
+        .map(|t| {
+            let scopes = match &t.default_scopes {
+                Some(list) => list
+                    .iter()
+                    .map(|s| Scope::parse(s))
+                    .collect::<Result<Vec<_>, _>>()?,
+                None => vec![Scope::parse("mcp")?],
+            };
+            Ok(ExternalIssuer::new(
+                t.issuer.clone(),
+                t.audience
+                    .clone()
+                    .unwrap_or_else(|| settings.resource.clone()),
+                t.agent_claim.clone().unwrap_or_else(|| "sub".to_owned()),
+                scopes,
+                t.jwks_url.clone(),
+            ))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let audit_path = loaded.audit_path();
+    let log = Log::open(&audit_path, loaded.config.audit.durability)?;
+    writeln!(out, "warden: serving MCP at {}", settings.resource)?;
+    writeln!(
+        out,
+        "  upstreams: {}",
+        settings
+            .upstreams
+            .iter()
+            .map(|u| u.name.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    )?;
+    writeln!(
+        out,
+        "  state: {}   audit: {}",
+        loaded.state_path().display(),
+        audit_path.display()
+    )?;
+    if store.agents()?.is_empty() {
+        store.add_agent(
+            DEMO_AGENT,
+            BTreeMap::<String, Value>::new(),
+            warden_identity::now(),
+        )?;
+        let issued = store.issue(
+            DEMO_AGENT,
+            DEMO_TOKEN_TTL,
+            &[Scope::parse("mcp")?, Scope::Decide, Scope::Scan],
+            &settings.resource,
+            warden_identity::now(),
+        )?;
+        writeln!(
+            out,
+            "  no agents yet: created `{DEMO_AGENT}`; its token (1 h):"
+        )?;
+        writeln!(out, "{}", issued.token)?;
+        writeln!(
+            out,
+            "  more: warden agent add NAME; warden token issue NAME --ttl 15m"
+        )?;
+    }
+    out.flush()?;
+    let shutdown = async {
+        let mut term =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            () = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending().await } } => {}
+        }
+    };
+    let closer = log.clone();
+    warden_gateway::serve(listener, settings, engine, log, store, external, shutdown)
+        .await
+        .map_err(|e| anyhow::anyhow!(e))?;
+    closer.flush().await?;
+    closer.close();
+    Ok(())
+}

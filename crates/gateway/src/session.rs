@@ -1,0 +1,792 @@
+//! Agent sessions and routing across upstreams.
+//!
+//! A legacy client gets a session at `initialize` (`Mcp-Session-Id`); a modern (2026-07-28)
+//! client has no sessions, so its requests share one context per agent and delegation chain.
+//! Either way the context holds one [`Link`] per upstream, started for that agent (stdio
+//! upstreams are separate processes per context, so agents never share a server's state).
+//!
+//! Names are namespaced by upstream: tools and prompts as `<server>__<name>`, resource URIs as
+//! `<server>+<uri>`. Listings fan out to every upstream (each filtered by policy for this
+//! agent in its proxy, then by the token's scopes here) and are merged; calls go to the
+//! upstream their name names, with the name it knows.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use serde_json::{Map, Value, json};
+use tokio::sync::mpsc;
+use warden_identity::{Verified, scope};
+use warden_mcp::era::Era;
+use warden_mcp::message::{code, error, result};
+use warden_mcp::{Kind, Message};
+use warden_types::{AuditEvent, AuditKind};
+
+use crate::core::Core;
+use crate::link::{Event as LinkEvent, Link};
+use crate::settings::NAME_SEPARATOR;
+use crate::streams::Streams;
+
+/// Most pages read from one upstream for one listing.
+const MAX_PAGES: usize = 50;
+/// Longest wait before a crashed upstream is started again.
+const MAX_BACKOFF: Duration = Duration::from_secs(30);
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+enum Slot {
+    Up(Arc<Link>),
+    Down {
+        failures: u32,
+        retry_at: Instant,
+        why: String,
+    },
+}
+
+/// What the request handler gets back: the answer, or a refusal that is an HTTP status.
+#[derive(Debug)]
+pub(crate) enum Outcome {
+    /// A JSON-RPC response.
+    Answer(Value),
+    /// The token does not cover the target: HTTP 403 `insufficient_scope`.
+    Scope(String),
+}
+
+/// One agent context.
+pub(crate) struct Session {
+    pub id: String,
+    /// Who may use it: agent uid and delegation chain.
+    pub owner: String,
+    pub era: Era,
+    /// Negotiated protocol version (legacy) or `2026-07-28`.
+    pub version: String,
+    /// The agent as of the latest request.
+    agent: Mutex<Verified>,
+    init_params: Value,
+    core: Arc<Core>,
+    links: Mutex<HashMap<String, Slot>>,
+    /// Upstream results of `initialize` (legacy), by server.
+    pub upstream_info: Mutex<HashMap<String, Value>>,
+    pub streams: Mutex<Streams>,
+    /// Client-facing id of a server-to-client request -> (server, upstream's id).
+    server_requests: Mutex<HashMap<i64, (Arc<str>, Value)>>,
+    next_server_request: AtomicI64,
+    pub last_used: Mutex<Instant>,
+    /// Cancellation guards of requests in flight, by the client's id (as JSON text).
+    pub in_flight: Mutex<HashMap<String, crate::http::CancelGuard>>,
+    events: mpsc::UnboundedSender<LinkEvent>,
+}
+
+impl std::fmt::Debug for Session {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Session").field("id", &self.id).finish()
+    }
+}
+
+/// Who may use a session.
+pub(crate) fn owner_of(v: &Verified) -> String {
+    format!("{}:{}", v.agent.uid, v.chain.join("/"))
+}
+
+impl Session {
+    /// A new context for `agent`; its upstreams start on first use.
+    pub(crate) fn new(
+        core: Arc<Core>,
+        id: String,
+        agent: Verified,
+        era: Era,
+        version: String,
+        init_params: Value,
+    ) -> Arc<Self> {
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let session = Arc::new(Self {
+            id,
+            owner: owner_of(&agent),
+            era,
+            version,
+            agent: Mutex::new(agent),
+            init_params,
+            core,
+            links: Mutex::new(HashMap::new()),
+            upstream_info: Mutex::new(HashMap::new()),
+            streams: Mutex::new(Streams::default()),
+            server_requests: Mutex::new(HashMap::new()),
+            next_server_request: AtomicI64::new(0),
+            last_used: Mutex::new(Instant::now()),
+            in_flight: Mutex::new(HashMap::new()),
+            events: tx,
+        });
+        let weak = Arc::downgrade(&session);
+        tokio::spawn(async move {
+            while let Some(event) = rx.recv().await {
+                let Some(s) = weak.upgrade() else { break };
+                s.on_link_event(event).await;
+            }
+        });
+        session
+    }
+
+    pub(crate) fn touch(&self, agent: Verified) {
+        *lock(&self.last_used) = Instant::now();
+        *lock(&self.agent) = agent;
+    }
+
+    pub(crate) fn agent(&self) -> Verified {
+        lock(&self.agent).clone()
+    }
+
+    /// Starts every upstream now (legacy `initialize`, so the answer can say what they offer).
+    pub(crate) async fn start_all(self: &Arc<Self>) {
+        let names: Vec<String> = self
+            .core
+            .settings
+            .upstreams
+            .iter()
+            .map(|u| u.name.clone())
+            .collect();
+        let starts = names.iter().map(|n| self.link(n));
+        futures_util::future::join_all(starts).await;
+    }
+
+    /// The running link to `server`, starting (or restarting, after a backoff) it if needed.
+    async fn link(self: &Arc<Self>, server: &str) -> Result<Arc<Link>, String> {
+        {
+            let links = lock(&self.links);
+            match links.get(server) {
+                Some(Slot::Up(link)) if !link.is_closed() => return Ok(link.clone()),
+                Some(Slot::Down { retry_at, why, .. }) if Instant::now() < *retry_at => {
+                    return Err(format!(
+                        "upstream `{server}` is unavailable ({why}); Warden retries in {} s",
+                        retry_at.saturating_duration_since(Instant::now()).as_secs() + 1
+                    ));
+                }
+                _ => {}
+            }
+        }
+        let failures = match lock(&self.links).get(server) {
+            Some(Slot::Down { failures, .. }) => *failures,
+            Some(Slot::Up(_)) => 1,
+            None => 0,
+        };
+        let Some(upstream) = self
+            .core
+            .settings
+            .upstreams
+            .iter()
+            .find(|u| u.name == server)
+        else {
+            return Err(format!("no upstream named `{server}`"));
+        };
+        let agent = self.agent();
+        let mut proxy = upstream.proxy.clone();
+        proxy.principal = warden_types::Principal {
+            id: agent.agent.id.clone(),
+            attributes: agent.agent.attributes.clone().into_iter().collect(),
+        };
+        proxy.delegation = agent.chain.clone();
+        let started = Link::start(
+            upstream,
+            proxy,
+            self.core.engine.clone(),
+            self.core.audit.clone(),
+            format!("{}/{server}", self.id),
+            &self.core.http,
+            self.events.clone(),
+        );
+        let link = match started {
+            Ok(link) => link,
+            Err(why) => return Err(self.mark_down(server, failures, why)),
+        };
+        if self.era == Era::Legacy {
+            let init = json!({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": self.init_params});
+            let answer = link
+                .request(
+                    init,
+                    None,
+                    self.core.settings.call_timeout.min(Duration::from_secs(30)),
+                    None,
+                )
+                .await;
+            if let Some(err) = answer.get("error") {
+                let why = err
+                    .get("message")
+                    .and_then(Value::as_str)
+                    .unwrap_or("initialize failed")
+                    .to_owned();
+                link.shutdown().await;
+                return Err(self.mark_down(server, failures, why));
+            }
+            if let Some(r) = answer.get("result") {
+                lock(&self.upstream_info).insert(server.to_owned(), r.clone());
+            }
+            link.send(&json!({"jsonrpc": "2.0", "method": "notifications/initialized"}))
+                .await;
+        }
+        lock(&self.links).insert(server.to_owned(), Slot::Up(link.clone()));
+        Ok(link)
+    }
+
+    fn mark_down(&self, server: &str, failures: u32, why: String) -> String {
+        let failures = failures + 1;
+        let wait = Duration::from_secs(1u64 << failures.min(5)).min(MAX_BACKOFF);
+        tracing::warn!(%server, session = %self.id, "upstream failed ({why}); retry in {} s", wait.as_secs());
+        lock(&self.links).insert(
+            server.to_owned(),
+            Slot::Down {
+                failures,
+                retry_at: Instant::now() + wait,
+                why: why.clone(),
+            },
+        );
+        format!("upstream `{server}` is unavailable: {why}")
+    }
+
+    /// Ends the session: every upstream is shut down.
+    pub(crate) async fn close(&self) {
+        let links: Vec<Arc<Link>> = lock(&self.links)
+            .drain()
+            .filter_map(|(_, s)| match s {
+                Slot::Up(l) => Some(l),
+                Slot::Down { .. } => None,
+            })
+            .collect();
+        for link in links {
+            link.shutdown().await;
+        }
+    }
+
+    // ---- client requests ----
+
+    /// Answers one client request. `stream` is where related messages go.
+    pub(crate) async fn request(
+        self: &Arc<Self>,
+        msg: Message,
+        stream: u64,
+        cancel: &crate::http::CancelGuard,
+    ) -> Outcome {
+        let Kind::Request { id, method } = msg.kind.clone() else {
+            return Outcome::Answer(Value::Null);
+        };
+        if let Some(token) = msg
+            .params()
+            .and_then(|p| p.get("_meta"))
+            .and_then(|m| m.get("progressToken"))
+        {
+            lock(&self.streams)
+                .progress
+                .insert(token.to_string(), stream);
+        }
+        let answer = match method.as_str() {
+            "ping" => result(id.clone(), json!({})),
+            "server/discover" => result(id.clone(), self.core.discover()),
+            "tools/list" => self.list(&msg, &id, "tools", stream).await,
+            "prompts/list" => self.list(&msg, &id, "prompts", stream).await,
+            "resources/list" => self.list(&msg, &id, "resources", stream).await,
+            "resources/templates/list" => self.list(&msg, &id, "resourceTemplates", stream).await,
+            "logging/setLevel" => {
+                self.broadcast_request(&msg, stream).await;
+                result(id.clone(), json!({}))
+            }
+            "tools/call" | "prompts/get" => {
+                let Some(full) = msg
+                    .params()
+                    .and_then(|p| p.get("name"))
+                    .and_then(Value::as_str)
+                else {
+                    return Outcome::Answer(error(
+                        id,
+                        code::INVALID_PARAMS,
+                        &format!("`{method}` needs a string `name`"),
+                        None,
+                    ));
+                };
+                let Some((server, name)) = split_name(full) else {
+                    return Outcome::Answer(error(
+                        id,
+                        code::INVALID_PARAMS,
+                        &format!(
+                            "unknown {} `{full}`: names are `<server>{NAME_SEPARATOR}<name>`",
+                            if method == "tools/call" {
+                                "tool"
+                            } else {
+                                "prompt"
+                            }
+                        ),
+                        None,
+                    ));
+                };
+                if !scope::any_allows(&self.agent().scopes, server, Some(name)) {
+                    return Outcome::Scope(format!("mcp:{server}/{name}"));
+                }
+                let mut forward = msg.value.clone();
+                set_param(&mut forward, "name", Value::String(name.to_owned()));
+                self.forward(server, forward, &id, stream, cancel).await
+            }
+            "resources/read" | "resources/subscribe" | "resources/unsubscribe" => {
+                let Some(full) = msg
+                    .params()
+                    .and_then(|p| p.get("uri"))
+                    .and_then(Value::as_str)
+                else {
+                    return Outcome::Answer(error(
+                        id,
+                        code::INVALID_PARAMS,
+                        &format!("`{method}` needs a string `uri`"),
+                        None,
+                    ));
+                };
+                let Some((server, uri)) = split_uri(full) else {
+                    return Outcome::Answer(error(
+                        id,
+                        code::INVALID_PARAMS,
+                        &format!("unknown resource `{full}`: URIs are `<server>+<uri>`"),
+                        None,
+                    ));
+                };
+                if !scope::any_allows(&self.agent().scopes, server, None) {
+                    return Outcome::Scope(format!("mcp:{server}"));
+                }
+                let mut forward = msg.value.clone();
+                set_param(&mut forward, "uri", Value::String(uri.to_owned()));
+                self.forward(server, forward, &id, stream, cancel).await
+            }
+            "completion/complete" => {
+                let reference = msg
+                    .params()
+                    .and_then(|p| p.get("ref"))
+                    .cloned()
+                    .unwrap_or_default();
+                let target = reference
+                    .get("name")
+                    .and_then(Value::as_str)
+                    .and_then(|n| split_name(n).map(|(s, n)| (s.to_owned(), "name", n.to_owned())))
+                    .or_else(|| {
+                        reference.get("uri").and_then(Value::as_str).and_then(|u| {
+                            split_uri(u).map(|(s, u)| (s.to_owned(), "uri", u.to_owned()))
+                        })
+                    });
+                let Some((server, key, local)) = target else {
+                    return Outcome::Answer(error(
+                        id,
+                        code::INVALID_PARAMS,
+                        "`completion/complete` needs a `ref` naming a prompt or resource of one upstream",
+                        None,
+                    ));
+                };
+                if !scope::any_allows(&self.agent().scopes, &server, None) {
+                    return Outcome::Scope(format!("mcp:{server}"));
+                }
+                let mut forward = msg.value.clone();
+                if let Some(r) = forward
+                    .pointer_mut("/params/ref")
+                    .and_then(Value::as_object_mut)
+                {
+                    r.insert(key.to_owned(), Value::String(local));
+                }
+                self.forward(&server, forward, &id, stream, cancel).await
+            }
+            _ => {
+                // One upstream: pass unknown methods through, as `warden mcp` does. Several:
+                // there is no telling which one it is for.
+                let upstreams = &self.core.settings.upstreams;
+                match upstreams.as_slice() {
+                    [only] => {
+                        let server = only.name.clone();
+                        if !scope::any_allows(&self.agent().scopes, &server, None) {
+                            return Outcome::Scope(format!("mcp:{server}"));
+                        }
+                        self.forward(&server, msg.value.clone(), &id, stream, cancel)
+                            .await
+                    }
+                    _ => error(
+                        id.clone(),
+                        code::METHOD_NOT_FOUND,
+                        &format!(
+                            "method `{method}` cannot be routed: this gateway serves several upstreams and the method names none of them"
+                        ),
+                        None,
+                    ),
+                }
+            }
+        };
+        Outcome::Answer(answer)
+    }
+
+    async fn forward(
+        self: &Arc<Self>,
+        server: &str,
+        msg: Value,
+        id: &Value,
+        stream: u64,
+        cancel: &crate::http::CancelGuard,
+    ) -> Value {
+        let link = match self.link(server).await {
+            Ok(l) => l,
+            Err(why) => return error(id.clone(), code::UPSTREAM, &why, None),
+        };
+        let (sent_tx, sent_rx) = tokio::sync::oneshot::channel();
+        let wait = self.core.settings.call_timeout;
+        let fut = link.request(msg, Some(stream), wait, Some(sent_tx));
+        tokio::pin!(fut);
+        // Record the link-side id for cancellation as soon as it is known.
+        let mut sent_rx = Some(sent_rx);
+        let mut response = loop {
+            tokio::select! {
+                r = &mut fut => break r,
+                Ok(link_id) = async { match sent_rx.as_mut() { Some(rx) => rx.await, None => std::future::pending().await } } => {
+                    cancel.arm(link.clone(), link_id);
+                    sent_rx = None;
+                }
+            }
+        };
+        cancel.disarm();
+        namespace_result(server, &mut response);
+        if let Some(obj) = response.as_object_mut() {
+            obj.insert("id".to_owned(), id.clone());
+        }
+        response
+    }
+
+    /// Fans a listing out to every upstream the token reaches and merges the answers.
+    async fn list(self: &Arc<Self>, msg: &Message, id: &Value, key: &str, stream: u64) -> Value {
+        let method = msg.method().unwrap_or_default().to_owned();
+        let scopes = self.agent().scopes;
+        let servers: Vec<String> = self
+            .core
+            .settings
+            .upstreams
+            .iter()
+            .map(|u| u.name.clone())
+            .filter(|s| scope::reaches(&scopes, s))
+            .collect();
+        let mut base = msg.value.clone();
+        if let Some(p) = base.get_mut("params").and_then(Value::as_object_mut) {
+            p.remove("cursor");
+        }
+        let fetches = servers.iter().map(|server| {
+            let base = base.clone();
+            let method = method.clone();
+            async move {
+                let link = match self.link(server).await {
+                    Ok(l) => l,
+                    Err(why) => return (server.clone(), Err(why)),
+                };
+                let mut items = Vec::new();
+                let mut cursor: Option<Value> = None;
+                for _ in 0..MAX_PAGES {
+                    let mut req = base.clone();
+                    if let Some(c) = cursor.take() {
+                        set_param(&mut req, "cursor", c);
+                    }
+                    let answer = link
+                        .request(req, Some(stream), self.core.settings.call_timeout, None)
+                        .await;
+                    let Some(result) = answer.get("result") else {
+                        let why = answer
+                            .pointer("/error/message")
+                            .and_then(Value::as_str)
+                            .unwrap_or("no result")
+                            .to_owned();
+                        return (server.clone(), Err(format!("`{method}` failed: {why}")));
+                    };
+                    if let Some(list) = result.get(key).and_then(Value::as_array) {
+                        items.extend(list.iter().cloned());
+                    }
+                    match result.get("nextCursor").filter(|c| !c.is_null()) {
+                        Some(c) => cursor = Some(c.clone()),
+                        None => break,
+                    }
+                }
+                (server.clone(), Ok(items))
+            }
+        });
+        let answers = futures_util::future::join_all(fetches).await;
+        let mut merged = Vec::new();
+        for (server, items) in answers {
+            match items {
+                Ok(items) => {
+                    for mut item in items {
+                        let local = item.get("name").and_then(Value::as_str).map(str::to_owned);
+                        let allowed = match key {
+                            "tools" | "prompts" => {
+                                scope::any_allows(&scopes, &server, local.as_deref())
+                            }
+                            _ => scope::any_allows(&scopes, &server, None),
+                        };
+                        if !allowed {
+                            continue;
+                        }
+                        namespace_item(&server, key, &mut item);
+                        merged.push(item);
+                    }
+                }
+                Err(why) => {
+                    tracing::warn!(%server, session = %self.id, "{why}");
+                    self.note(json!({"event": "listing_partial", "server": server, "method": method, "problem": why})).await;
+                }
+            }
+        }
+        let mut out = Map::new();
+        out.insert(key.to_owned(), Value::Array(merged));
+        if self.era == Era::Modern {
+            out.insert("resultType".to_owned(), json!("complete"));
+            out.insert("ttlMs".to_owned(), json!(0));
+            out.insert("cacheScope".to_owned(), json!("private"));
+        }
+        result(id.clone(), Value::Object(out))
+    }
+
+    async fn broadcast_request(self: &Arc<Self>, msg: &Message, stream: u64) {
+        let servers: Vec<String> = self
+            .core
+            .settings
+            .upstreams
+            .iter()
+            .map(|u| u.name.clone())
+            .collect();
+        let calls = servers.iter().map(|s| {
+            let msg = msg.value.clone();
+            async move {
+                if let Ok(link) = self.link(s).await {
+                    let _ = link
+                        .request(msg, Some(stream), self.core.settings.call_timeout, None)
+                        .await;
+                }
+            }
+        });
+        futures_util::future::join_all(calls).await;
+    }
+
+    // ---- client notifications and responses ----
+
+    /// A client notification or response.
+    pub(crate) async fn client_message(self: &Arc<Self>, msg: Message) {
+        match &msg.kind {
+            Kind::Response { id } => {
+                let target = id
+                    .as_i64()
+                    .and_then(|n| lock(&self.server_requests).remove(&n));
+                let Some((server, original)) = target else {
+                    self.note(json!({"from": "client", "problem": format!("response to unknown request id {id}")})).await;
+                    return;
+                };
+                let link = lock(&self.links)
+                    .get(server.as_ref())
+                    .and_then(|s| match s {
+                        Slot::Up(l) => Some(l.clone()),
+                        Slot::Down { .. } => None,
+                    });
+                if let Some(link) = link {
+                    let mut answer = msg.value.clone();
+                    if let Some(obj) = answer.as_object_mut() {
+                        obj.insert("id".to_owned(), original);
+                    }
+                    link.send(&answer).await;
+                }
+            }
+            Kind::Notification { method } => match method.as_str() {
+                // The gateway initialized each upstream itself.
+                "notifications/initialized" => {}
+                // Cancellations of in-flight requests are driven by the HTTP layer (the
+                // request's guard); a legacy client's explicit cancel names its own id.
+                "notifications/cancelled" => {
+                    if let Some(rid) = msg.params().and_then(|p| p.get("requestId")) {
+                        crate::http::cancel_by_client_id(self, rid).await;
+                    }
+                }
+                _ => {
+                    let links: Vec<Arc<Link>> = lock(&self.links)
+                        .values()
+                        .filter_map(|s| match s {
+                            Slot::Up(l) => Some(l.clone()),
+                            Slot::Down { .. } => None,
+                        })
+                        .collect();
+                    for link in links {
+                        link.send(&msg.value).await;
+                    }
+                }
+            },
+            Kind::Request { .. } => {}
+        }
+    }
+
+    // ---- upstream-initiated messages ----
+
+    async fn on_link_event(self: &Arc<Self>, event: LinkEvent) {
+        let (server, msg) = match event {
+            LinkEvent::Closed { server } => {
+                tracing::info!(%server, session = %self.id, "upstream closed");
+                return;
+            }
+            LinkEvent::Message { server, msg } => (server, msg),
+        };
+        let link = lock(&self.links)
+            .get(server.as_ref())
+            .and_then(|s| match s {
+                Slot::Up(l) => Some(l.clone()),
+                Slot::Down { .. } => None,
+            });
+        let related = link
+            .as_ref()
+            .and_then(|l| l.streams_in_flight().last().map(|(_, s)| *s));
+        let standalone = lock(&self.streams).standalone;
+        match msg.kind.clone() {
+            Kind::Request { id, .. } => {
+                let target = related
+                    .filter(|s| lock(&self.streams).is_live(*s))
+                    .or(standalone)
+                    .or(related);
+                let Some(stream) = target else {
+                    if let Some(link) = link {
+                        link.send(&error(
+                            id,
+                            code::INTERNAL_ERROR,
+                            "the client has no open stream for server requests",
+                            None,
+                        ))
+                        .await;
+                    }
+                    return;
+                };
+                let n = self.next_server_request.fetch_add(1, Ordering::Relaxed) + 1;
+                lock(&self.server_requests).insert(n, (server.clone(), id));
+                let mut out = msg.value;
+                if let Some(obj) = out.as_object_mut() {
+                    obj.insert("id".to_owned(), Value::from(n));
+                }
+                lock(&self.streams).emit(stream, &out, false);
+            }
+            Kind::Notification { method } => {
+                let mut out = msg.value;
+                let stream = match method.as_str() {
+                    "notifications/progress" => {
+                        let token = out
+                            .pointer("/params/progressToken")
+                            .map(ToString::to_string);
+                        token.and_then(|t| lock(&self.streams).progress.get(&t).copied())
+                    }
+                    "notifications/cancelled" => {
+                        let rid = out.pointer("/params/requestId").cloned();
+                        let mapped = rid.and_then(|r| {
+                            lock(&self.server_requests)
+                                .iter()
+                                .find(|(_, (s, orig))| *s == server && *orig == r)
+                                .map(|(n, _)| *n)
+                        });
+                        match mapped {
+                            Some(n) => {
+                                if let Some(p) =
+                                    out.get_mut("params").and_then(Value::as_object_mut)
+                                {
+                                    p.insert("requestId".to_owned(), Value::from(n));
+                                }
+                                related.or(standalone)
+                            }
+                            None => None,
+                        }
+                    }
+                    "notifications/message" => related.or(standalone),
+                    "notifications/resources/updated" => {
+                        if let Some(uri) = out
+                            .pointer("/params/uri")
+                            .and_then(Value::as_str)
+                            .map(str::to_owned)
+                            && let Some(p) = out.get_mut("params").and_then(Value::as_object_mut)
+                        {
+                            p.insert("uri".to_owned(), Value::String(format!("{server}+{uri}")));
+                        }
+                        standalone
+                    }
+                    _ => standalone,
+                };
+                if let Some(stream) = stream {
+                    lock(&self.streams).emit(stream, &out, false);
+                }
+            }
+            Kind::Response { .. } => {}
+        }
+    }
+
+    async fn note(&self, mut body: Value) {
+        if let Some(obj) = body.as_object_mut() {
+            obj.insert("session".to_owned(), Value::String(self.id.clone()));
+            obj.insert("agent".to_owned(), Value::String(self.agent().agent.id));
+        }
+        if let Err(e) = self
+            .core
+            .audit
+            .append_detached(AuditEvent::new(AuditKind::Protocol, body))
+            .await
+        {
+            tracing::error!("audit: {e}");
+        }
+    }
+}
+
+/// `fs__read_file` -> (`fs`, `read_file`).
+pub(crate) fn split_name(full: &str) -> Option<(&str, &str)> {
+    let (server, name) = full.split_once(NAME_SEPARATOR)?;
+    (!server.is_empty() && !name.is_empty()).then_some((server, name))
+}
+
+/// `fs+file:///x` -> (`fs`, `file:///x`).
+pub(crate) fn split_uri(full: &str) -> Option<(&str, &str)> {
+    let (server, uri) = full.split_once('+')?;
+    (!server.is_empty() && !uri.is_empty() && crate::settings::valid_upstream_name(server))
+        .then_some((server, uri))
+}
+
+fn set_param(msg: &mut Value, key: &str, value: Value) {
+    if let Some(obj) = msg.as_object_mut() {
+        let params = obj.entry("params").or_insert_with(|| json!({}));
+        if let Some(p) = params.as_object_mut() {
+            p.insert(key.to_owned(), value);
+        }
+    }
+}
+
+fn namespace_item(server: &str, key: &str, item: &mut Value) {
+    let Some(obj) = item.as_object_mut() else {
+        return;
+    };
+    let (field, sep) = match key {
+        "tools" | "prompts" => ("name", NAME_SEPARATOR),
+        "resources" => ("uri", "+"),
+        _ => ("uriTemplate", "+"),
+    };
+    if let Some(v) = obj.get(field).and_then(Value::as_str).map(str::to_owned) {
+        obj.insert(field.to_owned(), Value::String(format!("{server}{sep}{v}")));
+    }
+}
+
+/// Resource URIs inside results (read contents, resource links, embedded resources) get the
+/// server prefix, so the client can read them back through the gateway.
+fn namespace_result(server: &str, response: &mut Value) {
+    let Some(result) = response.get_mut("result") else {
+        return;
+    };
+    for key in ["contents", "content"] {
+        if let Some(items) = result.get_mut(key).and_then(Value::as_array_mut) {
+            for item in items {
+                let Some(obj) = item.as_object_mut() else {
+                    continue;
+                };
+                let is_link = obj.get("type").and_then(Value::as_str) == Some("resource_link");
+                if (key == "contents" || is_link)
+                    && let Some(uri) = obj.get("uri").and_then(Value::as_str).map(str::to_owned)
+                {
+                    obj.insert("uri".to_owned(), Value::String(format!("{server}+{uri}")));
+                }
+                if let Some(res) = obj.get_mut("resource").and_then(Value::as_object_mut)
+                    && let Some(uri) = res.get("uri").and_then(Value::as_str).map(str::to_owned)
+                {
+                    res.insert("uri".to_owned(), Value::String(format!("{server}+{uri}")));
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,302 @@
+//! A remote Streamable HTTP upstream behind a pipe: the proxy writes JSON-RPC lines as it
+//! would to a child's stdin; each becomes a POST, and what comes back (a JSON body or an SSE
+//! stream) is written back as lines. Both eras: legacy messages carry the session id and
+//! negotiated version Warden learned from `initialize`; modern ones carry the standard
+//! headers (`MCP-Protocol-Version`, `Mcp-Method`, `Mcp-Name`) derived from the message.
+//! Configured credentials are added here; nothing from the agent's request is.
+
+use std::sync::{Arc, Mutex};
+
+use futures_util::StreamExt;
+use serde_json::Value;
+use tokio::io::{AsyncWriteExt, BufReader, DuplexStream};
+use tokio::sync::mpsc;
+use warden_mcp::era;
+use warden_mcp::framing::{Frame, LineReader};
+use warden_mcp::message::{Message, code, error, line};
+use warden_mcp::{Kind, top_level_id};
+
+use crate::settings::{Transport, UpstreamSettings};
+
+#[derive(Debug, Default)]
+struct Conn {
+    session: Option<String>,
+    version: Option<String>,
+}
+
+/// Starts the adapter on `pipe` (the upstream end of the proxy's streams).
+pub(crate) fn spawn(
+    upstream: &UpstreamSettings,
+    client: reqwest::Client,
+    pipe: DuplexStream,
+    limit: usize,
+) {
+    let Transport::Http { url, headers } = &upstream.transport else {
+        return;
+    };
+    let url = url.clone();
+    let headers = headers.clone();
+    let name: Arc<str> = Arc::from(upstream.name.as_str());
+    let (read, mut write) = tokio::io::split(pipe);
+    let (out_tx, mut out_rx) = mpsc::channel::<Vec<u8>>(1024);
+    tokio::spawn(async move {
+        while let Some(buf) = out_rx.recv().await {
+            if write.write_all(&buf).await.is_err() {
+                break;
+            }
+        }
+        let _ = write.shutdown().await;
+    });
+    let conn = Arc::new(Mutex::new(Conn::default()));
+    tokio::spawn(async move {
+        let mut reader = LineReader::new(BufReader::new(read), limit);
+        loop {
+            match reader.next().await {
+                Ok(Frame::Line(bytes)) => {
+                    let Ok(msg) = Message::parse(&bytes) else {
+                        continue;
+                    };
+                    let task = Post {
+                        client: client.clone(),
+                        url: url.clone(),
+                        headers: headers.clone(),
+                        name: name.clone(),
+                        conn: conn.clone(),
+                        out: out_tx.clone(),
+                        limit,
+                    };
+                    tokio::spawn(task.run(msg, bytes));
+                }
+                Ok(Frame::Oversized { prefix, .. }) => {
+                    if let Some(id) = top_level_id(&prefix) {
+                        let _ = out_tx
+                            .send(line(&error(
+                                id,
+                                code::UPSTREAM,
+                                "message over the size limit",
+                                None,
+                            )))
+                            .await;
+                    }
+                }
+                Ok(Frame::Eof) | Err(_) => break,
+            }
+        }
+        // The proxy is done: end the upstream session politely, then close the pipe.
+        let session = conn.lock().ok().and_then(|c| c.session.clone());
+        if let Some(session) = session {
+            let mut req = client.delete(&url).header("Mcp-Session-Id", session);
+            for (k, v) in &headers {
+                req = req.header(k.as_str(), v.as_str());
+            }
+            let _ = req.send().await;
+        }
+        drop(out_tx);
+    });
+}
+
+struct Post {
+    client: reqwest::Client,
+    url: String,
+    headers: Vec<(String, String)>,
+    name: Arc<str>,
+    conn: Arc<Mutex<Conn>>,
+    out: mpsc::Sender<Vec<u8>>,
+    limit: usize,
+}
+
+impl Post {
+    async fn run(self, msg: Message, bytes: Vec<u8>) {
+        let request_id = match &msg.kind {
+            Kind::Request { id, .. } => Some(id.clone()),
+            _ => None,
+        };
+        match self.exchange(&msg, bytes).await {
+            Ok(()) => {}
+            Err(why) => {
+                if let Some(id) = request_id {
+                    let _ = self
+                        .out
+                        .send(line(&error(id, code::UPSTREAM, &why, None)))
+                        .await;
+                }
+            }
+        }
+    }
+
+    async fn exchange(&self, msg: &Message, bytes: Vec<u8>) -> Result<(), String> {
+        let mut req = self
+            .client
+            .post(&self.url)
+            .header("Content-Type", "application/json")
+            .header("Accept", "application/json, text/event-stream");
+        for (k, v) in &self.headers {
+            req = req.header(k.as_str(), v.as_str());
+        }
+        let modern = era::meta(msg)
+            .and_then(|m| m.get(era::META_VERSION))
+            .and_then(Value::as_str)
+            .map(str::to_owned);
+        if let Some(version) = &modern {
+            req = req.header("MCP-Protocol-Version", version.as_str());
+            if let Some(method) = msg.method() {
+                req = req.header("Mcp-Method", header_value(method));
+                if let Some(name) = msg
+                    .params()
+                    .and_then(|p| p.get("name").or_else(|| p.get("uri")))
+                    .and_then(Value::as_str)
+                    .filter(|_| matches!(method, "tools/call" | "prompts/get" | "resources/read"))
+                {
+                    req = req.header("Mcp-Name", header_value(name));
+                }
+            }
+        } else {
+            let (session, version) = {
+                let c = self.conn.lock().map_err(|_| "connection state poisoned")?;
+                (c.session.clone(), c.version.clone())
+            };
+            if let Some(s) = session {
+                req = req.header("Mcp-Session-Id", s);
+            }
+            if let Some(v) = version {
+                req = req.header("MCP-Protocol-Version", v);
+            }
+        }
+        let response = req
+            .body(bytes)
+            .send()
+            .await
+            .map_err(|e| format!("upstream `{}` cannot be reached: {e}", self.name))?;
+        let status = response.status();
+        let is_init = msg.method() == Some("initialize");
+        if is_init
+            && let Some(s) = response
+                .headers()
+                .get("mcp-session-id")
+                .and_then(|v| v.to_str().ok())
+            && let Ok(mut c) = self.conn.lock()
+        {
+            c.session = Some(s.to_owned());
+        }
+        let content_type = response
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_ascii_lowercase();
+        if status == reqwest::StatusCode::ACCEPTED || status == reqwest::StatusCode::NO_CONTENT {
+            return Ok(());
+        }
+        if content_type.starts_with("text/event-stream") {
+            let mut stream = response.bytes_stream();
+            let mut buf: Vec<u8> = Vec::new();
+            let mut data: Vec<u8> = Vec::new();
+            while let Some(chunk) = stream.next().await {
+                let chunk =
+                    chunk.map_err(|e| format!("upstream `{}` stream broke: {e}", self.name))?;
+                buf.extend_from_slice(&chunk);
+                if buf.len() > self.limit + 4096 {
+                    return Err(format!(
+                        "upstream `{}` sent an event over the size limit",
+                        self.name
+                    ));
+                }
+                while let Some(pos) = buf.iter().position(|&b| b == b'\n') {
+                    let raw: Vec<u8> = buf.drain(..=pos).collect();
+                    let l = raw.strip_suffix(b"\n").unwrap_or(&raw);
+                    let l = l.strip_suffix(b"\r").unwrap_or(l);
+                    if l.is_empty() {
+                        if !data.is_empty() {
+                            self.deliver(&data, is_init).await;
+                            data.clear();
+                        }
+                    } else if let Some(d) = l.strip_prefix(b"data:") {
+                        if !data.is_empty() {
+                            data.push(b'\n');
+                        }
+                        data.extend_from_slice(d.strip_prefix(b" ").unwrap_or(d));
+                    }
+                }
+            }
+            if !data.is_empty() {
+                self.deliver(&data, is_init).await;
+            }
+            return Ok(());
+        }
+        let body = response
+            .bytes()
+            .await
+            .map_err(|e| format!("upstream `{}` answer broke: {e}", self.name))?;
+        if body.len() > self.limit {
+            return Err(format!(
+                "upstream `{}` sent an answer over the size limit",
+                self.name
+            ));
+        }
+        if content_type.starts_with("application/json") && Message::parse(&body).is_ok() {
+            self.deliver(&body, is_init).await;
+            return Ok(());
+        }
+        Err(format!(
+            "upstream `{}` answered HTTP {}{}",
+            self.name,
+            status.as_u16(),
+            if status == reqwest::StatusCode::NOT_FOUND {
+                " (its session expired or the URL is wrong)"
+            } else {
+                ""
+            }
+        ))
+    }
+
+    async fn deliver(&self, data: &[u8], is_init: bool) {
+        let Ok(msg) = Message::parse(data) else {
+            tracing::warn!(server = %self.name, "upstream sent an event that is not JSON-RPC");
+            return;
+        };
+        if is_init
+            && let Some(v) = msg
+                .result()
+                .and_then(|r| r.get("protocolVersion"))
+                .and_then(Value::as_str)
+            && let Ok(mut c) = self.conn.lock()
+        {
+            c.version = Some(v.to_owned());
+        }
+        let _ = self.out.send(line(&msg.value)).await;
+    }
+}
+
+/// A header value as the modern transport writes it: as is when it is printable ASCII
+/// without leading or trailing space, else `=?base64?...?=`.
+pub(crate) fn header_value(value: &str) -> String {
+    use base64::Engine as _;
+    let sentinel = value.starts_with("=?base64?") && value.ends_with("?=");
+    let plain = value.bytes().all(|b| (0x20..0x7f).contains(&b))
+        && !value.starts_with(' ')
+        && !value.ends_with(' ')
+        && !sentinel;
+    if plain {
+        value.to_owned()
+    } else {
+        format!(
+            "=?base64?{}?=",
+            base64::engine::general_purpose::STANDARD.encode(value)
+        )
+    }
+}
+
+/// Reads a header value written by [`header_value`].
+pub(crate) fn decode_header_value(value: &str) -> Option<String> {
+    use base64::Engine as _;
+    match value
+        .strip_prefix("=?base64?")
+        .and_then(|v| v.strip_suffix("?="))
+    {
+        Some(b64) => base64::engine::general_purpose::STANDARD
+            .decode(b64)
+            .ok()
+            .and_then(|b| String::from_utf8(b).ok()),
+        None => Some(value.to_owned()),
+    }
+}
