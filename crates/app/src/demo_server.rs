@@ -1,7 +1,8 @@
 //! A small MCP server built into Warden for `warden demo` and tests: an order desk with
 //! `get_order` (read-only), `refund` and `delete_account` (destructive). It speaks both eras
-//! over stdio and can record every line it receives (`--record FILE`), so tests can prove
-//! what reached it.
+//! over stdio, or over Streamable HTTP (`--http ADDR`, stateless JSON answers), and can record
+//! every message it receives (`--record FILE`; over HTTP with the request's headers), so tests
+//! can prove what reached it.
 #![expect(
     clippy::indexing_slicing,
     reason = "indexing a serde_json::Value by key yields Null, it never panics"
@@ -137,4 +138,54 @@ pub fn serve(record: Option<&Path>) -> std::io::Result<()> {
         }
     }
     Ok(())
+}
+
+/// Serves over Streamable HTTP at `addr` (printing the bound address) until killed. Stateless:
+/// every POST is answered on its own, with JSON.
+pub async fn serve_http(addr: std::net::SocketAddr, record: Option<&Path>) -> std::io::Result<()> {
+    use axum::http::{HeaderMap, StatusCode};
+    use axum::response::IntoResponse;
+    let log = match record {
+        Some(p) => Some(std::sync::Arc::new(std::sync::Mutex::new(
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(p)?,
+        ))),
+        None => None,
+    };
+    let app = axum::Router::new().route(
+        "/mcp",
+        axum::routing::post(move |headers: HeaderMap, body: axum::body::Bytes| {
+            let log = log.clone();
+            async move {
+                let msg: Value = match serde_json::from_slice(&body) {
+                    Ok(v) => v,
+                    Err(e) => {
+                        return (StatusCode::BAD_REQUEST, axum::Json(json!({"jsonrpc": "2.0", "id": null, "error": {"code": -32700, "message": format!("parse error: {e}")}}))).into_response();
+                    }
+                };
+                if let Some(log) = &log {
+                    let headers: serde_json::Map<String, Value> = headers
+                        .iter()
+                        .map(|(k, v)| (k.to_string(), Value::String(v.to_str().unwrap_or("?").to_owned())))
+                        .collect();
+                    if let Ok(mut f) = log.lock() {
+                        let _ = writeln!(f, "{}", json!({"headers": headers, "body": msg}));
+                    }
+                }
+                match handle(&msg) {
+                    Some(reply) => axum::Json(reply).into_response(),
+                    None => StatusCode::ACCEPTED.into_response(),
+                }
+            }
+        })
+        .get(|| async { StatusCode::METHOD_NOT_ALLOWED })
+        .delete(|| async { StatusCode::METHOD_NOT_ALLOWED }),
+    );
+    let listener = tokio::net::TcpListener::bind(addr).await?;
+    let mut out = std::io::stdout();
+    writeln!(out, "http://{}/mcp", listener.local_addr()?)?;
+    out.flush()?;
+    axum::serve(listener, app).await
 }

@@ -156,6 +156,9 @@ pub struct DemoArgs {
 
 #[derive(Debug, Args)]
 pub struct DemoServerArgs {
+    /// Serve Streamable HTTP on this address (`127.0.0.1:0` picks a port) instead of stdio.
+    #[arg(long, value_name = "ADDR")]
+    pub http: Option<std::net::SocketAddr>,
     /// Append every received line to this file.
     #[arg(long)]
     pub record: Option<PathBuf>,

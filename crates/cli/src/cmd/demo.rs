@@ -34,7 +34,18 @@ pub fn run(args: DemoArgs, env: &Env) -> i32 {
 }
 
 pub fn serve(args: DemoServerArgs) -> i32 {
-    match warden_app::demo_server::serve(args.record.as_deref()) {
+    let result = match args.http {
+        Some(addr) => super::runtime()
+            .map_err(std::io::Error::other)
+            .and_then(|rt| {
+                rt.block_on(warden_app::demo_server::serve_http(
+                    addr,
+                    args.record.as_deref(),
+                ))
+            }),
+        None => warden_app::demo_server::serve(args.record.as_deref()),
+    };
+    match result {
         Ok(()) => exit::OK,
         Err(e) => super::fail(&e.into()),
     }

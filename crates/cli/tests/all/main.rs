@@ -16,6 +16,7 @@ mod support;
 mod audit_cli;
 mod bad_input;
 mod detect;
+mod gateway;
 mod kill;
 mod policy_cli;
 mod proxy;

@@ -161,3 +161,4 @@ pub fn audit_records(dir: &Path) -> Vec<Value> {
         .map(|l| serde_json::from_str(l).unwrap())
         .collect()
 }
+pub mod gateway;
