@@ -6,7 +6,9 @@ use std::time::Duration;
 use base64::Engine as _;
 use serde_json::{Value, json};
 
-use crate::support::gateway::{Gateway, add_agent, cli, configure, demo_stdio, rt, token};
+use crate::support::gateway::{
+    Gateway, KillOnDrop, add_agent, cli, configure, demo_stdio, rt, token,
+};
 use crate::support::workspace;
 
 const POLICIES: &str = r#"
@@ -662,7 +664,7 @@ fn http_upstreams_get_warden_credentials_never_the_agent_token() {
         assert_eq!(status, 200, "{c}");
         assert_eq!(text(&c), "order H2: 2 items, paid, shipped", "{c}");
     });
-    let _ = server.kill();
+    drop(server);
     let received = std::fs::read_to_string(&record).unwrap();
     assert!(received.lines().count() >= 4, "{received}");
     assert!(

@@ -179,7 +179,7 @@ impl Gateway {
             text.lines()
                 .filter_map(|l| l.strip_prefix("data: "))
                 .filter(|d| !d.is_empty())
-                .last()
+                .next_back()
                 .map(|d| serde_json::from_str(d).unwrap())
                 .unwrap_or(Value::Null)
         } else if text.is_empty() {
@@ -245,4 +245,14 @@ pub fn rt() -> tokio::runtime::Runtime {
         .enable_all()
         .build()
         .unwrap()
+}
+
+/// A child process killed (and reaped) when dropped, also when a test fails.
+pub struct KillOnDrop(pub Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }
