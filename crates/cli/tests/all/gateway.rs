@@ -602,15 +602,17 @@ fn modern_clients_are_stateless_and_their_headers_are_checked() {
 fn http_upstreams_get_warden_credentials_never_the_agent_token() {
     let dir = workspace();
     let record = dir.path().join("http-received.jsonl");
-    let mut server = std::process::Command::new(crate::support::warden())
-        .args(["demo-server", "--http", "127.0.0.1:0", "--record"])
-        .arg(&record)
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut server = KillOnDrop(
+        std::process::Command::new(crate::support::warden())
+            .args(["demo-server", "--http", "127.0.0.1:0", "--record"])
+            .arg(&record)
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
     let mut line = String::new();
     std::io::BufRead::read_line(
-        &mut std::io::BufReader::new(server.stdout.take().unwrap()),
+        &mut std::io::BufReader::new(server.0.stdout.take().unwrap()),
         &mut line,
     )
     .unwrap();

@@ -178,8 +178,7 @@ impl Gateway {
         {
             text.lines()
                 .filter_map(|l| l.strip_prefix("data: "))
-                .filter(|d| !d.is_empty())
-                .next_back()
+                .rfind(|d| !d.is_empty())
                 .map(|d| serde_json::from_str(d).unwrap())
                 .unwrap_or(Value::Null)
         } else if text.is_empty() {
