@@ -18,6 +18,11 @@ if [ ! -e "$PEERS/.installed" ]; then
   "$PEERS/venv/bin/pip" install -q pytest==9.2.0
   touch "$PEERS/.installed"
 fi
+if [ ! -e "$PEERS/.installed-api" ]; then
+  step "installing the HTTP API checkers (schemathesis, openapi-spec-validator)"
+  "$PEERS/venv/bin/pip" install -q schemathesis==4.32.5 openapi-spec-validator==0.9.0
+  touch "$PEERS/.installed-api"
+fi
 
 step "format"
 cargo fmt --all --check

@@ -13,7 +13,7 @@ use tokio::io::{AsyncWriteExt, BufReader};
 use tokio::sync::{mpsc, oneshot};
 use warden_mcp::framing::{Frame, LineReader};
 use warden_mcp::message::{Message, code, error, line};
-use warden_mcp::{Kind, child};
+use warden_mcp::child;
 
 use crate::settings::{Transport, UpstreamSettings};
 
@@ -23,8 +23,9 @@ const PIPE_BYTES: usize = 256 * 1024;
 /// Something an upstream sent that is not an answer to a gateway request.
 #[derive(Debug)]
 pub(crate) enum Event {
-    /// A server-to-client request (sampling, elicitation, roots, ping) or notification.
-    Message { server: Arc<str>, msg: Message },
+    /// A message from the upstream: an answer to a gateway request, a server-to-client
+    /// request (sampling, elicitation, roots, ping) or a notification.
+    Message { link: Arc<Link>, msg: Message },
     /// The upstream's proxy ended (the upstream exited or could not be reached).
     Closed { server: Arc<str> },
 }
@@ -177,20 +178,17 @@ impl Link {
         Ok(link)
     }
 
-    fn dispatch(&self, msg: Message, events: &mpsc::UnboundedSender<Event>) {
-        if let Kind::Response { id } = &msg.kind
-            && let Some(n) = id.as_i64()
-        {
-            self.answer(n, msg.value);
-            return;
-        }
+    /// Everything, answers included, goes through the session's one event queue: an answer
+    /// must not overtake the progress notifications the upstream sent before it.
+    fn dispatch(self: &Arc<Self>, msg: Message, events: &mpsc::UnboundedSender<Event>) {
         let _ = events.send(Event::Message {
-            server: self.server.clone(),
+            link: self.clone(),
             msg,
         });
     }
 
-    fn answer(&self, id: i64, value: Value) {
+    /// Hands an answer to whoever waits for it.
+    pub(crate) fn answer(&self, id: i64, value: Value) {
         let waiter = self.lock().remove(&id);
         if let Some(w) = waiter {
             let _ = w.tx.send(value);

@@ -617,22 +617,22 @@ impl Session {
     // ---- upstream-initiated messages ----
 
     async fn on_link_event(self: &Arc<Self>, event: LinkEvent) {
-        let (server, msg) = match event {
+        let (link, msg) = match event {
             LinkEvent::Closed { server } => {
                 tracing::info!(%server, session = %self.id, "upstream closed");
                 return;
             }
-            LinkEvent::Message { server, msg } => (server, msg),
+            LinkEvent::Message { link, msg } => (link, msg),
         };
-        let link = lock(&self.links)
-            .get(server.as_ref())
-            .and_then(|s| match s {
-                Slot::Up(l) => Some(l.clone()),
-                Slot::Down { .. } => None,
-            });
-        let related = link
-            .as_ref()
-            .and_then(|l| l.streams_in_flight().last().map(|(_, s)| *s));
+        if let Kind::Response { id } = &msg.kind {
+            if let Some(n) = id.as_i64() {
+                link.answer(n, msg.value);
+            }
+            return;
+        }
+        let server = link.server.clone();
+        let related = link.streams_in_flight().last().map(|(_, s)| *s);
+        let link = Some(link);
         let standalone = lock(&self.streams).standalone;
         match msg.kind.clone() {
             Kind::Request { id, .. } => {
