@@ -1,5 +1,5 @@
 //! `warden-bench`: the figures in BENCHMARKS.md, each measured side by side with its baseline in
-//! the same run. Usage: `warden-bench [latency|policy|audit|detect|all] [--warden PATH] [--corpus FILE]...`.
+//! the same run. Usage: `warden-bench [latency|gateway|policy|audit|detect|all] [--warden PATH] [--corpus FILE]...`.
 #![allow(
     clippy::disallowed_methods,
     reason = "the harness starts the binaries it measures"
@@ -7,6 +7,7 @@
 
 mod audit;
 mod detect;
+mod gateway;
 mod latency;
 mod policy;
 mod stats;
@@ -33,6 +34,9 @@ fn main() -> anyhow::Result<()> {
         });
     if matches!(what, "latency" | "all") {
         latency::run(&warden)?;
+    }
+    if matches!(what, "gateway" | "all") {
+        gateway::run(&warden)?;
     }
     if matches!(what, "policy" | "all") {
         policy::run()?;

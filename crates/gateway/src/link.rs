@@ -30,6 +30,9 @@ pub(crate) enum Event {
     Closed { server: Arc<str> },
 }
 
+/// Where a link delivers what its upstream sends (called on the link's reader task).
+pub(crate) type Events = Arc<dyn Fn(Event) + Send + Sync>;
+
 /// Where an answer goes, and which client request a link request serves (for routing the
 /// upstream's related messages).
 struct Waiter {
@@ -63,7 +66,7 @@ impl Link {
         audit: warden_audit::Log,
         session_id: String,
         http: &reqwest::Client,
-        events: mpsc::UnboundedSender<Event>,
+        events: Events,
     ) -> Result<Arc<Self>, String> {
         let server: Arc<str> = Arc::from(upstream.name.as_str());
         let limit = proxy.max_message_bytes;
@@ -180,8 +183,8 @@ impl Link {
 
     /// Everything, answers included, goes through the session's one event queue: an answer
     /// must not overtake the progress notifications the upstream sent before it.
-    fn dispatch(self: &Arc<Self>, msg: Message, events: &mpsc::UnboundedSender<Event>) {
-        let _ = events.send(Event::Message {
+    fn dispatch(self: &Arc<Self>, msg: Message, events: &Events) {
+        events(Event::Message {
             link: self.clone(),
             msg,
         });
@@ -201,7 +204,7 @@ impl Link {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    fn close(&self, events: &mpsc::UnboundedSender<Event>) {
+    fn close(&self, events: &Events) {
         if self.closed.swap(true, Ordering::SeqCst) {
             return;
         }
@@ -217,7 +220,7 @@ impl Link {
                 None,
             ));
         }
-        let _ = events.send(Event::Closed {
+        events(Event::Closed {
             server: self.server.clone(),
         });
     }

@@ -16,7 +16,6 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use serde_json::{Map, Value, json};
-use tokio::sync::mpsc;
 use warden_identity::{Verified, scope};
 use warden_mcp::era::Era;
 use warden_mcp::message::{code, error, result};
@@ -77,7 +76,7 @@ pub(crate) struct Session {
     pub last_used: Mutex<Instant>,
     /// Cancellation guards of requests in flight, by the client's id (as JSON text).
     pub in_flight: Mutex<HashMap<String, crate::http::CancelGuard>>,
-    events: mpsc::UnboundedSender<LinkEvent>,
+    events: crate::link::Events,
 }
 
 impl std::fmt::Debug for Session {
@@ -101,32 +100,33 @@ impl Session {
         version: String,
         init_params: Value,
     ) -> Arc<Self> {
-        let (tx, mut rx) = mpsc::unbounded_channel();
-        let session = Arc::new(Self {
-            id,
-            owner: owner_of(&agent),
-            era,
-            version,
-            agent: Mutex::new(agent),
-            init_params,
-            core,
-            links: Mutex::new(HashMap::new()),
-            upstream_info: Mutex::new(HashMap::new()),
-            streams: Mutex::new(Streams::default()),
-            server_requests: Mutex::new(HashMap::new()),
-            next_server_request: AtomicI64::new(0),
-            last_used: Mutex::new(Instant::now()),
-            in_flight: Mutex::new(HashMap::new()),
-            events: tx,
-        });
-        let weak = Arc::downgrade(&session);
-        tokio::spawn(async move {
-            while let Some(event) = rx.recv().await {
-                let Some(s) = weak.upgrade() else { break };
-                s.on_link_event(event).await;
+        Arc::new_cyclic(|weak: &std::sync::Weak<Self>| {
+            let weak = weak.clone();
+            // Called on the link's reader task, in the order the upstream wrote: an answer
+            // cannot overtake the notifications sent before it, and there is no extra hop.
+            let events: crate::link::Events = Arc::new(move |event| {
+                if let Some(s) = weak.upgrade() {
+                    s.on_link_event(event);
+                }
+            });
+            Self {
+                id,
+                owner: owner_of(&agent),
+                era,
+                version,
+                agent: Mutex::new(agent),
+                init_params,
+                core,
+                links: Mutex::new(HashMap::new()),
+                upstream_info: Mutex::new(HashMap::new()),
+                streams: Mutex::new(Streams::default()),
+                server_requests: Mutex::new(HashMap::new()),
+                next_server_request: AtomicI64::new(0),
+                last_used: Mutex::new(Instant::now()),
+                in_flight: Mutex::new(HashMap::new()),
+                events,
             }
-        });
-        session
+        })
     }
 
     pub(crate) fn touch(&self, agent: Verified) {
@@ -616,7 +616,7 @@ impl Session {
 
     // ---- upstream-initiated messages ----
 
-    async fn on_link_event(self: &Arc<Self>, event: LinkEvent) {
+    fn on_link_event(self: &Arc<Self>, event: LinkEvent) {
         let (link, msg) = match event {
             LinkEvent::Closed { server } => {
                 tracing::info!(%server, session = %self.id, "upstream closed");
@@ -642,13 +642,13 @@ impl Session {
                     .or(related);
                 let Some(stream) = target else {
                     if let Some(link) = link {
-                        link.send(&error(
+                        let refusal = error(
                             id,
                             code::INTERNAL_ERROR,
                             "the client has no open stream for server requests",
                             None,
-                        ))
-                        .await;
+                        );
+                        tokio::spawn(async move { link.send(&refusal).await });
                     }
                     return;
                 };

@@ -124,6 +124,9 @@ pub(crate) struct Cache {
     agents: HashMap<String, Option<Agent>>,
     tokens: HashMap<String, Option<TokenRecord>>,
     pub verify_keys: HashMap<String, Arc<jsonwebtoken::DecodingKey>>,
+    /// Tokens whose signature already verified, with their claims: a token's claims never
+    /// change, so its signature is checked once (registry checks still run every time).
+    pub checked: HashMap<String, crate::token::Claims>,
 }
 
 /// The identity state store.
@@ -194,7 +197,8 @@ impl Store {
     pub(crate) fn refresh(&self) -> Result<()> {
         let version: i64 = self
             .conn()
-            .query_row("PRAGMA data_version", [], |r| r.get(0))
+            .prepare_cached("PRAGMA data_version")
+            .and_then(|mut stmt| stmt.query_row([], |r| r.get(0)))
             .map_err(self.err())?;
         let mut cache = self.cache();
         if cache.data_version != version {

@@ -26,6 +26,8 @@ use crate::{Error, Refusal, Result, Store};
 
 /// Longest lifetime of an issued token.
 pub const MAX_TTL_SECS: i64 = 24 * 3600;
+/// Tokens whose verified claims are remembered (the memo is emptied when full).
+const CHECKED_TOKENS: usize = 10_000;
 /// Most delegation hops.
 pub const MAX_DEPTH: usize = 8;
 
@@ -255,7 +257,20 @@ impl Store {
     pub fn verify(&self, token: &str, audience: &str, now: i64) -> Result<Verified, Refusal> {
         self.refresh()
             .map_err(|e| Refusal::Malformed(e.to_string()))?;
-        let claims = self.check(token, Some(audience), now).map_err(refusal)?;
+        let cached = self.cache().checked.get(token).cloned();
+        let claims = match cached {
+            Some(c) if c.aud == audience && c.exp > now && c.nbf <= now => c,
+            Some(c) if c.exp <= now => return Err(Refusal::Expired),
+            _ => {
+                let c = self.check(token, Some(audience), now).map_err(refusal)?;
+                let mut cache = self.cache();
+                if cache.checked.len() >= CHECKED_TOKENS {
+                    cache.checked.clear();
+                }
+                cache.checked.insert(token.to_owned(), c.clone());
+                c
+            }
+        };
         self.verified(&claims, now).map_err(refusal)
     }
 

@@ -1,0 +1,192 @@
+//! Throughput and added latency of `tools/call` through `warden serve` against calling the
+//! same Streamable HTTP upstream (the built-in demo server over HTTP) directly, at 1, 16 and
+//! 64 concurrent clients, with policy, detection and the durable audit log on. Each client
+//! has its own keep-alive connection (and, through Warden, its own session); direct and
+//! gateway rounds alternate, several times, so machine noise hits both alike.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use serde_json::{Value, json};
+
+use crate::stats::Samples;
+
+const ROUND: Duration = Duration::from_secs(3);
+const ROUNDS: usize = 3;
+const CONCURRENCY: &[usize] = &[1, 16, 64];
+
+struct Kill(Child);
+
+impl Drop for Kill {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn first_line(child: &mut Child) -> Result<String> {
+    let out = child.stdout.take().context("stdout")?;
+    let mut reader = BufReader::new(out);
+    let mut line = String::new();
+    reader.read_line(&mut line)?;
+    std::thread::spawn(move || for _ in reader.lines() {});
+    Ok(line.trim().to_owned())
+}
+
+fn free_port() -> Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+#[derive(Clone)]
+struct Target {
+    url: String,
+    token: Option<String>,
+    tool: &'static str,
+}
+
+/// One client: its own connection, its own session when going through Warden.
+async fn client(target: Target, until: Instant) -> Result<Vec<Duration>> {
+    let http = reqwest::Client::builder().pool_max_idle_per_host(1).build()?;
+    let post = |body: String, session: Option<&str>| {
+        let mut req = http
+            .post(&target.url)
+            .header("content-type", "application/json")
+            .header("accept", "application/json, text/event-stream")
+            .body(body);
+        if let Some(t) = &target.token {
+            req = req.header("authorization", format!("Bearer {t}"));
+        }
+        if let Some(s) = session {
+            req = req.header("mcp-session-id", s).header("mcp-protocol-version", "2025-11-25");
+        }
+        req.send()
+    };
+    let init = json!({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "bench", "version": "1"}}});
+    let resp = post(init.to_string(), None).await?;
+    let session = resp
+        .headers()
+        .get("mcp-session-id")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    resp.bytes().await?;
+    let body = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": target.tool, "arguments": {"order_id": "A-1001"}}}).to_string();
+    let mut out = Vec::new();
+    while Instant::now() < until {
+        let start = Instant::now();
+        let resp = post(body.clone(), session.as_deref()).await?;
+        let status = resp.status();
+        let bytes = resp.bytes().await?;
+        out.push(start.elapsed());
+        anyhow::ensure!(
+            status.is_success() && bytes.windows(7).any(|w| w == b"shipped"),
+            "unexpected answer ({status}): {}",
+            String::from_utf8_lossy(&bytes)
+        );
+    }
+    Ok(out)
+}
+
+async fn round(target: &Target, clients: usize) -> Result<(f64, Vec<Duration>)> {
+    let started = Instant::now();
+    let until = started + ROUND;
+    let tasks: Vec<_> = (0..clients)
+        .map(|_| tokio::spawn(client(target.clone(), until)))
+        .collect();
+    let mut all = Vec::new();
+    for t in tasks {
+        all.extend(t.await??);
+    }
+    let rate = all.len() as f64 / started.elapsed().as_secs_f64();
+    Ok((rate, all))
+}
+
+pub fn run(warden: &Path) -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let init = Command::new(warden).arg("init").arg(dir.path()).output()?;
+    anyhow::ensure!(init.status.success(), "warden init failed");
+    let mut upstream = Kill(
+        Command::new(warden)
+            .args(["demo-server", "--http", "127.0.0.1:0"])
+            .stdout(Stdio::piped())
+            .spawn()?,
+    );
+    let upstream_url = first_line(&mut upstream.0)?;
+    let config = dir.path().join("warden.toml");
+    let mut text = std::fs::read_to_string(&config)?;
+    let port = free_port()?;
+    text.push_str(&format!(
+        "\n[gateway]\nlisten = \"127.0.0.1:{port}\"\n\n[upstreams.demo]\nurl = \"{upstream_url}\"\n"
+    ));
+    std::fs::write(&config, text)?;
+    let cli = |args: &[&str]| -> Result<String> {
+        let out = Command::new(warden).args(args).arg("--config").arg(&config).output()?;
+        anyhow::ensure!(out.status.success(), "warden {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        Ok(String::from_utf8(out.stdout)?.trim().to_owned())
+    };
+    cli(&["agent", "add", "bench-agent", "--attr", "team=bench"])?;
+    let token = cli(&["token", "issue", "bench-agent", "--ttl", "1h"])?;
+    let mut gateway = Kill(
+        Command::new(warden)
+            .args(["serve", "--config"])
+            .arg(&config)
+            .stdout(Stdio::piped())
+            .spawn()?,
+    );
+    let first = first_line(&mut gateway.0)?;
+    let gateway_url = first
+        .strip_prefix("warden: serving MCP at ")
+        .context("warden serve did not start")?
+        .to_owned();
+    let direct = Target { url: upstream_url, token: None, tool: "get_order" };
+    let through = Target { url: gateway_url, token: Some(token), tool: "demo__get_order" };
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    println!("tools/call through `warden serve` (policy, detection, durable audit) vs direct to the same HTTP upstream");
+    println!("{ROUNDS} alternating rounds of {} s per setting; rates are medians of rounds, latencies pooled", ROUND.as_secs());
+    println!("{:>8} {:>12} {:>12} {:>9} {:>9} {:>9} {:>9} {:>10} {:>10}", "clients", "direct/s", "warden/s", "d p50", "w p50", "d p99", "w p99", "+p50 µs", "+p99 µs");
+    let mut summary: Vec<Value> = Vec::new();
+    for &clients in CONCURRENCY {
+        rt.block_on(async {
+            // Warm-up: connections, sessions, caches.
+            let warm = Duration::from_millis(500);
+            let _ = tokio::time::timeout(warm * 4, round_short(&direct, clients, warm)).await;
+            let _ = tokio::time::timeout(warm * 4, round_short(&through, clients, warm)).await;
+        });
+        let (mut d_rates, mut w_rates, mut d_all, mut w_all) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        for _ in 0..ROUNDS {
+            let (r, s) = rt.block_on(round(&direct, clients))?;
+            d_rates.push(r);
+            d_all.extend(s);
+            let (r, s) = rt.block_on(round(&through, clients))?;
+            w_rates.push(r);
+            w_all.extend(s);
+        }
+        let median = |mut v: Vec<f64>| {
+            v.sort_by(f64::total_cmp);
+            v.get(v.len() / 2).copied().unwrap_or(f64::NAN)
+        };
+        let (dr, wr) = (median(d_rates), median(w_rates));
+        let (d, w) = (Samples::new(d_all), Samples::new(w_all));
+        println!(
+            "{clients:>8} {dr:>12.0} {wr:>12.0} {:>9.0} {:>9.0} {:>9.0} {:>9.0} {:>10.0} {:>10.0}",
+            d.pct(50.0), w.pct(50.0), d.pct(99.0), w.pct(99.0), w.pct(50.0) - d.pct(50.0), w.pct(99.0) - d.pct(99.0)
+        );
+        summary.push(json!({"clients": clients, "direct_per_s": dr.round(), "warden_per_s": wr.round(),
+            "added_p50_us": (w.pct(50.0) - d.pct(50.0)).round(), "added_p99_us": (w.pct(99.0) - d.pct(99.0)).round()}));
+    }
+    println!("{}", Value::Array(summary));
+    drop(gateway);
+    drop(upstream);
+    Ok(())
+}
+
+async fn round_short(target: &Target, clients: usize, length: Duration) -> Result<()> {
+    let until = Instant::now() + length;
+    let tasks: Vec<_> = (0..clients).map(|_| tokio::spawn(client(target.clone(), until))).collect();
+    for t in tasks {
+        t.await??;
+    }
+    Ok(())
+}
