@@ -17,6 +17,8 @@ use crate::stats::Samples;
 const ROUND: Duration = Duration::from_secs(3);
 const ROUNDS: usize = 3;
 const CONCURRENCY: &[usize] = &[1, 16, 64];
+/// Offered load of the paced run.
+const PACED_RATE: f64 = 5000.0;
 
 struct Kill(Child);
 
@@ -37,7 +39,9 @@ fn first_line(child: &mut Child) -> Result<String> {
 }
 
 fn free_port() -> Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
 }
 
 #[derive(Clone)]
@@ -48,8 +52,14 @@ struct Target {
 }
 
 /// One client: its own connection, its own session when going through Warden.
-async fn client(target: Target, until: Instant) -> Result<Vec<Duration>> {
-    let http = reqwest::Client::builder().pool_max_idle_per_host(1).build()?;
+async fn client(
+    target: Target,
+    until: Instant,
+    pace: Option<(Duration, Duration)>,
+) -> Result<Vec<Duration>> {
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(1)
+        .build()?;
     let post = |body: String, session: Option<&str>| {
         let mut req = http
             .post(&target.url)
@@ -60,7 +70,9 @@ async fn client(target: Target, until: Instant) -> Result<Vec<Duration>> {
             req = req.header("authorization", format!("Bearer {t}"));
         }
         if let Some(s) = session {
-            req = req.header("mcp-session-id", s).header("mcp-protocol-version", "2025-11-25");
+            req = req
+                .header("mcp-session-id", s)
+                .header("mcp-protocol-version", "2025-11-25");
         }
         req.send()
     };
@@ -74,8 +86,19 @@ async fn client(target: Target, until: Instant) -> Result<Vec<Duration>> {
     resp.bytes().await?;
     let body = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": target.tool, "arguments": {"order_id": "A-1001"}}}).to_string();
     let mut out = Vec::new();
+    // Paced: one call every `interval`, the first after `offset` (a slow answer delays the
+    // calls behind it). Latency counts from the send: tokio's timers fire on millisecond
+    // ticks, which would otherwise add up to 1 ms to every sample on both sides.
+    let mut next = pace.map(|(_, offset)| Instant::now() + offset);
     while Instant::now() < until {
-        let start = Instant::now();
+        let start = match (&mut next, pace) {
+            (Some(at), Some((interval, _))) => {
+                tokio::time::sleep_until((*at).into()).await;
+                *at += interval;
+                Instant::now()
+            }
+            _ => Instant::now(),
+        };
         let resp = post(body.clone(), session.as_deref()).await?;
         let status = resp.status();
         let bytes = resp.bytes().await?;
@@ -89,11 +112,17 @@ async fn client(target: Target, until: Instant) -> Result<Vec<Duration>> {
     Ok(out)
 }
 
-async fn round(target: &Target, clients: usize) -> Result<(f64, Vec<Duration>)> {
+async fn round(target: &Target, clients: usize, rate: Option<f64>) -> Result<(f64, Vec<Duration>)> {
     let started = Instant::now();
     let until = started + ROUND;
     let tasks: Vec<_> = (0..clients)
-        .map(|_| tokio::spawn(client(target.clone(), until)))
+        .map(|i| {
+            let pace = rate.map(|r| {
+                let interval = Duration::from_secs_f64(clients as f64 / r);
+                (interval, interval.mul_f64(i as f64 / clients as f64))
+            });
+            tokio::spawn(client(target.clone(), until, pace))
+        })
         .collect();
     let mut all = Vec::new();
     for t in tasks {
@@ -122,8 +151,16 @@ pub fn run(warden: &Path) -> Result<()> {
     ));
     std::fs::write(&config, text)?;
     let cli = |args: &[&str]| -> Result<String> {
-        let out = Command::new(warden).args(args).arg("--config").arg(&config).output()?;
-        anyhow::ensure!(out.status.success(), "warden {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        let out = Command::new(warden)
+            .args(args)
+            .arg("--config")
+            .arg(&config)
+            .output()?;
+        anyhow::ensure!(
+            out.status.success(),
+            "warden {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         Ok(String::from_utf8(out.stdout)?.trim().to_owned())
     };
     cli(&["agent", "add", "bench-agent", "--attr", "team=bench"])?;
@@ -140,12 +177,30 @@ pub fn run(warden: &Path) -> Result<()> {
         .strip_prefix("warden: serving MCP at ")
         .context("warden serve did not start")?
         .to_owned();
-    let direct = Target { url: upstream_url, token: None, tool: "get_order" };
-    let through = Target { url: gateway_url, token: Some(token), tool: "demo__get_order" };
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
-    println!("tools/call through `warden serve` (policy, detection, durable audit) vs direct to the same HTTP upstream");
-    println!("{ROUNDS} alternating rounds of {} s per setting; rates are medians of rounds, latencies pooled", ROUND.as_secs());
-    println!("{:>8} {:>12} {:>12} {:>9} {:>9} {:>9} {:>9} {:>10} {:>10}", "clients", "direct/s", "warden/s", "d p50", "w p50", "d p99", "w p99", "+p50 µs", "+p99 µs");
+    let direct = Target {
+        url: upstream_url,
+        token: None,
+        tool: "get_order",
+    };
+    let through = Target {
+        url: gateway_url,
+        token: Some(token),
+        tool: "demo__get_order",
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    println!(
+        "tools/call through `warden serve` (policy, detection, durable audit) vs direct to the same HTTP upstream"
+    );
+    println!(
+        "{ROUNDS} alternating rounds of {} s per setting; rates are medians of rounds, latencies pooled",
+        ROUND.as_secs()
+    );
+    println!(
+        "{:>8} {:>12} {:>12} {:>9} {:>9} {:>9} {:>9} {:>10} {:>10}",
+        "clients", "direct/s", "warden/s", "d p50", "w p50", "d p99", "w p99", "+p50 µs", "+p99 µs"
+    );
     let mut summary: Vec<Value> = Vec::new();
     for &clients in CONCURRENCY {
         rt.block_on(async {
@@ -154,12 +209,13 @@ pub fn run(warden: &Path) -> Result<()> {
             let _ = tokio::time::timeout(warm * 4, round_short(&direct, clients, warm)).await;
             let _ = tokio::time::timeout(warm * 4, round_short(&through, clients, warm)).await;
         });
-        let (mut d_rates, mut w_rates, mut d_all, mut w_all) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        let (mut d_rates, mut w_rates, mut d_all, mut w_all) =
+            (Vec::new(), Vec::new(), Vec::new(), Vec::new());
         for _ in 0..ROUNDS {
-            let (r, s) = rt.block_on(round(&direct, clients))?;
+            let (r, s) = rt.block_on(round(&direct, clients, None))?;
             d_rates.push(r);
             d_all.extend(s);
-            let (r, s) = rt.block_on(round(&through, clients))?;
+            let (r, s) = rt.block_on(round(&through, clients, None))?;
             w_rates.push(r);
             w_all.extend(s);
         }
@@ -171,11 +227,45 @@ pub fn run(warden: &Path) -> Result<()> {
         let (d, w) = (Samples::new(d_all), Samples::new(w_all));
         println!(
             "{clients:>8} {dr:>12.0} {wr:>12.0} {:>9.0} {:>9.0} {:>9.0} {:>9.0} {:>10.0} {:>10.0}",
-            d.pct(50.0), w.pct(50.0), d.pct(99.0), w.pct(99.0), w.pct(50.0) - d.pct(50.0), w.pct(99.0) - d.pct(99.0)
+            d.pct(50.0),
+            w.pct(50.0),
+            d.pct(99.0),
+            w.pct(99.0),
+            w.pct(50.0) - d.pct(50.0),
+            w.pct(99.0) - d.pct(99.0)
         );
         summary.push(json!({"clients": clients, "direct_per_s": dr.round(), "warden_per_s": wr.round(),
             "added_p50_us": (w.pct(50.0) - d.pct(50.0)).round(), "added_p99_us": (w.pct(99.0) - d.pct(99.0)).round()}));
     }
+    // Latency at a sustained offered load: 64 clients sending 5,000 calls/s between them.
+    let rate = PACED_RATE;
+    println!("\n64 clients pacing {rate} calls/s in total (each client one call every 12.8 ms)");
+    println!(
+        "{:>10} {:>12} {:>9} {:>9} {:>9} {:>9} {:>10} {:>10}",
+        "offered/s", "served/s", "d p50", "w p50", "d p99", "w p99", "+p50 µs", "+p99 µs"
+    );
+    let (mut d_all, mut w_all, mut served) = (Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..ROUNDS {
+        let (_, s) = rt.block_on(round(&direct, 64, Some(rate)))?;
+        d_all.extend(s);
+        let (r, s) = rt.block_on(round(&through, 64, Some(rate)))?;
+        served.push(r);
+        w_all.extend(s);
+    }
+    served.sort_by(f64::total_cmp);
+    let served = served.get(served.len() / 2).copied().unwrap_or(f64::NAN);
+    let (d, w) = (Samples::new(d_all), Samples::new(w_all));
+    println!(
+        "{rate:>10.0} {served:>12.0} {:>9.0} {:>9.0} {:>9.0} {:>9.0} {:>10.0} {:>10.0}",
+        d.pct(50.0),
+        w.pct(50.0),
+        d.pct(99.0),
+        w.pct(99.0),
+        w.pct(50.0) - d.pct(50.0),
+        w.pct(99.0) - d.pct(99.0)
+    );
+    summary.push(json!({"clients": 64, "offered_per_s": rate, "warden_served_per_s": served.round(),
+        "added_p50_us": (w.pct(50.0) - d.pct(50.0)).round(), "added_p99_us": (w.pct(99.0) - d.pct(99.0)).round()}));
     println!("{}", Value::Array(summary));
     drop(gateway);
     drop(upstream);
@@ -184,7 +274,9 @@ pub fn run(warden: &Path) -> Result<()> {
 
 async fn round_short(target: &Target, clients: usize, length: Duration) -> Result<()> {
     let until = Instant::now() + length;
-    let tasks: Vec<_> = (0..clients).map(|_| tokio::spawn(client(target.clone(), until))).collect();
+    let tasks: Vec<_> = (0..clients)
+        .map(|_| tokio::spawn(client(target.clone(), until, None)))
+        .collect();
     for t in tasks {
         t.await??;
     }

@@ -10,10 +10,10 @@ use std::time::Duration;
 
 use serde_json::Value;
 use tokio::io::{AsyncWriteExt, BufReader};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::oneshot;
+use warden_mcp::child;
 use warden_mcp::framing::{Frame, LineReader};
 use warden_mcp::message::{Message, code, error, line};
-use warden_mcp::child;
 
 use crate::settings::{Transport, UpstreamSettings};
 
@@ -43,7 +43,9 @@ struct Waiter {
 /// A running upstream.
 pub(crate) struct Link {
     pub server: Arc<str>,
-    to_proxy: mpsc::Sender<Vec<u8>>,
+    /// The proxy's client side; writers hold the lock for a whole line, so lines never
+    /// interleave (and no writer task sits between the caller and the proxy).
+    to_proxy: tokio::sync::Mutex<Option<tokio::io::WriteHalf<tokio::io::DuplexStream>>>,
     pending: Mutex<HashMap<i64, Waiter>>,
     next_id: AtomicI64,
     closed: AtomicBool,
@@ -72,23 +74,13 @@ impl Link {
         let limit = proxy.max_message_bytes;
         let (gateway_end, proxy_end) = tokio::io::duplex(PIPE_BYTES);
         let (proxy_read, proxy_write) = tokio::io::split(proxy_end);
-        let (gateway_read, mut gateway_write) = tokio::io::split(gateway_end);
-        let (to_proxy, mut rx) = mpsc::channel::<Vec<u8>>(1024);
+        let (gateway_read, gateway_write) = tokio::io::split(gateway_end);
         let link = Arc::new(Self {
             server: server.clone(),
-            to_proxy,
+            to_proxy: tokio::sync::Mutex::new(Some(gateway_write)),
             pending: Mutex::new(HashMap::new()),
             next_id: AtomicI64::new(0),
             closed: AtomicBool::new(false),
-        });
-        // Writer into the proxy's client side.
-        tokio::spawn(async move {
-            while let Some(buf) = rx.recv().await {
-                if buf.is_empty() || gateway_write.write_all(&buf).await.is_err() {
-                    break;
-                }
-            }
-            let _ = gateway_write.shutdown().await;
         });
         // The upstream.
         let session = session_id.clone();
@@ -268,7 +260,7 @@ impl Link {
         if let Some(s) = sent {
             let _ = s.send(id);
         }
-        if self.to_proxy.send(line(&msg)).await.is_err() {
+        if !self.write(&line(&msg)).await {
             self.lock().remove(&id);
             return error(
                 Value::from(id),
@@ -302,9 +294,17 @@ impl Link {
         }
     }
 
+    async fn write(&self, bytes: &[u8]) -> bool {
+        let mut guard = self.to_proxy.lock().await;
+        match guard.as_mut() {
+            Some(w) => w.write_all(bytes).await.is_ok(),
+            None => false,
+        }
+    }
+
     /// Sends a notification or a response as is.
     pub(crate) async fn send(&self, msg: &Value) {
-        let _ = self.to_proxy.send(line(msg)).await;
+        self.write(&line(msg)).await;
     }
 
     /// Tells the upstream a request is no longer wanted.
@@ -319,6 +319,8 @@ impl Link {
 
     /// Ends the proxy (it closes the upstream).
     pub(crate) async fn shutdown(&self) {
-        let _ = self.to_proxy.send(Vec::new()).await;
+        if let Some(mut w) = self.to_proxy.lock().await.take() {
+            let _ = w.shutdown().await;
+        }
     }
 }

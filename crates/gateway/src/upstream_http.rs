@@ -10,7 +10,6 @@ use std::sync::{Arc, Mutex};
 use futures_util::StreamExt;
 use serde_json::Value;
 use tokio::io::{AsyncWriteExt, BufReader, DuplexStream};
-use tokio::sync::mpsc;
 use warden_mcp::era;
 use warden_mcp::framing::{Frame, LineReader};
 use warden_mcp::message::{Message, code, error, line};
@@ -37,16 +36,8 @@ pub(crate) fn spawn(
     let url = url.clone();
     let headers = headers.clone();
     let name: Arc<str> = Arc::from(upstream.name.as_str());
-    let (read, mut write) = tokio::io::split(pipe);
-    let (out_tx, mut out_rx) = mpsc::channel::<Vec<u8>>(1024);
-    tokio::spawn(async move {
-        while let Some(buf) = out_rx.recv().await {
-            if write.write_all(&buf).await.is_err() {
-                break;
-            }
-        }
-        let _ = write.shutdown().await;
-    });
+    let (read, write) = tokio::io::split(pipe);
+    let out_tx = Out(Arc::new(tokio::sync::Mutex::new(write)));
     let conn = Arc::new(Mutex::new(Conn::default()));
     tokio::spawn(async move {
         let mut reader = LineReader::new(BufReader::new(read), limit);
@@ -91,8 +82,18 @@ pub(crate) fn spawn(
             }
             let _ = req.send().await;
         }
-        drop(out_tx);
+        let _ = out_tx.0.lock().await.shutdown().await;
     });
+}
+
+/// The proxy's upstream input: each message is written whole under the lock.
+#[derive(Clone)]
+struct Out(Arc<tokio::sync::Mutex<tokio::io::WriteHalf<DuplexStream>>>);
+
+impl Out {
+    async fn send(&self, bytes: Vec<u8>) -> std::io::Result<()> {
+        self.0.lock().await.write_all(&bytes).await
+    }
 }
 
 struct Post {
@@ -101,7 +102,7 @@ struct Post {
     headers: Vec<(String, String)>,
     name: Arc<str>,
     conn: Arc<Mutex<Conn>>,
-    out: mpsc::Sender<Vec<u8>>,
+    out: Out,
     limit: usize,
 }
 
