@@ -86,7 +86,7 @@ pub(crate) fn document(base: &str) -> Value {
                         "resource": {"type": "string", "pattern": "^[^/]+/.+$", "description": "<server>/<tool>, <server>/<prompt> or <server>/<uri>", "examples": ["payments/refund"]},
                         "arguments": {"type": ["object", "null"], "additionalProperties": true},
                         "tool": {
-                            "type": "object",
+                            "type": ["object", "null"],
                             "additionalProperties": false,
                             "properties": {
                                 "labels": {"type": "array", "items": {"type": "string"}},
@@ -96,7 +96,7 @@ pub(crate) fn document(base: &str) -> Value {
                                 "open_world": {"type": "boolean"}
                             }
                         },
-                        "session": {"type": "string"}
+                        "session": {"type": ["string", "null"]}
                     }
                 },
                 "DecideResponse": {
@@ -117,7 +117,7 @@ pub(crate) fn document(base: &str) -> Value {
                     "required": ["text"],
                     "properties": {
                         "text": {"type": "string", "maxLength": 1_048_576},
-                        "kinds": {"type": "array", "items": {"type": "string", "enum": ["injection", "pii", "secret"]}}
+                        "kinds": {"type": ["array", "null"], "items": {"type": "string", "enum": ["injection", "pii", "secret"]}}
                     }
                 },
                 "ScanResponse": {
