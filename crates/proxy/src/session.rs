@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
 
 use serde_json::Value;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::oneshot;
 use warden_audit::Log;
 use warden_mcp::era::Era;
 use warden_mcp::message::line;
@@ -109,8 +109,8 @@ pub(crate) struct Shared {
     pub audit: Log,
     pub session_id: String,
     state: Mutex<State>,
-    to_client: mpsc::Sender<Vec<u8>>,
-    to_upstream: mpsc::Sender<Vec<u8>>,
+    to_client: Arc<crate::stdio::Out>,
+    to_upstream: Arc<crate::stdio::Out>,
 }
 
 impl Shared {
@@ -119,8 +119,8 @@ impl Shared {
         engine: Arc<Engine>,
         audit: Log,
         session_id: String,
-        to_client: mpsc::Sender<Vec<u8>>,
-        to_upstream: mpsc::Sender<Vec<u8>>,
+        to_client: Arc<crate::stdio::Out>,
+        to_upstream: Arc<crate::stdio::Out>,
     ) -> Self {
         Self {
             settings,
@@ -141,11 +141,11 @@ impl Shared {
     }
 
     pub async fn send_client(&self, value: &Value) {
-        let _ = self.to_client.send(line(value)).await;
+        self.to_client.send(&line(value)).await;
     }
 
     pub async fn send_upstream(&self, value: &Value) {
-        let _ = self.to_upstream.send(line(value)).await;
+        self.to_upstream.send(&line(value)).await;
     }
 
     /// Records an event without waiting for the commit (ordering is kept by the writer).

@@ -1,13 +1,14 @@
 //! `warden mcp`: one client on one pair of streams, one upstream on another.
 //!
-//! Four tasks: a reader and a writer per side. Readers parse and route (see [`crate::relay`]);
-//! writers are the only code that touches an output stream, so messages never interleave.
+//! Two tasks, a reader per side; readers parse and route (see [`crate::relay`]). Each output
+//! stream sits behind its own lock ([`Out`]) held for a whole message, so messages never
+//! interleave, and a message is written by the task that produced it (a writer task would
+//! cost a cross-task wake-up on every message).
 
 use std::sync::Arc;
 
 use serde_json::json;
 use tokio::io::{AsyncBufRead, AsyncWrite, AsyncWriteExt};
-use tokio::sync::mpsc;
 use warden_audit::Log;
 use warden_mcp::framing::{Frame, LineReader};
 use warden_mcp::message::{Message, code, error};
@@ -56,10 +57,8 @@ where
     UR: AsyncBufRead + Unpin + Send + 'static,
     UW: AsyncWrite + Unpin + Send + 'static,
 {
-    let (to_client, client_rx) = mpsc::channel(1024);
-    let (to_upstream, upstream_rx) = mpsc::channel(1024);
-    let client_writer = tokio::spawn(writer(streams.client_out, client_rx));
-    let upstream_writer = tokio::spawn(writer(streams.upstream_out, upstream_rx));
+    let to_client = Arc::new(Out::new(streams.client_out));
+    let to_upstream = Arc::new(Out::new(streams.upstream_out));
     let limit = settings.max_message_bytes;
     let shared = Arc::new(Shared::new(
         settings,
@@ -82,7 +81,7 @@ where
         () = client_loop => {
             // Close the upstream's stdin so it can finish what is in flight and exit; keep
             // relaying its answers meanwhile.
-            let _ = to_upstream.send(Vec::new()).await;
+            to_upstream.close().await;
             let grace = shared.settings.upstream_timeout;
             if tokio::time::timeout(grace, &mut upstream_loop).await.is_err() {
                 upstream_loop.abort();
@@ -101,10 +100,8 @@ where
             }}),
         )
         .await;
-    let _ = to_upstream.send(Vec::new()).await;
-    let _ = to_client.send(Vec::new()).await;
-    let _ = client_writer.await;
-    let _ = upstream_writer.await;
+    to_upstream.close().await;
+    to_client.close().await;
     shared.audit.flush().await?;
     Ok(ended)
 }
@@ -226,19 +223,39 @@ async fn upstream_loop<R: AsyncBufRead + Unpin>(shared: Arc<Shared>, mut reader:
     }
 }
 
-/// Writes queued lines; an empty buffer means "close". Flushes whenever the queue runs dry.
-async fn writer<W: AsyncWrite + Unpin>(mut out: W, mut rx: mpsc::Receiver<Vec<u8>>) {
-    while let Some(buf) = rx.recv().await {
-        if buf.is_empty() {
-            break;
-        }
-        if out.write_all(&buf).await.is_err() {
-            break;
-        }
-        if rx.is_empty() && out.flush().await.is_err() {
-            break;
+/// One output stream. Writers hold the lock for a whole message; after a write error or
+/// [`Out::close`] every write is dropped.
+pub(crate) struct Out {
+    inner: tokio::sync::Mutex<Option<Box<dyn AsyncWrite + Unpin + Send>>>,
+}
+
+impl std::fmt::Debug for Out {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Out")
+    }
+}
+
+impl Out {
+    pub(crate) fn new(w: impl AsyncWrite + Unpin + Send + 'static) -> Self {
+        Self {
+            inner: tokio::sync::Mutex::new(Some(Box::new(w))),
         }
     }
-    let _ = out.flush().await;
-    let _ = out.shutdown().await;
+
+    /// Writes and flushes one message.
+    pub(crate) async fn send(&self, bytes: &[u8]) {
+        let mut guard = self.inner.lock().await;
+        let Some(w) = guard.as_mut() else { return };
+        if w.write_all(bytes).await.is_err() || w.flush().await.is_err() {
+            *guard = None;
+        }
+    }
+
+    /// Flushes and closes the stream (the peer sees end of file).
+    pub(crate) async fn close(&self) {
+        if let Some(mut w) = self.inner.lock().await.take() {
+            let _ = w.flush().await;
+            let _ = w.shutdown().await;
+        }
+    }
 }
