@@ -110,7 +110,7 @@ pub(crate) async fn token(State(core): State<Arc<Core>>, body: Body) -> Response
             "request too large",
         );
     };
-    let form: Vec<(String, String)> = form_urlencoded_pairs(&bytes);
+    let form: Vec<(String, String)> = form_urlencoded::parse(&bytes).into_owned().collect();
     let get = |k: &str| form.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
     if get("grant_type") != Some(TOKEN_EXCHANGE) {
         return problem(
@@ -185,47 +185,6 @@ pub(crate) async fn token(State(core): State<Arc<Core>>, body: Body) -> Response
         }
         Err(e) => problem(StatusCode::BAD_REQUEST, "invalid_grant", &e.to_string()),
     }
-}
-
-fn form_urlencoded_pairs(bytes: &[u8]) -> Vec<(String, String)> {
-    let decode = |s: &str| -> String {
-        let s = s.replace('+', " ");
-        let b = s.as_bytes();
-        let mut out = Vec::with_capacity(b.len());
-        let mut i = 0;
-        while i < b.len() {
-            match (b.get(i), b.get(i + 1..i + 3)) {
-                (Some(b'%'), Some(h))
-                    if std::str::from_utf8(h)
-                        .ok()
-                        .and_then(|h| u8::from_str_radix(h, 16).ok())
-                        .is_some() =>
-                {
-                    out.push(
-                        std::str::from_utf8(h)
-                            .ok()
-                            .and_then(|h| u8::from_str_radix(h, 16).ok())
-                            .unwrap_or_default(),
-                    );
-                    i += 3;
-                }
-                (Some(c), _) => {
-                    out.push(*c);
-                    i += 1;
-                }
-                (None, _) => break,
-            }
-        }
-        String::from_utf8_lossy(&out).into_owned()
-    };
-    String::from_utf8_lossy(bytes)
-        .split('&')
-        .filter(|p| !p.is_empty())
-        .map(|p| match p.split_once('=') {
-            Some((k, v)) => (decode(k), decode(v)),
-            None => (decode(p), String::new()),
-        })
-        .collect()
 }
 
 fn require(agent: &Verified, needed: &Scope, core: &Core) -> Result<(), Response> {

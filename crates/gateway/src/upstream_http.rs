@@ -190,36 +190,24 @@ impl Post {
         }
         if content_type.starts_with("text/event-stream") {
             let mut stream = response.bytes_stream();
-            let mut buf: Vec<u8> = Vec::new();
-            let mut data: Vec<u8> = Vec::new();
+            let mut parser = warden_mcp::sse::Parser::new(self.limit);
+            let mut events: Vec<Vec<u8>> = Vec::new();
+            let too_large =
+                |_| format!("upstream `{}` sent an event over the size limit", self.name);
             while let Some(chunk) = stream.next().await {
                 let chunk =
                     chunk.map_err(|e| format!("upstream `{}` stream broke: {e}", self.name))?;
-                buf.extend_from_slice(&chunk);
-                if buf.len() > self.limit + 4096 {
-                    return Err(format!(
-                        "upstream `{}` sent an event over the size limit",
-                        self.name
-                    ));
-                }
-                while let Some(pos) = buf.iter().position(|&b| b == b'\n') {
-                    let raw: Vec<u8> = buf.drain(..=pos).collect();
-                    let l = raw.strip_suffix(b"\n").unwrap_or(&raw);
-                    let l = l.strip_suffix(b"\r").unwrap_or(l);
-                    if l.is_empty() {
-                        if !data.is_empty() {
-                            self.deliver(&data, is_init).await;
-                            data.clear();
-                        }
-                    } else if let Some(d) = l.strip_prefix(b"data:") {
-                        if !data.is_empty() {
-                            data.push(b'\n');
-                        }
-                        data.extend_from_slice(d.strip_prefix(b" ").unwrap_or(d));
-                    }
+                parser
+                    .feed(&chunk, |d| events.push(d.to_vec()))
+                    .map_err(too_large)?;
+                for data in events.drain(..) {
+                    self.deliver(&data, is_init).await;
                 }
             }
-            if !data.is_empty() {
+            parser
+                .finish(|d| events.push(d.to_vec()))
+                .map_err(too_large)?;
+            for data in events.drain(..) {
                 self.deliver(&data, is_init).await;
             }
             return Ok(());

@@ -11,6 +11,7 @@ mod error;
 pub mod framing;
 pub mod message;
 mod scan;
+pub mod sse;
 
 pub use error::{Error, Result};
 pub use message::{Id, Kind, Message};
