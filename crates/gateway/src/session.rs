@@ -67,6 +67,8 @@ pub(crate) struct Session {
     init_params: Value,
     core: Arc<Core>,
     links: Mutex<HashMap<String, Slot>>,
+    /// Per-upstream start gates.
+    starting: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
     /// Upstream results of `initialize` (legacy), by server.
     pub upstream_info: Mutex<HashMap<String, Value>>,
     pub streams: Mutex<Streams>,
@@ -118,6 +120,7 @@ impl Session {
                 init_params,
                 core,
                 links: Mutex::new(HashMap::new()),
+                starting: Mutex::new(HashMap::new()),
                 upstream_info: Mutex::new(HashMap::new()),
                 streams: Mutex::new(Streams::default()),
                 server_requests: Mutex::new(HashMap::new()),
@@ -153,6 +156,16 @@ impl Session {
 
     /// The running link to `server`, starting (or restarting, after a backoff) it if needed.
     async fn link(self: &Arc<Self>, server: &str) -> Result<Arc<Link>, String> {
+        if let Some(link) = self.running(server) {
+            return Ok(link);
+        }
+        // One start at a time per upstream: concurrent first requests (a modern agent's
+        // parallel calls) must not each launch a process.
+        let gate = lock(&self.starting)
+            .entry(server.to_owned())
+            .or_default()
+            .clone();
+        let _starting = gate.lock().await;
         {
             let links = lock(&self.links);
             match links.get(server) {
@@ -227,6 +240,13 @@ impl Session {
         }
         lock(&self.links).insert(server.to_owned(), Slot::Up(link.clone()));
         Ok(link)
+    }
+
+    fn running(&self, server: &str) -> Option<Arc<Link>> {
+        match lock(&self.links).get(server) {
+            Some(Slot::Up(link)) if !link.is_closed() => Some(link.clone()),
+            _ => None,
+        }
     }
 
     fn mark_down(&self, server: &str, failures: u32, why: String) -> String {

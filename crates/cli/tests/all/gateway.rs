@@ -468,7 +468,17 @@ fn origin_host_and_bad_input_are_refused_clearly() {
             "{{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\",\"params\":{{\"x\":\"{}\"}}}}",
             "a".repeat(5 * 1024 * 1024)
         );
-        let r = raw(big.into_bytes()).await.unwrap();
+        // On its own connection: the server answers 413 without reading the rest and closes
+        // that connection, which must not break the pooled one the other requests use.
+        let r = reqwest::Client::new()
+            .post(gw.mcp())
+            .header("authorization", format!("Bearer {alice}"))
+            .header("content-type", "application/json")
+            .header("mcp-session-id", &s)
+            .body(big.into_bytes())
+            .send()
+            .await
+            .unwrap();
         assert_eq!(r.status().as_u16(), 413);
         // Missing and unknown sessions.
         let call = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list"});
@@ -491,6 +501,39 @@ fn modern(method: &str, params: Value) -> Value {
     let mut params = params;
     params["_meta"] = json!({"io.modelcontextprotocol/protocolVersion": "2026-07-28", "io.modelcontextprotocol/clientCapabilities": {}, "io.modelcontextprotocol/clientInfo": {"name": "t", "version": "1"}});
     json!({"jsonrpc": "2.0", "id": 3, "method": method, "params": params})
+}
+
+#[test]
+fn concurrent_first_calls_start_one_upstream() {
+    let (dir, gw) = setup();
+    let bob = token(dir.path(), "bob", "10m", &[]);
+    rt().block_on(async {
+        let call = modern(
+            "tools/call",
+            json!({"name": "demo__get_order", "arguments": {"order_id": "C1"}}),
+        );
+        let calls = (0..8).map(|_| {
+            gw.post_with(
+                Some(&bob),
+                None,
+                &call,
+                &[
+                    ("mcp-protocol-version", "2026-07-28"),
+                    ("mcp-method", "tools/call"),
+                    ("mcp-name", "demo__get_order"),
+                ],
+            )
+        });
+        for (status, _, body) in futures_util::future::join_all(calls).await {
+            assert_eq!(status, 200, "{body}");
+        }
+    });
+    let received = std::fs::read_to_string(dir.path().join("demo-received.jsonl")).unwrap();
+    let probes = received
+        .lines()
+        .filter(|l| l.contains("server/discover"))
+        .count();
+    assert_eq!(probes, 1, "one upstream process, probed once: {received}");
 }
 
 #[test]
