@@ -790,3 +790,43 @@ fn a_crashed_stdio_upstream_is_restarted() {
         assert_eq!(text(&r), "order A2: 2 items, paid, shipped", "{r}");
     });
 }
+
+#[test]
+fn unreachable_and_silent_upstreams_are_clear_errors() {
+    let dir = workspace();
+    let upstreams = format!(
+        "{}\n[upstreams.silent]\ncommand = [\"sh\", \"-c\", \"cat > /dev/null\"]\n\n[upstreams.dead]\nurl = \"http://127.0.0.1:1/mcp\"\n",
+        demo_stdio(dir.path())
+    );
+    configure(dir.path(), &upstreams, POLICIES);
+    let config = std::fs::read_to_string(dir.path().join("warden.toml"))
+        .unwrap()
+        .replace("call_timeout_ms = 20000", "call_timeout_ms = 1500");
+    std::fs::write(dir.path().join("warden.toml"), config).unwrap();
+    add_agent(dir.path(), "bob", &["team=finance"]);
+    let gw = Gateway::start(dir.path());
+    let bob = token(dir.path(), "bob", "10m", &[]);
+    rt().block_on(async {
+        // The session starts; the listing holds what the working upstream offers.
+        let s = gw.initialize(&bob).await;
+        assert_eq!(
+            gw.tools(&bob, &s).await,
+            ["demo__echo", "demo__get_order", "demo__refund"]
+        );
+        let (status, _, body) = gw.call(&bob, &s, "dead__anything", json!({})).await;
+        assert_eq!(status, 200);
+        let message = body["error"]["message"].as_str().unwrap_or_default();
+        assert!(
+            message.contains("`dead`") && message.contains("unavailable"),
+            "{body}"
+        );
+        let (_, _, body) = gw.call(&bob, &s, "silent__anything", json!({})).await;
+        let message = body["error"]["message"].as_str().unwrap_or_default();
+        assert!(message.contains("`silent`"), "{body}");
+        // The working upstream is unaffected.
+        let (_, _, r) = gw
+            .call(&bob, &s, "demo__get_order", json!({"order_id": "A1"}))
+            .await;
+        assert_eq!(text(&r), "order A1: 2 items, paid, shipped");
+    });
+}
