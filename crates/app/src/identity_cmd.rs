@@ -187,6 +187,16 @@ pub fn token_revoke(store: &Store, jti: &str, out: &mut impl Write) -> Result<()
     Ok(())
 }
 
+/// `warden token rotate-key`.
+pub fn rotate_key(store: &Store, out: &mut impl Write) -> Result<()> {
+    let kid = store.rotate_key(warden_identity::now())?;
+    writeln!(
+        out,
+        "new tokens are signed with key `{kid}`; earlier keys keep verifying the tokens they signed until those expire"
+    )?;
+    Ok(())
+}
+
 /// `warden secret set`: the value comes from stdin, never from the command line.
 pub fn secret_set(store: &Store, name: &str, value: &str, out: &mut impl Write) -> Result<()> {
     let value = value.trim_end_matches(['\n', '\r']);

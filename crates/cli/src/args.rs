@@ -303,6 +303,11 @@ pub enum TokenCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Sign new tokens with a new key (earlier tokens stay valid until they expire).
+    RotateKey {
+        #[command(flatten)]
+        config: ConfigArg,
+    },
     /// Revoke a token (by id) and every token exchanged from it.
     Revoke {
         #[command(flatten)]

@@ -205,6 +205,9 @@ impl Store {
             cache.data_version = version;
             cache.agents.clear();
             cache.tokens.clear();
+            // Keys may have been rotated out: signatures are checked again (once per token).
+            cache.verify_keys.clear();
+            cache.checked.clear();
         }
         Ok(())
     }
@@ -406,7 +409,7 @@ impl Store {
         let row: Option<(String, Vec<u8>)> = self
             .conn()
             .query_row(
-                "SELECT kid, sealed FROM signing_keys ORDER BY created DESC, kid LIMIT 1",
+                "SELECT kid, sealed FROM signing_keys ORDER BY created DESC, rowid DESC LIMIT 1",
                 [],
                 |r| Ok((r.get(0)?, r.get(1)?)),
             )
@@ -433,7 +436,7 @@ impl Store {
         let (kid, sealed): (String, Vec<u8>) = self
             .conn()
             .query_row(
-                "SELECT kid, sealed FROM signing_keys ORDER BY created DESC, kid LIMIT 1",
+                "SELECT kid, sealed FROM signing_keys ORDER BY created DESC, rowid DESC LIMIT 1",
                 [],
                 |r| Ok((r.get(0)?, r.get(1)?)),
             )
@@ -442,11 +445,37 @@ impl Store {
         Ok(SigningKey { kid, pkcs8 })
     }
 
+    /// Starts signing with a new key. Earlier keys keep verifying the tokens they signed;
+    /// a key replaced longer ago than the longest token lifetime signs nothing still valid and
+    /// is deleted. Returns the new key id.
+    pub fn rotate_key(&self, now: i64) -> Result<String> {
+        let (kid, pkcs8, public) = crate::token::generate_key()?;
+        let sealed = self.master.seal(&format!("signing-key:{kid}"), &pkcs8)?;
+        let conn = self.conn();
+        conn.execute(
+            "INSERT INTO signing_keys (kid, sealed, public, created) VALUES (?1, ?2, ?3, ?4)",
+            params![kid, sealed, public, now],
+        )
+        .map_err(self.err())?;
+        conn.execute(
+            "DELETE FROM signing_keys WHERE EXISTS (
+                 SELECT 1 FROM signing_keys AS newer
+                 WHERE newer.rowid > signing_keys.rowid AND newer.created <= ?1)",
+            [now - crate::token::MAX_TTL_SECS],
+        )
+        .map_err(self.err())?;
+        drop(conn);
+        let mut cache = self.cache();
+        cache.verify_keys.clear();
+        cache.checked.clear();
+        Ok(kid)
+    }
+
     /// Public keys by key id.
     pub(crate) fn public_keys(&self) -> Result<Vec<(String, Vec<u8>)>> {
         let conn = self.conn();
         let mut stmt = conn
-            .prepare("SELECT kid, public FROM signing_keys ORDER BY created, kid")
+            .prepare("SELECT kid, public FROM signing_keys ORDER BY created, rowid")
             .map_err(self.err())?;
         let rows = stmt
             .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))

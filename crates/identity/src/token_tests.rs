@@ -269,3 +269,31 @@ fn agent_names_are_checked() {
         Err(Error::AgentExists(_))
     ));
 }
+
+#[test]
+fn rotated_keys_keep_verifying_what_they_signed() {
+    let (_d, s) = setup();
+    let before = s
+        .issue("support-bot", 900, &scopes("mcp"), AUD, now())
+        .unwrap();
+    let kid = s.rotate_key(now()).unwrap();
+    let after = s
+        .issue("support-bot", 900, &scopes("mcp"), AUD, now())
+        .unwrap();
+    let header = jsonwebtoken::decode_header(&after.token).unwrap();
+    assert_eq!(header.kid.as_deref(), Some(kid.as_str()));
+    assert_ne!(
+        jsonwebtoken::decode_header(&before.token).unwrap().kid,
+        header.kid
+    );
+    assert!(s.verify(&before.token, AUD, now()).is_ok());
+    assert!(s.verify(&after.token, AUD, now()).is_ok());
+    assert_eq!(s.jwks().unwrap()["keys"].as_array().unwrap().len(), 2);
+    // A day and more later, a further rotation deletes the key replaced a day ago.
+    s.rotate_key(now() + MAX_TTL_SECS + 10).unwrap();
+    assert_eq!(s.jwks().unwrap()["keys"].as_array().unwrap().len(), 2);
+    assert_eq!(
+        s.verify(&before.token, AUD, now()),
+        Err(Refusal::BadSignature)
+    );
+}

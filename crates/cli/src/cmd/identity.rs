@@ -84,6 +84,9 @@ pub fn token(cmd: TokenCommand, env: &Env) -> i32 {
         } => with_store(&config, env, |_, s| {
             id::token_list(s, agent.as_deref(), all, json, &mut out)
         }),
+        TokenCommand::RotateKey { config } => {
+            with_store(&config, env, |_, s| id::rotate_key(s, &mut out))
+        }
         TokenCommand::Revoke { config, id: jti } => {
             with_store(&config, env, |_, s| id::token_revoke(s, &jti, &mut out))
         }
