@@ -27,7 +27,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
-use warden_identity::{Refusal, Verified, scope};
+use warden_identity::{Refusal, Verified};
 use warden_mcp::Kind;
 use warden_mcp::era::{self, Era};
 use warden_mcp::message::{Message, code, error, result};
@@ -35,7 +35,7 @@ use warden_types::{AuditEvent, AuditKind};
 
 use crate::core::{Core, new_id, server_info};
 use crate::link::Link;
-use crate::session::{Outcome, Session, split_name, split_uri};
+use crate::session::{Route, Session};
 use crate::streams::Event;
 
 /// The MCP endpoint's path.
@@ -296,33 +296,23 @@ async fn mcp_post(State(core): State<Arc<Core>>, headers: HeaderMap, body: Body)
             response
         }
         Kind::Request { id, .. } => {
+            let route = match session.route(&msg) {
+                Ok(r) => r,
+                Err(why) => {
+                    return axum::Json(error(id, code::INVALID_PARAMS, &why, None)).into_response();
+                }
+            };
             // Stage 5: scope.
-            if let Some(missing) = missing_scope(&agent, &msg) {
+            if let Some(r) = route.as_ref().filter(|r| !r.allowed(&agent.scopes)) {
+                let missing = r.scope();
                 audit(&core, AuditKind::Decision, json!({"session": session.id, "agent": agent.agent.id, "method": msg.method(), "request_id": id, "decision": {"outcome": "deny", "reason": format!("token scope does not cover `{missing}`")}})).await;
                 return crate::auth::refusal_response(
                     &Refusal::InsufficientScope(missing),
                     &crate::api::metadata_url(&core),
                 );
             }
-            respond(core, session, msg, id, modern, json_ok, sse_ok).await
+            respond(session, msg, route, id, modern, json_ok, sse_ok).await
         }
-    }
-}
-
-/// Which scope a request needs that the token lacks, if any.
-fn missing_scope(agent: &Verified, msg: &Message) -> Option<String> {
-    let params = msg.params()?;
-    match msg.method()? {
-        "tools/call" | "prompts/get" => {
-            let (server, name) = split_name(params.get("name")?.as_str()?)?;
-            (!scope::any_allows(&agent.scopes, server, Some(name)))
-                .then(|| format!("mcp:{server}/{name}"))
-        }
-        "resources/read" | "resources/subscribe" | "resources/unsubscribe" => {
-            let (server, _) = split_uri(params.get("uri")?.as_str()?)?;
-            (!scope::any_allows(&agent.scopes, server, None)).then(|| format!("mcp:{server}"))
-        }
-        _ => None,
     }
 }
 
@@ -431,9 +421,9 @@ pub(crate) async fn cancel_by_client_id(session: &Session, id: &Value) {
 }
 
 async fn respond(
-    core: Arc<Core>,
     session: Arc<Session>,
     msg: Message,
+    route: Option<Route>,
     id: Value,
     modern: bool,
     json_ok: bool,
@@ -459,15 +449,7 @@ async fn respond(
         let guard = guard.clone();
         let id = id.clone();
         tokio::spawn(async move {
-            let answer = match session.request(msg, stream, &guard).await {
-                Outcome::Answer(v) => v,
-                Outcome::Scope(s) => error(
-                    id.clone(),
-                    code::REFUSED,
-                    &format!("token scope does not cover `{s}`"),
-                    None,
-                ),
-            };
+            let answer = session.request(msg, route, stream, &guard).await;
             if let Ok(mut m) = session.in_flight.lock() {
                 m.remove(&id.to_string());
             }
@@ -477,7 +459,6 @@ async fn respond(
         })
     };
     let drop_cancel = DropCancel(modern.then(|| guard.clone()));
-    let _ = core;
     let Some(first) = rx.recv().await else {
         worker.abort();
         return rpc_error(

@@ -45,13 +45,31 @@ enum Slot {
     },
 }
 
-/// What the request handler gets back: the answer, or a refusal that is an HTTP status.
+/// Where a request goes when it is for one upstream: read once, used both for the scope check
+/// (in the HTTP layer) and for forwarding.
 #[derive(Debug)]
-pub(crate) enum Outcome {
-    /// A JSON-RPC response.
-    Answer(Value),
-    /// The token does not cover the target: HTTP 403 `insufficient_scope`.
-    Scope(String),
+pub(crate) struct Route {
+    /// The upstream.
+    pub server: String,
+    /// The tool or prompt name the upstream knows, when the request names one.
+    pub name: Option<String>,
+    /// The message as the upstream must see it (its own names and URIs).
+    forward: Value,
+}
+
+impl Route {
+    /// Whether the token's scopes reach this target.
+    pub(crate) fn allowed(&self, scopes: &[warden_identity::Scope]) -> bool {
+        scope::any_allows(scopes, &self.server, self.name.as_deref())
+    }
+
+    /// The scope the target needs, as a challenge names it.
+    pub(crate) fn scope(&self) -> String {
+        match &self.name {
+            Some(n) => format!("mcp:{}/{n}", self.server),
+            None => format!("mcp:{}", self.server),
+        }
+    }
 }
 
 /// One agent context.
@@ -280,15 +298,86 @@ impl Session {
 
     // ---- client requests ----
 
-    /// Answers one client request. `stream` is where related messages go.
+    /// Where a request goes: `Ok(None)` for what the gateway answers itself (and unknown
+    /// methods with several upstreams), `Err` (invalid params) for a request naming no upstream.
+    pub(crate) fn route(&self, msg: &Message) -> Result<Option<Route>, String> {
+        let method = msg.method().unwrap_or_default();
+        let param = |key: &str| {
+            msg.params()
+                .and_then(|p| p.get(key))
+                .and_then(Value::as_str)
+                .ok_or_else(|| format!("`{method}` needs a string `{key}`"))
+        };
+        let mut forward = msg.value.clone();
+        let (server, name) = match method {
+            "ping"
+            | "server/discover"
+            | "tools/list"
+            | "prompts/list"
+            | "resources/list"
+            | "resources/templates/list"
+            | "logging/setLevel" => return Ok(None),
+            "tools/call" | "prompts/get" => {
+                let full = param("name")?;
+                let (server, name) = split_name(full).ok_or_else(|| {
+                    let what = if method == "tools/call" {
+                        "tool"
+                    } else {
+                        "prompt"
+                    };
+                    format!("unknown {what} `{full}`: names are `<server>{NAME_SEPARATOR}<name>`")
+                })?;
+                set_param(&mut forward, "name", Value::String(name.to_owned()));
+                (server.to_owned(), Some(name.to_owned()))
+            }
+            "resources/read" | "resources/subscribe" | "resources/unsubscribe" => {
+                let full = param("uri")?;
+                let (server, uri) = split_uri(full).ok_or_else(|| {
+                    format!("unknown resource `{full}`: URIs are `<server>+<uri>`")
+                })?;
+                set_param(&mut forward, "uri", Value::String(uri.to_owned()));
+                (server.to_owned(), None)
+            }
+            "completion/complete" => {
+                let reference = msg.params().and_then(|p| p.get("ref"));
+                let text = |key: &str| reference.and_then(|r| r.get(key)).and_then(Value::as_str);
+                let (server, key, local) = text("name")
+                    .and_then(|n| split_name(n).map(|(s, n)| (s, "name", n)))
+                    .or_else(|| text("uri").and_then(|u| split_uri(u).map(|(s, u)| (s, "uri", u))))
+                    .ok_or("`completion/complete` needs a `ref` naming a prompt or resource of one upstream")?;
+                if let Some(r) = forward
+                    .pointer_mut("/params/ref")
+                    .and_then(Value::as_object_mut)
+                {
+                    r.insert(key.to_owned(), Value::String(local.to_owned()));
+                }
+                (server.to_owned(), None)
+            }
+            // One upstream: pass unknown methods through, as `warden mcp` does. Several: there
+            // is no telling which one it is for.
+            _ => match self.core.settings.upstreams.as_slice() {
+                [only] => (only.name.clone(), None),
+                _ => return Ok(None),
+            },
+        };
+        Ok(Some(Route {
+            server,
+            name,
+            forward,
+        }))
+    }
+
+    /// Answers one client request, routed by [`Session::route`] (whose scope the HTTP layer
+    /// has checked). `stream` is where related messages go.
     pub(crate) async fn request(
         self: &Arc<Self>,
         msg: Message,
+        route: Option<Route>,
         stream: u64,
         cancel: &crate::http::CancelGuard,
-    ) -> Outcome {
+    ) -> Value {
         let Kind::Request { id, method } = msg.kind.clone() else {
-            return Outcome::Answer(Value::Null);
+            return Value::Null;
         };
         if let Some(token) = msg
             .params()
@@ -299,140 +388,31 @@ impl Session {
                 .progress
                 .insert(token.to_string(), stream);
         }
-        let answer = match method.as_str() {
-            "ping" => result(id.clone(), json!({})),
-            "server/discover" => result(id.clone(), self.core.discover()),
+        if let Some(route) = route {
+            return self
+                .forward(&route.server, route.forward, &id, stream, cancel)
+                .await;
+        }
+        match method.as_str() {
+            "ping" => result(id, json!({})),
+            "server/discover" => result(id, self.core.discover()),
             "tools/list" => self.list(&msg, &id, "tools", stream).await,
             "prompts/list" => self.list(&msg, &id, "prompts", stream).await,
             "resources/list" => self.list(&msg, &id, "resources", stream).await,
             "resources/templates/list" => self.list(&msg, &id, "resourceTemplates", stream).await,
             "logging/setLevel" => {
                 self.broadcast_request(&msg, stream).await;
-                result(id.clone(), json!({}))
+                result(id, json!({}))
             }
-            "tools/call" | "prompts/get" => {
-                let Some(full) = msg
-                    .params()
-                    .and_then(|p| p.get("name"))
-                    .and_then(Value::as_str)
-                else {
-                    return Outcome::Answer(error(
-                        id,
-                        code::INVALID_PARAMS,
-                        &format!("`{method}` needs a string `name`"),
-                        None,
-                    ));
-                };
-                let Some((server, name)) = split_name(full) else {
-                    return Outcome::Answer(error(
-                        id,
-                        code::INVALID_PARAMS,
-                        &format!(
-                            "unknown {} `{full}`: names are `<server>{NAME_SEPARATOR}<name>`",
-                            if method == "tools/call" {
-                                "tool"
-                            } else {
-                                "prompt"
-                            }
-                        ),
-                        None,
-                    ));
-                };
-                if !scope::any_allows(&self.agent().scopes, server, Some(name)) {
-                    return Outcome::Scope(format!("mcp:{server}/{name}"));
-                }
-                let mut forward = msg.value.clone();
-                set_param(&mut forward, "name", Value::String(name.to_owned()));
-                self.forward(server, forward, &id, stream, cancel).await
-            }
-            "resources/read" | "resources/subscribe" | "resources/unsubscribe" => {
-                let Some(full) = msg
-                    .params()
-                    .and_then(|p| p.get("uri"))
-                    .and_then(Value::as_str)
-                else {
-                    return Outcome::Answer(error(
-                        id,
-                        code::INVALID_PARAMS,
-                        &format!("`{method}` needs a string `uri`"),
-                        None,
-                    ));
-                };
-                let Some((server, uri)) = split_uri(full) else {
-                    return Outcome::Answer(error(
-                        id,
-                        code::INVALID_PARAMS,
-                        &format!("unknown resource `{full}`: URIs are `<server>+<uri>`"),
-                        None,
-                    ));
-                };
-                if !scope::any_allows(&self.agent().scopes, server, None) {
-                    return Outcome::Scope(format!("mcp:{server}"));
-                }
-                let mut forward = msg.value.clone();
-                set_param(&mut forward, "uri", Value::String(uri.to_owned()));
-                self.forward(server, forward, &id, stream, cancel).await
-            }
-            "completion/complete" => {
-                let reference = msg
-                    .params()
-                    .and_then(|p| p.get("ref"))
-                    .cloned()
-                    .unwrap_or_default();
-                let target = reference
-                    .get("name")
-                    .and_then(Value::as_str)
-                    .and_then(|n| split_name(n).map(|(s, n)| (s.to_owned(), "name", n.to_owned())))
-                    .or_else(|| {
-                        reference.get("uri").and_then(Value::as_str).and_then(|u| {
-                            split_uri(u).map(|(s, u)| (s.to_owned(), "uri", u.to_owned()))
-                        })
-                    });
-                let Some((server, key, local)) = target else {
-                    return Outcome::Answer(error(
-                        id,
-                        code::INVALID_PARAMS,
-                        "`completion/complete` needs a `ref` naming a prompt or resource of one upstream",
-                        None,
-                    ));
-                };
-                if !scope::any_allows(&self.agent().scopes, &server, None) {
-                    return Outcome::Scope(format!("mcp:{server}"));
-                }
-                let mut forward = msg.value.clone();
-                if let Some(r) = forward
-                    .pointer_mut("/params/ref")
-                    .and_then(Value::as_object_mut)
-                {
-                    r.insert(key.to_owned(), Value::String(local));
-                }
-                self.forward(&server, forward, &id, stream, cancel).await
-            }
-            _ => {
-                // One upstream: pass unknown methods through, as `warden mcp` does. Several:
-                // there is no telling which one it is for.
-                let upstreams = &self.core.settings.upstreams;
-                match upstreams.as_slice() {
-                    [only] => {
-                        let server = only.name.clone();
-                        if !scope::any_allows(&self.agent().scopes, &server, None) {
-                            return Outcome::Scope(format!("mcp:{server}"));
-                        }
-                        self.forward(&server, msg.value.clone(), &id, stream, cancel)
-                            .await
-                    }
-                    _ => error(
-                        id.clone(),
-                        code::METHOD_NOT_FOUND,
-                        &format!(
-                            "method `{method}` cannot be routed: this gateway serves several upstreams and the method names none of them"
-                        ),
-                        None,
-                    ),
-                }
-            }
-        };
-        Outcome::Answer(answer)
+            _ => error(
+                id,
+                code::METHOD_NOT_FOUND,
+                &format!(
+                    "method `{method}` cannot be routed: this gateway serves several upstreams and the method names none of them"
+                ),
+                None,
+            ),
+        }
     }
 
     async fn forward(
