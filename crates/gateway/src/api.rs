@@ -187,6 +187,34 @@ pub(crate) async fn token(State(core): State<Arc<Core>>, body: Body) -> Response
     }
 }
 
+/// The shared front of the JSON APIs: the token, the scope the route needs, then the body
+/// within `limit` bytes, parsed.
+async fn authorized_json<T: serde::de::DeserializeOwned>(
+    core: &Core,
+    headers: &HeaderMap,
+    body: Body,
+    needed: &Scope,
+    limit: usize,
+) -> Result<(Verified, T), Response> {
+    let agent = authenticate(core, headers).await?;
+    require(&agent, needed, core)?;
+    let bytes = axum::body::to_bytes(body, limit).await.map_err(|_| {
+        problem(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "invalid_request",
+            &format!("request over {limit} bytes"),
+        )
+    })?;
+    let parsed = serde_json::from_slice(&bytes).map_err(|e| {
+        problem(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            &format!("invalid body: {e}"),
+        )
+    })?;
+    Ok((agent, parsed))
+}
+
 fn require(agent: &Verified, needed: &Scope, core: &Core) -> Result<(), Response> {
     if agent.scopes.iter().any(|s| s.covers(needed)) {
         Ok(())
@@ -241,29 +269,17 @@ pub(crate) async fn decide(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let agent = match authenticate(&core, &headers).await {
-        Ok(a) => a,
+    let (agent, req) = match authorized_json::<DecideRequest>(
+        &core,
+        &headers,
+        body,
+        &Scope::Decide,
+        core.settings.max_body_bytes,
+    )
+    .await
+    {
+        Ok(parts) => parts,
         Err(r) => return r,
-    };
-    if let Err(r) = require(&agent, &Scope::Decide, &core) {
-        return r;
-    }
-    let Ok(bytes) = axum::body::to_bytes(body, core.settings.max_body_bytes).await else {
-        return problem(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "invalid_request",
-            "request too large",
-        );
-    };
-    let req: DecideRequest = match serde_json::from_slice(&bytes) {
-        Ok(r) => r,
-        Err(e) => {
-            return problem(
-                StatusCode::BAD_REQUEST,
-                "invalid_request",
-                &format!("invalid body: {e}"),
-            );
-        }
     };
     let Some(action) = Action::parse(&req.action) else {
         return problem(
@@ -405,29 +421,17 @@ pub(crate) async fn scan(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let agent = match authenticate(&core, &headers).await {
-        Ok(a) => a,
+    let (_, req) = match authorized_json::<ScanRequest>(
+        &core,
+        &headers,
+        body,
+        &Scope::Scan,
+        MAX_SCAN_BYTES + 4096,
+    )
+    .await
+    {
+        Ok(parts) => parts,
         Err(r) => return r,
-    };
-    if let Err(r) = require(&agent, &Scope::Scan, &core) {
-        return r;
-    }
-    let Ok(bytes) = axum::body::to_bytes(body, MAX_SCAN_BYTES + 4096).await else {
-        return problem(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "invalid_request",
-            &format!("text over {MAX_SCAN_BYTES} bytes"),
-        );
-    };
-    let req: ScanRequest = match serde_json::from_slice(&bytes) {
-        Ok(r) => r,
-        Err(e) => {
-            return problem(
-                StatusCode::BAD_REQUEST,
-                "invalid_request",
-                &format!("invalid body: {e}"),
-            );
-        }
     };
     if req.text.len() > MAX_SCAN_BYTES {
         return problem(
