@@ -33,12 +33,17 @@ pub(crate) fn spawn(
     let Transport::Http { url, headers } = &upstream.transport else {
         return;
     };
-    let url = url.clone();
-    let headers = headers.clone();
-    let name: Arc<str> = Arc::from(upstream.name.as_str());
     let (read, write) = tokio::io::split(pipe);
-    let out_tx = Out(Arc::new(tokio::sync::Mutex::new(write)));
-    let conn = Arc::new(Mutex::new(Conn::default()));
+    // One per upstream, shared by every request's task.
+    let post = Arc::new(Post {
+        client,
+        url: url.clone(),
+        headers: headers.clone(),
+        name: Arc::from(upstream.name.as_str()),
+        conn: Mutex::new(Conn::default()),
+        out: Out(tokio::sync::Mutex::new(write)),
+        limit,
+    });
     tokio::spawn(async move {
         let mut reader = LineReader::new(BufReader::new(read), limit);
         loop {
@@ -47,20 +52,12 @@ pub(crate) fn spawn(
                     let Ok(msg) = Message::parse(&bytes) else {
                         continue;
                     };
-                    let task = Post {
-                        client: client.clone(),
-                        url: url.clone(),
-                        headers: headers.clone(),
-                        name: name.clone(),
-                        conn: conn.clone(),
-                        out: out_tx.clone(),
-                        limit,
-                    };
-                    tokio::spawn(task.run(msg, bytes));
+                    tokio::spawn(post.clone().run(msg, bytes));
                 }
                 Ok(Frame::Oversized { prefix, .. }) => {
                     if let Some(id) = top_level_id(&prefix) {
-                        let _ = out_tx
+                        let _ = post
+                            .out
                             .send(line(&error(
                                 id,
                                 code::UPSTREAM,
@@ -74,21 +71,23 @@ pub(crate) fn spawn(
             }
         }
         // The proxy is done: end the upstream session politely, then close the pipe.
-        let session = conn.lock().ok().and_then(|c| c.session.clone());
+        let session = post.conn.lock().ok().and_then(|c| c.session.clone());
         if let Some(session) = session {
-            let mut req = client.delete(&url).header("Mcp-Session-Id", session);
-            for (k, v) in &headers {
+            let mut req = post
+                .client
+                .delete(&post.url)
+                .header("Mcp-Session-Id", session);
+            for (k, v) in &post.headers {
                 req = req.header(k.as_str(), v.as_str());
             }
             let _ = req.send().await;
         }
-        let _ = out_tx.0.lock().await.shutdown().await;
+        let _ = post.out.0.lock().await.shutdown().await;
     });
 }
 
 /// The proxy's upstream input: each message is written whole under the lock.
-#[derive(Clone)]
-struct Out(Arc<tokio::sync::Mutex<tokio::io::WriteHalf<DuplexStream>>>);
+struct Out(tokio::sync::Mutex<tokio::io::WriteHalf<DuplexStream>>);
 
 impl Out {
     async fn send(&self, bytes: Vec<u8>) -> std::io::Result<()> {
@@ -101,13 +100,13 @@ struct Post {
     url: String,
     headers: Vec<(String, String)>,
     name: Arc<str>,
-    conn: Arc<Mutex<Conn>>,
+    conn: Mutex<Conn>,
     out: Out,
     limit: usize,
 }
 
 impl Post {
-    async fn run(self, msg: Message, bytes: Vec<u8>) {
+    async fn run(self: Arc<Self>, msg: Message, bytes: Vec<u8>) {
         let request_id = match &msg.kind {
             Kind::Request { id, .. } => Some(id.clone()),
             _ => None,
