@@ -193,6 +193,20 @@ impl Store {
         sqlite(&self.path)
     }
 
+    /// Every row of a query.
+    fn all<T>(
+        &self,
+        sql: &str,
+        params: impl rusqlite::Params,
+        row: impl FnMut(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+    ) -> Result<Vec<T>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare(sql).map_err(self.err())?;
+        let rows = stmt.query_map(params, row).map_err(self.err())?;
+        rows.collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(self.err())
+    }
+
     /// Drops cached rows if any process committed since the last look.
     pub(crate) fn refresh(&self) -> Result<()> {
         let version: i64 = self
@@ -259,13 +273,11 @@ impl Store {
 
     /// Every agent, by name.
     pub fn agents(&self) -> Result<Vec<Agent>> {
-        let conn = self.conn();
-        let mut stmt = conn
-            .prepare("SELECT id, uid, attributes, status, created FROM agents ORDER BY id")
-            .map_err(self.err())?;
-        let rows = stmt.query_map([], agent_row).map_err(self.err())?;
-        rows.collect::<rusqlite::Result<Vec<_>>>()
-            .map_err(self.err())
+        self.all(
+            "SELECT id, uid, attributes, status, created FROM agents ORDER BY id",
+            [],
+            agent_row,
+        )
     }
 
     /// One agent (cached; the cache follows other processes' commits).
@@ -370,19 +382,13 @@ impl Store {
 
     /// Token records, newest first; of one agent when given; expired ones only with `all`.
     pub fn tokens(&self, agent: Option<&str>, all: bool, now: i64) -> Result<Vec<TokenRecord>> {
-        let conn = self.conn();
-        let mut stmt = conn
-            .prepare(
-                "SELECT jti, agent, agent_uid, parent, actors, scopes, audience, issued, expires, revoked
-                 FROM tokens WHERE (?1 IS NULL OR agent = ?1) AND (?2 OR expires > ?3)
-                 ORDER BY issued DESC, jti",
-            )
-            .map_err(self.err())?;
-        let rows = stmt
-            .query_map(params![agent, all, now], token_row)
-            .map_err(self.err())?;
-        rows.collect::<rusqlite::Result<Vec<_>>>()
-            .map_err(self.err())
+        self.all(
+            "SELECT jti, agent, agent_uid, parent, actors, scopes, audience, issued, expires, revoked
+             FROM tokens WHERE (?1 IS NULL OR agent = ?1) AND (?2 OR expires > ?3)
+             ORDER BY issued DESC, jti",
+            params![agent, all, now],
+            token_row,
+        )
     }
 
     /// Revokes a token and, through the parent links checked at verification, every token
@@ -406,18 +412,8 @@ impl Store {
 
     /// The signing key, created on first use.
     pub(crate) fn signing_key(&self) -> Result<SigningKey> {
-        let row: Option<(String, Vec<u8>)> = self
-            .conn()
-            .query_row(
-                "SELECT kid, sealed FROM signing_keys ORDER BY created DESC, rowid DESC LIMIT 1",
-                [],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
-            .optional()
-            .map_err(self.err())?;
-        if let Some((kid, sealed)) = row {
-            let pkcs8 = self.master.open(&format!("signing-key:{kid}"), &sealed)?;
-            return Ok(SigningKey { kid, pkcs8 });
+        if let Some(key) = self.newest_key()? {
+            return Ok(key);
         }
         let (kid, pkcs8, public) = crate::token::generate_key()?;
         let sealed = self.master.seal(&format!("signing-key:{kid}"), &pkcs8)?;
@@ -429,20 +425,25 @@ impl Store {
             .map_err(self.err())?;
         // Two processes may race to create the first key: whichever row is newest wins for
         // both, and both keys verify.
-        self.signing_key_existing()
+        self.newest_key()?
+            .ok_or_else(|| Error::Crypto("the signing key could not be stored".to_owned()))
     }
 
-    fn signing_key_existing(&self) -> Result<SigningKey> {
-        let (kid, sealed): (String, Vec<u8>) = self
+    fn newest_key(&self) -> Result<Option<SigningKey>> {
+        let row: Option<(String, Vec<u8>)> = self
             .conn()
             .query_row(
                 "SELECT kid, sealed FROM signing_keys ORDER BY created DESC, rowid DESC LIMIT 1",
                 [],
                 |r| Ok((r.get(0)?, r.get(1)?)),
             )
+            .optional()
             .map_err(self.err())?;
-        let pkcs8 = self.master.open(&format!("signing-key:{kid}"), &sealed)?;
-        Ok(SigningKey { kid, pkcs8 })
+        row.map(|(kid, sealed)| {
+            let pkcs8 = self.master.open(&format!("signing-key:{kid}"), &sealed)?;
+            Ok(SigningKey { kid, pkcs8 })
+        })
+        .transpose()
     }
 
     /// Starts signing with a new key. Earlier keys keep verifying the tokens they signed;
@@ -473,15 +474,11 @@ impl Store {
 
     /// Public keys by key id.
     pub(crate) fn public_keys(&self) -> Result<Vec<(String, Vec<u8>)>> {
-        let conn = self.conn();
-        let mut stmt = conn
-            .prepare("SELECT kid, public FROM signing_keys ORDER BY created, rowid")
-            .map_err(self.err())?;
-        let rows = stmt
-            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
-            .map_err(self.err())?;
-        rows.collect::<rusqlite::Result<Vec<_>>>()
-            .map_err(self.err())
+        self.all(
+            "SELECT kid, public FROM signing_keys ORDER BY created, rowid",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
     }
 
     // ---- secrets ----
@@ -522,15 +519,9 @@ impl Store {
 
     /// Names of stored credentials with their update times.
     pub fn secrets(&self) -> Result<Vec<(String, i64)>> {
-        let conn = self.conn();
-        let mut stmt = conn
-            .prepare("SELECT name, updated FROM secrets ORDER BY name")
-            .map_err(self.err())?;
-        let rows = stmt
-            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
-            .map_err(self.err())?;
-        rows.collect::<rusqlite::Result<Vec<_>>>()
-            .map_err(self.err())
+        self.all("SELECT name, updated FROM secrets ORDER BY name", [], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
     }
 
     /// Deletes a stored credential.
