@@ -254,7 +254,7 @@ def test_openapi_document_is_valid_and_schemathesis_finds_no_failures(gateway, t
         [str(VENV / "schemathesis"), "run", f"{gateway.base}/openapi.json",
          "--header", f"Authorization: Bearer {gateway.bob}",
          "--checks", "all", "--max-examples", "60", "--seed", "1"],
-        capture_output=True, text=True, timeout=600)
+        capture_output=True, text=True, timeout=600, cwd=tmp_path)
     assert out.returncode == 0, out.stdout[-4000:] + out.stderr[-2000:]
 
 
