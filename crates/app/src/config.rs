@@ -49,6 +49,41 @@ pub struct Config {
     /// `warden serve`: upstream servers by name.
     #[serde(default)]
     pub upstreams: BTreeMap<String, UpstreamEntry>,
+    /// Calls held for a human's approval.
+    #[serde(default)]
+    pub approvals: ApprovalsConfig,
+}
+
+/// `[approvals]`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApprovalsConfig {
+    /// Hold calls that need approval (default); `false` refuses them instead.
+    pub enabled: Option<bool>,
+    /// SQLite file of the requests (default `<data dir>/approvals.db`).
+    pub path: Option<PathBuf>,
+    /// How long a request waits before it expires, which denies it (default 900).
+    pub timeout_secs: Option<u64>,
+    /// How often a held call sends the client a progress notification (default 10).
+    pub progress_secs: Option<u64>,
+    /// Where new requests are announced.
+    #[serde(default)]
+    pub webhook: Vec<WebhookConfig>,
+}
+
+/// `[[approvals.webhook]]`: a JSON POST (Slack-compatible: `text` and `blocks`) for each new
+/// request of the listed groups.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookConfig {
+    /// Where to POST.
+    pub url: String,
+    /// Approver groups this hook announces (default: all).
+    #[serde(default)]
+    pub groups: Vec<String>,
+    /// Extra headers; values may be `${env:NAME}` or `${secret:NAME}`.
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
 }
 
 /// `[gateway]`.
@@ -277,6 +312,14 @@ impl Loaded {
         match &self.config.audit.path {
             Some(p) => self.resolve(p),
             None => self.data_dir.join("audit.db"),
+        }
+    }
+
+    /// The approvals file.
+    pub fn approvals_path(&self) -> PathBuf {
+        match &self.config.approvals.path {
+            Some(p) => self.resolve(p),
+            None => self.data_dir.join("approvals.db"),
         }
     }
 

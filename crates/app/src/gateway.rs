@@ -14,6 +14,7 @@ use warden_audit::Log;
 use warden_gateway::{ExternalIssuer, Settings, Transport, UpstreamSettings, valid_upstream_name};
 use warden_identity::{MasterKey, Scope, Store};
 use warden_mcp::child::Spec;
+use warden_proxy::Approvals;
 
 use crate::config::{DEFAULT_ENV_ALLOW, Loaded, UpstreamEntry};
 use crate::env::Env;
@@ -73,7 +74,7 @@ impl Loaded {
 }
 
 /// `${env:NAME}` and `${secret:NAME}` in a configured value.
-fn resolve(value: &str, env: &Env, store: &Store, what: &str) -> Result<String> {
+pub(crate) fn resolve(value: &str, env: &Env, store: Option<&Store>, what: &str) -> Result<String> {
     let mut out = String::new();
     let mut rest = value;
     while let Some(start) = rest.find("${") {
@@ -88,9 +89,14 @@ fn resolve(value: &str, env: &Env, store: &Store, what: &str) -> Result<String> 
                 .get(name)
                 .with_context(|| format!("{what}: environment variable `{name}` is not set"))?
                 .to_owned(),
-            Some(("secret", name)) => store.secret(name).with_context(|| {
-                format!("{what}: stored secret `{name}` (set it with `warden secret set {name}`)")
-            })?,
+            Some(("secret", name)) => store
+                .with_context(|| format!("{what}: `${{secret:{name}}}` needs the state store"))?
+                .secret(name)
+                .with_context(|| {
+                    format!(
+                        "{what}: stored secret `{name}` (set it with `warden secret set {name}`)"
+                    )
+                })?,
             _ => bail!("{what}: `${{{reference}}}` must be `${{env:NAME}}` or `${{secret:NAME}}`"),
         };
         out.push_str(&resolved);
@@ -128,7 +134,7 @@ fn upstream(
             for (k, v) in &entry.env {
                 vars.insert(
                     k.clone(),
-                    resolve(v, env, store, &format!("[upstreams.{name}] env.{k}"))?,
+                    resolve(v, env, Some(store), &format!("[upstreams.{name}] env.{k}"))?,
                 );
             }
             Transport::Stdio(Spec {
@@ -152,7 +158,12 @@ fn upstream(
             for (k, v) in &entry.headers {
                 headers.push((
                     k.clone(),
-                    resolve(v, env, store, &format!("[upstreams.{name}] headers.{k}"))?,
+                    resolve(
+                        v,
+                        env,
+                        Some(store),
+                        &format!("[upstreams.{name}] headers.{k}"),
+                    )?,
                 ));
             }
             Transport::Http {
@@ -204,6 +215,7 @@ pub fn settings(
     exe: &Path,
     env: &Env,
     store: &Store,
+    approvals: Option<Arc<Approvals>>,
 ) -> Result<Settings> {
     let base = loaded.public_url(Some(bound))?;
     let g = &loaded.config.gateway;
@@ -213,6 +225,9 @@ pub fn settings(
     }
     if upstreams.is_empty() {
         upstreams.push(demo_upstream(loaded, exe, env));
+    }
+    for u in &mut upstreams {
+        u.proxy.approvals = approvals.clone();
     }
     let port = bound.port();
     let mut hosts = vec![
@@ -237,6 +252,7 @@ pub fn settings(
         authorization_servers: std::iter::once(base.clone())
             .chain(g.trust.iter().map(|t| t.issuer.clone()))
             .collect(),
+        approvals,
     })
 }
 
@@ -258,7 +274,11 @@ pub async fn serve(
     let bound = listener.local_addr()?;
     let base = loaded.public_url(Some(bound))?;
     let store = Arc::new(loaded.store(env, &base)?);
-    let settings = settings(loaded, bound, exe, env, &store)?;
+    let audit_path = loaded.audit_path();
+    let log = Log::open(&audit_path, loaded.config.audit.durability)?;
+    let approvals = loaded.approvals(&log, env, Some(&store), Some(base.clone()))?;
+    let _watch = approvals.as_ref().map(Approvals::watch);
+    let settings = settings(loaded, bound, exe, env, &store, approvals)?;
     let external = loaded
         .config
         .gateway
@@ -283,8 +303,6 @@ pub async fn serve(
             ))
         })
         .collect::<Result<Vec<_>>>()?;
-    let audit_path = loaded.audit_path();
-    let log = Log::open(&audit_path, loaded.config.audit.durability)?;
     writeln!(out, "warden: serving MCP at {}", settings.resource)?;
     writeln!(
         out,

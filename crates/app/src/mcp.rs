@@ -23,9 +23,22 @@ pub async fn serve_stdio(loaded: &Loaded, command: &[String], env: &Env) -> Resu
     if let Err(problems) = warden_detect::self_check() {
         anyhow::bail!("detectors failed their self-check: {}", problems.join("; "));
     }
-    let settings = loaded.settings(command);
+    let mut settings = loaded.settings(command);
     let audit_path = loaded.audit_path();
     let log = Log::open(&audit_path, loaded.config.audit.durability)?;
+    // `${secret:...}` in a webhook header needs the identity store; open it only then.
+    let needs_secrets = loaded
+        .config
+        .approvals
+        .webhook
+        .iter()
+        .any(|w| w.headers.values().any(|v| v.contains("${secret:")));
+    let secrets = needs_secrets.then(|| loaded.cli_store(env)).transpose()?;
+    settings.approvals = loaded.approvals(&log, env, secrets.as_ref(), None)?;
+    let _watch = settings
+        .approvals
+        .as_ref()
+        .map(warden_proxy::Approvals::watch);
     let (program, args) = command.split_first().context("no upstream command")?;
     let spec = Spec {
         program: program.clone(),

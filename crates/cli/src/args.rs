@@ -41,6 +41,12 @@ pub enum Command {
     /// Store upstream credentials, sealed at rest.
     #[command(subcommand)]
     Secret(SecretCommand),
+    /// List, inspect, approve and deny calls held for a human's approval.
+    #[command(subcommand)]
+    Approvals(ApprovalsCommand),
+    /// Manage the people who approve held calls in the console.
+    #[command(subcommand)]
+    Approver(ApproverCommand),
     /// Show Warden at work against a built-in demo tool server.
     Demo(DemoArgs),
     /// The built-in demo tool server (stdio MCP).
@@ -331,6 +337,77 @@ pub enum SecretCommand {
         config: ConfigArg,
     },
     /// Delete a stored credential.
+    Remove {
+        #[command(flatten)]
+        config: ConfigArg,
+        name: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ApprovalsCommand {
+    /// Approval requests, newest first.
+    List {
+        #[command(flatten)]
+        config: ConfigArg,
+        /// Only those with this status: pending, approved, denied, expired, used.
+        #[arg(long)]
+        status: Option<String>,
+        /// As JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// One request: the full call, its hash, the policies and findings, the decision.
+    Show {
+        #[command(flatten)]
+        config: ConfigArg,
+        id: String,
+    },
+    /// Approve a pending request (the held call then goes ahead, once).
+    Approve {
+        #[command(flatten)]
+        config: ConfigArg,
+        id: String,
+        /// Why (recorded in the audit log).
+        #[arg(long, default_value = "")]
+        reason: String,
+        /// The call hash you reviewed (`show` prints it; 8 or more leading hex digits): the
+        /// decision lands only if the held call has it.
+        #[arg(long)]
+        hash: Option<String>,
+    },
+    /// Deny a pending request (the agent is told who denied it and why).
+    Deny {
+        #[command(flatten)]
+        config: ConfigArg,
+        id: String,
+        /// Why (recorded in the audit log and told to the agent).
+        #[arg(long, default_value = "")]
+        reason: String,
+        /// The call hash you reviewed.
+        #[arg(long)]
+        hash: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ApproverCommand {
+    /// Add an approver (or change one's groups and password); the password is read from
+    /// stdin: `printf %s "$PW" | warden approver add alice --group finance`.
+    Add {
+        #[command(flatten)]
+        config: ConfigArg,
+        name: String,
+        /// An approver group named by `@approval("...")` policies (repeatable; `*` for all).
+        #[arg(long = "group", required = true)]
+        groups: Vec<String>,
+    },
+    /// List approvers and their groups.
+    List {
+        #[command(flatten)]
+        config: ConfigArg,
+    },
+    /// Remove an approver.
     Remove {
         #[command(flatten)]
         config: ConfigArg,

@@ -26,6 +26,8 @@ fn main() -> std::process::ExitCode {
         args::Command::Agent(a) => cmd::identity::agent(a, &env),
         args::Command::Token(a) => cmd::identity::token(a, &env),
         args::Command::Secret(a) => cmd::identity::secret(a, &env),
+        args::Command::Approvals(a) => cmd::approvals::approvals(a, &env),
+        args::Command::Approver(a) => cmd::approvals::approver(a, &env),
         args::Command::Demo(a) => cmd::demo::run(a, &env),
         args::Command::DemoServer(a) => cmd::demo::serve(a),
     };

@@ -428,7 +428,16 @@ impl Session {
             Err(why) => return error(id.clone(), code::UPSTREAM, &why, None),
         };
         let (sent_tx, sent_rx) = tokio::sync::oneshot::channel();
-        let wait = self.core.settings.call_timeout;
+        // A call held for approval may wait for its approvers on top of the upstream's time.
+        let held = self
+            .core
+            .settings
+            .upstreams
+            .iter()
+            .find(|u| u.name == server)
+            .and_then(|u| u.proxy.approvals.as_ref())
+            .map_or(Duration::ZERO, |a| a.settings.timeout);
+        let wait = self.core.settings.call_timeout + held;
         let fut = link.request(msg, Some(stream), wait, Some(sent_tx));
         tokio::pin!(fut);
         // Record the link-side id for cancellation as soon as it is known.

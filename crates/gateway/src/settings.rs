@@ -55,6 +55,9 @@ pub struct Settings {
     /// Authorization servers to list in the protected resource metadata (Warden's own
     /// issuer first).
     pub authorization_servers: Vec<String>,
+    /// Where held calls wait (also set in each upstream's proxy settings); the console
+    /// decides through it. `None`: approvals are disabled.
+    pub approvals: Option<std::sync::Arc<warden_proxy::Approvals>>,
 }
 
 /// Separator between server and tool or prompt names: `fs__read_file`.

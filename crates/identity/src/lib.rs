@@ -3,12 +3,14 @@
 //! exchange (scopes and lifetime only shrink, the chain is recorded), revocation, and
 //! upstream credentials sealed with a master key. Pure and synchronous over one SQLite file.
 
+mod approver;
 mod crypto;
 mod error;
 pub mod scope;
 mod store;
 pub mod token;
 
+pub use approver::ApproverAccount;
 pub use crypto::MasterKey;
 pub use error::{Error, Refusal, Result};
 pub use scope::Scope;

@@ -43,6 +43,12 @@ CREATE TABLE IF NOT EXISTS signing_keys (
     public  BLOB NOT NULL,
     created INTEGER NOT NULL
 ) STRICT;
+CREATE TABLE IF NOT EXISTS approvers (
+    name     TEXT PRIMARY KEY,
+    groups_  TEXT NOT NULL,
+    password BLOB NOT NULL,
+    created  INTEGER NOT NULL
+) STRICT;
 CREATE TABLE IF NOT EXISTS secrets (
     name    TEXT PRIMARY KEY,
     sealed  BLOB NOT NULL,
@@ -189,12 +195,12 @@ impl Store {
         lock(&self.cache)
     }
 
-    fn err(&self) -> impl Fn(rusqlite::Error) -> Error + '_ {
+    pub(crate) fn err(&self) -> impl Fn(rusqlite::Error) -> Error + '_ {
         sqlite(&self.path)
     }
 
     /// Every row of a query.
-    fn all<T>(
+    pub(crate) fn all<T>(
         &self,
         sql: &str,
         params: impl rusqlite::Params,

@@ -29,6 +29,8 @@ pub struct PolicyInfo {
     pub reason: Option<String>,
     /// `@approval` group, if this permit needs a human's approval.
     pub approval: Option<String>,
+    /// `@approval_mode("async")`: answer the agent at once instead of holding the call.
+    pub approval_async: bool,
 }
 
 /// Loaded, validated policies and the schema they were checked against.
@@ -87,6 +89,7 @@ impl Engine {
                         effect,
                         reason: policy.annotation("reason").map(str::to_owned),
                         approval: policy.annotation("approval").map(str::to_owned),
+                        approval_async: approval_mode(&policy, &id, &file.name)?,
                     },
                 );
                 file_of.insert(id.clone(), file);
@@ -191,6 +194,7 @@ impl Engine {
                     errors.join("; ")
                 ),
                 approval_groups: Vec::new(),
+                approval_async: false,
                 errors,
             };
         }
@@ -221,6 +225,7 @@ impl Engine {
                     policies: ids,
                     reason,
                     approval_groups: Vec::new(),
+                    approval_async: false,
                     errors: Vec::new(),
                 }
             }
@@ -239,9 +244,13 @@ impl Engine {
                         policies: ids,
                         reason,
                         approval_groups: groups,
+                        approval_async: false,
                         errors: Vec::new(),
                     }
                 } else {
+                    let approval_async = ids
+                        .iter()
+                        .any(|id| self.info.get(id).is_some_and(|p| p.approval_async));
                     let reason = format!(
                         "{target} needs approval from `{}` (policy `{}`)",
                         groups.join("`, `"),
@@ -252,6 +261,7 @@ impl Engine {
                         policies: ids,
                         reason,
                         approval_groups: groups,
+                        approval_async,
                         errors: Vec::new(),
                     }
                 }
@@ -465,3 +475,26 @@ fn build_context(request: &Request, with_args: bool) -> std::result::Result<Cont
 #[cfg(test)]
 #[path = "engine_tests.rs"]
 mod tests;
+
+/// `@approval_mode`: `hold` (the default) or `async`, and only beside `@approval`.
+fn approval_mode(policy: &cedar_policy::Policy, id: &str, file: &str) -> Result<bool> {
+    let Some(mode) = policy.annotation("approval_mode") else {
+        return Ok(false);
+    };
+    let invalid = |message: String| Error::Invalid {
+        location: file.to_owned(),
+        message,
+    };
+    if policy.annotation("approval").is_none() {
+        return Err(invalid(format!(
+            "policy `{id}`: @approval_mode needs @approval(\"<group>\") on the same policy"
+        )));
+    }
+    match mode {
+        "hold" => Ok(false),
+        "async" => Ok(true),
+        other => Err(invalid(format!(
+            "policy `{id}`: @approval_mode must be \"hold\" or \"async\", not \"{other}\""
+        ))),
+    }
+}

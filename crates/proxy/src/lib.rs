@@ -6,6 +6,7 @@
 //! [`pipeline`]: policy decision, durable audit record, then forward or refuse. Listings are
 //! filtered so an agent sees only what policy may let it use.
 
+mod approval;
 mod bridge;
 mod error;
 mod facts;
@@ -17,6 +18,7 @@ mod session;
 mod settings;
 pub mod stdio;
 
+pub use approval::{Announce, ApprovalSettings, Approvals};
 pub use error::{Error, Result};
 pub use facts::facts_from_tool;
 pub use guard::{Act, Actions, DetectSettings, Screened, screen_arguments};

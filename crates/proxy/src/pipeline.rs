@@ -15,10 +15,11 @@
 //! 5. **Audit.** The request and the decision are committed to the audit log *before* anything
 //!    is forwarded, so no call reaches the upstream unrecorded. If the log cannot commit, the
 //!    call is refused (fail closed).
-//! 6. **Act.** Allow forwards; deny and approval-required answer the client with the reason and
-//!    the deciding policy ids. (Holding calls for a human arrives with the approvals issue;
-//!    until then approval-required is a refusal that says so.)
+//! 6. **Act.** Allow forwards; deny answers the client with the reason and the deciding policy
+//!    ids; approval-required holds the call for a human ([`crate::approval`]), or is refused
+//!    when no approval store is configured.
 
+use std::sync::Arc;
 use std::time::Instant;
 
 use serde_json::{Value, json};
@@ -40,7 +41,7 @@ use crate::session::Shared;
 const MAX_LIST_PAGES: usize = 100;
 
 /// Runs the stages for one governed request.
-pub(crate) async fn govern(shared: &Shared, mut msg: Message, id: Value, method: String) {
+pub(crate) async fn govern(shared: &Arc<Shared>, mut msg: Message, id: Value, method: String) {
     // Stage 1: read what is asked.
     let (action, target, arguments) = match read(&msg, &method) {
         Ok(parts) => parts,
@@ -58,6 +59,7 @@ pub(crate) async fn govern(shared: &Shared, mut msg: Message, id: Value, method:
         }
     };
     // Stage 2: tool facts.
+    let tool_or_target = target.clone();
     let resource = resource_for(shared, &msg, action, target).await;
     // Stage 3: policy.
     let tool = target_name(&resource);
@@ -89,6 +91,7 @@ pub(crate) async fn govern(shared: &Shared, mut msg: Message, id: Value, method:
     }
     // Stage 5: durable audit record before anything moves.
     let hidden = guard::audit_copy(&request.arguments, &verdict);
+    let findings = verdict.audit();
     let event = decision_event(shared, request, hidden, &verdict, &decision, &method, &id);
     let seq = match shared.audit.append(event).await {
         Ok(seq) => seq,
@@ -105,13 +108,31 @@ pub(crate) async fn govern(shared: &Shared, mut msg: Message, id: Value, method:
     // Stage 6: act.
     match decision.outcome {
         Outcome::Allow => forward_request(shared, msg, id, method, Some(seq)).await,
+        Outcome::ApprovalRequired if let Some(hub) = shared.settings.approvals.clone() => {
+            let call = crate::approval::Held {
+                msg,
+                id,
+                method,
+                target: tool_or_target,
+                decision,
+                decision_seq: seq,
+                findings,
+            };
+            crate::approval::held(shared, hub, call).await;
+        }
         Outcome::Deny | Outcome::ApprovalRequired => {
             refuse(shared, id, &method, &decision, Some(seq)).await
         }
     }
 }
 
-async fn refuse(shared: &Shared, id: Value, method: &str, decision: &Decision, seq: Option<i64>) {
+pub(crate) async fn refuse(
+    shared: &Shared,
+    id: Value,
+    method: &str,
+    decision: &Decision,
+    seq: Option<i64>,
+) {
     let modern = shared.state().client_era == Some(Era::Modern);
     match refusal(method, decision, seq, modern) {
         Ok(result) => respond(shared, id, result).await,

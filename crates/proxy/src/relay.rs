@@ -1,6 +1,7 @@
 //! Routing: what happens to each message from either side. Everything not governed is relayed
 //! as is, with ids remapped so the two id spaces never mix.
 
+use std::sync::Arc;
 use std::time::Instant;
 
 use serde_json::{Value, json};
@@ -16,7 +17,7 @@ use crate::{bridge, pipeline, reply};
 pub(crate) const META_SUBSCRIPTION: &str = "io.modelcontextprotocol/subscriptionId";
 
 /// Handles one message from the client.
-pub(crate) async fn from_client(shared: &Shared, msg: Message) {
+pub(crate) async fn from_client(shared: &Arc<Shared>, msg: Message) {
     {
         let mut state = shared.state();
         if state.client_era.is_none() {
@@ -28,6 +29,13 @@ pub(crate) async fn from_client(shared: &Shared, msg: Message) {
         Kind::Notification { method } => {
             let mut msg = msg;
             if method == "notifications/cancelled" {
+                // A held call is cancelled here: it never reached the upstream.
+                let held = cancelled_request(&msg)
+                    .and_then(|id| shared.state().held.remove(&id.to_string()));
+                if let Some(task) = held {
+                    task.abort();
+                    return;
+                }
                 let upstream = cancelled_request(&msg)
                     .and_then(|id| shared.state().by_client_id.get(&id.to_string()).copied());
                 match upstream {

@@ -126,6 +126,9 @@ pub(crate) fn refusal(
     modern: bool,
 ) -> Result<Value, (i64, String, Value)> {
     let text = match decision.outcome {
+        Outcome::ApprovalRequired if decision.approval_async => {
+            format!("Warden: this call needs approval: {}.", decision.reason)
+        }
         Outcome::ApprovalRequired => format!(
             "Warden: approval required. {}. No approval channel is configured, so the call was not made.",
             decision.reason

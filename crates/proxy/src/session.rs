@@ -80,6 +80,9 @@ pub(crate) struct State {
     pub calls: i64,
     /// Redaction placeholders, stable for the session (`[EMAIL_1]` is always the same value).
     pub placeholders: warden_detect::Placeholders,
+    /// Calls held for approval, by client id (as JSON text): cancelled with the request or
+    /// the session.
+    pub held: HashMap<String, tokio::task::AbortHandle>,
     /// Labels detection put on the session (`secret_in_results`), for data-flow rules.
     pub labels: std::collections::BTreeSet<String>,
 }

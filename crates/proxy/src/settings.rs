@@ -47,6 +47,8 @@ pub struct Settings {
     /// Delegation chain of the agent's token (the agent, then each actor it was delegated
     /// to); empty when the agent acts itself (stdio mode).
     pub delegation: Vec<String>,
+    /// Where calls that need approval are held; without it they are refused.
+    pub approvals: Option<std::sync::Arc<crate::Approvals>>,
 }
 
 impl Settings {
@@ -61,6 +63,7 @@ impl Settings {
             audit_arguments: true,
             detect: crate::DetectSettings::default(),
             delegation: Vec::new(),
+            approvals: None,
         }
     }
 }

@@ -119,6 +119,12 @@ async fn fail_pending(shared: &Shared, ended: Ended) {
             shared.settings.server
         ),
     };
+    let held: Vec<_> = shared.state().held.drain().collect();
+    for (_, task) in held {
+        // The client is gone (or the upstream is): nobody is waiting for the answer. The
+        // request stays stored, so the same call made again finds its decision.
+        task.abort();
+    }
     for (_, p) in pending {
         if let Pending::Client(call) = p {
             shared

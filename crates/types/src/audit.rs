@@ -15,6 +15,8 @@ pub enum AuditKind {
     Outcome,
     /// Bad input on a wire: malformed, oversized or unexpected messages.
     Protocol,
+    /// A held call: requested, approved or denied (by whom and why), expired, used.
+    Approval,
 }
 
 impl AuditKind {
@@ -25,6 +27,7 @@ impl AuditKind {
             Self::Decision => "decision",
             Self::Outcome => "outcome",
             Self::Protocol => "protocol",
+            Self::Approval => "approval",
         }
     }
 
@@ -35,6 +38,7 @@ impl AuditKind {
             "decision" => Some(Self::Decision),
             "outcome" => Some(Self::Outcome),
             "protocol" => Some(Self::Protocol),
+            "approval" => Some(Self::Approval),
             _ => None,
         }
     }

@@ -38,6 +38,10 @@ pub struct Decision {
     /// Approver groups named by `@approval(...)` annotations, when approval is required.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub approval_groups: Vec<String>,
+    /// A policy asked for asynchronous approval (`@approval_mode("async")`): the agent is told
+    /// the request id at once and calls again later, instead of the call being held open.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub approval_async: bool,
     /// Policy evaluation errors, if any.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<String>,
@@ -51,6 +55,7 @@ impl Decision {
             policies: Vec::new(),
             reason: reason.into(),
             approval_groups: Vec::new(),
+            approval_async: false,
             errors: Vec::new(),
         }
     }

@@ -8,7 +8,7 @@ use warden_identity::Status;
 
 use crate::args::{AgentCommand, ConfigArg, SecretCommand, TokenCommand};
 
-fn with_store(
+pub(crate) fn with_store(
     config: &ConfigArg,
     env: &Env,
     f: impl FnOnce(&warden_app::config::Loaded, &warden_identity::Store) -> anyhow::Result<()>,

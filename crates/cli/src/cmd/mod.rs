@@ -1,5 +1,6 @@
 //! One module per subcommand, plus what they share.
 
+pub mod approvals;
 pub mod audit;
 pub mod demo;
 pub mod detect;
