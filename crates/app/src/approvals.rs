@@ -276,7 +276,7 @@ pub async fn decide(
         .await;
     log.flush().await?;
     log.close();
-    let decided = result.map_err(anyhow::Error::msg)?;
+    let decided = result?;
     writeln!(
         out,
         "{} `{}`: {} {} (by {})",

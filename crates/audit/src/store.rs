@@ -70,6 +70,39 @@ impl Reader {
         Ok(())
     }
 
+    /// Records before `before` (all when `None`), newest first, at most `limit`: only of
+    /// `kind` and only naming `agent` (the body's `agent` field) when given. For browsing.
+    pub fn newest(
+        &self,
+        before: Option<i64>,
+        kind: Option<AuditKind>,
+        agent: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<Record>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT seq, ts, kind, body, prev_hash, hash FROM audit \
+                 WHERE seq < ?1 AND (?2 IS NULL OR kind = ?2) \
+                 AND (?3 IS NULL OR json_extract(body, '$.agent') = ?3) \
+                 ORDER BY seq DESC LIMIT ?4",
+            )
+            .map_err(sqlite(&self.path))?;
+        let mut rows = stmt
+            .query(params![
+                before.unwrap_or(i64::MAX),
+                kind.map(AuditKind::as_str),
+                agent,
+                limit
+            ])
+            .map_err(sqlite(&self.path))?;
+        let mut out = Vec::new();
+        while let Some(row) = rows.next().map_err(sqlite(&self.path))? {
+            out.push(decode(row).map_err(sqlite(&self.path))??);
+        }
+        Ok(out)
+    }
+
     /// The last `n` records, oldest first.
     pub fn tail(&self, n: i64) -> Result<Vec<Record>> {
         let (_, max) = self.count()?;

@@ -30,6 +30,8 @@ pub(crate) struct Core {
     contexts: Mutex<HashMap<String, Arc<Session>>>,
     /// External identity providers.
     pub external: Vec<crate::auth::ExternalIssuer>,
+    /// Console sessions and caches.
+    pub console: crate::console::Console,
 }
 
 impl std::fmt::Debug for Core {
@@ -62,6 +64,7 @@ impl Core {
             sessions: Mutex::new(HashMap::new()),
             contexts: Mutex::new(HashMap::new()),
             external,
+            console: crate::console::Console::default(),
         });
         let weak = Arc::downgrade(&core);
         tokio::spawn(async move {
@@ -73,6 +76,17 @@ impl Core {
             }
         });
         Ok(core)
+    }
+
+    /// Records an event of the gateway's own (queued; a failure is logged).
+    pub(crate) async fn note(&self, kind: warden_types::AuditKind, body: Value) {
+        if let Err(e) = self
+            .audit
+            .append_detached(warden_types::AuditEvent::new(kind, body))
+            .await
+        {
+            tracing::error!("audit: {e}");
+        }
     }
 
     /// Closes sessions idle longer than the limit.

@@ -67,6 +67,7 @@ pub(crate) fn router(core: Arc<Core>) -> Router {
         .route("/v1/scan", post(crate::api::scan))
         .route("/openapi.json", get(crate::api::openapi))
         .route("/healthz", get(|| async { "ok" }))
+        .merge(crate::console::router())
         .fallback(|| async {
             (
                 StatusCode::NOT_FOUND,
@@ -101,11 +102,16 @@ async fn guard_host_origin(
     }
     if let Some(origin) = headers.get(header::ORIGIN) {
         let origin = origin.to_str().unwrap_or_default();
-        if !core
-            .settings
-            .allowed_origins
-            .iter()
-            .any(|o| o.eq_ignore_ascii_case(origin))
+        // The console's own pages post forms from its own origin.
+        let console_self = req.uri().path().starts_with("/console/")
+            && (origin.eq_ignore_ascii_case(&format!("http://{host}"))
+                || origin.eq_ignore_ascii_case(&format!("https://{host}")));
+        if !console_self
+            && !core
+                .settings
+                .allowed_origins
+                .iter()
+                .any(|o| o.eq_ignore_ascii_case(origin))
         {
             return (StatusCode::FORBIDDEN, axum::Json(json!({"error": "origin_not_allowed", "error_description": format!("Origin `{origin}` is not allowed")}))).into_response();
         }

@@ -6,7 +6,8 @@
 //! - [`upstream_http`]: remote Streamable HTTP upstreams behind a pipe;
 //! - [`streams`]: SSE streams with event ids and resumption;
 //! - [`auth`]: bearer tokens (Warden's own and external providers') and challenges;
-//! - [`api`]: OAuth metadata, token exchange, `/v1/decide`, `/v1/scan`.
+//! - [`api`]: OAuth metadata, token exchange, `/v1/decide`, `/v1/scan`;
+//! - [`console`]: the web console for approvers (`/console`).
 
 #![allow(
     clippy::result_large_err,
@@ -15,6 +16,7 @@
 
 mod api;
 pub mod auth;
+mod console;
 mod core;
 mod http;
 mod link;

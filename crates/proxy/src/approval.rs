@@ -46,6 +46,18 @@ impl Default for ApprovalSettings {
     }
 }
 
+/// Why a decision did not land.
+#[derive(Debug, thiserror::Error)]
+pub enum DecideError {
+    /// The request is unknown, settled or expired, the hash differs, or the approver is not
+    /// in its groups: nothing changed.
+    #[error(transparent)]
+    Refused(warden_approvals::Error),
+    /// The store or the audit log failed.
+    #[error("{0}")]
+    Unavailable(String),
+}
+
 /// Called with every new request (webhooks).
 pub type Announce = Arc<dyn Fn(&Approval) + Send + Sync>;
 
@@ -111,16 +123,25 @@ impl Approvals {
         approver: &Approver,
         approve: bool,
         reason: &str,
-    ) -> Result<Approval, String> {
+    ) -> Result<Approval, DecideError> {
         let (i, h, who, r) = (
             id.to_owned(),
             call_hash.to_owned(),
             approver.clone(),
             reason.to_owned(),
         );
-        let decided = self
-            .with_store(move |s| s.decide(&i, &h, &who, approve, &r, warden_approvals::now()))
-            .await?;
+        let store = self.store.clone();
+        let decided = tokio::task::spawn_blocking(move || {
+            store.decide(&i, &h, &who, approve, &r, warden_approvals::now())
+        })
+        .await
+        .map_err(|e| DecideError::Unavailable(format!("approval store task failed: {e}")))?
+        .map_err(|e| match e {
+            warden_approvals::Error::Store { .. } | warden_approvals::Error::Random => {
+                DecideError::Unavailable(e.to_string())
+            }
+            refused => DecideError::Refused(refused),
+        })?;
         let event = AuditEvent::new(
             AuditKind::Approval,
             json!({
@@ -138,7 +159,9 @@ impl Approvals {
         );
         self.wake(id);
         self.audit.append(event).await.map_err(|e| {
-            format!("the decision on `{id}` is stored but the audit log failed: {e}")
+            DecideError::Unavailable(format!(
+                "the decision on `{id}` is stored but the audit log failed: {e}"
+            ))
         })?;
         Ok(decided)
     }

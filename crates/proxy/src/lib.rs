@@ -18,7 +18,7 @@ mod session;
 mod settings;
 pub mod stdio;
 
-pub use approval::{Announce, ApprovalSettings, Approvals};
+pub use approval::{Announce, ApprovalSettings, Approvals, DecideError};
 pub use error::{Error, Result};
 pub use facts::facts_from_tool;
 pub use guard::{Act, Actions, DetectSettings, Screened, screen_arguments};
