@@ -28,6 +28,7 @@ pub async fn run(exe: &Path, dir: &Path, env: &Env, out: &mut (impl Write + Send
     std::fs::write(&config, config_text)?;
     let audit = dir.join(".warden/audit.db");
     let _ = std::fs::remove_file(&audit);
+    let _ = std::fs::remove_file(dir.join(".warden/approvals.db"));
     writeln!(
         out,
         "Warden demo: an agent talks to an order-desk MCP server through Warden."
@@ -117,7 +118,21 @@ pub async fn run(exe: &Path, dir: &Path, env: &Env, out: &mut (impl Write + Send
     ];
     let mut seen = Vec::new();
     for (tool, args, what) in calls {
+        // The large refund is held for finance: play the approver from another "terminal".
+        let approver = (args["amount"] == json!(80)).then(|| {
+            let (config, env) = (config.clone(), env.clone());
+            tokio::spawn(async move { approve_when_held(&config, &env).await })
+        });
         let reply = ask("tools/call", json!({"name": tool, "arguments": args})).await?;
+        let held = match approver {
+            Some(task) => {
+                let id = task.await.context("approver task")??;
+                format!(
+                    "\n  -> HELD for finance until an approver ran `warden approvals approve {id}`"
+                )
+            }
+            None => String::new(),
+        };
         let result = &reply["result"];
         let text = result["content"][0]["text"].as_str().unwrap_or_default();
         let outcome = result["_meta"]["dev.warden/decision"]["outcome"]
@@ -125,7 +140,7 @@ pub async fn run(exe: &Path, dir: &Path, env: &Env, out: &mut (impl Write + Send
             .unwrap_or("allow");
         writeln!(
             out,
-            "{tool} {args}  ({what})\n  -> {}: {text}\n",
+            "{tool} {args}  ({what}){held}\n  -> {}: {text}\n",
             outcome.to_uppercase()
         )?;
         seen.push(outcome.to_owned());
@@ -151,18 +166,42 @@ pub async fn run(exe: &Path, dir: &Path, env: &Env, out: &mut (impl Write + Send
         out,
         "after changing the refund of 80 to 8 in a copy of the log -> {caught}"
     )?;
-    let expected = [
-        "allow",
-        "allow",
-        "approval_required",
-        "deny",
-        "deny",
-        "deny",
-    ];
+    let expected = ["allow", "allow", "allow", "deny", "deny", "deny"];
     Ok(report.ok()
         && bad.problem.is_some()
         && seen == expected
         && !names.contains(&"delete_account"))
+}
+
+/// Waits for the held refund and approves it the way `warden approvals approve` does.
+async fn approve_when_held(config: &Path, env: &Env) -> Result<String> {
+    let loaded = crate::config::Loaded::load(Some(config), env)?;
+    for _ in 0..100 {
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        let Ok(store) = warden_approvals::Store::open(&loaded.approvals_path()) else {
+            continue;
+        };
+        let pending = store.list(
+            Some(warden_approvals::Status::Pending),
+            1,
+            warden_approvals::now(),
+        )?;
+        if let Some(a) = pending.first() {
+            let mut sink = Vec::new();
+            crate::approvals::decide(
+                &loaded,
+                env,
+                &a.id,
+                true,
+                "demo: refund checked",
+                Some(&a.call_hash),
+                &mut sink,
+            )
+            .await?;
+            return Ok(a.id.clone());
+        }
+    }
+    bail!("the refund was never held for approval")
 }
 
 /// Copies the log and edits one decision record the way a careless insider would.

@@ -4,11 +4,12 @@ use std::process::Command;
 
 use serde_json::json;
 
-use crate::support::{Session, warden, workspace};
+use crate::support::{Session, disable_approvals, warden, workspace};
 
 #[test]
 fn verify_tail_and_export() {
     let dir = workspace();
+    disable_approvals(dir.path());
     let mut s = Session::start(dir.path());
     s.initialize();
     for amount in [10, 20, 90] {

@@ -11,7 +11,8 @@ use crate::support::gateway::{
 };
 use crate::support::workspace;
 
-const POLICIES: &str = r#"
+/// Shared with the console tests.
+pub(crate) const POLICIES: &str = r#"
 @id("allow-all")
 permit(principal, action, resource)
 unless { action == Action::"call_tool" && resource has name && resource.name == "refund" };

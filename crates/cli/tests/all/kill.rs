@@ -6,11 +6,12 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use crate::support::{Session, audit_records, workspace};
+use crate::support::{Session, audit_records, disable_approvals, workspace};
 
 #[test]
 fn sigkill_under_load_loses_no_acknowledged_record() {
     let dir = workspace();
+    disable_approvals(dir.path());
     let mut s = Session::start(dir.path());
     s.initialize();
     // A writer thread pipelines calls as fast as Warden takes them.

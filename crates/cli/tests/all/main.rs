@@ -13,8 +13,10 @@
 
 mod support;
 
+mod approvals;
 mod audit_cli;
 mod bad_input;
+mod console;
 mod detect;
 mod gateway;
 mod kill;

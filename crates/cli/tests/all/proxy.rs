@@ -2,11 +2,13 @@
 
 use serde_json::json;
 
-use crate::support::{Session, audit_records, workspace};
+use crate::support::{Session, audit_records, disable_approvals, workspace};
 
 #[test]
 fn denied_calls_never_reach_the_upstream() {
     let dir = workspace();
+    // Without approvals, a call that needs one is refused and says so.
+    disable_approvals(dir.path());
     let mut s = Session::start(dir.path());
     s.initialize();
     let small = s.call("refund", json!({"order_id": "A1", "amount": 30}));
@@ -96,6 +98,7 @@ fn calling_before_listing_still_uses_the_tool_annotations() {
 fn modern_client_is_governed_too() {
     // Bridging to legacy-only upstreams is covered with server-everything in tests/e2e.
     let dir = workspace();
+    disable_approvals(dir.path());
     let mut s = Session::start(dir.path());
     let meta = json!({"io.modelcontextprotocol/protocolVersion": "2026-07-28", "io.modelcontextprotocol/clientCapabilities": {}});
     let d = s.request("server/discover", json!({"_meta": meta}));

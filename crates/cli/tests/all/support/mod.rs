@@ -24,6 +24,16 @@ pub fn workspace() -> tempfile::TempDir {
     dir
 }
 
+/// Calls that need approval are refused instead of held.
+pub fn disable_approvals(dir: &Path) {
+    let path = dir.join("warden.toml");
+    let text = std::fs::read_to_string(&path).unwrap().replace(
+        "[approvals]\nenabled = true",
+        "[approvals]\nenabled = false",
+    );
+    std::fs::write(path, text).unwrap();
+}
+
 pub fn set_limit(dir: &Path, bytes: usize) {
     let path = dir.join("warden.toml");
     let text = std::fs::read_to_string(&path).unwrap().replace(
