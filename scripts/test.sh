@@ -24,6 +24,18 @@ if [ ! -e "$PEERS/.installed-api" ]; then
   touch "$PEERS/.installed-api"
 fi
 
+if ! command -v chromium >/dev/null 2>&1; then
+  step "installing Chromium (Debian package) for the console's browser tests"
+  SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium >/dev/null
+fi
+if [ ! -e tests/console/node_modules/.installed ]; then
+  step "installing the console test's npm packages (playwright-core, axe-core, MCP SDK)"
+  npm ci --prefix tests/console --no-audit --no-fund --loglevel=error
+  touch tests/console/node_modules/.installed
+fi
+
 step "format"
 cargo fmt --all --check
 step "clippy"
@@ -35,3 +47,5 @@ cargo build --locked -p warden-cli
 cargo test --workspace --locked
 step "end-to-end tests (real MCP peers)"
 WARDEN_BIN="$ROOT/target/debug/warden" "$PEERS/venv/bin/python" -m pytest -q -p no:cacheprovider tests/e2e
+step "console in a real browser (Chromium, Playwright, axe-core; screenshots in target/console-screenshots)"
+(cd tests/console && WARDEN_BIN="$ROOT/target/debug/warden" node --test --test-concurrency=1 console.test.mjs)

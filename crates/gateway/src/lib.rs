@@ -26,6 +26,7 @@ mod settings;
 mod streams;
 mod upstream_http;
 
+use std::future::IntoFuture;
 use std::sync::Arc;
 
 pub use auth::ExternalIssuer;
@@ -45,8 +46,25 @@ pub async fn serve(
 ) -> Result<(), String> {
     let core = core::Core::new(settings, engine, audit, store, external)?;
     let app = http::router(core);
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await
-        .map_err(|e| format!("the HTTP server failed: {e}"))
+    let (stopping_tx, stopping) = tokio::sync::oneshot::channel::<()>();
+    let server = axum::serve(listener, app).with_graceful_shutdown(async move {
+        shutdown.await;
+        let _ = stopping_tx.send(());
+    });
+    // Streams (SSE, held calls) never finish by themselves: after the signal, requests in
+    // flight get a grace period, then the server stops anyway.
+    let deadline = async move {
+        if stopping.await.is_ok() {
+            tokio::time::sleep(SHUTDOWN_GRACE).await;
+        } else {
+            std::future::pending::<()>().await;
+        }
+    };
+    tokio::select! {
+        r = server.into_future() => r.map_err(|e| format!("the HTTP server failed: {e}")),
+        () = deadline => Ok(()),
+    }
 }
+
+/// How long requests in flight may finish after a shutdown signal.
+const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
