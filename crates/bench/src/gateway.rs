@@ -20,7 +20,7 @@ const CONCURRENCY: &[usize] = &[1, 16, 64];
 /// Offered load of the paced run.
 const PACED_RATE: f64 = 5000.0;
 
-struct Kill(Child);
+pub(crate) struct Kill(pub Child);
 
 impl Drop for Kill {
     fn drop(&mut self) {
@@ -29,7 +29,7 @@ impl Drop for Kill {
     }
 }
 
-fn first_line(child: &mut Child) -> Result<String> {
+pub(crate) fn first_line(child: &mut Child) -> Result<String> {
     let out = child.stdout.take().context("stdout")?;
     let mut reader = BufReader::new(out);
     let mut line = String::new();
@@ -38,17 +38,17 @@ fn first_line(child: &mut Child) -> Result<String> {
     Ok(line.trim().to_owned())
 }
 
-fn free_port() -> Result<u16> {
+pub(crate) fn free_port() -> Result<u16> {
     Ok(std::net::TcpListener::bind("127.0.0.1:0")?
         .local_addr()?
         .port())
 }
 
 #[derive(Clone)]
-struct Target {
-    url: String,
-    token: Option<String>,
-    tool: &'static str,
+pub(crate) struct Target {
+    pub url: String,
+    pub token: Option<String>,
+    pub tool: &'static str,
 }
 
 /// One client: its own connection, its own session when going through Warden.
@@ -112,7 +112,11 @@ async fn client(
     Ok(out)
 }
 
-async fn round(target: &Target, clients: usize, rate: Option<f64>) -> Result<(f64, Vec<Duration>)> {
+pub(crate) async fn round(
+    target: &Target,
+    clients: usize,
+    rate: Option<f64>,
+) -> Result<(f64, Vec<Duration>)> {
     let started = Instant::now();
     let until = started + ROUND;
     let tasks: Vec<_> = (0..clients)
@@ -272,7 +276,7 @@ pub fn run(warden: &Path) -> Result<()> {
     Ok(())
 }
 
-async fn round_short(target: &Target, clients: usize, length: Duration) -> Result<()> {
+pub(crate) async fn round_short(target: &Target, clients: usize, length: Duration) -> Result<()> {
     let until = Instant::now() + length;
     let tasks: Vec<_> = (0..clients)
         .map(|_| tokio::spawn(client(target.clone(), until, None)))

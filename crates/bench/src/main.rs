@@ -1,10 +1,11 @@
 //! `warden-bench`: the figures in BENCHMARKS.md, each measured side by side with its baseline in
-//! the same run. Usage: `warden-bench [latency|gateway|policy|audit|detect|all] [--warden PATH] [--corpus FILE]...`.
+//! the same run. Usage: `warden-bench [latency|gateway|approvals|policy|audit|detect|all] [--warden PATH] [--corpus FILE]...`.
 #![allow(
     clippy::disallowed_methods,
     reason = "the harness starts the binaries it measures"
 )]
 
+mod approvals;
 mod audit;
 mod detect;
 mod gateway;
@@ -37,6 +38,9 @@ fn main() -> anyhow::Result<()> {
     }
     if matches!(what, "gateway" | "all") {
         gateway::run(&warden)?;
+    }
+    if matches!(what, "approvals" | "all") {
+        approvals::run(&warden)?;
     }
     if matches!(what, "policy" | "all") {
         policy::run()?;
