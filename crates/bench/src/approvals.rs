@@ -4,13 +4,12 @@
 //! with rounds with them, in the same run. The held calls expire between rounds.
 
 use std::path::Path;
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use serde_json::{Value, json};
 
-use crate::gateway::{Kill, Target, first_line, free_port, round, round_short};
+use crate::gateway::{Setup, Target, round, round_short};
 use crate::stats::Samples;
 
 const HELD: usize = 1000;
@@ -74,58 +73,19 @@ async fn hold(url: String, token: String, n: usize) -> Result<Vec<tokio::task::J
 }
 
 pub fn run(warden: &Path) -> Result<()> {
-    let dir = tempfile::tempdir()?;
-    let init = Command::new(warden).arg("init").arg(dir.path()).output()?;
-    anyhow::ensure!(init.status.success(), "warden init failed");
-    let mut upstream = Kill(
-        Command::new(warden)
-            .args(["demo-server", "--http", "127.0.0.1:0"])
-            .stdout(Stdio::piped())
-            .spawn()?,
-    );
-    let upstream_url = first_line(&mut upstream.0)?;
-    let config = dir.path().join("warden.toml");
-    let text = std::fs::read_to_string(&config)?
-        .replace(
+    let setup = Setup::new(warden, |t| {
+        t.replace(
             "timeout_secs = 900",
             &format!("timeout_secs = {TIMEOUT_SECS}"),
         )
-        .replace("progress_secs = 10", "progress_secs = 60");
-    let port = free_port()?;
-    std::fs::write(
-        &config,
-        format!(
-            "{text}\n[gateway]\nlisten = \"127.0.0.1:{port}\"\n\n[upstreams.demo]\nurl = \"{upstream_url}\"\n"
-        ),
-    )?;
-    let cli = |args: &[&str]| -> Result<String> {
-        let out = Command::new(warden)
-            .args(args)
-            .arg("--config")
-            .arg(&config)
-            .output()?;
-        anyhow::ensure!(
-            out.status.success(),
-            "warden {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        Ok(String::from_utf8(out.stdout)?.trim().to_owned())
-    };
+        .replace("progress_secs = 10", "progress_secs = 60")
+    })?;
+    let cli = |args: &[&str]| setup.cli(args);
     cli(&["agent", "add", "worker", "--attr", "team=bench"])?;
     cli(&["agent", "add", "holder", "--attr", "team=bench"])?;
     let worker = cli(&["token", "issue", "worker", "--ttl", "1h"])?;
     let holder = cli(&["token", "issue", "holder", "--ttl", "1h"])?;
-    let mut gateway = Kill(
-        Command::new(warden)
-            .args(["serve", "--config"])
-            .arg(&config)
-            .stdout(Stdio::piped())
-            .spawn()?,
-    );
-    let url = first_line(&mut gateway.0)?
-        .strip_prefix("warden: serving MCP at ")
-        .context("warden serve did not start")?
-        .to_owned();
+    let (gateway, url) = setup.serve()?;
     let target = Target {
         url: url.clone(),
         token: Some(worker),
@@ -215,6 +175,6 @@ pub fn run(warden: &Path) -> Result<()> {
             "p50_change_pct": (slower * 1000.0).round() / 10.0})
     );
     drop(gateway);
-    drop(upstream);
+    drop(setup);
     Ok(())
 }

@@ -136,29 +136,51 @@ pub(crate) async fn round(
     Ok((rate, all))
 }
 
-pub fn run(warden: &Path) -> Result<()> {
-    let dir = tempfile::tempdir()?;
-    let init = Command::new(warden).arg("init").arg(dir.path()).output()?;
-    anyhow::ensure!(init.status.success(), "warden init failed");
-    let mut upstream = Kill(
-        Command::new(warden)
-            .args(["demo-server", "--http", "127.0.0.1:0"])
-            .stdout(Stdio::piped())
-            .spawn()?,
-    );
-    let upstream_url = first_line(&mut upstream.0)?;
-    let config = dir.path().join("warden.toml");
-    let mut text = std::fs::read_to_string(&config)?;
-    let port = free_port()?;
-    text.push_str(&format!(
-        "\n[gateway]\nlisten = \"127.0.0.1:{port}\"\n\n[upstreams.demo]\nurl = \"{upstream_url}\"\n"
-    ));
-    std::fs::write(&config, text)?;
-    let cli = |args: &[&str]| -> Result<String> {
-        let out = Command::new(warden)
+/// A `warden init` directory with the demo server over HTTP as upstream `demo` and a gateway
+/// configured (not started) on a free port.
+pub(crate) struct Setup {
+    warden: std::path::PathBuf,
+    _dir: tempfile::TempDir,
+    config: std::path::PathBuf,
+    _upstream: Kill,
+    pub upstream_url: String,
+}
+
+impl Setup {
+    /// `edit` may change the starter `warden.toml` first.
+    pub(crate) fn new(warden: &Path, edit: impl Fn(String) -> String) -> Result<Self> {
+        let dir = tempfile::tempdir()?;
+        let init = Command::new(warden).arg("init").arg(dir.path()).output()?;
+        anyhow::ensure!(init.status.success(), "warden init failed");
+        let mut upstream = Kill(
+            Command::new(warden)
+                .args(["demo-server", "--http", "127.0.0.1:0"])
+                .stdout(Stdio::piped())
+                .spawn()?,
+        );
+        let upstream_url = first_line(&mut upstream.0)?;
+        let config = dir.path().join("warden.toml");
+        let mut text = edit(std::fs::read_to_string(&config)?);
+        let port = free_port()?;
+        text.push_str(&format!(
+            "\n[gateway]\nlisten = \"127.0.0.1:{port}\"\n\n[upstreams.demo]\nurl = \"{upstream_url}\"\n"
+        ));
+        std::fs::write(&config, text)?;
+        Ok(Self {
+            warden: warden.to_owned(),
+            _dir: dir,
+            config,
+            _upstream: upstream,
+            upstream_url,
+        })
+    }
+
+    /// Runs a `warden` command on this configuration; its trimmed stdout.
+    pub(crate) fn cli(&self, args: &[&str]) -> Result<String> {
+        let out = Command::new(&self.warden)
             .args(args)
             .arg("--config")
-            .arg(&config)
+            .arg(&self.config)
             .output()?;
         anyhow::ensure!(
             out.status.success(),
@@ -166,21 +188,31 @@ pub fn run(warden: &Path) -> Result<()> {
             String::from_utf8_lossy(&out.stderr)
         );
         Ok(String::from_utf8(out.stdout)?.trim().to_owned())
-    };
-    cli(&["agent", "add", "bench-agent", "--attr", "team=bench"])?;
-    let token = cli(&["token", "issue", "bench-agent", "--ttl", "1h"])?;
-    let mut gateway = Kill(
-        Command::new(warden)
-            .args(["serve", "--config"])
-            .arg(&config)
-            .stdout(Stdio::piped())
-            .spawn()?,
-    );
-    let first = first_line(&mut gateway.0)?;
-    let gateway_url = first
-        .strip_prefix("warden: serving MCP at ")
-        .context("warden serve did not start")?
-        .to_owned();
+    }
+
+    /// Starts `warden serve`; the process and its MCP URL.
+    pub(crate) fn serve(&self) -> Result<(Kill, String)> {
+        let mut gateway = Kill(
+            Command::new(&self.warden)
+                .args(["serve", "--config"])
+                .arg(&self.config)
+                .stdout(Stdio::piped())
+                .spawn()?,
+        );
+        let url = first_line(&mut gateway.0)?
+            .strip_prefix("warden: serving MCP at ")
+            .context("warden serve did not start")?
+            .to_owned();
+        Ok((gateway, url))
+    }
+}
+
+pub fn run(warden: &Path) -> Result<()> {
+    let setup = Setup::new(warden, |t| t)?;
+    setup.cli(&["agent", "add", "bench-agent", "--attr", "team=bench"])?;
+    let token = setup.cli(&["token", "issue", "bench-agent", "--ttl", "1h"])?;
+    let (gateway, gateway_url) = setup.serve()?;
+    let upstream_url = setup.upstream_url.clone();
     let direct = Target {
         url: upstream_url,
         token: None,
@@ -272,7 +304,7 @@ pub fn run(warden: &Path) -> Result<()> {
         "added_p50_us": (w.pct(50.0) - d.pct(50.0)).round(), "added_p99_us": (w.pct(99.0) - d.pct(99.0)).round()}));
     println!("{}", Value::Array(summary));
     drop(gateway);
-    drop(upstream);
+    drop(setup);
     Ok(())
 }
 
