@@ -224,6 +224,95 @@ impl Approvals {
     }
 }
 
+/// The approver group that means "the agent's own user, asked through MCP elicitation".
+pub const SELF: &str = "self";
+
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// `@approval("self")`: asks the agent's own user through MCP elicitation (the client declared
+/// the capability). Accepting with `approve` checked approves; declining denies; dismissing
+/// leaves the request to other approvers or to expiry.
+async fn ask_user(shared: Arc<Shared>, hub: Arc<Approvals>, approval: Approval) {
+    let left = u64::try_from(approval.expires - warden_approvals::now()).unwrap_or(0);
+    let args = serde_json::to_string_pretty(&approval.arguments).unwrap_or_default();
+    let shown: String = args.chars().take(2000).collect();
+    let params = json!({
+        "message": format!(
+            "Warden: agent `{}` wants to call `{}` with:\n{shown}\n\nPolicy {} asks for your approval (request {}, call {}). Approve this call?",
+            approval.agent,
+            approval.resource(),
+            approval.policies.join(", "),
+            approval.id,
+            approval.call_hash.get(..12).unwrap_or(&approval.call_hash),
+        ),
+        "requestedSchema": {
+            "type": "object",
+            "properties": {
+                "approve": {"type": "boolean", "title": "Approve this call", "description": "Only this exact call, once."},
+                "reason": {"type": "string", "title": "Reason (optional)"}
+            },
+            "required": ["approve"]
+        }
+    });
+    let answer = match shared
+        .ask_client("elicitation/create", params, Duration::from_secs(left))
+        .await
+    {
+        Ok(a) => a,
+        Err(e) => {
+            tracing::info!("self-approval of {}: {e}", approval.id);
+            return;
+        }
+    };
+    let result = answer.get("result").cloned().unwrap_or(Value::Null);
+    let content = result.get("content").cloned().unwrap_or(Value::Null);
+    let reason = content
+        .get("reason")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .chars()
+        .take(2000)
+        .collect::<String>();
+    let (approve, reason) = match result.get("action").and_then(Value::as_str) {
+        Some("accept") => (
+            content.get("approve").and_then(Value::as_bool) == Some(true),
+            reason,
+        ),
+        Some("decline") => (
+            false,
+            if reason.is_empty() {
+                "declined by the user".to_owned()
+            } else {
+                reason
+            },
+        ),
+        _ => return,
+    };
+    let approver = Approver {
+        name: format!("user of {}", approval.agent),
+        groups: vec![SELF.to_owned()],
+        via: "elicitation".to_owned(),
+    };
+    if let Err(e) = hub
+        .decide(
+            &approval.id,
+            &approval.call_hash,
+            &approver,
+            approve,
+            &reason,
+        )
+        .await
+    {
+        tracing::warn!("self-approval of {}: {e}", approval.id);
+    }
+}
+
 /// Everything known about the call when policy asks for approval.
 pub(crate) struct Held {
     pub msg: Message,
@@ -325,8 +414,12 @@ pub(crate) async fn held(shared: &Arc<Shared>, hub: Arc<Approvals>, call: Held) 
     let key = client_key.clone();
     // The state lock is held while spawning so the task cannot remove its entry before it
     // is inserted.
+    let ask = (approval.groups.iter().any(|g| g == SELF) && shared.state().client_elicitation)
+        .then(|| tokio::spawn(ask_user(shared.clone(), hub.clone(), approval.clone())));
     let mut state = shared.state();
     let handle = tokio::spawn(async move {
+        // Dropped with this task, also when it is aborted: the question goes away with it.
+        let _ask = ask.map(AbortOnDrop);
         wait(&task_shared, &hub, call, approval).await;
         task_shared.state().held.remove(&key);
     });

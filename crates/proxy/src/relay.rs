@@ -62,6 +62,14 @@ pub(crate) async fn from_client(shared: &Arc<Shared>, msg: Message) {
                     return;
                 }
             }
+            if method == "initialize" {
+                let asks = msg
+                    .params()
+                    .and_then(|p| p.get("capabilities"))
+                    .and_then(|c| c.get("elicitation"))
+                    .is_some_and(Value::is_object);
+                shared.state().client_elicitation = asks;
+            }
             match method.as_str() {
                 "tools/call" | "resources/read" | "prompts/get" => {
                     pipeline::govern(shared, msg, id, method).await
@@ -104,6 +112,13 @@ pub(crate) async fn forward_request(
 
 /// The client answers a request the upstream sent it.
 async fn answer_server_request(shared: &Shared, mut msg: Message, id: &Value) {
+    let own = id
+        .as_i64()
+        .and_then(|down| shared.state().own_requests.remove(&down));
+    if let Some(waiter) = own {
+        let _ = waiter.send(msg.value);
+        return;
+    }
     let original = id.as_i64().and_then(|down| {
         let mut state = shared.state();
         let original = state.server_requests.remove(&down)?;

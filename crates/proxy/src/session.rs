@@ -80,6 +80,10 @@ pub(crate) struct State {
     pub calls: i64,
     /// Redaction placeholders, stable for the session (`[EMAIL_1]` is always the same value).
     pub placeholders: warden_detect::Placeholders,
+    /// The client declared the elicitation capability (`initialize`).
+    pub client_elicitation: bool,
+    /// Warden's own requests to the client (elicitation), by client-facing id.
+    pub own_requests: HashMap<i64, oneshot::Sender<Value>>,
     /// Calls held for approval, by client id (as JSON text): cancelled with the request or
     /// the session.
     pub held: HashMap<String, tokio::task::AbortHandle>,
@@ -162,6 +166,37 @@ impl Shared {
             .await
         {
             tracing::error!("audit: {e}");
+        }
+    }
+
+    /// Sends a request of Warden's own to the client and waits for the answer (the whole
+    /// response object) or `wait`.
+    pub async fn ask_client(
+        &self,
+        method: &str,
+        params: Value,
+        wait: std::time::Duration,
+    ) -> Result<Value, String> {
+        let (tx, rx) = oneshot::channel();
+        let id = {
+            let mut state = self.state();
+            let id = state.next_client_id();
+            state.own_requests.insert(id, tx);
+            id
+        };
+        self.send_client(&warden_mcp::message::request(
+            Value::from(id),
+            method,
+            params,
+        ))
+        .await;
+        match tokio::time::timeout(wait, rx).await {
+            Ok(Ok(response)) => Ok(response),
+            Ok(Err(_)) => Err(format!("the client went away before answering `{method}`")),
+            Err(_) => {
+                self.state().own_requests.remove(&id);
+                Err(format!("the client did not answer `{method}` in time"))
+            }
         }
     }
 

@@ -325,3 +325,52 @@ fn a_misused_approval_mode_names_the_policy() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("odd") && err.contains("\"later\""), "{err}");
 }
+
+#[test]
+fn the_agents_own_user_approves_or_declines_through_elicitation() {
+    let dir = workspace();
+    let d = dir.path();
+    let policies = std::fs::read_to_string(d.join("policies.cedar")).unwrap();
+    std::fs::write(
+        d.join("policies.cedar"),
+        policies.replace("@approval(\"finance\")", "@approval(\"self\")"),
+    )
+    .unwrap();
+    let mut s = Session::start(d);
+    let init = s.request("initialize", json!({"protocolVersion": "2025-06-18", "capabilities": {"elicitation": {}}, "clientInfo": {"name": "t", "version": "1"}}));
+    assert!(init["result"].is_object(), "{init}");
+    s.send(&json!({"jsonrpc": "2.0", "method": "notifications/initialized"}));
+    for (id, answer, ok) in [
+        (
+            20,
+            json!({"action": "accept", "content": {"approve": true}}),
+            true,
+        ),
+        (21, json!({"action": "decline"}), false),
+    ] {
+        let mut call = refund_80(id);
+        call["params"]["arguments"]["order_id"] = json!(format!("E{id}"));
+        s.send(&call);
+        let ask = s.recv();
+        assert_eq!(ask["method"], json!("elicitation/create"), "{ask}");
+        let message = ask["params"]["message"].as_str().unwrap();
+        assert!(
+            message.contains("demo/refund") && message.contains(&format!("E{id}")),
+            "{message}"
+        );
+        s.send(&json!({"jsonrpc": "2.0", "id": ask["id"], "result": answer}));
+        let (reply, _) = answer(&mut s, id, Duration::from_secs(20));
+        assert_eq!(reply["result"]["isError"], json!(!ok), "{reply}");
+        if !ok {
+            let text = reply["result"]["content"][0]["text"].as_str().unwrap();
+            assert!(text.contains("declined by the user"), "{text}");
+        }
+    }
+    assert_eq!(refunds_received(&s), vec![80]);
+    s.finish();
+    let by: Vec<Value> = requests(d)
+        .iter()
+        .map(|r| r["decided_via"].clone())
+        .collect();
+    assert_eq!(by, vec![json!("elicitation"), json!("elicitation")]);
+}
