@@ -190,14 +190,11 @@ impl Shared {
             params,
         ))
         .await;
-        match tokio::time::timeout(wait, rx).await {
-            Ok(Ok(response)) => Ok(response),
-            Ok(Err(_)) => Err(format!("the client went away before answering `{method}`")),
-            Err(_) => {
-                self.state().own_requests.remove(&id);
-                Err(format!("the client did not answer `{method}` in time"))
-            }
+        let answer = tokio::time::timeout(wait, rx).await;
+        if answer.is_err() {
+            self.state().own_requests.remove(&id);
         }
+        settle(answer, "the client", method, wait)
     }
 
     /// Sends a request of Warden's own to the upstream and waits for the answer (the whole
@@ -222,20 +219,32 @@ impl Shared {
             params,
         ))
         .await;
-        match tokio::time::timeout(wait, rx).await {
-            Ok(Ok(response)) => Ok(response),
-            Ok(Err(_)) => Err(format!(
-                "upstream `{}` went away before answering `{method}`",
-                self.settings.server
-            )),
-            Err(_) => {
-                self.state().pending.remove(&id);
-                Err(format!(
-                    "upstream `{}` did not answer `{method}` within {} ms",
-                    self.settings.server,
-                    wait.as_millis()
-                ))
-            }
+        let answer = tokio::time::timeout(wait, rx).await;
+        if answer.is_err() {
+            self.state().pending.remove(&id);
         }
+        settle(
+            answer,
+            &format!("upstream `{}`", self.settings.server),
+            method,
+            wait,
+        )
+    }
+}
+
+/// The answer to one of Warden's own requests, or why there is none.
+fn settle(
+    answer: Result<Result<Value, oneshot::error::RecvError>, tokio::time::error::Elapsed>,
+    peer: &str,
+    method: &str,
+    wait: std::time::Duration,
+) -> Result<Value, String> {
+    match answer {
+        Ok(Ok(response)) => Ok(response),
+        Ok(Err(_)) => Err(format!("{peer} went away before answering `{method}`")),
+        Err(_) => Err(format!(
+            "{peer} did not answer `{method}` within {} ms",
+            wait.as_millis()
+        )),
     }
 }

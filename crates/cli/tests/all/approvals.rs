@@ -340,7 +340,7 @@ fn the_agents_own_user_approves_or_declines_through_elicitation() {
     let init = s.request("initialize", json!({"protocolVersion": "2025-06-18", "capabilities": {"elicitation": {}}, "clientInfo": {"name": "t", "version": "1"}}));
     assert!(init["result"].is_object(), "{init}");
     s.send(&json!({"jsonrpc": "2.0", "method": "notifications/initialized"}));
-    for (id, answer, ok) in [
+    for (id, choice, ok) in [
         (
             20,
             json!({"action": "accept", "content": {"approve": true}}),
@@ -358,7 +358,7 @@ fn the_agents_own_user_approves_or_declines_through_elicitation() {
             message.contains("demo/refund") && message.contains(&format!("E{id}")),
             "{message}"
         );
-        s.send(&json!({"jsonrpc": "2.0", "id": ask["id"], "result": answer}));
+        s.send(&json!({"jsonrpc": "2.0", "id": ask["id"], "result": choice}));
         let (reply, _) = answer(&mut s, id, Duration::from_secs(20));
         assert_eq!(reply["result"]["isError"], json!(!ok), "{reply}");
         if !ok {
