@@ -226,8 +226,11 @@ pub fn settings(
     if upstreams.is_empty() {
         upstreams.push(demo_upstream(loaded, exe, env));
     }
+    // One set of counts for the whole gateway: limits per agent hold across its sessions.
+    let limits = loaded.config.limits.build()?;
     for u in &mut upstreams {
         u.proxy.approvals = approvals.clone();
+        u.proxy.limits = limits.clone();
     }
     let port = bound.port();
     let mut hosts = vec![

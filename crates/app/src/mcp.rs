@@ -35,6 +35,7 @@ pub async fn serve_stdio(loaded: &Loaded, command: &[String], env: &Env) -> Resu
         .any(|w| w.headers.values().any(|v| v.contains("${secret:")));
     let secrets = needs_secrets.then(|| loaded.cli_store(env)).transpose()?;
     settings.approvals = loaded.approvals(&log, env, secrets.as_ref(), None)?;
+    settings.limits = loaded.config.limits.build()?;
     let _watch = settings
         .approvals
         .as_ref()

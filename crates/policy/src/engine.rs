@@ -195,6 +195,7 @@ impl Engine {
                 ),
                 approval_groups: Vec::new(),
                 approval_async: false,
+                retry_after_secs: None,
                 errors,
             };
         }
@@ -226,6 +227,7 @@ impl Engine {
                     reason,
                     approval_groups: Vec::new(),
                     approval_async: false,
+                    retry_after_secs: None,
                     errors: Vec::new(),
                 }
             }
@@ -245,6 +247,7 @@ impl Engine {
                         reason,
                         approval_groups: groups,
                         approval_async: false,
+                        retry_after_secs: None,
                         errors: Vec::new(),
                     }
                 } else {
@@ -262,6 +265,7 @@ impl Engine {
                         reason,
                         approval_groups: groups,
                         approval_async,
+                        retry_after_secs: None,
                         errors: Vec::new(),
                     }
                 }

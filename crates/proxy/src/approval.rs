@@ -573,6 +573,7 @@ async fn refuse(shared: &Shared, call: &Held, approval: &Approval, reason: Strin
         reason,
         approval_groups: approval.groups.clone(),
         approval_async: false,
+        retry_after_secs: None,
         errors: Vec::new(),
     };
     crate::pipeline::refuse(
@@ -620,6 +621,7 @@ async fn answer_pending(shared: &Shared, call: &Held, approval: &Approval) {
         ),
         approval_groups: approval.groups.clone(),
         approval_async: true,
+        retry_after_secs: None,
         errors: Vec::new(),
     };
     let modern = shared.state().client_era == Some(warden_mcp::era::Era::Modern);

@@ -12,6 +12,9 @@
 //!    of the arguments, never the secret itself). Block refuses the call; redact rewrites the
 //!    arguments that are forwarded; label marks the session. Results are scanned on the way
 //!    back ([`crate::guard`], called from the relay).
+//!    Then the runtime limits (`warden_controls`): only for calls that would go ahead now, after
+//!    policy and detection so a refused call spends no allowance; a limit's refusal is audited
+//!    like any other.
 //! 5. **Audit.** The request and the decision are committed to the audit log *before* anything
 //!    is forwarded, so no call reaches the upstream unrecorded. If the log cannot commit, the
 //!    call is refused (fail closed).
@@ -89,6 +92,21 @@ pub(crate) async fn govern(shared: &Arc<Shared>, mut msg: Message, id: Value, me
             params.insert("arguments".to_owned(), scanned);
         }
     }
+    // Stage 4b: runtime limits, for calls that would go ahead now. Nothing is taken from any
+    // limit unless the call passes them all.
+    let mut admission = None;
+    if decision.is_allow()
+        && let Some(limits) = &shared.settings.limits
+    {
+        match admit(shared, limits, &request) {
+            Ok(a) => admission = Some(a),
+            Err(exceeded) => {
+                let mut refused = Decision::refuse(exceeded.to_string());
+                refused.retry_after_secs = Some(exceeded.retry_after_secs.ceil() as u64);
+                decision = refused;
+            }
+        }
+    }
     // Stage 5: durable audit record before anything moves.
     let hidden = guard::audit_copy(&request.arguments, &verdict);
     let findings = verdict.audit();
@@ -107,7 +125,12 @@ pub(crate) async fn govern(shared: &Arc<Shared>, mut msg: Message, id: Value, me
     shared.state().calls += 1;
     // Stage 6: act.
     match decision.outcome {
-        Outcome::Allow => forward_request(shared, msg, id, method, Some(seq)).await,
+        Outcome::Allow => {
+            if let Some(a) = admission {
+                shared.state().admissions.insert(id.to_string(), a);
+            }
+            forward_request(shared, msg, id, method, Some(seq)).await
+        }
         Outcome::ApprovalRequired if let Some(hub) = shared.settings.approvals.clone() => {
             let call = crate::approval::Held {
                 msg,
@@ -278,6 +301,33 @@ fn decision_event(
             "decision": decision,
             "findings": verdict.audit(),
         }),
+    )
+}
+
+/// Stage 4b: the call against the configured limits.
+fn admit(
+    shared: &Shared,
+    limits: &std::sync::Arc<warden_controls::Limits>,
+    request: &Request,
+) -> Result<warden_controls::Admission, warden_controls::Exceeded> {
+    use warden_controls::{Call, Class};
+    let (name, classes) = match &request.resource {
+        Resource::Tool { name, facts, .. } => (
+            name.as_str(),
+            Class::of(facts.read_only, facts.destructive, facts.open_world),
+        ),
+        Resource::Prompt { name, .. } => (name.as_str(), vec![Class::Read]),
+        Resource::Resource { uri, .. } => (uri.as_str(), vec![Class::Read]),
+    };
+    let now = warden_types::now_unix_micros() as f64 / 1e6;
+    limits.admit(
+        &Call {
+            agent: &request.principal.id,
+            server: &shared.settings.server,
+            tool: name,
+            classes: &classes,
+        },
+        now,
     )
 }
 

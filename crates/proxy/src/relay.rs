@@ -211,6 +211,19 @@ async fn upstream_response(shared: &Shared, mut msg: Message, id: &Value) {
             let _ = waiter.send(msg.value);
         }
         Some(Pending::Client(call)) => {
+            let admission = shared
+                .state()
+                .admissions
+                .remove(&call.client_id.to_string());
+            if let Some(a) = admission {
+                let tool = call.target.as_ref().and_then(Value::as_str);
+                let cost = tool
+                    .and_then(|t| shared.settings.tools.get(t))
+                    .and_then(|o| o.cost)
+                    .unwrap_or(0.0);
+                let bytes = msg.result().map_or(0, |r| r.to_string().len());
+                a.record(bytes as u64, cost);
+            }
             reply::post_process(shared, &call.method, &mut msg);
             let verdict =
                 (call.method == "tools/call").then(|| reply::guard_result(shared, &call, &mut msg));
@@ -230,10 +243,12 @@ pub(crate) async fn fail_upstream_request(shared: &Shared, id: &Value, why: &str
         .and_then(|up| shared.state().pending.remove(&up));
     match pending {
         Some(Pending::Client(call)) => {
-            shared
-                .state()
-                .by_client_id
-                .remove(&call.client_id.to_string());
+            {
+                let mut state = shared.state();
+                let key = call.client_id.to_string();
+                state.by_client_id.remove(&key);
+                state.admissions.remove(&key);
+            }
             shared
                 .send_client(&error(call.client_id, code::UPSTREAM, why, None))
                 .await;

@@ -149,6 +149,10 @@ pub(crate) fn refusal(
         "approval_groups": decision.approval_groups,
         "audit_seq": audit_seq,
     });
+    let mut detail = detail;
+    if let (Some(secs), Some(obj)) = (decision.retry_after_secs, detail.as_object_mut()) {
+        obj.insert("retry_after_secs".to_owned(), Value::from(secs));
+    }
     if method != "tools/call" {
         return Err((code::REFUSED, text, detail));
     }

@@ -80,6 +80,9 @@ pub(crate) struct State {
     pub calls: i64,
     /// Redaction placeholders, stable for the session (`[EMAIL_1]` is always the same value).
     pub placeholders: warden_detect::Placeholders,
+    /// Limit admissions of forwarded calls, by client id (as JSON text): concurrency slots are
+    /// held until the answer, which is counted against budgets.
+    pub admissions: HashMap<String, warden_controls::Admission>,
     /// The client declared the elicitation capability (`initialize`).
     pub client_elicitation: bool,
     /// Warden's own requests to the client (elicitation), by client-facing id.

@@ -24,6 +24,8 @@ pub struct ToolOverride {
     pub open_world: Option<bool>,
     /// Detection actions for this tool (replacing the `[detect]` section).
     pub detect: Option<crate::DetectSettings>,
+    /// What one call costs, for `[[limits.budget]]` `cost` allowances.
+    pub cost: Option<f64>,
 }
 
 /// Settings for one proxied session.
@@ -49,6 +51,8 @@ pub struct Settings {
     pub delegation: Vec<String>,
     /// Where calls that need approval are held; without it they are refused.
     pub approvals: Option<std::sync::Arc<crate::Approvals>>,
+    /// Rate limits, concurrency caps and budgets, shared by every session of the process.
+    pub limits: Option<std::sync::Arc<warden_controls::Limits>>,
 }
 
 impl Settings {
@@ -64,6 +68,7 @@ impl Settings {
             detect: crate::DetectSettings::default(),
             delegation: Vec::new(),
             approvals: None,
+            limits: None,
         }
     }
 }

@@ -42,6 +42,9 @@ pub struct Decision {
     /// the request id at once and calls again later, instead of the call being held open.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub approval_async: bool,
+    /// A runtime limit refused the call: when trying again can succeed, in seconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_after_secs: Option<u64>,
     /// Policy evaluation errors, if any.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<String>,
@@ -56,6 +59,7 @@ impl Decision {
             reason: reason.into(),
             approval_groups: Vec::new(),
             approval_async: false,
+            retry_after_secs: None,
             errors: Vec::new(),
         }
     }

@@ -20,5 +20,6 @@ mod console;
 mod detect;
 mod gateway;
 mod kill;
+mod limits;
 mod policy_cli;
 mod proxy;

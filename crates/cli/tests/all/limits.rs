@@ -1,0 +1,111 @@
+//! Runtime limits through the real binary: a rate limit and a byte budget refuse with a clear
+//! reason and a retry-after, the refused calls never reach the upstream and are audited, and
+//! an unusable limit stops start-up with its name.
+
+use std::process::Command;
+
+use serde_json::json;
+
+use crate::support::{Session, audit_records, warden, workspace};
+
+fn add_limits(dir: &std::path::Path, text: &str) {
+    let path = dir.join("warden.toml");
+    let config = std::fs::read_to_string(&path).unwrap();
+    std::fs::write(path, format!("{config}\n{text}")).unwrap();
+}
+
+#[test]
+fn a_rate_limit_and_a_byte_budget_refuse_with_retry_after() {
+    let dir = workspace();
+    add_limits(
+        dir.path(),
+        r#"
+[[limits.rate]]
+name = "refunds"
+per = ["agent"]
+tool = "refund"
+calls = 2
+every_secs = 60
+
+[[limits.budget]]
+name = "order-bytes"
+per = ["agent", "tool"]
+tool = "get_order"
+period = "hour"
+bytes = 60
+"#,
+    );
+    let mut s = Session::start(dir.path());
+    s.initialize();
+    for amount in [10, 20] {
+        let ok = s.call("refund", json!({"order_id": "A1", "amount": amount}));
+        assert_eq!(ok["result"]["isError"], json!(false), "{ok}");
+    }
+    let third = s.call("refund", json!({"order_id": "A1", "amount": 30}));
+    assert_eq!(third["result"]["isError"], json!(true));
+    let text = third["result"]["content"][0]["text"].as_str().unwrap();
+    assert!(text.contains("rate limit `refunds` reached"), "{text}");
+    let retry = third["result"]["_meta"]["dev.warden/decision"]["retry_after_secs"]
+        .as_u64()
+        .unwrap();
+    assert!((20..=30).contains(&retry), "{retry}");
+    // Other tools are not rate limited; the first order lookup spends the byte budget.
+    let order = s.call("get_order", json!({"order_id": "A-1001"}));
+    assert_eq!(order["result"]["isError"], json!(false), "{order}");
+    let again = s.call("get_order", json!({"order_id": "A-1002"}));
+    let text = again["result"]["content"][0]["text"].as_str().unwrap();
+    assert!(
+        text.contains("budget limit `order-bytes` reached"),
+        "{text}"
+    );
+    let retry = again["result"]["_meta"]["dev.warden/decision"]["retry_after_secs"]
+        .as_u64()
+        .unwrap();
+    assert!(retry > 0 && retry <= 3600, "{retry}");
+    let received = s.upstream_received();
+    s.finish();
+    let calls = received
+        .iter()
+        .filter(|m| m["method"] == "tools/call")
+        .count();
+    assert_eq!(
+        calls, 3,
+        "two refunds and one order lookup reach the upstream"
+    );
+    let refused: Vec<_> = audit_records(dir.path())
+        .into_iter()
+        .filter(|r| r["kind"] == "decision" && r["body"]["decision"]["outcome"] == "deny")
+        .map(|r| r["body"]["decision"]["retry_after_secs"].as_u64().is_some())
+        .collect();
+    assert_eq!(refused, vec![true, true]);
+}
+
+#[test]
+fn an_unusable_limit_stops_start_up_and_names_it() {
+    for (text, expect) in [
+        (
+            "[[limits.budget]]\nname = \"odd\"\nperiod = \"fortnight\"\ncalls = 5\n",
+            "fortnight",
+        ),
+        (
+            "[[limits.rate]]\nname = \"odd\"\ncalls = 5\nmax = 2\n",
+            "`max` does not belong in a rate limit",
+        ),
+        (
+            "[[limits.concurrency]]\nname = \"odd\"\nmax = 0\n",
+            "at least 1",
+        ),
+    ] {
+        let dir = workspace();
+        add_limits(dir.path(), text);
+        let out = Command::new(warden())
+            .args(["mcp", "--config"])
+            .arg(dir.path().join("warden.toml"))
+            .args(["--", "true"])
+            .output()
+            .unwrap();
+        assert!(!out.status.success());
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("`odd`") && err.contains(expect), "{err}");
+    }
+}

@@ -1,0 +1,13 @@
+//! Runtime controls on calls, pure and synchronous: token-bucket rate limits, concurrency caps
+//! and budgets per period (calls, bytes returned, declared cost), each keyed by any of agent,
+//! server, tool and action class, and optionally applying to a subset of calls.
+//!
+//! [`Limits::admit`] checks every rule that applies to a call and, only if all pass, takes from
+//! each at once (a refused call costs nothing). The returned [`Admission`] holds the call's
+//! concurrency slots until it is dropped and records the bytes and cost of the result.
+
+mod limits;
+
+pub use limits::{
+    Admission, Budget, Call, Class, Dim, Exceeded, Filter, Kind, Limits, Rule, RuleError,
+};
