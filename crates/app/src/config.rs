@@ -52,6 +52,51 @@ pub struct Config {
     /// Calls held for a human's approval.
     #[serde(default)]
     pub approvals: ApprovalsConfig,
+    /// A circuit breaker on each upstream (off when absent).
+    pub breaker: Option<BreakerConfig>,
+}
+
+/// `[breaker]`: every upstream gets its own breaker with these settings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BreakerConfig {
+    /// Seconds of history the error rate is computed over (default 30).
+    pub window_secs: Option<f64>,
+    /// Fewest calls in the window before the rate counts (default 10).
+    pub min_calls: Option<u32>,
+    /// Share of failed calls (0-1) that opens the breaker (default 0.5).
+    pub error_rate: Option<f64>,
+    /// A call slower than this counts as failed (default: none).
+    pub slow_ms: Option<u64>,
+    /// How long the breaker stays open before probing (default 30).
+    pub open_secs: Option<f64>,
+    /// Calls let through while probing (default 1).
+    pub probes: Option<u32>,
+}
+
+impl BreakerConfig {
+    /// A new breaker with these settings.
+    pub fn build(&self) -> Result<std::sync::Arc<warden_controls::Breaker>> {
+        let settings = warden_controls::BreakerSettings {
+            window_secs: self.window_secs.unwrap_or(30.0),
+            min_calls: self.min_calls.unwrap_or(10),
+            error_rate: self.error_rate.unwrap_or(0.5),
+            slow_secs: self.slow_ms.map(|ms| ms as f64 / 1000.0),
+            open_secs: self.open_secs.unwrap_or(30.0),
+            probes: self.probes.unwrap_or(1),
+        };
+        if !(settings.error_rate > 0.0 && settings.error_rate <= 1.0) {
+            bail!("[breaker] error_rate must be above 0 and at most 1");
+        }
+        if settings.window_secs.is_nan()
+            || settings.window_secs <= 0.0
+            || settings.open_secs.is_nan()
+            || settings.open_secs <= 0.0
+        {
+            bail!("[breaker] window_secs and open_secs must be positive");
+        }
+        Ok(std::sync::Arc::new(warden_controls::Breaker::new(settings)))
+    }
 }
 
 /// `[approvals]`.

@@ -231,6 +231,13 @@ pub fn settings(
     for u in &mut upstreams {
         u.proxy.approvals = approvals.clone();
         u.proxy.limits = limits.clone();
+        // One breaker per upstream, shared by every agent's link to it.
+        u.proxy.breaker = loaded
+            .config
+            .breaker
+            .as_ref()
+            .map(crate::config::BreakerConfig::build)
+            .transpose()?;
     }
     let port = bound.port();
     let mut hosts = vec![

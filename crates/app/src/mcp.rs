@@ -36,6 +36,12 @@ pub async fn serve_stdio(loaded: &Loaded, command: &[String], env: &Env) -> Resu
     let secrets = needs_secrets.then(|| loaded.cli_store(env)).transpose()?;
     settings.approvals = loaded.approvals(&log, env, secrets.as_ref(), None)?;
     settings.limits = loaded.config.limits.build()?;
+    settings.breaker = loaded
+        .config
+        .breaker
+        .as_ref()
+        .map(crate::config::BreakerConfig::build)
+        .transpose()?;
     let _watch = settings
         .approvals
         .as_ref()

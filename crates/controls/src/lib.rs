@@ -2,12 +2,17 @@
 //! and budgets per period (calls, bytes returned, declared cost), each keyed by any of agent,
 //! server, tool and action class, and optionally applying to a subset of calls.
 //!
+//! [`Breaker`] guards an upstream: too many failures in a window open it, a pause and a
+//! probe close it.
+//!
 //! [`Limits::admit`] checks every rule that applies to a call and, only if all pass, takes from
 //! each at once (a refused call costs nothing). The returned [`Admission`] holds the call's
 //! concurrency slots until it is dropped and records the bytes and cost of the result.
 
+mod breaker;
 mod limits;
 
+pub use breaker::{Breaker, BreakerSettings, BreakerState, Open};
 pub use limits::{
     Admission, Budget, Call, Class, Dim, Exceeded, Filter, Kind, Limits, Rule, RuleError,
 };

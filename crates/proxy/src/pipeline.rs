@@ -107,6 +107,21 @@ pub(crate) async fn govern(shared: &Arc<Shared>, mut msg: Message, id: Value, me
             }
         }
     }
+    // Then the upstream's circuit breaker: a failing upstream is not called at all.
+    if decision.is_allow()
+        && let Some(breaker) = &shared.settings.breaker
+        && let Err(open) = breaker.admit(now_secs())
+    {
+        admission = None;
+        let mut refused = Decision::refuse(format!(
+            "upstream `{}` is failing ({}), so its circuit breaker is open; retry after {:.0} s",
+            shared.settings.server,
+            open.why,
+            open.retry_after_secs.ceil()
+        ));
+        refused.retry_after_secs = Some(open.retry_after_secs.ceil() as u64);
+        decision = refused;
+    }
     // Stage 5: durable audit record before anything moves.
     let hidden = guard::audit_copy(&request.arguments, &verdict);
     let findings = verdict.audit();
@@ -319,7 +334,7 @@ fn admit(
         Resource::Prompt { name, .. } => (name.as_str(), vec![Class::Read]),
         Resource::Resource { uri, .. } => (uri.as_str(), vec![Class::Read]),
     };
-    let now = warden_types::now_unix_micros() as f64 / 1e6;
+    let now = now_secs();
     limits.admit(
         &Call {
             agent: &request.principal.id,
@@ -329,6 +344,33 @@ fn admit(
         },
         now,
     )
+}
+
+/// Now, Unix seconds with microseconds.
+pub(crate) fn now_secs() -> f64 {
+    warden_types::now_unix_micros() as f64 / 1e6
+}
+
+/// Tells the upstream's breaker how a governed call ended; records the breaker opening or
+/// closing.
+pub(crate) async fn breaker_outcome(shared: &Shared, failed: bool, started: Instant) {
+    let Some(breaker) = &shared.settings.breaker else {
+        return;
+    };
+    let now = now_secs();
+    if let Some(state) = breaker.record(now, failed, started.elapsed().as_secs_f64()) {
+        let event = match state {
+            warden_controls::BreakerState::Open { .. } => "breaker_open",
+            _ => "breaker_closed",
+        };
+        tracing::warn!("upstream `{}`: {event}", shared.settings.server);
+        shared
+            .note(
+                AuditKind::Lifecycle,
+                json!({"event": event, "server": shared.settings.server}),
+            )
+            .await;
+    }
 }
 
 /// The tool name of a `tools/call` resource.

@@ -228,6 +228,8 @@ async fn upstream_response(shared: &Shared, mut msg: Message, id: &Value) {
             let verdict =
                 (call.method == "tools/call").then(|| reply::guard_result(shared, &call, &mut msg));
             if let Some(seq) = call.decision_seq {
+                let failed = msg.value.get("error").is_some();
+                pipeline::breaker_outcome(shared, failed, call.started).await;
                 pipeline::record_outcome(shared, seq, &msg, call.started, verdict.as_ref()).await;
             }
             msg.set_id(call.client_id);
@@ -248,6 +250,9 @@ pub(crate) async fn fail_upstream_request(shared: &Shared, id: &Value, why: &str
                 let key = call.client_id.to_string();
                 state.by_client_id.remove(&key);
                 state.admissions.remove(&key);
+            }
+            if call.decision_seq.is_some() {
+                pipeline::breaker_outcome(shared, true, call.started).await;
             }
             shared
                 .send_client(&error(call.client_id, code::UPSTREAM, why, None))

@@ -53,6 +53,8 @@ pub struct Settings {
     pub approvals: Option<std::sync::Arc<crate::Approvals>>,
     /// Rate limits, concurrency caps and budgets, shared by every session of the process.
     pub limits: Option<std::sync::Arc<warden_controls::Limits>>,
+    /// This upstream's circuit breaker (shared by every session to the same upstream).
+    pub breaker: Option<std::sync::Arc<warden_controls::Breaker>>,
 }
 
 impl Settings {
@@ -69,6 +71,7 @@ impl Settings {
             delegation: Vec::new(),
             approvals: None,
             limits: None,
+            breaker: None,
         }
     }
 }

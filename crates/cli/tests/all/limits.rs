@@ -109,3 +109,48 @@ fn an_unusable_limit_stops_start_up_and_names_it() {
         assert!(err.contains("`odd`") && err.contains(expect), "{err}");
     }
 }
+
+#[test]
+fn a_failing_upstream_opens_its_breaker_and_a_good_probe_closes_it() {
+    let dir = workspace();
+    std::fs::write(
+        dir.path().join("policies.cedar"),
+        "@id(\"all\")\npermit(principal, action, resource);\n",
+    )
+    .unwrap();
+    add_limits(
+        dir.path(),
+        "[breaker]\nmin_calls = 3\nerror_rate = 0.5\nwindow_secs = 30\nopen_secs = 1\n",
+    );
+    let mut s = Session::start(dir.path());
+    s.initialize();
+    // The demo server answers resources/read with a JSON-RPC error.
+    for _ in 0..3 {
+        let r = s.request("resources/read", json!({"uri": "demo://nothing"}));
+        assert_eq!(r["error"]["code"], json!(-32601), "{r}");
+    }
+    let refused = s.call("get_order", json!({"order_id": "A-1001"}));
+    let text = refused["result"]["content"][0]["text"].as_str().unwrap();
+    assert!(
+        text.contains("circuit breaker is open") && text.contains("3 of the last 3"),
+        "{text}"
+    );
+    assert_eq!(
+        refused["result"]["_meta"]["dev.warden/decision"]["retry_after_secs"],
+        json!(1)
+    );
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    // The probe goes through and closes the breaker.
+    for _ in 0..2 {
+        let ok = s.call("get_order", json!({"order_id": "A-1001"}));
+        assert_eq!(ok["result"]["isError"], json!(false), "{ok}");
+    }
+    s.finish();
+    let events: Vec<String> = audit_records(dir.path())
+        .iter()
+        .filter(|r| r["kind"] == "lifecycle")
+        .filter_map(|r| r["body"]["event"].as_str().map(str::to_owned))
+        .filter(|e| e.starts_with("breaker"))
+        .collect();
+    assert_eq!(events, vec!["breaker_open", "breaker_closed"]);
+}

@@ -192,6 +192,13 @@ pub(crate) fn alert(rec: &Record) -> Option<Alert> {
             format!("Approval expired: {what} for {who} was not decided in time"),
         ),
         AuditKind::Protocol => ("low", "Malformed or unexpected message".to_owned()),
+        AuditKind::Lifecycle if text(&body, "event").as_deref() == Some("breaker_open") => (
+            "high",
+            format!(
+                "Circuit breaker opened: upstream `{}` is failing",
+                text(&body, "server").unwrap_or_default()
+            ),
+        ),
         _ => return None,
     };
     Some(Alert {
