@@ -54,6 +54,42 @@ pub struct Config {
     pub approvals: ApprovalsConfig,
     /// A circuit breaker on each upstream (off when absent).
     pub breaker: Option<BreakerConfig>,
+    /// Pause agents that collect too many denials or findings (off when absent).
+    pub agent_breaker: Option<AgentBreakerConfig>,
+}
+
+/// `[agent_breaker]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AgentBreakerConfig {
+    /// Seconds of history counted (default 300).
+    pub window_secs: Option<f64>,
+    /// Denied calls within the window that pause the agent (default 20; 0: not counted).
+    pub max_denials: Option<u32>,
+    /// Calls with detector findings within the window that pause it (default 0: not counted).
+    pub max_findings: Option<u32>,
+}
+
+impl AgentBreakerConfig {
+    /// The shared counts; `on_pause` keeps the pause elsewhere (the gateway's identity store).
+    pub fn build(
+        &self,
+        on_pause: Option<warden_proxy::PauseHook>,
+    ) -> Result<warden_proxy::AgentGuard> {
+        let window_secs = self.window_secs.unwrap_or(300.0);
+        if window_secs.is_nan() || window_secs <= 0.0 {
+            bail!("[agent_breaker] window_secs must be positive");
+        }
+        let settings = warden_controls::AgentBreakerSettings {
+            window_secs,
+            max_denials: self.max_denials.unwrap_or(20),
+            max_findings: self.max_findings.unwrap_or(0),
+        };
+        Ok(warden_proxy::AgentGuard {
+            breaker: std::sync::Arc::new(warden_controls::AgentBreaker::new(settings)),
+            on_pause,
+        })
+    }
 }
 
 /// `[breaker]`: every upstream gets its own breaker with these settings.

@@ -214,7 +214,7 @@ pub fn settings(
     bound: SocketAddr,
     exe: &Path,
     env: &Env,
-    store: &Store,
+    store: &Arc<Store>,
     approvals: Option<Arc<Approvals>>,
 ) -> Result<Settings> {
     let base = loaded.public_url(Some(bound))?;
@@ -228,9 +228,28 @@ pub fn settings(
     }
     // One set of counts for the whole gateway: limits per agent hold across its sessions.
     let limits = loaded.config.limits.build()?;
+    // A tripped agent is suspended in the identity store, like `warden agent suspend`: its next
+    // request is refused until someone resumes it (CLI or console).
+    let agent_guard = match &loaded.config.agent_breaker {
+        Some(c) => {
+            let store = store.clone();
+            let hook: warden_proxy::PauseHook = Arc::new(move |agent: &str, why: &str| match store
+                .set_status(agent, warden_identity::Status::Suspended)
+            {
+                Ok(()) => true,
+                Err(e) => {
+                    tracing::error!("could not suspend agent `{agent}` ({why}): {e}");
+                    false
+                }
+            });
+            Some(c.build(Some(hook))?)
+        }
+        None => None,
+    };
     for u in &mut upstreams {
         u.proxy.approvals = approvals.clone();
         u.proxy.limits = limits.clone();
+        u.proxy.agent_guard = agent_guard.clone();
         // One breaker per upstream, shared by every agent's link to it.
         u.proxy.breaker = loaded
             .config

@@ -42,6 +42,13 @@ pub async fn serve_stdio(loaded: &Loaded, command: &[String], env: &Env) -> Resu
         .as_ref()
         .map(crate::config::BreakerConfig::build)
         .transpose()?;
+    // No identity store here: a paused agent stays paused until Warden restarts.
+    settings.agent_guard = loaded
+        .config
+        .agent_breaker
+        .as_ref()
+        .map(|c| c.build(None))
+        .transpose()?;
     let _watch = settings
         .approvals
         .as_ref()

@@ -2,6 +2,7 @@
 //! and budgets per period (calls, bytes returned, declared cost), each keyed by any of agent,
 //! server, tool and action class, and optionally applying to a subset of calls.
 //!
+//! [`AgentBreaker`] pauses an agent that collects too many denials or findings.
 //! [`Breaker`] guards an upstream: too many failures in a window open it, a pause and a
 //! probe close it.
 //!
@@ -9,9 +10,11 @@
 //! each at once (a refused call costs nothing). The returned [`Admission`] holds the call's
 //! concurrency slots until it is dropped and records the bytes and cost of the result.
 
+mod agent;
 mod breaker;
 mod limits;
 
+pub use agent::{AgentBreaker, AgentBreakerSettings, Signal};
 pub use breaker::{Breaker, BreakerSettings, BreakerState, Open};
 pub use limits::{
     Admission, Budget, Call, Class, Dim, Exceeded, Filter, Kind, Limits, Rule, RuleError,

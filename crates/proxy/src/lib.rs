@@ -22,5 +22,5 @@ pub use approval::{Announce, ApprovalSettings, Approvals, DecideError};
 pub use error::{Error, Result};
 pub use facts::facts_from_tool;
 pub use guard::{Act, Actions, DetectSettings, Screened, screen_arguments};
-pub use settings::{Settings, ToolOverride};
+pub use settings::{AgentGuard, PauseHook, Settings, ToolOverride};
 pub use stdio::{Ended, Streams, run};

@@ -122,6 +122,18 @@ pub(crate) async fn govern(shared: &Arc<Shared>, mut msg: Message, id: Value, me
         refused.retry_after_secs = Some(open.retry_after_secs.ceil() as u64);
         decision = refused;
     }
+    // A paused agent is refused; a denial or a finding counts towards pausing it.
+    if let Some(guard) = &shared.settings.agent_guard {
+        let agent = &request.principal.id;
+        if let Some(why) = guard.breaker.paused(agent) {
+            admission = None;
+            decision = Decision::refuse(format!(
+                "agent `{agent}` is paused ({why}); a person must resume it"
+            ));
+        } else {
+            agent_signals(shared, guard, agent, &decision, &verdict).await;
+        }
+    }
     // Stage 5: durable audit record before anything moves.
     let hidden = guard::audit_copy(&request.arguments, &verdict);
     let findings = verdict.audit();
@@ -344,6 +356,41 @@ fn admit(
         },
         now,
     )
+}
+
+/// Counts a denial or findings against the agent; pauses it when its breaker trips.
+async fn agent_signals(
+    shared: &Shared,
+    guard: &crate::AgentGuard,
+    agent: &str,
+    decision: &Decision,
+    verdict: &Verdict,
+) {
+    use warden_controls::Signal;
+    let keep_here = guard.on_pause.is_none();
+    let mut tripped = None;
+    if decision.outcome == Outcome::Deny {
+        tripped = guard
+            .breaker
+            .record(agent, Signal::Denial, now_secs(), keep_here);
+    }
+    if tripped.is_none() && !verdict.findings.is_empty() {
+        tripped = guard
+            .breaker
+            .record(agent, Signal::Finding, now_secs(), keep_here);
+    }
+    let Some(why) = tripped else { return };
+    let kept = guard
+        .on_pause
+        .as_ref()
+        .is_some_and(|hook| hook(agent, &why));
+    tracing::warn!("agent `{agent}` paused: {why}");
+    shared
+        .note(
+            AuditKind::Lifecycle,
+            json!({"event": "agent_paused", "agent": agent, "why": why, "suspended": kept}),
+        )
+        .await;
 }
 
 /// Now, Unix seconds with microseconds.

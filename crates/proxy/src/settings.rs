@@ -55,6 +55,30 @@ pub struct Settings {
     pub limits: Option<std::sync::Arc<warden_controls::Limits>>,
     /// This upstream's circuit breaker (shared by every session to the same upstream).
     pub breaker: Option<std::sync::Arc<warden_controls::Breaker>>,
+    /// Pauses agents that collect too many denials or findings.
+    pub agent_guard: Option<AgentGuard>,
+}
+
+/// Called when an agent trips its breaker, with the agent and why; returns whether the pause
+/// is kept elsewhere (the gateway suspends the agent in the identity store).
+pub type PauseHook = std::sync::Arc<dyn Fn(&str, &str) -> bool + Send + Sync>;
+
+/// The per-agent breaker and what to do when it trips.
+#[derive(Clone)]
+pub struct AgentGuard {
+    /// Counts per agent, shared by every session of the process.
+    pub breaker: std::sync::Arc<warden_controls::AgentBreaker>,
+    /// Without a hook the pause is kept in memory until the process restarts.
+    pub on_pause: Option<PauseHook>,
+}
+
+impl std::fmt::Debug for AgentGuard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AgentGuard")
+            .field("breaker", &self.breaker)
+            .field("on_pause", &self.on_pause.is_some())
+            .finish()
+    }
 }
 
 impl Settings {
@@ -72,6 +96,7 @@ impl Settings {
             approvals: None,
             limits: None,
             breaker: None,
+            agent_guard: None,
         }
     }
 }

@@ -6,7 +6,7 @@ use std::process::Command;
 
 use serde_json::json;
 
-use crate::support::{Session, audit_records, warden, workspace};
+use crate::support::{Session, audit_records, audit_records_at, warden, workspace};
 
 fn add_limits(dir: &std::path::Path, text: &str) {
     let path = dir.join("warden.toml");
@@ -153,4 +153,60 @@ fn a_failing_upstream_opens_its_breaker_and_a_good_probe_closes_it() {
         .filter(|e| e.starts_with("breaker"))
         .collect();
     assert_eq!(events, vec!["breaker_open", "breaker_closed"]);
+}
+
+#[test]
+fn an_agent_with_too_many_denials_is_suspended_until_resumed() {
+    use crate::gateway::POLICIES;
+    use crate::support::gateway::{Gateway, add_agent, cli, configure, demo_stdio, rt, token};
+    let dir = workspace();
+    let d = dir.path();
+    configure(d, &demo_stdio(d), POLICIES);
+    add_limits(d, "[agent_breaker]\nmax_denials = 3\nwindow_secs = 60\n");
+    add_agent(d, "rogue", &[]);
+    add_agent(d, "calm", &[]);
+    let gw = Gateway::start(d);
+    let rogue = token(d, "rogue", "10m", &[]);
+    let calm = token(d, "calm", "10m", &[]);
+    rt().block_on(async {
+        let sr = gw.initialize(&rogue).await;
+        let sc = gw.initialize(&calm).await;
+        for _ in 0..3 {
+            let (status, _, body) = gw
+                .call(&rogue, &sr, "demo__delete_account", json!({"user": "bob"}))
+                .await;
+            assert_eq!(status, 200);
+            assert_eq!(body["result"]["isError"], json!(true), "{body}");
+        }
+        // Paused: suspended in the identity store, refused at the door.
+        let (status, _, _) = gw
+            .call(&rogue, &sr, "demo__get_order", json!({"order_id": "A1"}))
+            .await;
+        assert_eq!(status, 403);
+        let listed = cli(d, &["agent", "list"]);
+        assert!(
+            listed
+                .lines()
+                .any(|l| l.starts_with("rogue") && l.contains("SUSPENDED")),
+            "{listed}"
+        );
+        // Other agents are not affected.
+        let (status, _, body) = gw
+            .call(&calm, &sc, "demo__get_order", json!({"order_id": "A1"}))
+            .await;
+        assert_eq!(status, 200, "{body}");
+        cli(d, &["agent", "resume", "rogue"]);
+        let (status, _, body) = gw
+            .call(&rogue, &sr, "demo__get_order", json!({"order_id": "A1"}))
+            .await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body["result"]["isError"], json!(false), "{body}");
+    });
+    drop(gw);
+    let paused: Vec<_> = audit_records_at(&d.join("audit.db"))
+        .into_iter()
+        .filter(|r| r["body"]["event"] == "agent_paused")
+        .map(|r| (r["body"]["agent"].clone(), r["body"]["suspended"].clone()))
+        .collect();
+    assert_eq!(paused, vec![(json!("rogue"), json!(true))]);
 }

@@ -192,6 +192,14 @@ pub(crate) fn alert(rec: &Record) -> Option<Alert> {
             format!("Approval expired: {what} for {who} was not decided in time"),
         ),
         AuditKind::Protocol => ("low", "Malformed or unexpected message".to_owned()),
+        AuditKind::Lifecycle if text(&body, "event").as_deref() == Some("agent_paused") => (
+            "high",
+            format!(
+                "Agent `{}` paused: {}",
+                text(&body, "agent").unwrap_or_default(),
+                text(&body, "why").unwrap_or_default()
+            ),
+        ),
         AuditKind::Lifecycle if text(&body, "event").as_deref() == Some("breaker_open") => (
             "high",
             format!(

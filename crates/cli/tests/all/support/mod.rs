@@ -159,9 +159,14 @@ impl Session {
 }
 
 pub fn audit_records(dir: &Path) -> Vec<Value> {
+    audit_records_at(&dir.join(".warden/audit.db"))
+}
+
+/// Every record of the audit file at `path`, as exported.
+pub fn audit_records_at(path: &Path) -> Vec<Value> {
     let out = Command::new(warden())
         .args(["audit", "export", "--format", "jsonl", "--file"])
-        .arg(dir.join(".warden/audit.db"))
+        .arg(path)
         .output()
         .unwrap();
     assert!(out.status.success(), "{out:?}");
