@@ -23,6 +23,11 @@ if [ ! -e "$PEERS/.installed-api" ]; then
   "$PEERS/venv/bin/pip" install -q schemathesis==4.32.5 openapi-spec-validator==0.9.0
   touch "$PEERS/.installed-api"
 fi
+if [ ! -e "$PEERS/.installed-telemetry" ]; then
+  step "installing the telemetry checkers (prometheus-client)"
+  "$PEERS/venv/bin/pip" install -q prometheus-client==0.26.0
+  touch "$PEERS/.installed-telemetry"
+fi
 
 if ! command -v chromium >/dev/null 2>&1; then
   step "installing Chromium (Debian package) for the console's browser tests"

@@ -397,3 +397,24 @@ def test_a_dropped_stream_resumes_with_last_event_id(gateway):
         assert second.status_code == 409
     gone = httpx2.delete(gateway.url, headers=h, timeout=30)
     assert gone.status_code == 204
+
+
+def test_metrics_parse_with_prometheus_client(gateway):
+    from prometheus_client.parser import text_string_to_metric_families
+
+    async def go():
+        async with gateway.client(gateway.alice) as a:
+            assert not (await a.call_tool("peer__add", {"a": 1, "b": 2})).is_error
+            assert (await a.call_tool("everything__get-env", {})).is_error
+    run(go())
+    body = httpx2.get(f"{gateway.base}/metrics", timeout=10).text
+    families = {f.name: f for f in text_string_to_metric_families(body)}
+    calls = families["warden_calls"].samples
+    outcomes = {(s.labels["server"], s.labels["outcome"]) for s in calls if s.name == "warden_calls_total"}
+    assert ("peer", "allow") in outcomes and ("everything", "deny") in outcomes, outcomes
+    latency = families["warden_upstream_latency_seconds"]
+    assert latency.type == "histogram"
+    count = [s for s in latency.samples if s.name.endswith("_count") and s.labels["server"] == "peer"]
+    assert count and count[0].value >= 1
+    agents = {s.labels["status"]: s.value for s in families["warden_agents"].samples}
+    assert agents["active"] >= 2

@@ -246,7 +246,9 @@ pub fn settings(
         }
         None => None,
     };
+    let metrics = Arc::new(warden_proxy::Metrics::default());
     for u in &mut upstreams {
+        u.proxy.metrics = Some(metrics.clone());
         u.proxy.approvals = approvals.clone();
         u.proxy.limits = limits.clone();
         u.proxy.agent_guard = agent_guard.clone();
@@ -282,6 +284,7 @@ pub fn settings(
             .chain(g.trust.iter().map(|t| t.issuer.clone()))
             .collect(),
         approvals,
+        metrics: Some(metrics),
     })
 }
 

@@ -100,6 +100,61 @@ pub(crate) async fn jwks(State(core): State<Arc<Core>>) -> Response {
     }
 }
 
+/// Prometheus metrics: the data plane's counters, plus pending approvals and agents.
+pub(crate) async fn metrics(State(core): State<Arc<Core>>) -> Response {
+    use warden_proxy::metrics::family;
+    let mut out = String::new();
+    if let Some(m) = &core.settings.metrics {
+        m.render(&mut out);
+    }
+    if let Some(hub) = core.settings.approvals.clone() {
+        let pending = hub
+            .with_store(|s| {
+                Ok(s.list(
+                    Some(warden_approvals::Status::Pending),
+                    100_000,
+                    warden_approvals::now(),
+                )?
+                .len())
+            })
+            .await
+            .unwrap_or(0);
+        family(
+            &mut out,
+            "warden_approvals_pending",
+            "gauge",
+            "Calls waiting for a human's approval.",
+        );
+        out.push_str(&format!("warden_approvals_pending {pending}\n"));
+    }
+    if let Ok(agents) = core.store.agents() {
+        family(
+            &mut out,
+            "warden_agents",
+            "gauge",
+            "Registered agents by status.",
+        );
+        for status in [
+            warden_identity::Status::Active,
+            warden_identity::Status::Suspended,
+        ] {
+            let n = agents.iter().filter(|a| a.status == status).count();
+            out.push_str(&format!(
+                "warden_agents{{status=\"{}\"}} {n}\n",
+                status.as_str()
+            ));
+        }
+    }
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        out,
+    )
+        .into_response()
+}
+
 /// RFC 8693 token exchange: form-encoded `grant_type`, `subject_token`,
 /// `subject_token_type`, optional `scope`, `actor` (the sub-agent's name) and `expires_in`.
 pub(crate) async fn token(State(core): State<Arc<Core>>, body: Body) -> Response {

@@ -67,6 +67,7 @@ pub(crate) fn router(core: Arc<Core>) -> Router {
         .route("/v1/scan", post(crate::api::scan))
         .route("/openapi.json", get(crate::api::openapi))
         .route("/healthz", get(|| async { "ok" }))
+        .route("/metrics", get(crate::api::metrics))
         .merge(crate::console::router())
         .fallback(|| async {
             (

@@ -58,6 +58,9 @@ pub struct Settings {
     /// Where held calls wait (also set in each upstream's proxy settings); the console
     /// decides through it. `None`: approvals are disabled.
     pub approvals: Option<std::sync::Arc<warden_proxy::Approvals>>,
+    /// The data plane's counters (also set in each upstream's proxy settings), served at
+    /// `/metrics`.
+    pub metrics: Option<std::sync::Arc<warden_proxy::Metrics>>,
 }
 
 /// Separator between server and tool or prompt names: `fs__read_file`.

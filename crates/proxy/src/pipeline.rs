@@ -101,6 +101,9 @@ pub(crate) async fn govern(shared: &Arc<Shared>, mut msg: Message, id: Value, me
         match admit(shared, limits, &request) {
             Ok(a) => admission = Some(a),
             Err(exceeded) => {
+                if let Some(m) = &shared.settings.metrics {
+                    m.limited(&exceeded.rule);
+                }
                 let mut refused = Decision::refuse(exceeded.to_string());
                 refused.retry_after_secs = Some(exceeded.retry_after_secs.ceil() as u64);
                 decision = refused;
@@ -150,6 +153,10 @@ pub(crate) async fn govern(shared: &Arc<Shared>, mut msg: Message, id: Value, me
         }
     };
     shared.state().calls += 1;
+    if let Some(m) = &shared.settings.metrics {
+        m.call(&shared.settings.server, &method, decision.outcome.as_str());
+        count_findings(m, &verdict, "arguments");
+    }
     // Stage 6: act.
     match decision.outcome {
         Outcome::Allow => {
@@ -380,6 +387,9 @@ async fn agent_signals(
             .record(agent, Signal::Finding, now_secs(), keep_here);
     }
     let Some(why) = tripped else { return };
+    if let Some(m) = &shared.settings.metrics {
+        m.agent_paused();
+    }
     let kept = guard
         .on_pause
         .as_ref()
@@ -391,6 +401,17 @@ async fn agent_signals(
             json!({"event": "agent_paused", "agent": agent, "why": why, "suspended": kept}),
         )
         .await;
+}
+
+/// Adds a verdict's findings to the counters, by kind.
+pub(crate) fn count_findings(metrics: &crate::Metrics, verdict: &Verdict, direction: &str) {
+    let mut by_kind: std::collections::BTreeMap<&str, u64> = std::collections::BTreeMap::new();
+    for l in &verdict.findings {
+        *by_kind.entry(l.finding.kind.as_str()).or_default() += 1;
+    }
+    for (kind, n) in by_kind {
+        metrics.findings(kind, direction, n);
+    }
 }
 
 /// Now, Unix seconds with microseconds.
@@ -407,7 +428,12 @@ pub(crate) async fn breaker_outcome(shared: &Shared, failed: bool, started: Inst
     let now = now_secs();
     if let Some(state) = breaker.record(now, failed, started.elapsed().as_secs_f64()) {
         let event = match state {
-            warden_controls::BreakerState::Open { .. } => "breaker_open",
+            warden_controls::BreakerState::Open { .. } => {
+                if let Some(m) = &shared.settings.metrics {
+                    m.breaker_opened(&shared.settings.server);
+                }
+                "breaker_open"
+            }
             _ => "breaker_closed",
         };
         tracing::warn!("upstream `{}`: {event}", shared.settings.server);
@@ -445,6 +471,12 @@ pub(crate) async fn record_outcome(
         }
         _ => json!({"status": "ok"}),
     };
+    if let Some(m) = &shared.settings.metrics {
+        m.latency(&shared.settings.server, started.elapsed().as_secs_f64());
+        if let Some(v) = verdict {
+            count_findings(m, v, "results");
+        }
+    }
     let mut body =
         json!({"decision_seq": decision_seq, "latency_us": started.elapsed().as_micros() as u64});
     if let (Some(v), Some(obj)) = (

@@ -57,6 +57,8 @@ pub struct Settings {
     pub breaker: Option<std::sync::Arc<warden_controls::Breaker>>,
     /// Pauses agents that collect too many denials or findings.
     pub agent_guard: Option<AgentGuard>,
+    /// Counters for Prometheus, shared by every session of the process.
+    pub metrics: Option<std::sync::Arc<crate::Metrics>>,
 }
 
 /// Called when an agent trips its breaker, with the agent and why; returns whether the pause
@@ -97,6 +99,7 @@ impl Settings {
             limits: None,
             breaker: None,
             agent_guard: None,
+            metrics: None,
         }
     }
 }
