@@ -66,18 +66,16 @@ struct Hook {
     headers: Vec<(String, String)>,
 }
 
-fn webhooks(
+/// Resolves `[[<table>.webhook]]` entries and builds the client that posts to them.
+fn resolve_hooks(
     config: &[WebhookConfig],
+    table: &str,
     env: &Env,
     secrets: Option<&Identity>,
-    console: Option<String>,
-) -> Result<Option<Announce>> {
-    if config.is_empty() {
-        return Ok(None);
-    }
+) -> Result<(Vec<Hook>, reqwest::Client)> {
     let mut hooks = Vec::new();
     for (i, hook) in config.iter().enumerate() {
-        let what = format!("[[approvals.webhook]] #{}", i + 1);
+        let what = format!("[[{table}.webhook]] #{}", i + 1);
         if !(hook.url.starts_with("https://") || hook.url.starts_with("http://")) {
             bail!("{what}: url `{}` must be http:// or https://", hook.url);
         }
@@ -95,6 +93,19 @@ fn webhooks(
         .timeout(Duration::from_secs(10))
         .build()
         .context("webhook HTTP client")?;
+    Ok((hooks, client))
+}
+
+fn webhooks(
+    config: &[WebhookConfig],
+    env: &Env,
+    secrets: Option<&Identity>,
+    console: Option<String>,
+) -> Result<Option<Announce>> {
+    if config.is_empty() {
+        return Ok(None);
+    }
+    let (hooks, client) = resolve_hooks(config, "approvals", env, secrets)?;
     let announce: Announce = Arc::new(move |approval: &Approval| {
         let body = webhook_body(approval, console.as_deref());
         for hook in &hooks {
@@ -107,6 +118,44 @@ fn webhooks(
         }
     });
     Ok(Some(announce))
+}
+
+impl Loaded {
+    /// Alert webhooks from `[[alerts.webhook]]`, or `None`.
+    pub fn alerts(
+        &self,
+        env: &Env,
+        secrets: Option<&Identity>,
+    ) -> Result<Option<warden_proxy::Alerts>> {
+        let config = &self.config.alerts.webhook;
+        if config.is_empty() {
+            return Ok(None);
+        }
+        if config.iter().any(|w| !w.groups.is_empty()) {
+            bail!(
+                "[[alerts.webhook]]: `groups` is for approval webhooks; alerts go to every alert webhook"
+            );
+        }
+        let (hooks, client) = resolve_hooks(config, "alerts", env, secrets)?;
+        Ok(Some(warden_proxy::Alerts(Arc::new(move |alert: Value| {
+            let text = alert
+                .get("text")
+                .and_then(Value::as_str)
+                .unwrap_or("Warden alert")
+                .to_owned();
+            let kind = alert
+                .get("kind")
+                .and_then(Value::as_str)
+                .unwrap_or("alert")
+                .to_owned();
+            let body = json!({"text": text, "alert": alert});
+            for hook in &hooks {
+                let (client, hook, body, kind) =
+                    (client.clone(), hook.clone(), body.clone(), kind.clone());
+                tokio::spawn(async move { deliver(&client, &hook, &body, &kind).await });
+            }
+        }))))
+    }
 }
 
 async fn deliver(client: &reqwest::Client, hook: &Hook, body: &Value, id: &str) {

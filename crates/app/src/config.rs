@@ -56,6 +56,19 @@ pub struct Config {
     pub breaker: Option<BreakerConfig>,
     /// Pause agents that collect too many denials or findings (off when absent).
     pub agent_breaker: Option<AgentBreakerConfig>,
+    /// Where alerts go besides the audit log and the console.
+    #[serde(default)]
+    pub alerts: AlertsConfig,
+}
+
+/// `[alerts]`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AlertsConfig {
+    /// `[[alerts.webhook]]`: a JSON POST per alert (Slack-compatible `text`, the alert under
+    /// `alert`); `url` and `headers` as for approval webhooks.
+    #[serde(default)]
+    pub webhook: Vec<WebhookConfig>,
 }
 
 /// `[agent_breaker]`.

@@ -247,8 +247,10 @@ pub fn settings(
         None => None,
     };
     let metrics = Arc::new(warden_proxy::Metrics::default());
+    let alerts = loaded.alerts(env, Some(store))?;
     for u in &mut upstreams {
         u.proxy.metrics = Some(metrics.clone());
+        u.proxy.alerts = alerts.clone();
         u.proxy.approvals = approvals.clone();
         u.proxy.limits = limits.clone();
         u.proxy.agent_guard = agent_guard.clone();

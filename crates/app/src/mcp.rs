@@ -32,6 +32,7 @@ pub async fn serve_stdio(loaded: &Loaded, command: &[String], env: &Env) -> Resu
         .approvals
         .webhook
         .iter()
+        .chain(&loaded.config.alerts.webhook)
         .any(|w| w.headers.values().any(|v| v.contains("${secret:")));
     let secrets = needs_secrets.then(|| loaded.cli_store(env)).transpose()?;
     settings.approvals = loaded.approvals(&log, env, secrets.as_ref(), None)?;
@@ -42,6 +43,7 @@ pub async fn serve_stdio(loaded: &Loaded, command: &[String], env: &Env) -> Resu
         .as_ref()
         .map(crate::config::BreakerConfig::build)
         .transpose()?;
+    settings.alerts = loaded.alerts(env, secrets.as_ref())?;
     // No identity store here: a paused agent stays paused until Warden restarts.
     settings.agent_guard = loaded
         .config

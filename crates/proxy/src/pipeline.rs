@@ -395,6 +395,16 @@ async fn agent_signals(
         .as_ref()
         .is_some_and(|hook| hook(agent, &why));
     tracing::warn!("agent `{agent}` paused: {why}");
+    if let Some(alerts) = &shared.settings.alerts {
+        (alerts.0)(json!({
+            "kind": "agent_paused",
+            "severity": "high",
+            "agent": agent,
+            "why": why,
+            "suspended": kept,
+            "text": format!("Warden paused agent `{agent}`: {why}. A person must resume it."),
+        }));
+    }
     shared
         .note(
             AuditKind::Lifecycle,
@@ -437,6 +447,16 @@ pub(crate) async fn breaker_outcome(shared: &Shared, failed: bool, started: Inst
             _ => "breaker_closed",
         };
         tracing::warn!("upstream `{}`: {event}", shared.settings.server);
+        if event == "breaker_open"
+            && let Some(alerts) = &shared.settings.alerts
+        {
+            (alerts.0)(json!({
+                "kind": "breaker_open",
+                "severity": "high",
+                "server": shared.settings.server,
+                "text": format!("Warden: the circuit breaker of upstream `{}` opened: it is failing, calls to it are refused for now", shared.settings.server),
+            }));
+        }
         shared
             .note(
                 AuditKind::Lifecycle,

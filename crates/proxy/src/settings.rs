@@ -59,6 +59,18 @@ pub struct Settings {
     pub agent_guard: Option<AgentGuard>,
     /// Counters for Prometheus, shared by every session of the process.
     pub metrics: Option<std::sync::Arc<crate::Metrics>>,
+    /// Where alerts (an agent paused, a breaker opened) are sent besides the audit log.
+    pub alerts: Option<Alerts>,
+}
+
+/// Sends an alert (a JSON object with `kind`, `severity`, `text` and details) somewhere.
+#[derive(Clone)]
+pub struct Alerts(pub std::sync::Arc<dyn Fn(serde_json::Value) + Send + Sync>);
+
+impl std::fmt::Debug for Alerts {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Alerts")
+    }
 }
 
 /// Called when an agent trips its breaker, with the agent and why; returns whether the pause
@@ -100,6 +112,7 @@ impl Settings {
             breaker: None,
             agent_guard: None,
             metrics: None,
+            alerts: None,
         }
     }
 }

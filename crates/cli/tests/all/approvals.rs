@@ -2,14 +2,13 @@
 //! CLI lets it through once, a denial and an expiry refuse it, a tampered hash changes
 //! nothing, pending requests survive `kill -9`, async mode, and webhooks.
 
-use std::io::{BufRead, BufReader, Read, Write};
 use std::path::Path;
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::support::{Session, audit_records, warden, workspace};
+use crate::support::{Session, audit_records, warden, webhook_sink, workspace};
 
 fn edit_config(dir: &Path, from: &str, to: &str) {
     let path = dir.join("warden.toml");
@@ -74,33 +73,6 @@ fn refunds_received(s: &Session) -> Vec<i64> {
         .filter(|m| m["method"] == "tools/call")
         .filter_map(|m| m["params"]["arguments"]["amount"].as_i64())
         .collect()
-}
-
-/// A one-request HTTP server; returns the body it received.
-fn webhook_sink() -> (String, std::thread::JoinHandle<String>) {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}/hook", listener.local_addr().unwrap());
-    let handle = std::thread::spawn(move || {
-        let (mut conn, _) = listener.accept().unwrap();
-        let mut reader = BufReader::new(conn.try_clone().unwrap());
-        let mut length = 0;
-        loop {
-            let mut line = String::new();
-            reader.read_line(&mut line).unwrap();
-            if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
-                length = v.trim().parse().unwrap();
-            }
-            if line == "\r\n" {
-                break;
-            }
-        }
-        let mut body = vec![0; length];
-        reader.read_exact(&mut body).unwrap();
-        conn.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n")
-            .unwrap();
-        String::from_utf8(body).unwrap()
-    });
-    (url, handle)
 }
 
 #[test]

@@ -6,7 +6,7 @@ use std::process::Command;
 
 use serde_json::json;
 
-use crate::support::{Session, audit_records, audit_records_at, warden, workspace};
+use crate::support::{Session, audit_records, audit_records_at, warden, webhook_sink, workspace};
 
 fn add_limits(dir: &std::path::Path, text: &str) {
     let path = dir.join("warden.toml");
@@ -118,9 +118,12 @@ fn a_failing_upstream_opens_its_breaker_and_a_good_probe_closes_it() {
         "@id(\"all\")\npermit(principal, action, resource);\n",
     )
     .unwrap();
+    let (hook, received) = webhook_sink();
     add_limits(
         dir.path(),
-        "[breaker]\nmin_calls = 3\nerror_rate = 0.5\nwindow_secs = 30\nopen_secs = 1\n",
+        &format!(
+            "[breaker]\nmin_calls = 3\nerror_rate = 0.5\nwindow_secs = 30\nopen_secs = 1\n\n[[alerts.webhook]]\nurl = \"{hook}\"\n"
+        ),
     );
     let mut s = Session::start(dir.path());
     s.initialize();
@@ -138,6 +141,13 @@ fn a_failing_upstream_opens_its_breaker_and_a_good_probe_closes_it() {
     assert_eq!(
         refused["result"]["_meta"]["dev.warden/decision"]["retry_after_secs"],
         json!(1)
+    );
+    // The opening was announced to the alert webhook.
+    let alert: serde_json::Value = serde_json::from_str(&received.join().unwrap()).unwrap();
+    assert_eq!(alert["alert"]["kind"], json!("breaker_open"), "{alert}");
+    assert!(
+        alert["text"].as_str().unwrap().contains("`demo`"),
+        "{alert}"
     );
     std::thread::sleep(std::time::Duration::from_millis(1100));
     // The probe goes through and closes the breaker.
