@@ -24,8 +24,8 @@ if [ ! -e "$PEERS/.installed-api" ]; then
   touch "$PEERS/.installed-api"
 fi
 if [ ! -e "$PEERS/.installed-telemetry" ]; then
-  step "installing the telemetry checkers (prometheus-client)"
-  "$PEERS/venv/bin/pip" install -q prometheus-client==0.26.0
+  step "installing the telemetry checkers (prometheus-client, opentelemetry-proto)"
+  "$PEERS/venv/bin/pip" install -q prometheus-client==0.26.0 opentelemetry-proto==1.45.2
   touch "$PEERS/.installed-telemetry"
 fi
 

@@ -59,6 +59,19 @@ pub struct Config {
     /// Where alerts go besides the audit log and the console.
     #[serde(default)]
     pub alerts: AlertsConfig,
+    /// OpenTelemetry export.
+    #[serde(default)]
+    pub telemetry: TelemetryConfig,
+}
+
+/// `[telemetry]`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TelemetryConfig {
+    /// OTLP/HTTP collector base URL (spans go to `<url>/v1/traces`); no export when absent.
+    pub otlp_endpoint: Option<String>,
+    /// `service.name` of the exported spans (default `warden`).
+    pub service_name: Option<String>,
 }
 
 /// `[alerts]`.

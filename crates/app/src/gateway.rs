@@ -248,9 +248,11 @@ pub fn settings(
     };
     let metrics = Arc::new(warden_proxy::Metrics::default());
     let alerts = loaded.alerts(env, Some(store))?;
+    let spans = loaded.exporter()?.map(|e| e.spans);
     for u in &mut upstreams {
         u.proxy.metrics = Some(metrics.clone());
         u.proxy.alerts = alerts.clone();
+        u.proxy.spans = spans.clone();
         u.proxy.approvals = approvals.clone();
         u.proxy.limits = limits.clone();
         u.proxy.agent_guard = agent_guard.clone();

@@ -44,6 +44,8 @@ pub async fn serve_stdio(loaded: &Loaded, command: &[String], env: &Env) -> Resu
         .map(crate::config::BreakerConfig::build)
         .transpose()?;
     settings.alerts = loaded.alerts(env, secrets.as_ref())?;
+    let exporter = loaded.exporter()?;
+    settings.spans = exporter.as_ref().map(|e| e.spans.clone());
     // No identity store here: a paused agent stays paused until Warden restarts.
     settings.agent_guard = loaded
         .config
@@ -90,6 +92,11 @@ pub async fn serve_stdio(loaded: &Loaded, command: &[String], env: &Env) -> Resu
     let server = settings.server.clone();
     let closer = log.clone();
     let ended = run(settings, engine, log, session, streams).await?;
+    // Every span sink is gone with the session: send what is queued.
+    if let Some(e) = exporter {
+        drop(e.spans);
+        let _ = tokio::time::timeout(Duration::from_secs(5), e.task).await;
+    }
     let status = match tokio::time::timeout(EXIT_GRACE, child.wait()).await {
         Ok(status) => status.ok(),
         Err(_) => {

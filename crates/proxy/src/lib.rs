@@ -18,6 +18,7 @@ mod reply;
 mod session;
 mod settings;
 pub mod stdio;
+pub mod trace;
 
 pub use approval::{Announce, ApprovalSettings, Approvals, DecideError};
 pub use error::{Error, Result};

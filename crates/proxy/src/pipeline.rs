@@ -61,6 +61,12 @@ pub(crate) async fn govern(shared: &Arc<Shared>, mut msg: Message, id: Value, me
             return;
         }
     };
+    let mut span = shared.settings.spans.as_ref().map(|_| {
+        crate::trace::Open::start(
+            era::meta(&msg),
+            format!("{method} {}/{target}", shared.settings.server),
+        )
+    });
     // Stage 2: tool facts.
     let tool_or_target = target.clone();
     let resource = resource_for(shared, &msg, action, target).await;
@@ -144,6 +150,9 @@ pub(crate) async fn govern(shared: &Arc<Shared>, mut msg: Message, id: Value, me
     let seq = match shared.audit.append(event).await {
         Ok(seq) => seq,
         Err(e) => {
+            if let (Some(span), Some(sink)) = (span.take(), &shared.settings.spans) {
+                span.finish(sink, true);
+            }
             tracing::error!("audit failed, refusing `{method}`: {e}");
             let refused = Decision::refuse(format!(
                 "the audit log is unavailable, so the request is refused: {e}"
@@ -157,14 +166,39 @@ pub(crate) async fn govern(shared: &Arc<Shared>, mut msg: Message, id: Value, me
         m.call(&shared.settings.server, &method, decision.outcome.as_str());
         count_findings(m, &verdict, "arguments");
     }
+    if let Some(span) = span.as_mut() {
+        span.set("warden.agent", shared.settings.principal.id.clone());
+        span.set("warden.server", shared.settings.server.clone());
+        span.set("warden.method", method.clone());
+        span.set("warden.target", tool_or_target.clone());
+        span.set("warden.decision", decision.outcome.as_str());
+        span.set("warden.policies", decision.policies.join(","));
+        span.set("warden.audit_seq", seq);
+    }
     // Stage 6: act.
-    match decision.outcome {
-        Outcome::Allow => {
-            if let Some(a) = admission {
-                shared.state().admissions.insert(id.to_string(), a);
-            }
-            forward_request(shared, msg, id, method, Some(seq)).await
+    if decision.outcome == Outcome::Allow {
+        if let Some(a) = admission {
+            shared.state().admissions.insert(id.to_string(), a);
         }
+        if let Some(span) = span {
+            // The upstream continues the trace under Warden's span.
+            if let Some(params) = msg.params_mut() {
+                let meta = params
+                    .entry("_meta")
+                    .or_insert_with(|| Value::Object(serde_json::Map::new()));
+                if let Some(meta) = meta.as_object_mut() {
+                    meta.insert("traceparent".to_owned(), Value::String(span.traceparent()));
+                }
+            }
+            shared.state().spans.insert(id.to_string(), span);
+        }
+        return forward_request(shared, msg, id, method, Some(seq)).await;
+    }
+    // Refused or held: the span covers the decision.
+    if let (Some(span), Some(sink)) = (span, &shared.settings.spans) {
+        span.finish(sink, decision.outcome == Outcome::Deny);
+    }
+    match decision.outcome {
         Outcome::ApprovalRequired if let Some(hub) = shared.settings.approvals.clone() => {
             let call = crate::approval::Held {
                 msg,
@@ -177,9 +211,7 @@ pub(crate) async fn govern(shared: &Arc<Shared>, mut msg: Message, id: Value, me
             };
             crate::approval::held(shared, hub, call).await;
         }
-        Outcome::Deny | Outcome::ApprovalRequired => {
-            refuse(shared, id, &method, &decision, Some(seq)).await
-        }
+        _ => refuse(shared, id, &method, &decision, Some(seq)).await,
     }
 }
 

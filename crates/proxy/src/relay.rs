@@ -211,10 +211,30 @@ async fn upstream_response(shared: &Shared, mut msg: Message, id: &Value) {
             let _ = waiter.send(msg.value);
         }
         Some(Pending::Client(call)) => {
-            let admission = shared
-                .state()
-                .admissions
-                .remove(&call.client_id.to_string());
+            let (admission, span) = {
+                let mut state = shared.state();
+                let key = call.client_id.to_string();
+                (state.admissions.remove(&key), state.spans.remove(&key))
+            };
+            if let (Some(mut span), Some(sink)) = (span, &shared.settings.spans) {
+                let failed = msg.value.get("error").is_some()
+                    || msg
+                        .result()
+                        .and_then(|r| r.get("isError"))
+                        .and_then(Value::as_bool)
+                        == Some(true);
+                span.set(
+                    "warden.result",
+                    if msg.value.get("error").is_some() {
+                        "error"
+                    } else if failed {
+                        "tool_error"
+                    } else {
+                        "ok"
+                    },
+                );
+                span.finish(sink, failed);
+            }
             if let Some(a) = admission {
                 let tool = call.target.as_ref().and_then(Value::as_str);
                 let cost = tool
@@ -250,6 +270,12 @@ pub(crate) async fn fail_upstream_request(shared: &Shared, id: &Value, why: &str
                 let key = call.client_id.to_string();
                 state.by_client_id.remove(&key);
                 state.admissions.remove(&key);
+                if let (Some(mut span), Some(sink)) =
+                    (state.spans.remove(&key), &shared.settings.spans)
+                {
+                    span.set("warden.result", "error");
+                    span.finish(sink, true);
+                }
             }
             if call.decision_seq.is_some() {
                 pipeline::breaker_outcome(shared, true, call.started).await;

@@ -83,6 +83,8 @@ pub(crate) struct State {
     /// Limit admissions of forwarded calls, by client id (as JSON text): concurrency slots are
     /// held until the answer, which is counted against budgets.
     pub admissions: HashMap<String, warden_controls::Admission>,
+    /// Spans of forwarded calls, by client id (as JSON text), ended at the answer.
+    pub spans: HashMap<String, crate::trace::Open>,
     /// The client declared the elicitation capability (`initialize`).
     pub client_elicitation: bool,
     /// Warden's own requests to the client (elicitation), by client-facing id.

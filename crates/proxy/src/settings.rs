@@ -61,6 +61,8 @@ pub struct Settings {
     pub metrics: Option<std::sync::Arc<crate::Metrics>>,
     /// Where alerts (an agent paused, a breaker opened) are sent besides the audit log.
     pub alerts: Option<Alerts>,
+    /// Where each governed call's span goes (OpenTelemetry).
+    pub spans: Option<crate::trace::Spans>,
 }
 
 /// Sends an alert (a JSON object with `kind`, `severity`, `text` and details) somewhere.
@@ -113,6 +115,7 @@ impl Settings {
             agent_guard: None,
             metrics: None,
             alerts: None,
+            spans: None,
         }
     }
 }
