@@ -18,14 +18,19 @@ use warden_app::exit;
 
 use crate::args::ConfigArg;
 
-/// Logs go to stderr only (stdout may be an MCP channel); `WARDEN_LOG` sets the filter.
+/// Logs go to stderr only (stdout may be an MCP channel); `WARDEN_LOG` sets the filter and
+/// `WARDEN_LOG_FORMAT=json` writes one JSON object per line (for log collectors).
 pub fn init_logging(env: &Env) {
     let filter = tracing_subscriber::EnvFilter::new(env.get("WARDEN_LOG").unwrap_or("warn"));
-    let _ = tracing_subscriber::fmt()
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
-        .with_target(false)
-        .try_init();
+        .with_target(false);
+    let _ = if env.get("WARDEN_LOG_FORMAT") == Some("json") {
+        builder.json().try_init()
+    } else {
+        builder.try_init()
+    };
 }
 
 /// The configuration to use: `--config`, `$WARDEN_CONFIG`, `./warden.toml`, or defaults.

@@ -150,3 +150,33 @@ fn missing_upstream_program_is_a_clear_error() {
         "{stderr}"
     );
 }
+
+#[test]
+fn logs_can_be_json_lines() {
+    let dir = workspace();
+    let script = format!(
+        "echo 'this is a banner, not JSON'; exec {} demo-server",
+        warden().display()
+    );
+    let out = std::process::Command::new(warden())
+        .args(["mcp", "--config"])
+        .arg(dir.path().join("warden.toml"))
+        .args(["--", "sh", "-c", &script])
+        .env("WARDEN_LOG_FORMAT", "json")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let warning: serde_json::Value = stderr
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .find(|v| v["level"] == "WARN")
+        .unwrap_or_else(|| panic!("no JSON warning in: {stderr}"));
+    assert!(
+        warning["fields"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("not MCP"),
+        "{warning}"
+    );
+}
