@@ -16,7 +16,7 @@ const BLOCK: usize = 200;
 const BLOCKS: usize = 25;
 const WARMUP: usize = 300;
 
-struct Peer {
+pub(crate) struct Peer {
     child: Child,
     stdin: ChildStdin,
     stdout: BufReader<ChildStdout>,
@@ -24,7 +24,7 @@ struct Peer {
 }
 
 impl Peer {
-    fn start(cmd: &mut Command) -> Result<Self> {
+    pub(crate) fn start(cmd: &mut Command) -> Result<Self> {
         let mut child = cmd
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -44,7 +44,7 @@ impl Peer {
         Ok(peer)
     }
 
-    fn roundtrip(&mut self, request: &str) -> Result<Duration> {
+    pub(crate) fn roundtrip(&mut self, request: &str) -> Result<Duration> {
         let start = Instant::now();
         self.stdin.write_all(request.as_bytes())?;
         self.stdin.write_all(b"\n")?;

@@ -1,5 +1,5 @@
 //! `warden-bench`: the figures in BENCHMARKS.md, each measured side by side with its baseline in
-//! the same run. Usage: `warden-bench [latency|gateway|approvals|policy|audit|detect|all] [--warden PATH] [--corpus FILE]...`.
+//! the same run. Usage: `warden-bench [latency|gateway|approvals|controls|policy|audit|detect|all] [--warden PATH] [--corpus FILE]...`.
 #![allow(
     clippy::disallowed_methods,
     reason = "the harness starts the binaries it measures"
@@ -7,6 +7,7 @@
 
 mod approvals;
 mod audit;
+mod controls;
 mod detect;
 mod gateway;
 mod latency;
@@ -41,6 +42,9 @@ fn main() -> anyhow::Result<()> {
     }
     if matches!(what, "approvals" | "all") {
         approvals::run(&warden)?;
+    }
+    if matches!(what, "controls" | "all") {
+        controls::run(&warden)?;
     }
     if matches!(what, "policy" | "all") {
         policy::run()?;
