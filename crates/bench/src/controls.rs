@@ -9,12 +9,8 @@ use std::process::Command;
 use anyhow::Result;
 use serde_json::json;
 
-use crate::latency::Peer;
+use crate::latency::{Peer, compare};
 use crate::stats::Samples;
-
-const BLOCK: usize = 200;
-const BLOCKS: usize = 25;
-const WARMUP: usize = 300;
 
 const CONTROLS: &str = r#"
 [[limits.rate]]
@@ -115,22 +111,7 @@ pub fn run(warden: &Path) -> Result<()> {
         id += 1;
         json!({"jsonrpc": "2.0", "id": id, "method": "tools/call", "params": {"name": "echo", "arguments": {"text": text}}}).to_string()
     };
-    for _ in 0..WARMUP {
-        plain.roundtrip(&request())?;
-        controlled.roundtrip(&request())?;
-    }
-    let (mut a, mut b) = (Vec::new(), Vec::new());
-    for block in 0..BLOCKS {
-        for side in [block % 2, 1 - block % 2] {
-            for _ in 0..BLOCK {
-                if side == 0 {
-                    a.push(plain.roundtrip(&request())?);
-                } else {
-                    b.push(controlled.roundtrip(&request())?);
-                }
-            }
-        }
-    }
+    let (a, b) = compare(&mut plain, &mut controlled, &mut request)?;
     let n = a.len();
     let (a, b) = (Samples::new(a), Samples::new(b));
     println!(

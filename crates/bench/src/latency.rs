@@ -119,6 +119,32 @@ pub fn run(warden: &Path) -> Result<()> {
     Ok(())
 }
 
+/// Warms both peers up, then times `BLOCKS` alternating blocks of calls on each (which side
+/// goes first alternates too, so machine noise hits both alike).
+pub(crate) fn compare(
+    a: &mut Peer,
+    b: &mut Peer,
+    request: &mut impl FnMut() -> String,
+) -> Result<(Vec<Duration>, Vec<Duration>)> {
+    for _ in 0..WARMUP {
+        a.roundtrip(&request())?;
+        b.roundtrip(&request())?;
+    }
+    let (mut first, mut second) = (Vec::new(), Vec::new());
+    for block in 0..BLOCKS {
+        for side in [block % 2, 1 - block % 2] {
+            for _ in 0..BLOCK {
+                if side == 0 {
+                    first.push(a.roundtrip(&request())?);
+                } else {
+                    second.push(b.roundtrip(&request())?);
+                }
+            }
+        }
+    }
+    Ok((first, second))
+}
+
 fn table(warden: &Path, what: &str, config: &Path, cpus: &str) -> Result<()> {
     println!("## tools/call latency: direct vs through `warden mcp` ({what}; CPUs {cpus})\n");
     println!(
@@ -142,23 +168,7 @@ fn table(warden: &Path, what: &str, config: &Path, cpus: &str) -> Result<()> {
             id += 1;
             json!({"jsonrpc": "2.0", "id": id, "method": "tools/call", "params": {"name": "echo", "arguments": {"text": text}}}).to_string()
         };
-        for _ in 0..WARMUP {
-            direct.roundtrip(&request())?;
-            proxied.roundtrip(&request())?;
-        }
-        let (mut d, mut p) = (Vec::new(), Vec::new());
-        for block in 0..BLOCKS {
-            // Alternate which side goes first in each block.
-            for side in [block % 2, 1 - block % 2] {
-                for _ in 0..BLOCK {
-                    if side == 0 {
-                        d.push(direct.roundtrip(&request())?);
-                    } else {
-                        p.push(proxied.roundtrip(&request())?);
-                    }
-                }
-            }
-        }
+        let (d, p) = compare(&mut direct, &mut proxied, &mut request)?;
         let n = d.len();
         let (d, p) = (Samples::new(d), Samples::new(p));
         println!(
