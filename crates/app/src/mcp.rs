@@ -94,8 +94,7 @@ pub async fn serve_stdio(loaded: &Loaded, command: &[String], env: &Env) -> Resu
     let ended = run(settings, engine, log, session, streams).await?;
     // Every span sink is gone with the session: send what is queued.
     if let Some(e) = exporter {
-        drop(e.spans);
-        let _ = tokio::time::timeout(Duration::from_secs(5), e.task).await;
+        e.finish(Duration::from_secs(5)).await;
     }
     let status = match tokio::time::timeout(EXIT_GRACE, child.wait()).await {
         Ok(status) => status.ok(),

@@ -1,29 +1,56 @@
 //! OpenTelemetry export: spans of governed calls sent over OTLP/HTTP with the JSON encoding
-//! (`POST <endpoint>/v1/traces`), in batches, off the calls' path. A full queue drops spans
-//! rather than slowing calls down.
+//! (`POST <endpoint>/v1/traces`), in batches, off the calls' path. A call only appends its span
+//! to a buffer (no wake-up of another thread per call); the exporter thread takes the buffer
+//! every half second, or sooner when a batch is full. A full buffer drops spans rather than
+//! slowing calls down.
 
-use std::sync::Arc;
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use serde_json::{Value, json};
-use tokio::sync::mpsc;
 use warden_proxy::trace::{SpanData, Spans};
 
 use crate::config::Loaded;
 
 /// Spans waiting to be sent before new ones are dropped.
 const QUEUE: usize = 10_000;
-/// Most spans in one export.
+/// Spans that wake the exporter before its next turn.
 const BATCH: usize = 512;
-/// Longest a span waits for its batch.
+/// Longest a span waits in the buffer.
 const LINGER: Duration = Duration::from_millis(500);
 
-/// The span sink and the task that exports; awaiting the task after every sink is dropped
-/// sends what is left.
+#[derive(Debug, Default)]
+struct Buffer {
+    spans: Vec<SpanData>,
+    closed: bool,
+}
+
+type Shared = Arc<(Mutex<Buffer>, Condvar)>;
+
+fn lock(shared: &Shared) -> std::sync::MutexGuard<'_, Buffer> {
+    shared
+        .0
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// The span sink and the thread that exports.
 pub struct Exporter {
     pub spans: Spans,
-    pub task: tokio::task::JoinHandle<()>,
+    shared: Shared,
+    thread: std::thread::JoinHandle<()>,
+}
+
+impl Exporter {
+    /// Sends what is buffered and stops the exporter (waiting up to `wait`).
+    pub async fn finish(self, wait: Duration) {
+        lock(&self.shared).closed = true;
+        self.shared.1.notify_one();
+        let thread = self.thread;
+        let _ =
+            tokio::time::timeout(wait, tokio::task::spawn_blocking(move || thread.join())).await;
+    }
 }
 
 impl Loaded {
@@ -46,43 +73,72 @@ impl Loaded {
             .timeout(Duration::from_secs(10))
             .build()
             .context("OTLP HTTP client")?;
-        let (tx, rx) = mpsc::channel::<SpanData>(QUEUE);
-        let task = tokio::spawn(export(rx, client, url, service));
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .context("OTLP exporter runtime")?;
+        let shared: Shared = Arc::new((Mutex::new(Buffer::default()), Condvar::new()));
+        let for_thread = shared.clone();
+        let thread = std::thread::Builder::new()
+            .name("warden-otlp".to_owned())
+            .spawn(move || export(&for_thread, &runtime, &client, &url, &service))
+            .context("OTLP exporter thread")?;
+        let sink = shared.clone();
         let spans = Spans(Arc::new(move |span| {
-            if tx.try_send(span).is_err() {
-                tracing::debug!("span queue full: span dropped");
+            let mut buf = lock(&sink);
+            if buf.spans.len() < QUEUE {
+                buf.spans.push(span);
+                if buf.spans.len() == BATCH {
+                    sink.1.notify_one();
+                }
             }
         }));
-        Ok(Some(Exporter { spans, task }))
+        Ok(Some(Exporter {
+            spans,
+            shared,
+            thread,
+        }))
     }
 }
 
-async fn export(
-    mut rx: mpsc::Receiver<SpanData>,
-    client: reqwest::Client,
-    url: String,
-    service: String,
+fn export(
+    shared: &Shared,
+    runtime: &tokio::runtime::Runtime,
+    client: &reqwest::Client,
+    url: &str,
+    service: &str,
 ) {
-    while let Some(first) = rx.recv().await {
-        let mut batch = vec![first];
-        let deadline = tokio::time::Instant::now() + LINGER;
-        while batch.len() < BATCH {
-            match tokio::time::timeout_at(deadline, rx.recv()).await {
-                Ok(Some(span)) => batch.push(span),
-                Ok(None) | Err(_) => break,
+    loop {
+        let (batch, closed) = {
+            let mut buf = lock(shared);
+            if buf.spans.len() < BATCH && !buf.closed {
+                buf = shared
+                    .1
+                    .wait_timeout(buf, LINGER)
+                    .map(|(b, _)| b)
+                    .unwrap_or_else(|e| e.into_inner().0);
+            }
+            (std::mem::take(&mut buf.spans), buf.closed)
+        };
+        for chunk in batch.chunks(BATCH) {
+            let body = request(chunk, service).to_string();
+            // Built inside the runtime: reqwest arms its timeout when the request is made.
+            let sent = runtime.block_on(async {
+                client
+                    .post(url)
+                    .header("content-type", "application/json")
+                    .body(body)
+                    .send()
+                    .await
+            });
+            match sent {
+                Ok(r) if r.status().is_success() => {}
+                Ok(r) => tracing::warn!("OTLP export to {url}: HTTP {}", r.status()),
+                Err(e) => tracing::warn!("OTLP export to {url}: {e}"),
             }
         }
-        let body = request(&batch, &service);
-        let sent = client
-            .post(&url)
-            .header("content-type", "application/json")
-            .body(body.to_string())
-            .send()
-            .await;
-        match sent {
-            Ok(r) if r.status().is_success() => {}
-            Ok(r) => tracing::warn!("OTLP export to {url}: HTTP {}", r.status()),
-            Err(e) => tracing::warn!("OTLP export to {url}: {e}"),
+        if closed {
+            return;
         }
     }
 }

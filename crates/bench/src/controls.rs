@@ -84,14 +84,14 @@ pub fn run(warden: &Path) -> Result<()> {
     let init = Command::new(warden).arg("init").arg(dir.path()).output()?;
     anyhow::ensure!(init.status.success(), "warden init failed");
     let off = dir.path().join("warden.toml");
-    let on = dir.path().join("warden-controls.toml");
+    let base = std::fs::read_to_string(&off)?;
+    let limits = dir.path().join("warden-limits.toml");
+    std::fs::write(&limits, format!("{base}\n{CONTROLS}"))?;
+    let all = dir.path().join("warden-controls.toml");
     let endpoint = sink()?;
     std::fs::write(
-        &on,
-        format!(
-            "{}\n{CONTROLS}\n[telemetry]\notlp_endpoint = \"{endpoint}\"\n",
-            std::fs::read_to_string(&off)?
-        ),
+        &all,
+        format!("{base}\n{CONTROLS}\n[telemetry]\notlp_endpoint = \"{endpoint}\"\n"),
     )?;
     let start = |config: &Path| {
         Peer::start(
@@ -104,28 +104,31 @@ pub fn run(warden: &Path) -> Result<()> {
                 .arg("demo-server"),
         )
     };
-    let (mut plain, mut controlled) = (start(&off)?, start(&on)?);
     let text = "x".repeat(1024);
     let mut id = 0u64;
     let mut request = || {
         id += 1;
         json!({"jsonrpc": "2.0", "id": id, "method": "tools/call", "params": {"name": "echo", "arguments": {"text": text}}}).to_string()
     };
-    let (a, b) = compare(&mut plain, &mut controlled, &mut request)?;
-    let n = a.len();
-    let (a, b) = (Samples::new(a), Samples::new(b));
-    println!(
-        "## Runtime controls: `warden mcp` with limits, breakers and OTLP export vs without (1 KB tools/call)\n"
-    );
-    println!("| | without p50 | with p50 | added p50 | without p99 | with p99 | calls each |");
+    println!("## Runtime controls: `warden mcp` with them vs without (1 KB tools/call)\n");
+    println!("| with | without p50 | with p50 | added p50 | without p99 | with p99 | calls each |");
     println!("|---|---|---|---|---|---|---|");
-    println!(
-        "| 1 KB | {:.1} µs | {:.1} µs | **{:.1} µs** | {:.1} µs | {:.1} µs | {n} |",
-        a.pct(50.0),
-        b.pct(50.0),
-        b.pct(50.0) - a.pct(50.0),
-        a.pct(99.0),
-        b.pct(99.0)
-    );
+    for (what, config) in [
+        ("limits and breakers", &limits),
+        ("limits, breakers and OTLP export", &all),
+    ] {
+        let (mut plain, mut controlled) = (start(&off)?, start(config)?);
+        let (a, b) = compare(&mut plain, &mut controlled, &mut request)?;
+        let n = a.len();
+        let (a, b) = (Samples::new(a), Samples::new(b));
+        println!(
+            "| {what} | {:.1} µs | {:.1} µs | **{:.1} µs** | {:.1} µs | {:.1} µs | {n} |",
+            a.pct(50.0),
+            b.pct(50.0),
+            b.pct(50.0) - a.pct(50.0),
+            a.pct(99.0),
+            b.pct(99.0)
+        );
+    }
     Ok(())
 }

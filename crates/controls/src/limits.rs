@@ -239,7 +239,8 @@ enum Count {
 
 #[derive(Debug, Default)]
 struct State {
-    counts: HashMap<(usize, String), Count>,
+    /// Per rule (by index), the counts by key.
+    counts: Vec<HashMap<String, Count>>,
 }
 
 /// Every configured limit and the counts, shared by all sessions of a process.
@@ -263,9 +264,10 @@ impl Limits {
         for r in &rules {
             r.check()?;
         }
+        let counts = rules.iter().map(|_| HashMap::new()).collect();
         Ok(Arc::new(Self {
             rules,
-            state: Mutex::new(State::default()),
+            state: Mutex::new(State { counts }),
         }))
     }
 
@@ -293,7 +295,7 @@ impl Limits {
         let mut state = self.lock();
         // First pass: would every rule admit it?
         for (i, rule, key) in &applying {
-            let count = state.counts.get(&(*i, key.clone()));
+            let count = state.counts.get(*i).and_then(|m| m.get(key));
             let exceeded = |kind: &'static str, retry: f64| Exceeded {
                 rule: rule.name.clone(),
                 kind,
@@ -340,7 +342,10 @@ impl Limits {
             budgets: Vec::new(),
         };
         for (i, rule, key) in applying {
-            let count = state.counts.entry((i, key.clone()));
+            let Some(counts) = state.counts.get_mut(i) else {
+                continue;
+            };
+            let count = counts.entry(key.clone());
             match rule.kind {
                 Kind::Rate { burst, per_sec } => {
                     let c = count.or_insert(Count::Bucket {
@@ -397,7 +402,7 @@ impl Limits {
             k.push_str(part);
             k.push('\u{1f}');
         }
-        match self.lock().counts.get(&(i, k))? {
+        match self.lock().counts.get(i)?.get(&k)? {
             Count::InFlight(n) => Some((*n, 0, 0, 0.0)),
             Count::Period {
                 calls, bytes, cost, ..
@@ -412,6 +417,19 @@ fn period_index(now: f64, period_secs: u64) -> u64 {
 }
 
 impl Admission {
+    /// Whether any of the call's budgets counts bytes or cost (if not, [`Admission::record`]
+    /// need not be called, and the result need not be measured).
+    pub fn counts_results(&self) -> bool {
+        self.budgets.iter().any(|(i, _, _)| {
+            matches!(
+                self.limits.rules.get(*i).map(|r| r.kind),
+                Some(Kind::Budget(
+                    Budget { bytes: Some(_), .. } | Budget { cost: Some(_), .. }
+                ))
+            )
+        })
+    }
+
     /// Adds what the call returned to its budgets (in the period it was admitted in).
     pub fn record(&self, bytes: u64, cost: f64) {
         let mut state = self.limits.lock();
@@ -421,7 +439,7 @@ impl Admission {
                 bytes: b,
                 cost: c,
                 ..
-            }) = state.counts.get_mut(&(*i, key.clone()))
+            }) = state.counts.get_mut(*i).and_then(|m| m.get_mut(key))
                 && index == period
             {
                 *b = b.saturating_add(bytes);
@@ -437,8 +455,9 @@ impl Drop for Admission {
             return;
         }
         let mut state = self.limits.lock();
-        for slot in &self.slots {
-            if let Some(Count::InFlight(n)) = state.counts.get_mut(slot) {
+        for (i, key) in &self.slots {
+            if let Some(Count::InFlight(n)) = state.counts.get_mut(*i).and_then(|m| m.get_mut(key))
+            {
                 *n = n.saturating_sub(1);
             }
         }

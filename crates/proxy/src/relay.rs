@@ -235,7 +235,7 @@ async fn upstream_response(shared: &Shared, mut msg: Message, id: &Value) {
                 );
                 span.finish(sink, failed);
             }
-            if let Some(a) = admission {
+            if let Some(a) = admission.filter(warden_controls::Admission::counts_results) {
                 let tool = call.target.as_ref().and_then(Value::as_str);
                 let cost = tool
                     .and_then(|t| shared.settings.tools.get(t))
