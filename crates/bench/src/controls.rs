@@ -93,17 +93,6 @@ pub fn run(warden: &Path) -> Result<()> {
         &all,
         format!("{base}\n{CONTROLS}\n[telemetry]\notlp_endpoint = \"{endpoint}\"\n"),
     )?;
-    let start = |config: &Path| {
-        Peer::start(
-            Command::new(warden)
-                .arg("mcp")
-                .arg("--config")
-                .arg(config)
-                .arg("--")
-                .arg(warden)
-                .arg("demo-server"),
-        )
-    };
     let text = "x".repeat(1024);
     let mut id = 0u64;
     let mut request = || {
@@ -117,7 +106,8 @@ pub fn run(warden: &Path) -> Result<()> {
         ("limits and breakers", &limits),
         ("limits, breakers and OTLP export", &all),
     ] {
-        let (mut plain, mut controlled) = (start(&off)?, start(config)?);
+        let (mut plain, mut controlled) =
+            (Peer::proxied(warden, &off)?, Peer::proxied(warden, config)?);
         let (a, b) = compare(&mut plain, &mut controlled, &mut request)?;
         let n = a.len();
         let (a, b) = (Samples::new(a), Samples::new(b));

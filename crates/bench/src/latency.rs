@@ -44,6 +44,19 @@ impl Peer {
         Ok(peer)
     }
 
+    /// `warden mcp --config CONFIG -- warden demo-server`.
+    pub(crate) fn proxied(warden: &Path, config: &Path) -> Result<Self> {
+        Self::start(
+            Command::new(warden)
+                .arg("mcp")
+                .arg("--config")
+                .arg(config)
+                .arg("--")
+                .arg(warden)
+                .arg("demo-server"),
+        )
+    }
+
     pub(crate) fn roundtrip(&mut self, request: &str) -> Result<Duration> {
         let start = Instant::now();
         self.stdin.write_all(request.as_bytes())?;
@@ -153,15 +166,7 @@ fn table(warden: &Path, what: &str, config: &Path, cpus: &str) -> Result<()> {
     println!("|---|---|---|---|---|---|---|---|");
     for size in [1024usize, 64 * 1024] {
         let mut direct = Peer::start(Command::new(warden).arg("demo-server"))?;
-        let mut proxied = Peer::start(
-            Command::new(warden)
-                .arg("mcp")
-                .arg("--config")
-                .arg(config)
-                .arg("--")
-                .arg(warden)
-                .arg("demo-server"),
-        )?;
+        let mut proxied = Peer::proxied(warden, config)?;
         let text = "x".repeat(size);
         let mut id = 0u64;
         let mut request = || {

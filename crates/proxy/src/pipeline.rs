@@ -98,8 +98,22 @@ pub(crate) async fn govern(shared: &Arc<Shared>, mut msg: Message, id: Value, me
             params.insert("arguments".to_owned(), scanned);
         }
     }
-    // Stage 4b: runtime limits, for calls that would go ahead now. Nothing is taken from any
-    // limit unless the call passes them all.
+    // Stage 4b: a paused agent is refused before any limit or breaker counts the call (a
+    // half-open breaker's probe taken here would never be given back).
+    let paused = shared
+        .settings
+        .agent_guard
+        .as_ref()
+        .and_then(|g| g.breaker.paused(&request.principal.id));
+    if let Some(why) = &paused {
+        decision = Decision::refuse(format!(
+            "agent `{}` is paused ({why}); a person must resume it",
+            request.principal.id
+        ));
+    }
+    let paused = paused.is_some();
+    // Then runtime limits, for calls that would go ahead now. Nothing is taken from any limit
+    // unless the call passes them all.
     let mut admission = None;
     if decision.is_allow()
         && let Some(limits) = &shared.settings.limits
@@ -131,17 +145,11 @@ pub(crate) async fn govern(shared: &Arc<Shared>, mut msg: Message, id: Value, me
         refused.retry_after_secs = Some(open.retry_after_secs.ceil() as u64);
         decision = refused;
     }
-    // A paused agent is refused; a denial or a finding counts towards pausing it.
-    if let Some(guard) = &shared.settings.agent_guard {
-        let agent = &request.principal.id;
-        if let Some(why) = guard.breaker.paused(agent) {
-            admission = None;
-            decision = Decision::refuse(format!(
-                "agent `{agent}` is paused ({why}); a person must resume it"
-            ));
-        } else {
-            agent_signals(shared, guard, agent, &decision, &verdict).await;
-        }
+    // A denial or a finding counts towards pausing the agent.
+    if let Some(guard) = &shared.settings.agent_guard
+        && !paused
+    {
+        agent_signals(shared, guard, &request.principal.id, &decision, &verdict).await;
     }
     // Stage 5: durable audit record before anything moves.
     let hidden = guard::audit_copy(&request.arguments, &verdict);

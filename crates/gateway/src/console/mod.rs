@@ -7,42 +7,34 @@
 
 mod auth;
 mod data;
+mod log;
 mod pages;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use axum::Router;
-use axum::body::{Body, Bytes};
+use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use warden_approvals::{Approver, Status};
-use warden_audit::{Reader, Record};
 use warden_proxy::DecideError;
 use warden_types::AuditKind;
 
 pub(crate) use auth::Sessions;
 use auth::{COOKIE, LOGIN_COOKIE, Me, cookie, same, set_cookie};
-use pages::{Chain, Flash, Tab, esc};
+use pages::{Chain, Flash, Tab};
 
 use crate::core::Core;
-
-/// How often live activity looks for new records.
-const LIVE_POLL: Duration = Duration::from_millis(400);
-/// Rows per audit page.
-const PAGE: i64 = 50;
-/// Records scanned for alerts.
-const ALERT_WINDOW: i64 = 5000;
-/// How long a chain verification result is reused.
-const VERIFY_TTL: Duration = Duration::from_secs(5);
 
 /// Console state beside the gateway's.
 #[derive(Debug, Default)]
 pub(crate) struct Console {
     pub sessions: Sessions,
+    /// The last chain verification and when it ran.
     chain: Mutex<Option<(Instant, Chain)>>,
 }
 
@@ -62,13 +54,13 @@ pub(crate) fn router() -> Router<Arc<Core>> {
         .route("/console/approvals", get(approvals))
         .route("/console/approvals/{id}", get(approval))
         .route("/console/approvals/{id}/decide", post(decide))
-        .route("/console/activity", get(activity))
-        .route("/console/activity/stream", get(activity_stream))
-        .route("/console/audit", get(audit))
-        .route("/console/audit/export", get(audit_export))
+        .route("/console/activity", get(log::activity))
+        .route("/console/activity/stream", get(log::activity_stream))
+        .route("/console/audit", get(log::audit))
+        .route("/console/audit/export", get(log::audit_export))
         .route("/console/agents", get(agents))
         .route("/console/agents/{name}/status", post(agent_status))
-        .route("/console/alerts", get(alerts))
+        .route("/console/alerts", get(log::alerts))
         .route(
             "/console/static/console.css",
             get(|| async { asset("text/css", include_str!("console.css")) }),
@@ -131,7 +123,7 @@ fn see_other(to: &str) -> Response {
     resp
 }
 
-fn problem(status: StatusCode, title: &str, text: &str) -> Response {
+pub(super) fn problem(status: StatusCode, title: &str, text: &str) -> Response {
     html(status, pages::problem(title, text))
 }
 
@@ -140,7 +132,7 @@ fn secure_cookies(core: &Core) -> bool {
 }
 
 /// The signed-in approver, or a redirect to sign in (coming back to `here`).
-fn me(core: &Core, headers: &HeaderMap, here: &str) -> Result<Me, Response> {
+pub(super) fn me(core: &Core, headers: &HeaderMap, here: &str) -> Result<Me, Response> {
     core.console.sessions.current(headers).ok_or_else(|| {
         let next = form_urlencoded::Serializer::new(String::new())
             .append_pair("next", here)
@@ -153,12 +145,14 @@ fn form(body: &Bytes) -> HashMap<String, String> {
     form_urlencoded::parse(body).into_owned().collect()
 }
 
-/// A state-changing request: signed in, same origin, and the session's CSRF token.
+/// A state-changing request: signed in, same origin (checked for every route), and the
+/// session's CSRF token in the form. Returns the approver and the form's fields.
 fn me_for_post(
     core: &Core,
     headers: &HeaderMap,
-    fields: &HashMap<String, String>,
-) -> Result<Me, Response> {
+    body: &Bytes,
+) -> Result<(Me, HashMap<String, String>), Response> {
+    let fields = form(body);
     let Some(me) = core.console.sessions.current(headers) else {
         return Err(problem(
             StatusCode::UNAUTHORIZED,
@@ -174,7 +168,7 @@ fn me_for_post(
             "The form's security token is missing or wrong (CSRF check). Reload the page and try again.",
         ));
     }
-    Ok(me)
+    Ok((me, fields))
 }
 
 async fn pending_count(core: &Core, me: &Me) -> usize {
@@ -194,7 +188,7 @@ async fn pending_count(core: &Core, me: &Me) -> usize {
     .unwrap_or(0)
 }
 
-async fn page(
+pub(super) async fn page(
     core: &Core,
     me: &Me,
     tab: Tab,
@@ -343,8 +337,7 @@ async fn login(State(core): State<Arc<Core>>, headers: HeaderMap, body: Bytes) -
 }
 
 async fn logout(State(core): State<Arc<Core>>, headers: HeaderMap, body: Bytes) -> Response {
-    let fields = form(&body);
-    if let Err(resp) = me_for_post(&core, &headers, &fields) {
+    if let Err(resp) = me_for_post(&core, &headers, &body) {
         return resp;
     }
     core.console.sessions.end(&headers);
@@ -454,9 +447,8 @@ async fn decide(
     Path(id): Path<String>,
     body: Bytes,
 ) -> Response {
-    let fields = form(&body);
-    let me = match me_for_post(&core, &headers, &fields) {
-        Ok(m) => m,
+    let (me, fields) = match me_for_post(&core, &headers, &body) {
+        Ok(posted) => posted,
         Err(r) => return r,
     };
     let Some(hub) = core.settings.approvals.clone() else {
@@ -518,300 +510,6 @@ async fn decide(
     }
 }
 
-// ---- activity ----
-
-fn reader(core: &Core) -> Result<Reader, String> {
-    Reader::open(core.audit.path()).map_err(|e| e.to_string())
-}
-
-async fn recent_rows(
-    core: &Core,
-    filter: data::Filter,
-    limit: usize,
-) -> Result<Vec<data::Row>, String> {
-    let reader = reader(core)?;
-    tokio::task::spawn_blocking(move || {
-        let mut out = Vec::new();
-        let mut before = None;
-        // Scan back in pages until enough rows pass the filter (or 20 pages were read).
-        for _ in 0..20 {
-            let recs = reader
-                .newest(before, None, None, 500)
-                .map_err(|e| e.to_string())?;
-            let Some(last) = recs.last() else { break };
-            before = Some(last.seq);
-            out.extend(recs.iter().map(data::row).filter(|r| filter.passes(r)));
-            if out.len() >= limit {
-                break;
-            }
-        }
-        out.truncate(limit);
-        Ok(out)
-    })
-    .await
-    .map_err(|e| e.to_string())?
-}
-
-async fn activity(
-    State(core): State<Arc<Core>>,
-    headers: HeaderMap,
-    Query(filter): Query<data::Filter>,
-) -> Response {
-    let here = format!("/console/activity?{}", filter.query());
-    let me = match me(&core, &headers, &here) {
-        Ok(m) => m,
-        Err(r) => return r,
-    };
-    match recent_rows(&core, filter.clone(), 50).await {
-        Ok(rows) => {
-            let body = pages::activity(&filter, &rows);
-            page(&core, &me, Tab::Activity, "Live activity", None, &body).await
-        }
-        Err(e) => problem(StatusCode::SERVICE_UNAVAILABLE, "Audit log unavailable", &e),
-    }
-}
-
-/// Server-sent events: every new record that passes the filter, as JSON, with its sequence
-/// number as the event id (a reconnecting browser resumes after `Last-Event-ID`).
-async fn activity_stream(
-    State(core): State<Arc<Core>>,
-    headers: HeaderMap,
-    Query(filter): Query<data::Filter>,
-) -> Response {
-    if core.console.sessions.current(&headers).is_none() {
-        return problem(StatusCode::UNAUTHORIZED, "Signed out", "Sign in again.");
-    }
-    let reader = match reader(&core) {
-        Ok(r) => r,
-        Err(e) => return problem(StatusCode::SERVICE_UNAVAILABLE, "Audit log unavailable", &e),
-    };
-    let resume = headers
-        .get("last-event-id")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<i64>().ok());
-    let start = match resume {
-        Some(seq) => seq,
-        None => reader.count().map(|(_, max)| max).unwrap_or(0),
-    };
-    let state = (Some(reader), start, Instant::now(), core, filter);
-    let stream =
-        futures_util::stream::unfold(state, |(reader, from, ping, core, filter)| async move {
-            let mut reader = reader?;
-            let mut from = from;
-            let mut ping = ping;
-            loop {
-                tokio::time::sleep(LIVE_POLL).await;
-                let after = from;
-                let read = tokio::task::spawn_blocking(move || {
-                    let mut recs: Vec<Record> = Vec::new();
-                    let r = reader.each(after + 1, |rec| {
-                        if recs.len() < 500 {
-                            recs.push(rec);
-                        }
-                        Ok(())
-                    });
-                    (reader, r.map(|()| recs))
-                })
-                .await;
-                let Ok((back, Ok(recs))) = read else {
-                    return None;
-                };
-                reader = back;
-                let mut chunk = String::new();
-                for rec in &recs {
-                    from = from.max(rec.seq);
-                    let row = data::row(rec);
-                    if filter.passes(&row) {
-                        let json = serde_json::to_string(&row).unwrap_or_default();
-                        chunk
-                            .push_str(&format!("id: {}\nevent: record\ndata: {json}\n\n", rec.seq));
-                    }
-                }
-                if chunk.is_empty() && ping.elapsed() >= Duration::from_secs(15) {
-                    chunk.push_str(": keep-alive\n\n");
-                }
-                if !chunk.is_empty() {
-                    ping = Instant::now();
-                    let _ = &core;
-                    return Some((
-                        Ok::<Bytes, std::convert::Infallible>(Bytes::from(chunk)),
-                        (Some(reader), from, ping, core, filter),
-                    ));
-                }
-            }
-        });
-    let mut resp = Response::new(Body::from_stream(stream));
-    let h = resp.headers_mut();
-    h.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/event-stream"),
-    );
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    resp
-}
-
-// ---- audit ----
-
-async fn chain(core: &Core) -> Chain {
-    if let Some((at, c)) = core
-        .console
-        .chain
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-        .clone()
-        && at.elapsed() < VERIFY_TTL
-    {
-        return c;
-    }
-    let path = core.audit.path().to_owned();
-    let checked = tokio::task::spawn_blocking(move || warden_audit::verify(&path, None)).await;
-    let c = match checked {
-        Ok(Ok(report)) => match &report.problem {
-            None => Chain {
-                ok: true,
-                text: format!(
-                    "{} records, each hashed with the one before{}.",
-                    report.records,
-                    report
-                        .head
-                        .as_ref()
-                        .map(|(seq, hash)| format!(
-                            "; head #{seq} {}",
-                            hash.get(..16).unwrap_or(hash)
-                        ))
-                        .unwrap_or_default()
-                ),
-            },
-            Some(p) => Chain {
-                ok: false,
-                text: format!("First bad record: #{}: {}", p.seq, p.what),
-            },
-        },
-        Ok(Err(e)) => Chain {
-            ok: false,
-            text: format!("The log cannot be read: {e}"),
-        },
-        Err(e) => Chain {
-            ok: false,
-            text: format!("Verification failed: {e}"),
-        },
-    };
-    *core
-        .console
-        .chain
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner) = Some((Instant::now(), c.clone()));
-    c
-}
-
-#[derive(Debug, Default, serde::Deserialize)]
-struct AuditQuery {
-    #[serde(default)]
-    kind: String,
-    #[serde(default)]
-    agent: String,
-    before: Option<i64>,
-}
-
-async fn audit(
-    State(core): State<Arc<Core>>,
-    headers: HeaderMap,
-    Query(q): Query<AuditQuery>,
-) -> Response {
-    let me = match me(&core, &headers, "/console/audit") {
-        Ok(m) => m,
-        Err(r) => return r,
-    };
-    let kind = AuditKind::parse(q.kind.trim());
-    let agent = Some(q.agent.trim().to_owned()).filter(|a| !a.is_empty());
-    let reader = match reader(&core) {
-        Ok(r) => r,
-        Err(e) => return problem(StatusCode::SERVICE_UNAVAILABLE, "Audit log unavailable", &e),
-    };
-    let before = q.before;
-    let read =
-        tokio::task::spawn_blocking(move || reader.newest(before, kind, agent.as_deref(), PAGE))
-            .await;
-    let recs = match read {
-        Ok(Ok(r)) => r,
-        Ok(Err(e)) => {
-            return problem(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "Audit log unavailable",
-                &e.to_string(),
-            );
-        }
-        Err(e) => {
-            return problem(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "Audit log unavailable",
-                &e.to_string(),
-            );
-        }
-    };
-    let older = (recs.len() as i64 == PAGE)
-        .then(|| recs.last().map(|r| r.seq))
-        .flatten();
-    let rows: Vec<data::Row> = recs.iter().map(data::row).collect();
-    let chain = chain(&core).await;
-    let body = pages::audit(
-        &chain,
-        &rows,
-        kind.map_or("", AuditKind::as_str),
-        q.agent.trim(),
-        older,
-    );
-    page(&core, &me, Tab::Audit, "Audit log", None, &body).await
-}
-
-async fn audit_export(State(core): State<Arc<Core>>, headers: HeaderMap) -> Response {
-    if let Err(r) = me(&core, &headers, "/console/audit") {
-        return r;
-    }
-    let reader = match reader(&core) {
-        Ok(r) => r,
-        Err(e) => return problem(StatusCode::SERVICE_UNAVAILABLE, "Audit log unavailable", &e),
-    };
-    let out = tokio::task::spawn_blocking(move || {
-        let mut out = Vec::new();
-        reader.each(1, |rec| {
-            if let Ok(line) = serde_json::to_vec(&rec) {
-                out.extend_from_slice(&line);
-                out.push(b'\n');
-            }
-            Ok(())
-        })?;
-        Ok::<_, warden_audit::Error>(out)
-    })
-    .await;
-    match out {
-        Ok(Ok(bytes)) => {
-            let mut resp = Response::new(Body::from(bytes));
-            let h = resp.headers_mut();
-            h.insert(
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("application/x-ndjson"),
-            );
-            h.insert(
-                header::CONTENT_DISPOSITION,
-                HeaderValue::from_static("attachment; filename=\"warden-audit.jsonl\""),
-            );
-            h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-            resp
-        }
-        Ok(Err(e)) => problem(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "Export failed",
-            &e.to_string(),
-        ),
-        Err(e) => problem(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "Export failed",
-            &e.to_string(),
-        ),
-    }
-}
-
 // ---- agents and alerts ----
 
 async fn agents(State(core): State<Arc<Core>>, headers: HeaderMap) -> Response {
@@ -842,9 +540,8 @@ async fn agent_status(
     Path(name): Path<String>,
     body: Bytes,
 ) -> Response {
-    let fields = form(&body);
-    let me = match me_for_post(&core, &headers, &fields) {
-        Ok(m) => m,
+    let (me, fields) = match me_for_post(&core, &headers, &body) {
+        Ok(posted) => posted,
         Err(r) => return r,
     };
     let status = match fields.get("status").map(String::as_str) {
@@ -879,25 +576,4 @@ async fn agent_status(
         ),
     };
     agents_page(&core, &me, Some(&flash)).await
-}
-
-async fn alerts(State(core): State<Arc<Core>>, headers: HeaderMap) -> Response {
-    let me = match me(&core, &headers, "/console/alerts") {
-        Ok(m) => m,
-        Err(r) => return r,
-    };
-    let reader = match reader(&core) {
-        Ok(r) => r,
-        Err(e) => return problem(StatusCode::SERVICE_UNAVAILABLE, "Audit log unavailable", &e),
-    };
-    let read =
-        tokio::task::spawn_blocking(move || reader.newest(None, None, None, ALERT_WINDOW)).await;
-    let found: Vec<data::Alert> = match read {
-        Ok(Ok(recs)) => recs.iter().filter_map(data::alert).take(200).collect(),
-        _ => Vec::new(),
-    };
-    let chain = chain(&core).await;
-    let body = pages::alerts(&chain, &found);
-    let _ = esc;
-    page(&core, &me, Tab::Alerts, "Alerts", None, &body).await
 }
