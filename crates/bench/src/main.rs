@@ -1,10 +1,11 @@
 //! `warden-bench`: the figures in BENCHMARKS.md, each measured side by side with its baseline in
-//! the same run. Usage: `warden-bench [latency|gateway|approvals|controls|policy|audit|detect|all] [--warden PATH] [--corpus FILE]...`.
+//! the same run. Usage: `warden-bench [latency|gateway|approvals|controls|anomaly|policy|audit|detect|all] [--warden PATH] [--corpus FILE]...`.
 #![allow(
     clippy::disallowed_methods,
     reason = "the harness starts the binaries it measures"
 )]
 
+mod anomaly;
 mod approvals;
 mod audit;
 mod controls;
@@ -45,6 +46,9 @@ fn main() -> anyhow::Result<()> {
     }
     if matches!(what, "controls" | "all") {
         controls::run(&warden)?;
+    }
+    if matches!(what, "anomaly" | "all") {
+        anomaly::run();
     }
     if matches!(what, "policy" | "all") {
         policy::run()?;
