@@ -56,6 +56,8 @@ pub struct Config {
     pub breaker: Option<BreakerConfig>,
     /// Pause agents that collect too many denials or findings (off when absent).
     pub agent_breaker: Option<AgentBreakerConfig>,
+    /// Each agent's behaviour against its own baseline (off when absent).
+    pub anomaly: Option<crate::anomaly::AnomalyConfig>,
     /// Where alerts go besides the audit log and the console.
     #[serde(default)]
     pub alerts: AlertsConfig,
@@ -97,23 +99,16 @@ pub struct AgentBreakerConfig {
 }
 
 impl AgentBreakerConfig {
-    /// The shared counts; `on_pause` keeps the pause elsewhere (the gateway's identity store).
-    pub fn build(
-        &self,
-        on_pause: Option<warden_proxy::PauseHook>,
-    ) -> Result<warden_proxy::AgentGuard> {
+    /// The breaker's settings, checked.
+    pub fn settings(&self) -> Result<warden_controls::AgentBreakerSettings> {
         let window_secs = self.window_secs.unwrap_or(300.0);
         if window_secs.is_nan() || window_secs <= 0.0 {
             bail!("[agent_breaker] window_secs must be positive");
         }
-        let settings = warden_controls::AgentBreakerSettings {
+        Ok(warden_controls::AgentBreakerSettings {
             window_secs,
             max_denials: self.max_denials.unwrap_or(20),
             max_findings: self.max_findings.unwrap_or(0),
-        };
-        Ok(warden_proxy::AgentGuard {
-            breaker: std::sync::Arc::new(warden_controls::AgentBreaker::new(settings)),
-            on_pause,
         })
     }
 }
@@ -559,7 +554,7 @@ impl Loaded {
         }
     }
 
-    fn resolve(&self, p: &Path) -> PathBuf {
+    pub(crate) fn resolve(&self, p: &Path) -> PathBuf {
         if p.is_absolute() {
             p.to_owned()
         } else {

@@ -208,7 +208,8 @@ fn demo_upstream(loaded: &Loaded, exe: &Path, env: &Env) -> UpstreamSettings {
     }
 }
 
-/// Gateway settings for a listener bound at `bound`.
+/// Gateway settings for a listener bound at `bound`, and the keeper of anomaly baselines (to
+/// hold until the gateway stops).
 pub fn settings(
     loaded: &Loaded,
     bound: SocketAddr,
@@ -216,7 +217,7 @@ pub fn settings(
     env: &Env,
     store: &Arc<Store>,
     approvals: Option<Arc<Approvals>>,
-) -> Result<Settings> {
+) -> Result<(Settings, Option<crate::anomaly::Keeper>)> {
     let base = loaded.public_url(Some(bound))?;
     let g = &loaded.config.gateway;
     let mut upstreams = Vec::new();
@@ -230,21 +231,19 @@ pub fn settings(
     let limits = loaded.config.limits.build()?;
     // A tripped agent is suspended in the identity store, like `warden agent suspend`: its next
     // request is refused until someone resumes it (CLI or console).
-    let agent_guard = match &loaded.config.agent_breaker {
-        Some(c) => {
-            let store = store.clone();
-            let hook: warden_proxy::PauseHook = Arc::new(move |agent: &str, why: &str| match store
-                .set_status(agent, warden_identity::Status::Suspended)
-            {
-                Ok(()) => true,
-                Err(e) => {
-                    tracing::error!("could not suspend agent `{agent}` ({why}): {e}");
-                    false
-                }
-            });
-            Some(c.build(Some(hook))?)
+    let hook_store = store.clone();
+    let hook: warden_proxy::PauseHook = Arc::new(move |agent: &str, why: &str| {
+        match hook_store.set_status(agent, warden_identity::Status::Suspended) {
+            Ok(()) => true,
+            Err(e) => {
+                tracing::error!("could not suspend agent `{agent}` ({why}): {e}");
+                false
+            }
         }
-        None => None,
+    });
+    let (agent_guard, keeper) = match loaded.agent_guard(Some(hook))? {
+        Some((guard, keeper)) => (Some(guard), keeper),
+        None => (None, None),
     };
     let metrics = Arc::new(warden_proxy::Metrics::default());
     let alerts = loaded.alerts(env, Some(store))?;
@@ -275,7 +274,7 @@ pub fn settings(
         hosts.push(host.to_owned());
     }
     hosts.extend(g.allowed_hosts.iter().cloned());
-    Ok(Settings {
+    let settings = Settings {
         listen: bound,
         resource: format!("{base}{}", warden_gateway::MCP_PATH),
         allowed_hosts: hosts,
@@ -289,7 +288,8 @@ pub fn settings(
             .collect(),
         approvals,
         metrics: Some(metrics),
-    })
+    };
+    Ok((settings, keeper))
 }
 
 /// Runs the gateway until SIGINT or SIGTERM.
@@ -314,7 +314,7 @@ pub async fn serve(
     let log = Log::open(&audit_path, loaded.config.audit.durability)?;
     let approvals = loaded.approvals(&log, env, Some(&store), Some(base.clone()))?;
     let _watch = approvals.as_ref().map(Approvals::watch);
-    let settings = settings(loaded, bound, exe, env, &store, approvals)?;
+    let (settings, keeper) = settings(loaded, bound, exe, env, &store, approvals)?;
     let external = loaded
         .config
         .gateway
@@ -392,6 +392,8 @@ pub async fn serve(
     warden_gateway::serve(listener, settings, engine, log, store, external, shutdown)
         .await
         .map_err(|e| anyhow::anyhow!(e))?;
+    // The last baselines are written when the keeper goes.
+    drop(keeper);
     closer.flush().await?;
     closer.close();
     Ok(())

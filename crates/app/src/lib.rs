@@ -1,6 +1,7 @@
 //! Composition: configuration, environment, start-up and shutdown of each `warden` command.
 //! The CLI crate only parses arguments and calls into here.
 
+pub mod anomaly;
 pub mod approvals;
 pub mod audit_cmd;
 pub mod config;

@@ -47,12 +47,11 @@ pub async fn serve_stdio(loaded: &Loaded, command: &[String], env: &Env) -> Resu
     let exporter = loaded.exporter()?;
     settings.spans = exporter.as_ref().map(|e| e.spans.clone());
     // No identity store here: a paused agent stays paused until Warden restarts.
-    settings.agent_guard = loaded
-        .config
-        .agent_breaker
-        .as_ref()
-        .map(|c| c.build(None))
-        .transpose()?;
+    let (agent_guard, keeper) = match loaded.agent_guard(None)? {
+        Some((guard, keeper)) => (Some(guard), keeper),
+        None => (None, None),
+    };
+    settings.agent_guard = agent_guard;
     let _watch = settings
         .approvals
         .as_ref()
@@ -106,6 +105,7 @@ pub async fn serve_stdio(loaded: &Loaded, command: &[String], env: &Env) -> Resu
     let _ = stderr_task.await;
     // Every record is committed (run flushed the log); checkpoint and stop the log's thread.
     closer.close();
+    drop(keeper);
     let _ = tokio::io::stdout().flush().await;
     Ok(match (ended, status) {
         (Ended::ClientClosed, _) => 0,

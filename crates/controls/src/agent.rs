@@ -27,7 +27,7 @@ pub enum Signal {
 #[derive(Debug, Default)]
 struct Inner {
     recent: HashMap<String, VecDeque<(f64, Signal)>>,
-    /// Paused agents and why (when no one else keeps the pause, see [`AgentBreaker::record`]).
+    /// Paused agents and why (when no one else keeps the pause, see [`AgentBreaker::pause`]).
     paused: HashMap<String, String>,
 }
 
@@ -58,17 +58,10 @@ impl AgentBreaker {
         self.lock().paused.get(agent).cloned()
     }
 
-    /// Counts a signal. When it trips the breaker, returns why; the agent's counts start over
-    /// and, if `keep_paused`, the agent stays paused here until [`AgentBreaker::resume`]
-    /// (otherwise the caller keeps the pause, for example as a suspension in the identity
-    /// store).
-    pub fn record(
-        &self,
-        agent: &str,
-        signal: Signal,
-        now: f64,
-        keep_paused: bool,
-    ) -> Option<String> {
+    /// Counts a signal. When it trips the breaker, returns why and the agent's counts start
+    /// over; the caller pauses the agent (here with [`AgentBreaker::pause`], or elsewhere, for
+    /// example as a suspension in the identity store).
+    pub fn record(&self, agent: &str, signal: Signal, now: f64) -> Option<String> {
         let s = self.settings;
         let limit = match signal {
             Signal::Denial => s.max_denials,
@@ -102,10 +95,17 @@ impl AgentBreaker {
             s.window_secs
         );
         inner.recent.remove(agent);
-        if keep_paused {
-            inner.paused.insert(agent.to_owned(), why.clone());
-        }
         Some(why)
+    }
+
+    /// Pauses `agent` until [`AgentBreaker::resume`] (an anomaly alert severe enough).
+    pub fn pause(&self, agent: &str, why: &str) {
+        let mut inner = self.lock();
+        inner.recent.remove(agent);
+        inner
+            .paused
+            .entry(agent.to_owned())
+            .or_insert_with(|| why.to_owned());
     }
 
     /// Lets a paused agent act again.
@@ -125,41 +125,38 @@ mod tests {
             max_denials: 3,
             max_findings: 0,
         });
-        assert_eq!(b.record("a", Signal::Denial, 0.0, true), None);
-        assert_eq!(b.record("a", Signal::Denial, 10.0, true), None);
+        assert_eq!(b.record("a", Signal::Denial, 0.0), None);
+        assert_eq!(b.record("a", Signal::Denial, 10.0), None);
         assert_eq!(
-            b.record("a", Signal::Finding, 11.0, true),
+            b.record("a", Signal::Finding, 11.0),
             None,
             "findings not counted"
         );
-        assert_eq!(
-            b.record("b", Signal::Denial, 12.0, true),
-            None,
-            "another agent"
-        );
+        assert_eq!(b.record("b", Signal::Denial, 12.0), None, "another agent");
         // The first denial left the window: still two.
-        assert_eq!(b.record("a", Signal::Denial, 65.0, true), None);
-        let why = b.record("a", Signal::Denial, 66.0, true).unwrap();
+        assert_eq!(b.record("a", Signal::Denial, 65.0), None);
+        let why = b.record("a", Signal::Denial, 66.0).unwrap();
         assert!(why.contains("3 denied calls"), "{why}");
+        b.pause("a", &why);
         assert_eq!(b.paused("a"), Some(why));
         assert_eq!(b.paused("b"), None);
         b.resume("a");
         assert_eq!(b.paused("a"), None);
         assert_eq!(
-            b.record("a", Signal::Denial, 67.0, true),
+            b.record("a", Signal::Denial, 67.0),
             None,
             "counts start over"
         );
     }
 
     #[test]
-    fn a_pause_kept_elsewhere_is_not_kept_here() {
+    fn tripping_does_not_pause_by_itself() {
         let b = AgentBreaker::new(AgentBreakerSettings {
             window_secs: 60.0,
             max_denials: 0,
             max_findings: 1,
         });
-        assert!(b.record("a", Signal::Finding, 0.0, false).is_some());
+        assert!(b.record("a", Signal::Finding, 0.0).is_some());
         assert_eq!(b.paused("a"), None);
     }
 }

@@ -6,6 +6,7 @@
 //! [`pipeline`]: policy decision, durable audit record, then forward or refuse. Listings are
 //! filtered so an agent sees only what policy may let it use.
 
+mod anomaly;
 mod approval;
 mod bridge;
 mod error;

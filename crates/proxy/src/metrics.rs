@@ -1,6 +1,6 @@
 //! Counters the data plane keeps for Prometheus (`GET /metrics` on `warden serve`): governed
 //! calls by server, method and outcome; upstream latency of allowed calls; detector findings;
-//! limit refusals; breaker openings. Rendered in the Prometheus text format (version 0.0.4).
+//! limit refusals; breaker openings; agents paused; anomaly alerts. Rendered in the Prometheus text format (version 0.0.4).
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -26,6 +26,7 @@ struct Inner {
     limited: BTreeMap<String, u64>,
     breaker_opened: BTreeMap<String, u64>,
     agents_paused: u64,
+    anomalies: BTreeMap<(&'static str, &'static str), u64>,
 }
 
 /// The process's counters, shared by every session.
@@ -91,6 +92,11 @@ impl Metrics {
     /// An agent was paused by its breaker.
     pub fn agent_paused(&self) {
         self.lock().agents_paused += 1;
+    }
+
+    /// An anomaly alert, by signal and severity.
+    pub fn anomaly(&self, signal: &'static str, severity: &'static str) {
+        *self.lock().anomalies.entry((signal, severity)).or_default() += 1;
     }
 
     /// Appends the Prometheus text format of every counter to `out`.
@@ -188,6 +194,18 @@ impl Metrics {
             "Agents paused by the agent breaker.",
         );
         let _ = writeln!(out, "warden_agents_paused_total {}", inner.agents_paused);
+        family(
+            out,
+            "warden_anomalies_total",
+            "counter",
+            "Anomaly alerts, by signal and severity.",
+        );
+        for ((signal, severity), n) in &inner.anomalies {
+            let _ = writeln!(
+                out,
+                "warden_anomalies_total{{signal=\"{signal}\",severity=\"{severity}\"}} {n}"
+            );
+        }
     }
 }
 

@@ -12,9 +12,11 @@
 //!    of the arguments, never the secret itself). Block refuses the call; redact rewrites the
 //!    arguments that are forwarded; label marks the session. Results are scanned on the way
 //!    back ([`crate::guard`], called from the relay).
-//!    Then the runtime limits (`warden_controls`): only for calls that would go ahead now, after
-//!    policy and detection so a refused call spends no allowance; a limit's refusal is audited
-//!    like any other.
+//!    Then the agent's standing: a paused agent is refused; the call is shown to the agent's
+//!    anomaly baseline ([`crate::anomaly`]), and an alert at the configured severity pauses the
+//!    agent and refuses this call. Then the runtime limits (`warden_controls`): only for calls
+//!    that would go ahead now, after policy and detection so a refused call spends no
+//!    allowance; a limit's refusal is audited like any other.
 //! 5. **Audit.** The request and the decision are committed to the audit log *before* anything
 //!    is forwarded, so no call reaches the upstream unrecorded. If the log cannot commit, the
 //!    call is refused (fail closed).
@@ -111,7 +113,27 @@ pub(crate) async fn govern(shared: &Arc<Shared>, mut msg: Message, id: Value, me
             request.principal.id
         ));
     }
-    let paused = paused.is_some();
+    let mut paused = paused.is_some();
+    // Then the agent's baseline: an alert severe enough pauses the agent and refuses this very
+    // call (the one that strayed: a send to an unknown address, a burst). Before the limits,
+    // so a call refused here spends no allowance.
+    if !paused
+        && let Some(guard) = &shared.settings.agent_guard
+        && let Some(why) = crate::anomaly::observe_call(
+            shared,
+            guard,
+            &request.resource.id(),
+            &request.arguments,
+            decision.outcome == Outcome::Deny,
+        )
+        .await
+    {
+        paused = true;
+        decision = Decision::refuse(format!(
+            "agent `{}` is paused ({why}); a person must resume it",
+            request.principal.id
+        ));
+    }
     // Then runtime limits, for calls that would go ahead now. Nothing is taken from any limit
     // unless the call passes them all.
     let mut admission = None;
@@ -414,26 +436,15 @@ async fn agent_signals(
     verdict: &Verdict,
 ) {
     use warden_controls::Signal;
-    let keep_here = guard.on_pause.is_none();
     let mut tripped = None;
     if decision.outcome == Outcome::Deny {
-        tripped = guard
-            .breaker
-            .record(agent, Signal::Denial, now_secs(), keep_here);
+        tripped = guard.breaker.record(agent, Signal::Denial, now_secs());
     }
     if tripped.is_none() && !verdict.findings.is_empty() {
-        tripped = guard
-            .breaker
-            .record(agent, Signal::Finding, now_secs(), keep_here);
+        tripped = guard.breaker.record(agent, Signal::Finding, now_secs());
     }
     let Some(why) = tripped else { return };
-    if let Some(m) = &shared.settings.metrics {
-        m.agent_paused();
-    }
-    let kept = guard
-        .on_pause
-        .as_ref()
-        .is_some_and(|hook| hook(agent, &why));
+    let kept = crate::anomaly::pause(shared, guard, agent, &why);
     tracing::warn!("agent `{agent}` paused: {why}");
     if let Some(alerts) = &shared.settings.alerts {
         (alerts.0)(json!({

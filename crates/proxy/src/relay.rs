@@ -247,6 +247,23 @@ async fn upstream_response(shared: &Shared, mut msg: Message, id: &Value) {
             reply::post_process(shared, &call.method, &mut msg);
             let verdict =
                 (call.method == "tools/call").then(|| reply::guard_result(shared, &call, &mut msg));
+            // The result's size against the agent's baseline; an alert severe enough pauses the
+            // agent and the result is withheld.
+            if call.decision_seq.is_some()
+                && let Some(guard) = &shared.settings.agent_guard
+                && let (Some(result), Some(tool)) =
+                    (msg.result(), call.target.as_ref().and_then(Value::as_str))
+            {
+                let target = format!("{}/{tool}", shared.settings.server);
+                let paused = crate::anomaly::observe_result(shared, guard, &target, result).await;
+                if let (Some(why), Some(result)) = (paused, msg.result_mut()) {
+                    let reason = format!(
+                        "agent `{}` is paused ({why}); a person must resume it",
+                        shared.settings.principal.id
+                    );
+                    reply::withhold(result, &reason, Value::Array(Vec::new()));
+                }
+            }
             if let Some(seq) = call.decision_seq {
                 let failed = msg.value.get("error").is_some();
                 pipeline::breaker_outcome(shared, failed, call.started).await;

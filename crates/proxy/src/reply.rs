@@ -196,19 +196,23 @@ pub(crate) fn guard_result(
         v
     };
     if verdict.act == crate::guard::Act::Block {
-        let reason = verdict.reason("results");
-        let modern = result.get("resultType").is_some();
-        *result = json!({
-            "content": [{ "type": "text", "text": format!("Warden withheld this tool result: {reason}.") }],
-            "isError": true,
-            "_meta": { "dev.warden/decision": { "outcome": "deny", "reason": reason, "findings": verdict.audit() } },
-        });
-        if modern && let Some(obj) = result.as_object_mut() {
-            obj.insert(
-                "resultType".to_owned(),
-                Value::String("complete".to_owned()),
-            );
-        }
+        withhold(result, &verdict.reason("results"), verdict.audit());
     }
     verdict
+}
+
+/// Replaces a tool result with a tool error saying why Warden withheld it.
+pub(crate) fn withhold(result: &mut Value, reason: &str, findings: Value) {
+    let modern = result.get("resultType").is_some();
+    *result = json!({
+        "content": [{ "type": "text", "text": format!("Warden withheld this tool result: {reason}.") }],
+        "isError": true,
+        "_meta": { "dev.warden/decision": { "outcome": "deny", "reason": reason, "findings": findings } },
+    });
+    if modern && let Some(obj) = result.as_object_mut() {
+        obj.insert(
+            "resultType".to_owned(),
+            Value::String("complete".to_owned()),
+        );
+    }
 }

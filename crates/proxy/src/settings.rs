@@ -79,13 +79,19 @@ impl std::fmt::Debug for Alerts {
 /// is kept elsewhere (the gateway suspends the agent in the identity store).
 pub type PauseHook = std::sync::Arc<dyn Fn(&str, &str) -> bool + Send + Sync>;
 
-/// The per-agent breaker and what to do when it trips.
+/// The per-agent breaker, anomaly detection, and what to do when either pauses an agent.
 #[derive(Clone)]
 pub struct AgentGuard {
-    /// Counts per agent, shared by every session of the process.
+    /// Counts per agent, shared by every session of the process (and, without `on_pause`,
+    /// where pauses are kept).
     pub breaker: std::sync::Arc<warden_controls::AgentBreaker>,
     /// Without a hook the pause is kept in memory until the process restarts.
     pub on_pause: Option<PauseHook>,
+    /// Each agent's baseline, shared by every session of the process.
+    pub anomalies: Option<std::sync::Arc<warden_controls::Anomalies>>,
+    /// An anomaly alert this severe or worse pauses the agent (and refuses the call that
+    /// raised it, or withholds the result).
+    pub suspend_at: Option<warden_controls::Severity>,
 }
 
 impl std::fmt::Debug for AgentGuard {
@@ -93,6 +99,8 @@ impl std::fmt::Debug for AgentGuard {
         f.debug_struct("AgentGuard")
             .field("breaker", &self.breaker)
             .field("on_pause", &self.on_pause.is_some())
+            .field("anomalies", &self.anomalies.is_some())
+            .field("suspend_at", &self.suspend_at)
             .finish()
     }
 }

@@ -13,6 +13,7 @@
 
 mod support;
 
+mod anomaly;
 mod approvals;
 mod audit_cli;
 mod bad_input;

@@ -200,6 +200,25 @@ pub(crate) fn alert(rec: &Record) -> Option<Alert> {
                 text(&body, "why").unwrap_or_default()
             ),
         ),
+        AuditKind::Lifecycle if text(&body, "event").as_deref() == Some("anomaly") => (
+            match text(&body, "severity").as_deref() {
+                Some("critical") => "critical",
+                Some("high") => "high",
+                Some("low") => "low",
+                _ => "medium",
+            },
+            format!(
+                "Unusual behaviour of agent `{}` ({}): {}{}",
+                text(&body, "agent").unwrap_or_default(),
+                text(&body, "signal").unwrap_or_default().replace('_', " "),
+                text(&body, "why").unwrap_or_default(),
+                if body.get("suspended").and_then(Value::as_bool) == Some(true) {
+                    "; the agent is paused"
+                } else {
+                    ""
+                }
+            ),
+        ),
         AuditKind::Lifecycle if text(&body, "event").as_deref() == Some("breaker_open") => (
             "high",
             format!(
