@@ -53,6 +53,9 @@ pub struct Case {
     /// Delegation chain of the token (agent first, then sub-agents).
     #[serde(default)]
     pub delegation: Vec<String>,
+    /// Where the call stands against its limits (`limits = { cost_left = 40 }`).
+    #[serde(default)]
+    pub limits: warden_types::LimitFacts,
     /// `allow`, `deny` or `approval_required`.
     pub expect: String,
     /// If given, the deciding policy ids must be exactly these.
@@ -130,6 +133,7 @@ fn request(case: &Case, default: &Principal) -> Result<Request> {
             era: "legacy".into(),
             calls: 0,
             delegation: case.delegation.clone(),
+            limits: case.limits.clone(),
         },
         time_unix: warden_types::now_unix_micros() / 1_000_000,
     })

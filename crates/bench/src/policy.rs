@@ -89,6 +89,7 @@ pub fn run() -> Result<()> {
             era: "legacy".into(),
             calls: 3,
             delegation: Vec::new(),
+            limits: Default::default(),
         },
         time_unix: 1_790_000_000,
     };

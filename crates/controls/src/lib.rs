@@ -22,5 +22,5 @@ pub use anomaly::{Alert, Anomalies, Anomaly, AnomalySettings, Baselines, Seen, S
 pub use breaker::{Breaker, BreakerSettings, BreakerState, Open};
 pub use destinations::{MAX_DESTINATIONS, destinations};
 pub use limits::{
-    Admission, Budget, Call, Class, Dim, Exceeded, Filter, Kind, Limits, Rule, RuleError,
+    Admission, Budget, Call, Class, Dim, Exceeded, Filter, Kind, Limits, Rule, RuleError, Standing,
 };

@@ -222,6 +222,28 @@ impl std::fmt::Display for Exceeded {
     }
 }
 
+/// Where a call stands against the rules that apply to it, before it is counted: the tightest
+/// allowance of each kind (`None` when no rule of that kind applies). For policy.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Standing {
+    /// Names of the rules that apply.
+    pub rules: Vec<String>,
+    /// Whole calls the emptiest token bucket holds now.
+    pub rate_left: Option<u64>,
+    /// Free slots of the fullest concurrency cap.
+    pub slots_free: Option<u64>,
+    /// Calls, bytes and cost left this period, tightest budget first.
+    pub calls_left: Option<u64>,
+    pub bytes_left: Option<u64>,
+    pub cost_left: Option<f64>,
+}
+
+fn tighter<T: PartialOrd + Copy>(slot: &mut Option<T>, v: T) {
+    if slot.is_none_or(|cur| v < cur) {
+        *slot = Some(v);
+    }
+}
+
 #[derive(Debug)]
 enum Count {
     Bucket {
@@ -391,6 +413,58 @@ impl Limits {
             }
         }
         Ok(admission)
+    }
+
+    /// Where `call` stands at `now`, without counting it.
+    pub fn standing(&self, call: &Call<'_>, now: f64) -> Standing {
+        let mut out = Standing::default();
+        let state = self.lock();
+        for (i, rule) in self.rules.iter().enumerate() {
+            if !rule.applies(call) {
+                continue;
+            }
+            out.rules.push(rule.name.clone());
+            let count = state.counts.get(i).and_then(|m| m.get(&rule.key(call)));
+            match (rule.kind, count) {
+                (Kind::Rate { burst, per_sec }, c) => {
+                    let tokens = match c {
+                        Some(Count::Bucket { tokens, at }) => {
+                            (tokens + (now - at).max(0.0) * per_sec).min(burst)
+                        }
+                        _ => burst,
+                    };
+                    tighter(&mut out.rate_left, tokens.max(0.0).floor() as u64);
+                }
+                (Kind::Concurrency { max }, c) => {
+                    let n = match c {
+                        Some(Count::InFlight(n)) => *n,
+                        _ => 0,
+                    };
+                    tighter(&mut out.slots_free, max.saturating_sub(n));
+                }
+                (Kind::Budget(b), c) => {
+                    let (calls, bytes, cost) = match c {
+                        Some(Count::Period {
+                            index,
+                            calls,
+                            bytes,
+                            cost,
+                        }) if *index == period_index(now, b.period_secs) => (*calls, *bytes, *cost),
+                        _ => (0, 0, 0.0),
+                    };
+                    if let Some(max) = b.calls {
+                        tighter(&mut out.calls_left, max.saturating_sub(calls));
+                    }
+                    if let Some(max) = b.bytes {
+                        tighter(&mut out.bytes_left, max.saturating_sub(bytes));
+                    }
+                    if let Some(max) = b.cost {
+                        tighter(&mut out.cost_left, (max - cost).max(0.0));
+                    }
+                }
+            }
+        }
+        out
     }
 
     /// Calls in flight, calls, bytes and cost used this period, for a rule and key (tests,

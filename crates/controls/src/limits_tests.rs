@@ -169,3 +169,67 @@ fn unusable_rules_are_refused() {
         .is_err()
     );
 }
+
+#[test]
+fn standing_reports_the_tightest_allowance_without_counting() {
+    let budget = |name: &str, calls: u64, cost: Option<f64>| {
+        rule(
+            name,
+            Kind::Budget(Budget {
+                period_secs: 86_400,
+                calls: Some(calls),
+                bytes: None,
+                cost,
+            }),
+            &[Dim::Agent],
+            Filter::default(),
+        )
+    };
+    let limits = Limits::new(vec![
+        budget("daily", 10, Some(100.0)),
+        budget("tight", 3, None),
+        rule(
+            "burst",
+            Kind::Rate {
+                burst: 5.0,
+                per_sec: 1.0,
+            },
+            &[],
+            Filter {
+                tool: Some("other".into()),
+                ..Filter::default()
+            },
+        ),
+        rule(
+            "slots",
+            Kind::Concurrency { max: 2 },
+            &[Dim::Agent],
+            Filter::default(),
+        ),
+    ])
+    .unwrap();
+    let a = call("a", "refund", W);
+    let fresh = limits.standing(&a, 100.0);
+    assert_eq!(fresh.rules, ["daily", "tight", "slots"]);
+    assert_eq!(fresh.calls_left, Some(3));
+    assert_eq!(fresh.cost_left, Some(100.0));
+    assert_eq!(fresh.slots_free, Some(2));
+    assert_eq!(fresh.rate_left, None, "the rate rule is for another tool");
+    let held = limits.admit(&a, 100.0).unwrap();
+    held.record(0, 30.5);
+    let after = limits.standing(&a, 101.0);
+    assert_eq!(after.calls_left, Some(2));
+    assert_eq!(after.cost_left, Some(69.5));
+    assert_eq!(after.slots_free, Some(1));
+    drop(held);
+    assert_eq!(limits.standing(&a, 101.0).slots_free, Some(2));
+    assert_eq!(
+        limits.standing(&a, 101.0).calls_left,
+        Some(2),
+        "standing counts nothing"
+    );
+    assert_eq!(
+        limits.standing(&call("a", "other", R), 101.0).rate_left,
+        Some(5)
+    );
+}

@@ -415,6 +415,7 @@ pub(crate) async fn decide(
             } else {
                 Vec::new()
             },
+            limits: Default::default(),
         },
         time_unix: warden_identity::now(),
     };

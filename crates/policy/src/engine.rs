@@ -42,6 +42,8 @@ pub struct Engine {
     action_entities: Vec<Entity>,
     info: HashMap<String, PolicyInfo>,
     authorizer: Authorizer,
+    /// Whether any policy reads `context.limits` (the standing is computed only then).
+    reads_limits: bool,
 }
 
 impl Engine {
@@ -117,6 +119,10 @@ impl Engine {
         })?;
         let slicer = Slicer::new(&policies, &actions);
         let listing = Slicer::new(&relax(&policies), &actions);
+        let reads_limits = policies.policies().any(|p| {
+            p.to_json()
+                .is_ok_and(|json| crate::listing::reads_context_attr(&json, "limits"))
+        });
         let action_entities = actions.iter().cloned().collect();
         Ok(Self {
             schema: schema_value,
@@ -125,7 +131,14 @@ impl Engine {
             action_entities,
             info,
             authorizer: Authorizer::new(),
+            reads_limits,
         })
+    }
+
+    /// Whether any policy reads `context.limits`: callers fill
+    /// [`warden_types::SessionFacts::limits`] only then.
+    pub fn reads_limits(&self) -> bool {
+        self.reads_limits
     }
 
     /// The loaded policies, in no particular order.
@@ -461,7 +474,28 @@ fn build_context(request: &Request, with_args: bool) -> std::result::Result<Cont
         ),
     ])
     .map_err(|e| e.to_string())?;
-    let mut pairs = vec![("time".to_owned(), clock), ("session".to_owned(), session)];
+    let l = &request.session.limits;
+    let mut limits = vec![(
+        "rules".to_owned(),
+        RestrictedExpression::new_set(l.rules.iter().map(|s| string(s))),
+    )];
+    for (name, value) in [
+        ("rate_left", l.rate_left),
+        ("slots_free", l.slots_free),
+        ("calls_left", l.calls_left),
+        ("bytes_left", l.bytes_left),
+        ("cost_left", l.cost_left),
+    ] {
+        if let Some(v) = value {
+            limits.push((name.to_owned(), RestrictedExpression::new_long(v)));
+        }
+    }
+    let limits = RestrictedExpression::new_record(limits).map_err(|e| e.to_string())?;
+    let mut pairs = vec![
+        ("time".to_owned(), clock),
+        ("session".to_owned(), session),
+        ("limits".to_owned(), limits),
+    ];
     if with_args && request.action != Action::ReadResource {
         let args = match &request.arguments {
             Value::Object(map) => record(map, 0),

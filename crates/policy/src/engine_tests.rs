@@ -30,6 +30,7 @@ fn call(tool: &str, args: serde_json::Value) -> Request {
             era: "legacy".into(),
             calls: 0,
             delegation: Vec::new(),
+            limits: Default::default(),
         },
         time_unix: 1_790_000_000,
     }
@@ -244,4 +245,30 @@ when { resource.name == "late" && context.args has url };
             .outcome,
         Outcome::Deny
     );
+}
+
+#[test]
+fn policy_sees_where_a_call_stands_against_its_limits() {
+    let policies = format!(
+        "{STARTER_POLICIES}\n@id(\"budget-low\")\n@reason(\"refund budget nearly spent\")\nforbid(principal, action == Action::\"call_tool\", resource)\nwhen {{ resource.name == \"refund\" && context.limits has cost_left && context.limits.cost_left < 100 }};\n"
+    );
+    let e = Engine::load(
+        &Source::new("warden.cedarschema", STARTER_SCHEMA),
+        &[Source::new("policies.cedar", &policies)],
+    )
+    .unwrap();
+    assert!(e.reads_limits());
+    assert!(!engine().reads_limits(), "the starter policies do not");
+    let mut req = call("refund", json!({"amount": 30, "order_id": "A1"}));
+    assert_eq!(e.evaluate(&req).outcome, Outcome::Allow, "no limit applies");
+    req.session.limits = warden_types::LimitFacts {
+        rules: vec!["refund-budget".into()],
+        cost_left: Some(500),
+        ..Default::default()
+    };
+    assert_eq!(e.evaluate(&req).outcome, Outcome::Allow);
+    req.session.limits.cost_left = Some(40);
+    let d = e.evaluate(&req);
+    assert_eq!(d.outcome, Outcome::Deny);
+    assert_eq!(d.policies, vec!["budget-low"]);
 }

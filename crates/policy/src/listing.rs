@@ -49,3 +49,20 @@ fn mentions_context(value: &Value) -> bool {
         _ => false,
     }
 }
+
+/// Whether a policy (its JSON form) reads `context.<attr>` (with `.`, `has` or `[...]`).
+pub(crate) fn reads_context_attr(value: &Value, attr: &str) -> bool {
+    match value {
+        Value::Object(map) => {
+            let on_context = map
+                .get("left")
+                .and_then(|l| l.get("Var"))
+                .and_then(Value::as_str)
+                == Some("context");
+            (on_context && map.get("attr").and_then(Value::as_str) == Some(attr))
+                || map.values().any(|v| reads_context_attr(v, attr))
+        }
+        Value::Array(items) => items.iter().any(|v| reads_context_attr(v, attr)),
+        _ => false,
+    }
+}

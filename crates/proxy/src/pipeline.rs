@@ -74,7 +74,12 @@ pub(crate) async fn govern(shared: &Arc<Shared>, mut msg: Message, id: Value, me
     let resource = resource_for(shared, &msg, action, target).await;
     // Stage 3: policy.
     let tool = target_name(&resource);
-    let request = shared.request(action, resource, arguments);
+    let mut request = shared.request(action, resource, arguments);
+    if shared.engine.reads_limits()
+        && let Some(limits) = &shared.settings.limits
+    {
+        request.session.limits = standing(shared, limits, &request);
+    }
     let mut decision = shared.engine.evaluate(&request);
     // Stage 4: detection on the arguments.
     let settings = shared.detect_settings(tool.as_deref());
@@ -385,28 +390,36 @@ fn decision_event(
     } else {
         json!({ "sha256": hex::encode(Sha256::digest(request.arguments.to_string())) })
     };
-    AuditEvent::new(
-        AuditKind::Decision,
-        json!({
-            "session": shared.session_id,
-            "agent": request.principal.id,
-            "method": method,
-            "request_id": id,
-            "resource": resource,
-            "arguments": arguments,
-            "decision": decision,
-            "findings": verdict.audit(),
-        }),
-    )
+    let mut body = json!({
+        "session": shared.session_id,
+        "agent": request.principal.id,
+        "method": method,
+        "request_id": id,
+        "resource": resource,
+        "arguments": arguments,
+        "decision": decision,
+        "findings": verdict.audit(),
+    });
+    // What policy saw of the limits, so a decision that depended on them can be explained.
+    if !request.session.limits.is_empty()
+        && let (Some(obj), Ok(limits)) = (
+            body.as_object_mut(),
+            serde_json::to_value(&request.session.limits),
+        )
+    {
+        obj.insert("limits".to_owned(), limits);
+    }
+    AuditEvent::new(AuditKind::Decision, body)
 }
 
-/// Stage 4b: the call against the configured limits.
-fn admit(
+/// Runs `f` on the call as limits see it: agent, server, tool (or uri, or prompt) name and
+/// action classes.
+fn as_limited<R>(
     shared: &Shared,
-    limits: &std::sync::Arc<warden_controls::Limits>,
     request: &Request,
-) -> Result<warden_controls::Admission, warden_controls::Exceeded> {
-    use warden_controls::{Call, Class};
+    f: impl FnOnce(&warden_controls::Call<'_>) -> R,
+) -> R {
+    use warden_controls::Class;
     let (name, classes) = match &request.resource {
         Resource::Tool { name, facts, .. } => (
             name.as_str(),
@@ -415,16 +428,39 @@ fn admit(
         Resource::Prompt { name, .. } => (name.as_str(), vec![Class::Read]),
         Resource::Resource { uri, .. } => (uri.as_str(), vec![Class::Read]),
     };
-    let now = now_secs();
-    limits.admit(
-        &Call {
-            agent: &request.principal.id,
-            server: &shared.settings.server,
-            tool: name,
-            classes: &classes,
-        },
-        now,
-    )
+    f(&warden_controls::Call {
+        agent: &request.principal.id,
+        server: &shared.settings.server,
+        tool: name,
+        classes: &classes,
+    })
+}
+
+/// Stage 3, for policies that read `context.limits`: where the call stands.
+fn standing(
+    shared: &Shared,
+    limits: &warden_controls::Limits,
+    request: &Request,
+) -> warden_types::LimitFacts {
+    let s = as_limited(shared, request, |call| limits.standing(call, now_secs()));
+    let long = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
+    warden_types::LimitFacts {
+        rules: s.rules,
+        rate_left: s.rate_left.map(long),
+        slots_free: s.slots_free.map(long),
+        calls_left: s.calls_left.map(long),
+        bytes_left: s.bytes_left.map(long),
+        cost_left: s.cost_left.map(|c| c.floor() as i64),
+    }
+}
+
+/// Stage 4b: the call against the configured limits.
+fn admit(
+    shared: &Shared,
+    limits: &std::sync::Arc<warden_controls::Limits>,
+    request: &Request,
+) -> Result<warden_controls::Admission, warden_controls::Exceeded> {
+    as_limited(shared, request, |call| limits.admit(call, now_secs()))
 }
 
 /// Counts a denial or findings against the agent; pauses it when its breaker trips.
@@ -593,6 +629,7 @@ impl Shared {
                 era,
                 calls,
                 delegation: self.settings.delegation.clone(),
+                limits: Default::default(),
             },
             time_unix: warden_types::now_unix_micros() / 1_000_000,
         }

@@ -13,5 +13,5 @@ mod time;
 pub use audit::{AuditEvent, AuditKind};
 pub use decision::{Decision, Outcome};
 pub use finding::{Finding, FindingKind};
-pub use request::{Action, Principal, Request, Resource, SessionFacts, ToolFacts};
+pub use request::{Action, LimitFacts, Principal, Request, Resource, SessionFacts, ToolFacts};
 pub use time::{now_rfc3339, now_unix_micros};

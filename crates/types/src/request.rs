@@ -134,6 +134,38 @@ pub struct SessionFacts {
     /// `delegation` (the set of names).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub delegation: Vec<String>,
+    /// Where the call stands against the runtime limits that apply to it (filled only when a
+    /// policy reads `context.limits`).
+    #[serde(default, skip_serializing_if = "LimitFacts::is_empty")]
+    pub limits: LimitFacts,
+}
+
+/// Where a call stands against the rate limits, concurrency caps and budgets that apply to
+/// it, before it is counted: the tightest allowance of each kind, absent when no rule of that
+/// kind applies. Policy sees it as `context.limits`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LimitFacts {
+    /// Names of the rules that apply.
+    #[serde(default)]
+    pub rules: Vec<String>,
+    /// Whole calls the emptiest token bucket holds.
+    pub rate_left: Option<i64>,
+    /// Free slots of the fullest concurrency cap.
+    pub slots_free: Option<i64>,
+    /// Calls left this period.
+    pub calls_left: Option<i64>,
+    /// Bytes of results left this period.
+    pub bytes_left: Option<i64>,
+    /// Cost left this period, rounded down.
+    pub cost_left: Option<i64>,
+}
+
+impl LimitFacts {
+    /// No rule applies.
+    pub fn is_empty(&self) -> bool {
+        *self == Self::default()
+    }
 }
 
 /// One authorization question: may `principal` do `action` on `resource` with `arguments`?

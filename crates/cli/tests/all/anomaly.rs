@@ -6,6 +6,17 @@ use serde_json::json;
 
 use crate::support::{Session, audit_records, webhook_sink, workspace};
 
+/// The configuration with its `[anomaly]` section (the template's last) replaced by `section`.
+fn with_anomaly(dir: &std::path::Path, section: &str) -> std::path::PathBuf {
+    let path = dir.join("warden.toml");
+    let config = std::fs::read_to_string(&path).unwrap();
+    let start = config
+        .find("\n[anomaly]\n")
+        .expect("the template has [anomaly]");
+    std::fs::write(&path, format!("{}\n{section}", &config[..start])).unwrap();
+    path
+}
+
 fn anomaly_events(dir: &std::path::Path) -> Vec<(String, String, bool)> {
     audit_records(dir)
         .into_iter()
@@ -30,15 +41,12 @@ fn an_agent_straying_from_its_baseline_is_flagged_then_paused() {
     )
     .unwrap();
     let (hook, received) = webhook_sink();
-    let path = d.join("warden.toml");
-    let config = std::fs::read_to_string(&path).unwrap();
-    std::fs::write(
-        &path,
-        format!(
-            "{config}\n[anomaly]\nlearn_calls = 20\nlearn_hours = 0.0003\nvolume_min_bytes = 1000\nbaselines = \"state/baselines.json\"\n\n[[alerts.webhook]]\nurl = \"{hook}\"\n"
+    with_anomaly(
+        d,
+        &format!(
+            "[anomaly]\nlearn_calls = 20\nlearn_hours = 0.0003\nvolume_min_bytes = 1000\nbaselines = \"state/baselines.json\"\n\n[[alerts.webhook]]\nurl = \"{hook}\"\n"
         ),
-    )
-    .unwrap();
+    );
     let mut s = Session::start(d);
     s.initialize();
     for _ in 0..25 {
@@ -105,8 +113,6 @@ fn an_agent_straying_from_its_baseline_is_flagged_then_paused() {
 #[test]
 fn a_broken_anomaly_setting_stops_start_up() {
     let dir = workspace();
-    let path = dir.path().join("warden.toml");
-    let config = std::fs::read_to_string(&path).unwrap();
     for (text, expect) in [
         (
             "off_hours_share = 2.0",
@@ -115,7 +121,7 @@ fn a_broken_anomaly_setting_stops_start_up() {
         ("suspend_at = \"sometimes\"", "sometimes"),
         ("severity = { new_thing = \"high\" }", "new_thing"),
     ] {
-        std::fs::write(&path, format!("{config}\n[anomaly]\n{text}\n")).unwrap();
+        let path = with_anomaly(dir.path(), &format!("[anomaly]\n{text}\n"));
         let out = std::process::Command::new(crate::support::warden())
             .args(["mcp", "--config"])
             .arg(&path)

@@ -220,3 +220,51 @@ fn an_agent_with_too_many_denials_is_suspended_until_resumed() {
         .collect();
     assert_eq!(paused, vec![(json!("rogue"), json!(true))]);
 }
+
+#[test]
+fn policy_sees_what_is_left_of_a_budget() {
+    let dir = workspace();
+    let d = dir.path();
+    let path = d.join("warden.toml");
+    let config = std::fs::read_to_string(&path).unwrap().replace(
+        "labels = [\"payments\"]\n",
+        "labels = [\"payments\"]\ncost = 30\n",
+    );
+    std::fs::write(&path, config).unwrap();
+    add_limits(
+        d,
+        "[[limits.budget]]\nname = \"refund-cost\"\nper = [\"agent\"]\ntool = \"refund\"\nperiod = \"day\"\ncost = 100\n",
+    );
+    let policies = std::fs::read_to_string(d.join("policies.cedar")).unwrap();
+    std::fs::write(
+        d.join("policies.cedar"),
+        format!(
+            "{policies}\n@id(\"refund-budget-low\")\n@reason(\"less than 50 of today's refund budget is left\")\nforbid(principal, action == Action::\"call_tool\", resource)\nwhen {{ resource.name == \"refund\" && context.limits has cost_left && context.limits.cost_left < 50 }};\n"
+        ),
+    )
+    .unwrap();
+    let mut s = Session::start(d);
+    s.initialize();
+    for amount in [10, 20] {
+        let ok = s.call("refund", json!({"order_id": "A1", "amount": amount}));
+        assert_eq!(ok["result"]["isError"], json!(false), "{ok}");
+    }
+    // 40 left: policy refuses before the budget itself (100) is reached.
+    let third = s.call("refund", json!({"order_id": "A1", "amount": 5}));
+    let text = third["result"]["content"][0]["text"].as_str().unwrap();
+    assert!(
+        text.contains("less than 50 of today's refund budget"),
+        "{text}"
+    );
+    assert_eq!(
+        third["result"]["_meta"]["dev.warden/decision"]["policies"],
+        json!(["refund-budget-low"])
+    );
+    s.finish();
+    let seen: Vec<_> = audit_records(d)
+        .into_iter()
+        .filter(|r| r["kind"] == "decision")
+        .map(|r| r["body"]["limits"]["cost_left"].clone())
+        .collect();
+    assert_eq!(seen, vec![json!(100), json!(70), json!(40)]);
+}
