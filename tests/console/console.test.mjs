@@ -43,7 +43,7 @@ function freePort() {
 function writeConfig(timeoutSecs) {
   writeFileSync(
     config,
-    `[gateway]\nlisten = "127.0.0.1:${port}"\n\n[audit]\npath = "audit.db"\n\n[approvals]\ntimeout_secs = ${timeoutSecs}\nprogress_secs = 1\n`,
+    `[gateway]\nlisten = "127.0.0.1:${port}"\n\n[audit]\npath = "audit.db"\n\n[approvals]\ntimeout_secs = ${timeoutSecs}\nprogress_secs = 1\n\n[anomaly]\nlearn_calls = 3\nlearn_hours = 0.0002\nsuspend_at = "never"\n`,
   );
 }
 
@@ -216,7 +216,11 @@ test("held refunds are approved and denied in the console; restart and expiry", 
   await checkA11y(page, "05-audit");
   await page.goto(`${base}/console/agents`);
   await checkA11y(page, "06-agents");
+  // Its baseline learned (only refunds so far), a tool it never used is an anomaly alert.
+  const lookup = await client.callTool({ name: "demo__get_order", arguments: { order_id: "A-1001" } });
+  assert.equal(lookup.isError, false, text(lookup));
   await page.goto(`${base}/console/alerts`);
+  await page.getByText(/Unusual behaviour of agent `shop-agent` \(new tool\): first use of `demo\/get_order`/).waitFor();
   await checkA11y(page, "07-alerts");
 
   // 90 is pending when the gateway is killed; after a restart it is still there, alice approves

@@ -1,6 +1,7 @@
 //! What runtime controls cost per call: `warden mcp` with rate limits, a concurrency cap, a
-//! budget, the upstream and agent breakers and OTLP span export, against the same pipeline with
-//! them off, side by side in one run (1 KB `tools/call`, blocks alternating).
+//! budget, the upstream and agent breakers, anomaly scoring and OTLP span export, against the
+//! same pipeline with them off, side by side in one run (1 KB `tools/call`, blocks
+//! alternating).
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::Path;
@@ -11,6 +12,9 @@ use serde_json::json;
 
 use crate::latency::{Peer, compare};
 use crate::stats::Samples;
+
+/// Rounds per configuration, each with fresh processes on both sides.
+const ROUNDS: usize = 5;
 
 const CONTROLS: &str = r#"
 [[limits.rate]]
@@ -40,13 +44,51 @@ max_denials = 1000
 max_findings = 1000
 "#;
 
-/// An OTLP sink: answers every POST with 200 (keep-alive), counting the requests.
-fn sink() -> Result<String> {
+/// Anomaly scoring with every signal active after the first calls (the baseline is learned
+/// at once), so each call pays for every check.
+const ANOMALY: &str = r#"
+[anomaly]
+learn_calls = 1
+learn_hours = 0.0001
+off_hours_learn_hours = 0.0001
+suspend_at = "never"
+"#;
+
+/// An OTLP sink in its own process (`warden-bench otlp-sink`), as a collector would be: its work
+/// is not the load generator's. Killed when dropped.
+struct Sink(std::process::Child, String);
+
+impl Sink {
+    fn start() -> Result<Self> {
+        let mut child = Command::new(std::env::current_exe()?)
+            .arg("otlp-sink")
+            .stdout(std::process::Stdio::piped())
+            .spawn()?;
+        let mut url = String::new();
+        if let Some(out) = child.stdout.take() {
+            BufReader::new(out).read_line(&mut url)?;
+        }
+        anyhow::ensure!(url.starts_with("http://"), "the OTLP sink did not start");
+        Ok(Self(child, url.trim().to_owned()))
+    }
+}
+
+impl Drop for Sink {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// `warden-bench otlp-sink`: answers every POST with 200 (keep-alive); prints its URL, then
+/// serves until killed.
+pub fn sink() -> Result<()> {
     let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
-    let url = format!("http://{}", listener.local_addr()?);
-    std::thread::spawn(move || {
+    println!("http://{}", listener.local_addr()?);
+    std::io::stdout().flush()?;
+    std::thread::scope(|scope| {
         for conn in listener.incoming().flatten() {
-            std::thread::spawn(move || {
+            scope.spawn(move || {
                 let Ok(clone) = conn.try_clone() else { return };
                 let mut reader = BufReader::new(clone);
                 let mut writer = conn;
@@ -76,46 +118,95 @@ fn sink() -> Result<String> {
             });
         }
     });
-    Ok(url)
+    Ok(())
 }
 
 pub fn run(warden: &Path) -> Result<()> {
     let dir = tempfile::tempdir()?;
     let init = Command::new(warden).arg("init").arg(dir.path()).output()?;
     anyhow::ensure!(init.status.success(), "warden init failed");
-    let off = dir.path().join("warden.toml");
-    let base = std::fs::read_to_string(&off)?;
-    let limits = dir.path().join("warden-limits.toml");
-    std::fs::write(&limits, format!("{base}\n{CONTROLS}"))?;
-    let all = dir.path().join("warden-controls.toml");
-    let endpoint = sink()?;
-    std::fs::write(
-        &all,
-        format!("{base}\n{CONTROLS}\n[telemetry]\notlp_endpoint = \"{endpoint}\"\n"),
-    )?;
-    let text = "x".repeat(1024);
+    // The starter configuration without its `[anomaly]` section: no controls at all.
+    let starter = std::fs::read_to_string(dir.path().join("warden.toml"))?;
+    let base = starter
+        .find("\n[anomaly]\n")
+        .map_or(starter.as_str(), |at| &starter[..at])
+        .to_owned();
+    anyhow::ensure!(
+        base.contains("path = \".warden/audit.db\""),
+        "the starter configuration names no audit file"
+    );
+    // Every configuration, and each row's baseline, gets its own audit file and baselines:
+    // two processes appending to one SQLite file would measure their contention.
+    let write = |name: &str, extra: &str| -> Result<std::path::PathBuf> {
+        let path = dir.path().join(format!("{name}.toml"));
+        let text = base.replace(
+            "path = \".warden/audit.db\"",
+            &format!("path = \"audit-{name}.db\""),
+        );
+        std::fs::write(&path, format!("{text}\n{extra}"))?;
+        Ok(path)
+    };
+    let sink = Sink::start()?;
+    let rows = [
+        (
+            "nothing (the same configuration on both sides)",
+            write("same", "")?,
+        ),
+        ("limits and breakers", write("limits", CONTROLS)?),
+        (
+            "limits, breakers and anomaly scoring",
+            write("anomaly", &format!("{CONTROLS}\n{ANOMALY}"))?,
+        ),
+        (
+            "limits, breakers, anomaly scoring and OTLP export",
+            write(
+                "all",
+                &format!(
+                    "{CONTROLS}\n{ANOMALY}\n[telemetry]\notlp_endpoint = \"{}\"\n",
+                    sink.1
+                ),
+            )?,
+        ),
+    ];
+    // A destination for the anomaly scoring to find (a URL: not PII, so detection acts the
+    // same on both sides).
+    let text = format!("see https://api.example.com/v1/orders {}", "x".repeat(1000));
     let mut id = 0u64;
     let mut request = || {
         id += 1;
         json!({"jsonrpc": "2.0", "id": id, "method": "tools/call", "params": {"name": "echo", "arguments": {"text": text}}}).to_string()
     };
-    println!("## Runtime controls: `warden mcp` with them vs without (1 KB tools/call)\n");
-    println!("| with | without p50 | with p50 | added p50 | without p99 | with p99 | calls each |");
-    println!("|---|---|---|---|---|---|---|");
-    for (what, config) in [
-        ("limits and breakers", &limits),
-        ("limits, breakers and OTLP export", &all),
-    ] {
-        let (mut plain, mut controlled) =
-            (Peer::proxied(warden, &off)?, Peer::proxied(warden, config)?);
-        let (a, b) = compare(&mut plain, &mut controlled, &mut request)?;
-        let n = a.len();
-        let (a, b) = (Samples::new(a), Samples::new(b));
+    println!(
+        "## Runtime controls: `warden mcp` with them vs without (1 KB tools/call, {ROUNDS} rounds of fresh processes)\n"
+    );
+    println!(
+        "| with | without p50 | with p50 | added p50, median of rounds | rounds | without p99 | with p99 | calls each |"
+    );
+    println!("|---|---|---|---|---|---|---|---|");
+    for (row, (what, config)) in rows.iter().enumerate() {
+        let off = write(&format!("off-{row}"), "")?;
+        // Each round starts both sides afresh: where the scheduler happens to place a pair of
+        // processes biases a whole round, so one round is not enough on a shared VM.
+        let (mut without, mut with, mut added) = (Vec::new(), Vec::new(), Vec::new());
+        for _ in 0..ROUNDS {
+            let (mut plain, mut controlled) =
+                (Peer::proxied(warden, &off)?, Peer::proxied(warden, config)?);
+            let (a, b) = compare(&mut plain, &mut controlled, &mut request)?;
+            let (sa, sb) = (Samples::new(a.clone()), Samples::new(b.clone()));
+            added.push(sb.pct(50.0) - sa.pct(50.0));
+            without.extend(a);
+            with.extend(b);
+        }
+        let n = without.len();
+        let (a, b) = (Samples::new(without), Samples::new(with));
+        added.sort_by(f64::total_cmp);
+        let median = added.get(added.len() / 2).copied().unwrap_or(f64::NAN);
+        let rounds: Vec<String> = added.iter().map(|d| format!("{d:.1}")).collect();
         println!(
-            "| {what} | {:.1} µs | {:.1} µs | **{:.1} µs** | {:.1} µs | {:.1} µs | {n} |",
+            "| {what} | {:.1} µs | {:.1} µs | **{median:.1} µs** | {} | {:.1} µs | {:.1} µs | {n} |",
             a.pct(50.0),
             b.pct(50.0),
-            b.pct(50.0) - a.pct(50.0),
+            rounds.join(", "),
             a.pct(99.0),
             b.pct(99.0)
         );

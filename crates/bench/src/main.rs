@@ -35,6 +35,9 @@ fn main() -> anyhow::Result<()> {
                 .unwrap_or_default()
                 .with_file_name("warden")
         });
+    if what == "otlp-sink" {
+        return controls::sink();
+    }
     if matches!(what, "latency" | "all") {
         latency::run(&warden)?;
     }

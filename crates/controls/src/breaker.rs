@@ -44,11 +44,59 @@ impl BreakerState {
     }
 }
 
+/// Calls and failures ending within one second.
+#[derive(Debug, Clone, Copy)]
+struct Second {
+    at: i64,
+    calls: u64,
+    failures: u64,
+}
+
+/// Outcomes within the window, counted per second (memory and time per call stay constant
+/// whatever the call rate), with running totals.
+#[derive(Debug, Default)]
+struct Window {
+    seconds: VecDeque<Second>,
+    calls: u64,
+    failures: u64,
+}
+
+impl Window {
+    fn add(&mut self, now: f64, failed: bool, window_secs: f64) {
+        let at = now.floor() as i64;
+        match self.seconds.back_mut() {
+            Some(last) if last.at >= at => {
+                last.calls += 1;
+                last.failures += u64::from(failed);
+            }
+            _ => self.seconds.push_back(Second {
+                at,
+                calls: 1,
+                failures: u64::from(failed),
+            }),
+        }
+        self.calls += 1;
+        self.failures += u64::from(failed);
+        let oldest = (now - window_secs).floor() as i64;
+        while let Some(first) = self.seconds.front().copied()
+            && first.at < oldest
+        {
+            self.calls -= first.calls;
+            self.failures -= first.failures;
+            self.seconds.pop_front();
+        }
+    }
+
+    fn clear(&mut self) {
+        *self = Self::default();
+    }
+}
+
 #[derive(Debug)]
 struct Inner {
     state: BreakerState,
-    /// (time, failed) of recent calls, oldest first.
-    recent: VecDeque<(f64, bool)>,
+    /// Recent outcomes while closed.
+    recent: Window,
     /// Why it last opened.
     why: String,
 }
@@ -76,7 +124,7 @@ impl Breaker {
             settings,
             inner: Mutex::new(Inner {
                 state: BreakerState::Closed,
-                recent: VecDeque::new(),
+                recent: Window::default(),
                 why: String::new(),
             }),
         }
@@ -146,17 +194,9 @@ impl Breaker {
             }
             BreakerState::Open { .. } => None,
             BreakerState::Closed => {
-                inner.recent.push_back((now, failed));
-                while inner
-                    .recent
-                    .front()
-                    .is_some_and(|(t, _)| *t < now - s.window_secs)
-                {
-                    inner.recent.pop_front();
-                }
-                let calls = inner.recent.len();
-                let failures = inner.recent.iter().filter(|(_, f)| *f).count();
-                if calls >= s.min_calls.max(1) as usize
+                inner.recent.add(now, failed, s.window_secs);
+                let (calls, failures) = (inner.recent.calls, inner.recent.failures);
+                if calls >= u64::from(s.min_calls.max(1))
                     && failures as f64 >= s.error_rate * calls as f64
                 {
                     inner.why = format!(

@@ -19,7 +19,7 @@ pub struct SpanData {
     pub start_unix_nanos: u64,
     pub end_unix_nanos: u64,
     /// `warden.agent`, `warden.server`, `warden.tool`, `warden.decision`, `warden.policies`...
-    pub attributes: Vec<(String, Value)>,
+    pub attributes: Vec<(&'static str, Value)>,
     /// The call failed or was refused.
     pub error: bool,
 }
@@ -55,7 +55,7 @@ fn random_hex<const N: usize>() -> String {
         let mut h = state.build_hasher();
         h.write_u64(COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
         h.write_u64(now_nanos());
-        out.push_str(&format!("{:016x}", h.finish()));
+        let _ = std::fmt::Write::write_fmt(&mut out, format_args!("{:016x}", h.finish()));
     }
     out.truncate(N * 2);
     out
@@ -99,7 +99,7 @@ impl Open {
                 name,
                 start_unix_nanos: now_nanos(),
                 end_unix_nanos: 0,
-                attributes: Vec::new(),
+                attributes: Vec::with_capacity(8),
                 error: false,
             },
         }
@@ -111,8 +111,8 @@ impl Open {
     }
 
     /// Adds an attribute.
-    pub fn set(&mut self, key: &str, value: impl Into<Value>) {
-        self.data.attributes.push((key.to_owned(), value.into()));
+    pub fn set(&mut self, key: &'static str, value: impl Into<Value>) {
+        self.data.attributes.push((key, value.into()));
     }
 
     /// Ends the span and hands it to the sink.
