@@ -173,6 +173,17 @@ impl Breaker {
         }
     }
 
+    /// An admitted call did not go ahead after all (another check refused it): while
+    /// half-open, its probe is given back.
+    pub fn cancel(&self) {
+        let mut inner = self.lock();
+        if let BreakerState::HalfOpen { in_flight } = inner.state {
+            inner.state = BreakerState::HalfOpen {
+                in_flight: in_flight.saturating_sub(1),
+            };
+        }
+    }
+
     /// Records how an admitted call ended: `failed` (an error answer, a timeout, the upstream
     /// gone) and how long it took. Returns the new state when this call changed it.
     pub fn record(&self, now: f64, failed: bool, took_secs: f64) -> Option<BreakerState> {
@@ -250,7 +261,12 @@ mod tests {
         assert_eq!(b.state(8.0).as_str(), "half_open");
         assert!(b.admit(8.0).is_ok());
         assert!(b.admit(8.1).is_err());
+        // A probe that did not go ahead (another check refused it) is given back.
+        b.cancel();
+        assert!(b.admit(8.15).is_ok(), "the probe is free again");
         assert_eq!(b.record(8.2, false, 0.1), Some(BreakerState::Closed));
+        b.cancel();
+        assert_eq!(b.state(8.25), BreakerState::Closed, "no effect when closed");
         assert!(b.admit(8.3).is_ok());
     }
 

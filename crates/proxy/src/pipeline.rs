@@ -139,8 +139,28 @@ pub(crate) async fn govern(shared: &Arc<Shared>, mut msg: Message, id: Value, me
             request.principal.id
         ));
     }
+    // Then the upstream's circuit breaker: a failing upstream is not called at all, and a
+    // call it refuses spends no limit.
+    let mut breaker_admitted = false;
+    if decision.is_allow()
+        && let Some(breaker) = &shared.settings.breaker
+    {
+        match breaker.admit(now_secs()) {
+            Ok(()) => breaker_admitted = true,
+            Err(open) => {
+                let mut refused = Decision::refuse(format!(
+                    "upstream `{}` is failing ({}), so its circuit breaker is open; retry after {:.0} s",
+                    shared.settings.server,
+                    open.why,
+                    open.retry_after_secs.ceil()
+                ));
+                refused.retry_after_secs = Some(open.retry_after_secs.ceil() as u64);
+                decision = refused;
+            }
+        }
+    }
     // Then runtime limits, for calls that would go ahead now. Nothing is taken from any limit
-    // unless the call passes them all.
+    // unless the call passes them all; a call they refuse gives back its breaker probe.
     let mut admission = None;
     if decision.is_allow()
         && let Some(limits) = &shared.settings.limits
@@ -154,23 +174,9 @@ pub(crate) async fn govern(shared: &Arc<Shared>, mut msg: Message, id: Value, me
                 let mut refused = Decision::refuse(exceeded.to_string());
                 refused.retry_after_secs = Some(exceeded.retry_after_secs.ceil() as u64);
                 decision = refused;
+                cancel_probe(shared, &mut breaker_admitted);
             }
         }
-    }
-    // Then the upstream's circuit breaker: a failing upstream is not called at all.
-    if decision.is_allow()
-        && let Some(breaker) = &shared.settings.breaker
-        && let Err(open) = breaker.admit(now_secs())
-    {
-        admission = None;
-        let mut refused = Decision::refuse(format!(
-            "upstream `{}` is failing ({}), so its circuit breaker is open; retry after {:.0} s",
-            shared.settings.server,
-            open.why,
-            open.retry_after_secs.ceil()
-        ));
-        refused.retry_after_secs = Some(open.retry_after_secs.ceil() as u64);
-        decision = refused;
     }
     // A denial or a finding counts towards pausing the agent.
     if let Some(guard) = &shared.settings.agent_guard
@@ -185,6 +191,7 @@ pub(crate) async fn govern(shared: &Arc<Shared>, mut msg: Message, id: Value, me
     let seq = match shared.audit.append(event).await {
         Ok(seq) => seq,
         Err(e) => {
+            cancel_probe(shared, &mut breaker_admitted);
             if let (Some(span), Some(sink)) = (span.take(), &shared.settings.spans) {
                 span.finish(sink, true);
             }
@@ -508,6 +515,16 @@ pub(crate) fn count_findings(metrics: &crate::Metrics, verdict: &Verdict, direct
     }
     for (kind, n) in by_kind {
         metrics.findings(kind, direction, n);
+    }
+}
+
+/// A call the upstream's breaker admitted does not go ahead: give back its probe (when the
+/// breaker is half-open), so the breaker is not left waiting for an outcome that never comes.
+fn cancel_probe(shared: &Shared, admitted: &mut bool) {
+    if std::mem::take(admitted)
+        && let Some(breaker) = &shared.settings.breaker
+    {
+        breaker.cancel();
     }
 }
 

@@ -122,7 +122,7 @@ fn a_failing_upstream_opens_its_breaker_and_a_good_probe_closes_it() {
     add_limits(
         dir.path(),
         &format!(
-            "[breaker]\nmin_calls = 3\nerror_rate = 0.5\nwindow_secs = 30\nopen_secs = 1\n\n[[alerts.webhook]]\nurl = \"{hook}\"\n"
+            "[breaker]\nmin_calls = 3\nerror_rate = 0.5\nwindow_secs = 30\nopen_secs = 1\n\n[[alerts.webhook]]\nurl = \"{hook}\"\n\n[[limits.rate]]\nname = \"orders\"\ntool = \"get_order\"\ncalls = 2\nevery_secs = 600\n"
         ),
     );
     let mut s = Session::start(dir.path());
@@ -150,7 +150,8 @@ fn a_failing_upstream_opens_its_breaker_and_a_good_probe_closes_it() {
         "{alert}"
     );
     std::thread::sleep(std::time::Duration::from_millis(1100));
-    // The probe goes through and closes the breaker.
+    // The probe goes through and closes the breaker. The call the open breaker refused spent
+    // nothing of the rate limit: both of its two calls are still there.
     for _ in 0..2 {
         let ok = s.call("get_order", json!({"order_id": "A-1001"}));
         assert_eq!(ok["result"]["isError"], json!(false), "{ok}");
