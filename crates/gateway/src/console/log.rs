@@ -300,9 +300,16 @@ pub(super) async fn alerts(State(core): State<Arc<Core>>, headers: HeaderMap) ->
         reader.newest(None, None, None, ALERT_WINDOW)
     })
     .await;
+    // An unreadable log is said so, never shown as "no alerts".
     let found: Vec<data::Alert> = match read {
         Ok(recs) => recs.iter().filter_map(data::alert).take(200).collect(),
-        Err(_) => Vec::new(),
+        Err(e) => {
+            return problem(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Alerts unavailable",
+                &format!("the audit log could not be read: {e}"),
+            );
+        }
     };
     let chain = chain(&core).await;
     let body = pages::alerts(&chain, &found);
