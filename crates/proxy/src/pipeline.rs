@@ -38,7 +38,7 @@ use warden_types::{
 
 use crate::facts_from_tool;
 use crate::guard::{self, Act, DetectSettings, Verdict};
-use crate::relay::{forward_request, respond};
+use crate::relay::respond;
 use crate::reply::refusal;
 use crate::session::Shared;
 
@@ -219,9 +219,10 @@ pub(crate) async fn govern(shared: &Arc<Shared>, mut msg: Message, id: Value, me
     }
     // Stage 6: act.
     if decision.outcome == Outcome::Allow {
-        if let Some(a) = admission {
-            shared.state().admissions.insert(id.to_string(), a);
-        }
+        let mut carried = crate::relay::Carried {
+            admission,
+            span: None,
+        };
         if let Some(span) = span {
             // The upstream continues the trace under Warden's span.
             if let Some(params) = msg.params_mut() {
@@ -232,9 +233,9 @@ pub(crate) async fn govern(shared: &Arc<Shared>, mut msg: Message, id: Value, me
                     meta.insert("traceparent".to_owned(), Value::String(span.traceparent()));
                 }
             }
-            shared.state().spans.insert(id.to_string(), span);
+            carried.span = Some(span);
         }
-        return forward_request(shared, msg, id, method, Some(seq)).await;
+        return crate::relay::forward_carrying(shared, msg, id, method, Some(seq), carried).await;
     }
     // Refused or held: the span covers the decision.
     if let (Some(span), Some(sink)) = (span, &shared.settings.spans) {

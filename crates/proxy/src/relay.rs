@@ -80,13 +80,40 @@ pub(crate) async fn from_client(shared: &Arc<Shared>, msg: Message) {
     }
 }
 
+/// What a governed call carries until its answer: its limit admission and its span.
+#[derive(Debug, Default)]
+pub(crate) struct Carried {
+    pub admission: Option<warden_controls::Admission>,
+    pub span: Option<crate::trace::Open>,
+}
+
 /// Forwards a client request under a fresh upstream id.
 pub(crate) async fn forward_request(
+    shared: &Shared,
+    msg: Message,
+    client_id: Value,
+    method: String,
+    decision_seq: Option<i64>,
+) {
+    forward_carrying(
+        shared,
+        msg,
+        client_id,
+        method,
+        decision_seq,
+        Carried::default(),
+    )
+    .await;
+}
+
+/// [`forward_request`] for a governed call with what it carries to its answer.
+pub(crate) async fn forward_carrying(
     shared: &Shared,
     mut msg: Message,
     client_id: Value,
     method: String,
     decision_seq: Option<i64>,
+    carried: Carried,
 ) {
     let up = {
         let mut state = shared.state();
@@ -102,8 +129,10 @@ pub(crate) async fn forward_request(
             target,
             decision_seq,
             started: Instant::now(),
+            admission: carried.admission,
+            span: carried.span,
         };
-        state.pending.insert(up, Pending::Client(call));
+        state.pending.insert(up, Pending::Client(Box::new(call)));
         up
     };
     msg.set_id(Value::from(up));
@@ -210,12 +239,8 @@ async fn upstream_response(shared: &Shared, mut msg: Message, id: &Value) {
         Some(Pending::Internal(waiter)) => {
             let _ = waiter.send(msg.value);
         }
-        Some(Pending::Client(call)) => {
-            let (admission, span) = {
-                let mut state = shared.state();
-                let key = call.client_id.to_string();
-                (state.admissions.remove(&key), state.spans.remove(&key))
-            };
+        Some(Pending::Client(mut call)) => {
+            let (admission, span) = (call.admission.take(), call.span.take());
             if let (Some(mut span), Some(sink)) = (span, &shared.settings.spans) {
                 let failed = msg.value.get("error").is_some()
                     || msg
@@ -281,18 +306,15 @@ pub(crate) async fn fail_upstream_request(shared: &Shared, id: &Value, why: &str
         .as_i64()
         .and_then(|up| shared.state().pending.remove(&up));
     match pending {
-        Some(Pending::Client(call)) => {
-            {
-                let mut state = shared.state();
-                let key = call.client_id.to_string();
-                state.by_client_id.remove(&key);
-                state.admissions.remove(&key);
-                if let (Some(mut span), Some(sink)) =
-                    (state.spans.remove(&key), &shared.settings.spans)
-                {
-                    span.set("warden.result", "error");
-                    span.finish(sink, true);
-                }
+        Some(Pending::Client(mut call)) => {
+            shared
+                .state()
+                .by_client_id
+                .remove(&call.client_id.to_string());
+            call.admission = None;
+            if let (Some(mut span), Some(sink)) = (call.span.take(), &shared.settings.spans) {
+                span.set("warden.result", "error");
+                span.finish(sink, true);
             }
             if call.decision_seq.is_some() {
                 pipeline::breaker_outcome(shared, true, call.started).await;

@@ -19,7 +19,7 @@ use crate::Settings;
 #[derive(Debug)]
 pub(crate) enum Pending {
     /// A client request: answer goes back to the client under its own id.
-    Client(ClientCall),
+    Client(Box<ClientCall>),
     /// Warden's own request: answer goes to whoever waits for it.
     Internal(oneshot::Sender<Value>),
 }
@@ -37,6 +37,11 @@ pub(crate) struct ClientCall {
     pub decision_seq: Option<i64>,
     /// When it was forwarded.
     pub started: Instant,
+    /// Its limit admission: concurrency slots held until the answer, which is counted against
+    /// budgets.
+    pub admission: Option<warden_controls::Admission>,
+    /// Its span, ended at the answer.
+    pub span: Option<crate::trace::Open>,
 }
 
 /// A legacy upstream's request to its client, waiting for a modern client's retry.
@@ -80,11 +85,6 @@ pub(crate) struct State {
     pub calls: i64,
     /// Redaction placeholders, stable for the session (`[EMAIL_1]` is always the same value).
     pub placeholders: warden_detect::Placeholders,
-    /// Limit admissions of forwarded calls, by client id (as JSON text): concurrency slots are
-    /// held until the answer, which is counted against budgets.
-    pub admissions: HashMap<String, warden_controls::Admission>,
-    /// Spans of forwarded calls, by client id (as JSON text), ended at the answer.
-    pub spans: HashMap<String, crate::trace::Open>,
     /// The client declared the elicitation capability (`initialize`).
     pub client_elicitation: bool,
     /// Warden's own requests to the client (elicitation), by client-facing id.

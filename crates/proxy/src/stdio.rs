@@ -119,8 +119,6 @@ async fn fail_pending(shared: &Shared, ended: Ended) {
             shared.settings.server
         ),
     };
-    shared.state().admissions.clear();
-    shared.state().spans.clear();
     let held: Vec<_> = shared.state().held.drain().collect();
     for (_, task) in held {
         // The client is gone (or the upstream is): nobody is waiting for the answer. The
