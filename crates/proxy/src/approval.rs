@@ -22,7 +22,6 @@ use warden_audit::Log;
 use warden_mcp::Message;
 use warden_types::{AuditEvent, AuditKind, Decision, Outcome};
 
-use crate::relay::forward_request;
 use crate::session::Shared;
 
 /// How often a decision made by another process (the CLI) is looked for.
@@ -322,6 +321,8 @@ pub(crate) struct Held {
     pub decision: Decision,
     pub decision_seq: i64,
     pub findings: Value,
+    /// Its action classes, for the limits it meets once approved.
+    pub classes: Vec<warden_controls::Class>,
 }
 
 /// Handles a call policy holds for approval.
@@ -484,6 +485,21 @@ async fn wait(shared: &Arc<Shared>, hub: &Arc<Approvals>, call: Held, approval: 
 async fn settle(shared: &Arc<Shared>, hub: &Arc<Approvals>, call: Held, approval: Approval) {
     match approval.status {
         Status::Approved => {
+            // The approved call meets the breaker and the limits now, before the approval is
+            // used: a refusal here leaves it approved for the agent's retry.
+            let gated = crate::pipeline::gate(
+                shared,
+                &warden_controls::Call {
+                    agent: &approval.agent,
+                    server: &shared.settings.server,
+                    tool: &call.target,
+                    classes: &call.classes,
+                },
+            );
+            let mut gated = match gated {
+                Ok(g) => g,
+                Err(refused) => return limited(shared, hub, call, &approval, refused).await,
+            };
             let (id, hash) = (approval.id.clone(), approval.call_hash.clone());
             match hub
                 .with_store(move |s| s.consume(&id, &hash, warden_approvals::now()))
@@ -491,13 +507,17 @@ async fn settle(shared: &Arc<Shared>, hub: &Arc<Approvals>, call: Held, approval
             {
                 Ok(true) => {}
                 Ok(false) => {
+                    crate::pipeline::cancel_probe(shared, &mut gated.breaker_admitted);
                     let why = format!(
                         "approval `{}` was already used: an approval allows one call",
                         approval.id
                     );
                     return refuse(shared, &call, &approval, why).await;
                 }
-                Err(e) => return unavailable(shared, call, &e).await,
+                Err(e) => {
+                    crate::pipeline::cancel_probe(shared, &mut gated.breaker_admitted);
+                    return unavailable(shared, call, &e).await;
+                }
             }
             let event = AuditEvent::new(
                 AuditKind::Approval,
@@ -513,14 +533,20 @@ async fn settle(shared: &Arc<Shared>, hub: &Arc<Approvals>, call: Held, approval
                 }),
             );
             if let Err(e) = hub.audit.append(event).await {
+                crate::pipeline::cancel_probe(shared, &mut gated.breaker_admitted);
                 return unavailable(shared, call, &format!("audit log: {e}")).await;
             }
-            forward_request(
+            let carried = crate::relay::Carried {
+                admission: gated.admission,
+                span: None,
+            };
+            crate::relay::forward_carrying(
                 shared,
                 call.msg,
                 call.id,
                 call.method,
                 Some(call.decision_seq),
+                carried,
             )
             .await;
         }
@@ -579,6 +605,46 @@ async fn refuse(shared: &Shared, call: &Held, approval: &Approval, reason: Strin
     crate::pipeline::refuse(
         shared,
         call.id.clone(),
+        &call.method,
+        &decision,
+        Some(call.decision_seq),
+    )
+    .await;
+}
+
+/// An approved call the breaker or a limit refuses now: recorded and refused with when to
+/// retry; the approval stays unused, so the agent's retry of the same call goes through.
+async fn limited(
+    shared: &Shared,
+    hub: &Approvals,
+    call: Held,
+    approval: &Approval,
+    refused: Decision,
+) {
+    let event = AuditEvent::new(
+        AuditKind::Approval,
+        json!({
+            "event": "limited",
+            "approval": approval.id,
+            "agent": approval.agent,
+            "resource": approval.resource(),
+            "reason": refused.reason,
+            "retry_after_secs": refused.retry_after_secs,
+            "decision_seq": call.decision_seq,
+            "session": shared.session_id,
+        }),
+    );
+    if let Err(e) = hub.audit.append(event).await {
+        return unavailable(shared, call, &format!("audit log: {e}")).await;
+    }
+    let mut decision = refused;
+    decision.reason = format!(
+        "approval `{}` was granted, but {}",
+        approval.id, decision.reason
+    );
+    crate::pipeline::refuse(
+        shared,
+        call.id,
         &call.method,
         &decision,
         Some(call.decision_seq),

@@ -139,45 +139,17 @@ pub(crate) async fn govern(shared: &Arc<Shared>, mut msg: Message, id: Value, me
             request.principal.id
         ));
     }
-    // Then the upstream's circuit breaker: a failing upstream is not called at all, and a
-    // call it refuses spends no limit.
-    let mut breaker_admitted = false;
-    if decision.is_allow()
-        && let Some(breaker) = &shared.settings.breaker
-    {
-        match breaker.admit(now_secs()) {
-            Ok(()) => breaker_admitted = true,
-            Err(open) => {
-                let mut refused = Decision::refuse(format!(
-                    "upstream `{}` is failing ({}), so its circuit breaker is open; retry after {:.0} s",
-                    shared.settings.server,
-                    open.why,
-                    open.retry_after_secs.ceil()
-                ));
-                refused.retry_after_secs = Some(open.retry_after_secs.ceil() as u64);
-                decision = refused;
-            }
+    // Then the upstream's circuit breaker and the runtime limits, for calls that would go ahead
+    // now ([`gate`]).
+    let mut gated = Gated::default();
+    if decision.is_allow() {
+        match as_limited(shared, &request, |call| gate(shared, call)) {
+            Ok(g) => gated = g,
+            Err(refused) => decision = refused,
         }
     }
-    // Then runtime limits, for calls that would go ahead now. Nothing is taken from any limit
-    // unless the call passes them all; a call they refuse gives back its breaker probe.
-    let mut admission = None;
-    if decision.is_allow()
-        && let Some(limits) = &shared.settings.limits
-    {
-        match admit(shared, limits, &request) {
-            Ok(a) => admission = Some(a),
-            Err(exceeded) => {
-                if let Some(m) = &shared.settings.metrics {
-                    m.limited(&exceeded.rule);
-                }
-                let mut refused = Decision::refuse(exceeded.to_string());
-                refused.retry_after_secs = Some(exceeded.retry_after_secs.ceil() as u64);
-                decision = refused;
-                cancel_probe(shared, &mut breaker_admitted);
-            }
-        }
-    }
+    let mut breaker_admitted = gated.breaker_admitted;
+    let admission = gated.admission;
     // A denial or a finding counts towards pausing the agent.
     if let Some(guard) = &shared.settings.agent_guard
         && !paused
@@ -187,6 +159,12 @@ pub(crate) async fn govern(shared: &Arc<Shared>, mut msg: Message, id: Value, me
     // Stage 5: durable audit record before anything moves.
     let hidden = guard::audit_copy(&request.arguments, &verdict);
     let findings = verdict.audit();
+    // A held call meets the breaker and the limits when it is approved.
+    let classes = if decision.outcome == Outcome::ApprovalRequired {
+        as_limited(shared, &request, |call| call.classes.to_vec())
+    } else {
+        Vec::new()
+    };
     let event = decision_event(shared, request, hidden, &verdict, &decision, &method, &id);
     let seq = match shared.audit.append(event).await {
         Ok(seq) => seq,
@@ -251,6 +229,7 @@ pub(crate) async fn govern(shared: &Arc<Shared>, mut msg: Message, id: Value, me
                 decision,
                 decision_seq: seq,
                 findings,
+                classes,
             };
             crate::approval::held(shared, hub, call).await;
         }
@@ -462,13 +441,51 @@ fn standing(
     }
 }
 
-/// Stage 4b: the call against the configured limits.
-fn admit(
-    shared: &Shared,
-    limits: &std::sync::Arc<warden_controls::Limits>,
-    request: &Request,
-) -> Result<warden_controls::Admission, warden_controls::Exceeded> {
-    as_limited(shared, request, |call| limits.admit(call, now_secs()))
+/// What a call that passed the breaker and the limits holds.
+#[derive(Debug, Default)]
+pub(crate) struct Gated {
+    /// Its limit admission (concurrency slots, budgets to record the answer in).
+    pub admission: Option<warden_controls::Admission>,
+    /// The breaker let it through (a half-open probe to give back if it does not go ahead).
+    pub breaker_admitted: bool,
+}
+
+/// Stage 4b, for a call that would go ahead now: the upstream's circuit breaker first (a
+/// failing upstream is not called at all, and a call it refuses spends no limit), then the
+/// limits (nothing is taken from any unless the call passes them all; a call they refuse gives
+/// back its breaker probe). A refusal names what refused and when to retry.
+pub(crate) fn gate(shared: &Shared, call: &warden_controls::Call<'_>) -> Result<Gated, Decision> {
+    let mut gated = Gated::default();
+    if let Some(breaker) = &shared.settings.breaker {
+        match breaker.admit(now_secs()) {
+            Ok(()) => gated.breaker_admitted = true,
+            Err(open) => {
+                let mut refused = Decision::refuse(format!(
+                    "upstream `{}` is failing ({}), so its circuit breaker is open; retry after {:.0} s",
+                    shared.settings.server,
+                    open.why,
+                    open.retry_after_secs.ceil()
+                ));
+                refused.retry_after_secs = Some(open.retry_after_secs.ceil() as u64);
+                return Err(refused);
+            }
+        }
+    }
+    if let Some(limits) = &shared.settings.limits {
+        match limits.admit(call, now_secs()) {
+            Ok(a) => gated.admission = Some(a),
+            Err(exceeded) => {
+                if let Some(m) = &shared.settings.metrics {
+                    m.limited(&exceeded.rule);
+                }
+                let mut refused = Decision::refuse(exceeded.to_string());
+                refused.retry_after_secs = Some(exceeded.retry_after_secs.ceil() as u64);
+                cancel_probe(shared, &mut gated.breaker_admitted);
+                return Err(refused);
+            }
+        }
+    }
+    Ok(gated)
 }
 
 /// Counts a denial or findings against the agent; pauses it when its breaker trips.
@@ -521,7 +538,7 @@ pub(crate) fn count_findings(metrics: &crate::Metrics, verdict: &Verdict, direct
 
 /// A call the upstream's breaker admitted does not go ahead: give back its probe (when the
 /// breaker is half-open), so the breaker is not left waiting for an outcome that never comes.
-fn cancel_probe(shared: &Shared, admitted: &mut bool) {
+pub(crate) fn cancel_probe(shared: &Shared, admitted: &mut bool) {
     if std::mem::take(admitted)
         && let Some(breaker) = &shared.settings.breaker
     {

@@ -346,3 +346,55 @@ fn the_agents_own_user_approves_or_declines_through_elicitation() {
         .collect();
     assert_eq!(by, vec![json!("elicitation"), json!("elicitation")]);
 }
+
+#[test]
+fn an_approved_call_still_meets_the_limits_and_its_approval_waits_for_the_retry() {
+    let dir = workspace();
+    let d = dir.path();
+    let path = d.join("warden.toml");
+    let config = std::fs::read_to_string(&path).unwrap();
+    std::fs::write(
+        &path,
+        format!(
+            "{config}\n[[limits.rate]]\nname = \"refunds\"\ntool = \"refund\"\ncalls = 1\nevery_secs = 5\n"
+        ),
+    )
+    .unwrap();
+    let mut s = Session::start(d);
+    s.initialize();
+    // A small refund (no approval needed) takes the one refund allowed now.
+    s.send(&refund_80(20));
+    let pending = wait_for_request(d, "pending");
+    let small = s.call("refund", json!({"order_id": "A1", "amount": 20}));
+    assert_eq!(small["result"]["isError"], json!(false), "{small}");
+    let id = pending["id"].as_str().unwrap().to_owned();
+    assert!(run(d, &["approvals", "approve", &id]).status.success());
+    // Approved, but the rate limit refuses it now, with when to retry.
+    let (reply, _) = answer(&mut s, 20, Duration::from_secs(20));
+    let text = reply["result"]["content"][0]["text"].as_str().unwrap();
+    assert_eq!(reply["result"]["isError"], json!(true), "{reply}");
+    assert!(
+        text.contains(&format!("approval `{id}` was granted"))
+            && text.contains("rate limit `refunds` reached"),
+        "{text}"
+    );
+    assert!(
+        reply["result"]["_meta"]["dev.warden/decision"]["retry_after_secs"]
+            .as_u64()
+            .is_some()
+    );
+    // The approval was not used up: the retry after the wait goes through once.
+    assert_eq!(requests(d)[0]["status"], json!("approved"));
+    std::thread::sleep(Duration::from_millis(5100));
+    s.send(&refund_80(21));
+    let (retry, _) = answer(&mut s, 21, Duration::from_secs(20));
+    assert_eq!(retry["result"]["isError"], json!(false), "{retry}");
+    assert_eq!(refunds_received(&s), vec![20, 80]);
+    s.finish();
+    let events: Vec<String> = audit_records(d)
+        .iter()
+        .filter(|r| r["kind"] == "approval")
+        .map(|r| r["body"]["event"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(events, vec!["requested", "approved", "limited", "used"]);
+}
