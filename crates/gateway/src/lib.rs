@@ -20,6 +20,7 @@ mod console;
 mod core;
 mod http;
 mod link;
+mod names;
 mod openapi;
 mod session;
 mod settings;

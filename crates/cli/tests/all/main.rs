@@ -18,6 +18,7 @@ mod approvals;
 mod audit_cli;
 mod bad_input;
 mod console;
+mod delegation;
 mod detect;
 mod gateway;
 mod kill;

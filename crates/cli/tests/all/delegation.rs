@@ -1,0 +1,125 @@
+//! Delegation through `warden serve` (RFC 8693 token exchange): a delegated token only narrows
+//! what its subject may do, and its chain reaches policy.
+
+use serde_json::{Value, json};
+
+use crate::gateway::{challenge, setup, text};
+use crate::support::gateway::{Gateway, cli, rt, token};
+
+async fn exchange(gw: &Gateway, subject: &str, extra: &str) -> (u16, Value) {
+    let body = format!(
+        "grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Atoken-exchange&subject_token={subject}&subject_token_type=urn%3Aietf%3Aparams%3Aoauth%3Atoken-type%3Aaccess_token{extra}"
+    );
+    let resp = gw
+        .client
+        .post(format!("{}/oauth/token", gw.base))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    (resp.status().as_u16(), resp.json().await.unwrap())
+}
+
+#[test]
+fn delegated_tokens_only_narrow_and_carry_their_chain_to_policy() {
+    let (dir, gw) = setup();
+    let bob = token(dir.path(), "bob", "10m", &[]);
+    rt().block_on(async {
+        let (status, body) = exchange(
+            &gw,
+            &bob,
+            "&actor=helper&scope=mcp%3Ademo%2Fget_order+mcp%3Ademo%2Frefund&expires_in=120",
+        )
+        .await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body["token_type"], "Bearer");
+        assert!(body["expires_in"].as_i64().unwrap() <= 120);
+        let child = body["access_token"].as_str().unwrap().to_owned();
+        let s = gw.initialize(&child).await;
+        assert_eq!(
+            gw.tools(&child, &s).await,
+            ["demo__get_order", "demo__refund"]
+        );
+        // Outside the scope: 403 insufficient_scope naming what is missing.
+        let (status, headers, _) = gw
+            .call(&child, &s, "demo__echo", json!({"text": "x"}))
+            .await;
+        assert_eq!(status, 403);
+        let c = challenge(&headers);
+        assert!(
+            c.contains("insufficient_scope") && c.contains("mcp:demo/echo"),
+            "{c}"
+        );
+        // Inside the scope, but policy sees the delegation: read-only tools only.
+        let (_, _, r) = gw
+            .call(
+                &child,
+                &s,
+                "demo__refund",
+                json!({"order_id": "A1", "amount": 5}),
+            )
+            .await;
+        assert!(text(&r).contains("delegated tokens may only read"), "{r}");
+        let (_, _, g) = gw
+            .call(&child, &s, "demo__get_order", json!({"order_id": "A1"}))
+            .await;
+        assert!(text(&g).starts_with("order A1"), "{g}");
+        // Wider scope or longer life than the parent: refused.
+        let (status, body) = exchange(&gw, &child, "&actor=sub&scope=mcp").await;
+        assert_eq!(status, 400, "{body}");
+        assert_eq!(body["error"], "invalid_scope");
+        let (status, body) = exchange(&gw, &child, "&actor=sub&expires_in=100000").await;
+        assert_eq!(status, 400, "{body}");
+        let (status, body) = exchange(&gw, "garbage", "").await;
+        assert_eq!(
+            (status, body["error"].as_str()),
+            (400, Some("invalid_grant"))
+        );
+        // A grandchild works and is narrower still; revoking the parent ends the chain.
+        let (status, body) =
+            exchange(&gw, &child, "&actor=reader&scope=mcp%3Ademo%2Fget_order").await;
+        assert_eq!(status, 200, "{body}");
+        let grandchild = body["access_token"].as_str().unwrap().to_owned();
+        let list: Value = serde_json::from_str(&cli(
+            &gw.dir,
+            &["token", "list", "--agent", "bob", "--json"],
+        ))
+        .unwrap();
+        let root = list
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["parent"].is_null())
+            .unwrap()["jti"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let chain: Vec<&Value> = list
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|t| t["actors"] == json!(["helper", "reader"]))
+            .collect();
+        assert_eq!(chain.len(), 1, "{list}");
+        cli(&gw.dir, &["token", "revoke", &root]);
+        for t in [&child, &grandchild] {
+            let (status, _, _) = gw
+                .call(t, &s, "demo__get_order", json!({"order_id": "A1"}))
+                .await;
+            assert_eq!(status, 401);
+        }
+    });
+    // The audit log names the chain.
+    let audit = std::process::Command::new(crate::support::warden())
+        .args(["audit", "tail", "--file"])
+        .arg(dir.path().join("audit.db"))
+        .arg("--json")
+        .output()
+        .unwrap();
+    let audit = String::from_utf8_lossy(&audit.stdout);
+    assert!(
+        audit.contains("token_exchanged") && audit.contains("helper"),
+        "{audit}"
+    );
+}
