@@ -240,26 +240,25 @@ async fn upstream_response(shared: &Shared, mut msg: Message, id: &Value) {
             let _ = waiter.send(msg.value);
         }
         Some(Pending::Client(mut call)) => {
-            let (admission, span) = (call.admission.take(), call.span.take());
-            if let (Some(mut span), Some(sink)) = (span, &shared.settings.spans) {
-                let failed = msg.value.get("error").is_some()
-                    || msg
-                        .result()
-                        .and_then(|r| r.get("isError"))
-                        .and_then(Value::as_bool)
-                        == Some(true);
-                span.set(
-                    "warden.result",
-                    if msg.value.get("error").is_some() {
-                        "error"
-                    } else if failed {
-                        "tool_error"
-                    } else {
-                        "ok"
-                    },
-                );
-                span.finish(sink, failed);
-            }
+            let admission = call.admission.take();
+            // The span records the upstream's own outcome; it is ended after the client has its
+            // answer (telemetry stays off the answer's path).
+            let span = call.span.take().map(|mut span| {
+                let result = if msg.value.get("error").is_some() {
+                    "error"
+                } else if msg
+                    .result()
+                    .and_then(|r| r.get("isError"))
+                    .and_then(Value::as_bool)
+                    == Some(true)
+                {
+                    "tool_error"
+                } else {
+                    "ok"
+                };
+                span.set("warden.result", result);
+                (span, result != "ok")
+            });
             if let Some(a) = admission.filter(warden_controls::Admission::counts_results) {
                 let tool = call.target.as_ref().and_then(Value::as_str);
                 let cost = tool
@@ -296,6 +295,9 @@ async fn upstream_response(shared: &Shared, mut msg: Message, id: &Value) {
             }
             msg.set_id(call.client_id);
             shared.send_client(&msg.value).await;
+            if let (Some((span, failed)), Some(sink)) = (span, &shared.settings.spans) {
+                span.finish(sink, failed);
+            }
         }
     }
 }
