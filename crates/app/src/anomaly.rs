@@ -35,8 +35,11 @@ pub enum SuspendAt {
 pub struct AnomalyConfig {
     /// Calls before an agent's baseline is trusted (default 500).
     pub learn_calls: Option<u64>,
-    /// And hours since its first call (default 24).
+    /// And hours since its first call (default 1).
     pub learn_hours: Option<f64>,
+    /// A new tool or destination is flagged only when new ones came up in at most this share of
+    /// the agent's past uses (default 0.01).
+    pub novelty_max: Option<f64>,
     /// Length of a rate window in seconds (default 60).
     pub rate_window_secs: Option<f64>,
     /// A window with more than this many times the usual calls is a spike (default 5).
@@ -95,6 +98,7 @@ impl AnomalyConfig {
         Ok(AnomalySettings {
             learn_calls: self.learn_calls.unwrap_or(d.learn_calls),
             learn_secs: 3600.0 * positive("learn_hours", self.learn_hours, d.learn_secs / 3600.0)?,
+            novelty_max: share("novelty_max", self.novelty_max, d.novelty_max)?,
             rate_window_secs: positive(
                 "rate_window_secs",
                 self.rate_window_secs,

@@ -3,21 +3,23 @@
 //!
 //! Six signals, each with a severity (configurable) and an explanation in its alert:
 //!
-//! - **new tool**: the agent uses a tool, resource or prompt it has never used;
-//! - **new destination**: its arguments name a host or e-mail address it has never sent to;
+//! - **new tool**: the agent uses a tool, resource or prompt it has never used (and new ones
+//!   are rare for it);
+//! - **new destination**: its arguments name a host or e-mail address it has never sent to
+//!   (and new ones are rare for it);
 //! - **rate spike**: its calls in the current window far exceed its usual active window;
 //! - **data volume**: a result far larger than that tool usually returns to it (log-normal);
 //! - **off hours**: several calls in an hour of the day (UTC) it almost never works in;
 //! - **denial burst**: many more refused calls in a few minutes than its usual denial rate.
 //!
 //! An agent's baseline is trusted only after it has made `learn_calls` calls over at least
-//! `learn_secs`; until then it learns silently. Anomalous observations do not teach the
+//! `learn_secs` (off hours wait longer, `off_hours_learn_secs`); until then it learns silently. Anomalous observations do not teach the
 //! baseline (a spike does not make the next spike normal). Two different signals for the same
 //! agent within `escalate_secs` make the second one critical. Baselines can be saved and
 //! restored ([`Anomalies::baselines`], [`Anomalies::restore`]) so a restart does not start
 //! learning over.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard};
 
 use serde::{Deserialize, Serialize};
@@ -98,8 +100,11 @@ impl Anomaly {
 pub struct AnomalySettings {
     /// Calls an agent makes before its baseline is trusted.
     pub learn_calls: u64,
-    /// And seconds since its first call (a day covers every hour of the day).
+    /// And seconds since its first call.
     pub learn_secs: f64,
+    /// A new tool or destination is flagged only when new ones came up in at most this share
+    /// of the agent's past uses (Good-Turing).
+    pub novelty_max: f64,
     /// Length of a rate window.
     pub rate_window_secs: f64,
     /// A window with more than this many times the usual active window's calls is a spike...
@@ -138,7 +143,8 @@ impl Default for AnomalySettings {
     fn default() -> Self {
         Self {
             learn_calls: 500,
-            learn_secs: 86_400.0,
+            learn_secs: 3_600.0,
+            novelty_max: 0.01,
             rate_window_secs: 60.0,
             rate_factor: 5.0,
             rate_min_calls: 30,
@@ -242,13 +248,57 @@ fn poisson_tail(k: u64, lambda: f64) -> f64 {
     sum.min(1.0)
 }
 
+/// What an agent used (tools, destinations), how often, and how often something new came up.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+struct Known {
+    counts: HashMap<String, u32>,
+    /// Items seen exactly once.
+    once: u64,
+    /// Observations.
+    seen: u64,
+}
+
+impl Known {
+    /// Good-Turing: the chance that the next observation is something never seen, estimated
+    /// as the share of observations that were of items seen only once. Nothing seen at all
+    /// (a learned agent that never named a destination) makes any new one rare.
+    fn novelty(&self) -> f64 {
+        if self.seen == 0 {
+            0.0
+        } else {
+            self.once as f64 / self.seen as f64
+        }
+    }
+
+    /// Counts an observation; returns whether the item was new.
+    fn add(&mut self, item: &str) -> bool {
+        self.seen += 1;
+        if let Some(c) = self.counts.get_mut(item) {
+            if *c == 1 {
+                self.once = self.once.saturating_sub(1);
+            }
+            *c = c.saturating_add(1);
+            return false;
+        }
+        if self.counts.len() < MAX_KNOWN {
+            self.counts.insert(item.to_owned(), 1);
+            self.once += 1;
+        }
+        true
+    }
+
+    fn len(&self) -> usize {
+        self.counts.len()
+    }
+}
+
 /// One agent's baseline.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 struct Baseline {
     first_seen: f64,
     calls: u64,
-    tools: HashSet<String>,
-    destinations: HashSet<String>,
+    tools: Known,
+    destinations: Known,
     /// Start of the current rate window and its calls.
     window_start: f64,
     window_calls: u64,
@@ -346,42 +396,35 @@ impl Anomalies {
             alerts.push((anomaly, why));
         };
 
-        // New tool or resource.
-        if !b.tools.contains(seen.target) {
-            if learned {
-                fire(
-                    b,
-                    Anomaly::NewTool,
-                    format!(
-                        "first use of `{}` after {} calls to {} others",
-                        seen.target,
-                        b.calls - 1,
-                        b.tools.len()
-                    ),
-                );
-            }
-            if b.tools.len() < MAX_KNOWN {
-                b.tools.insert(seen.target.to_owned());
-            }
+        // New tool or resource, or new destinations: only where the agent's own history makes
+        // new ones rare (an agent that often uses new ones is not flagged for each).
+        let novelty = b.tools.novelty();
+        let known = b.tools.len();
+        if b.tools.add(seen.target) && learned && novelty <= s.novelty_max {
+            fire(
+                b,
+                Anomaly::NewTool,
+                format!(
+                    "first use of `{}` after {} calls to {known} others (new ones came in {:.2} % of its calls)",
+                    seen.target,
+                    b.calls - 1,
+                    100.0 * novelty
+                ),
+            );
         }
-        // New destinations.
         for d in seen.destinations {
-            if b.destinations.contains(d) {
-                continue;
-            }
-            if learned {
+            let novelty = b.destinations.novelty();
+            let known = b.destinations.len();
+            if b.destinations.add(d) && learned && novelty <= s.novelty_max {
                 fire(
                     b,
                     Anomaly::NewDestination,
                     format!(
-                        "`{d}` in the arguments of `{}` is a destination this agent never used ({} known)",
+                        "`{d}` in the arguments of `{}` is a destination this agent never used ({known} known; new ones came in {:.2} % of its destinations)",
                         seen.target,
-                        b.destinations.len()
+                        100.0 * novelty
                     ),
                 );
-            }
-            if b.destinations.len() < MAX_KNOWN {
-                b.destinations.insert(d.clone());
             }
         }
         // Rate: close finished windows (a window with calls teaches the baseline unless it

@@ -190,3 +190,25 @@ fn poisson_tails() {
     assert!(t > 1e-6 && t < 1.5e-6, "{t}");
     assert_eq!(poisson_tail(3, 0.0), 0.0);
 }
+
+#[test]
+fn an_agent_that_often_meets_new_destinations_is_not_flagged_for_each() {
+    let s = AnomalySettings {
+        learn_calls: 10,
+        learn_secs: 0.0,
+        ..AnomalySettings::default()
+    };
+    let a = Anomalies::new(s);
+    // Every call names a recipient never seen before: new ones are its normal.
+    for i in 0..200 {
+        let d = vec![format!("customer{i}@example.com")];
+        assert!(a.observe(&call("a", "s/send", &d, f64::from(i))).is_empty());
+    }
+    // Another agent that never named a destination: its first one is flagged.
+    for i in 0..20 {
+        assert!(a.observe(&call("b", "s/read", &[], f64::from(i))).is_empty());
+    }
+    let d = vec!["drop@evil.test".to_owned()];
+    let alerts = a.observe(&call("b", "s/read", &d, 30.0));
+    assert_eq!(alerts.first().unwrap().anomaly, Anomaly::NewDestination);
+}
