@@ -206,7 +206,10 @@ fn an_agent_that_often_meets_new_destinations_is_not_flagged_for_each() {
     }
     // Another agent that never named a destination: its first one is flagged.
     for i in 0..20 {
-        assert!(a.observe(&call("b", "s/read", &[], f64::from(i))).is_empty());
+        assert!(
+            a.observe(&call("b", "s/read", &[], f64::from(i)))
+                .is_empty()
+        );
     }
     let d = vec!["drop@evil.test".to_owned()];
     let alerts = a.observe(&call("b", "s/read", &d, 30.0));
