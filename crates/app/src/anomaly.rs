@@ -145,7 +145,7 @@ impl AnomalyConfig {
 pub struct Keeper {
     anomalies: Arc<Anomalies>,
     path: PathBuf,
-    _saver: Option<std::thread::JoinHandle<()>>,
+    _saver: std::thread::JoinHandle<()>,
 }
 
 impl Keeper {
@@ -252,7 +252,7 @@ impl Loaded {
             keeper = Some(Keeper {
                 anomalies,
                 path,
-                _saver: Some(saver),
+                _saver: saver,
             });
         }
         Ok(Some((guard, keeper)))

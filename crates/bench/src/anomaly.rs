@@ -249,6 +249,12 @@ fn inject(
         bytes: 500,
         injected: Some(id),
     };
+    // One of the agent's usual calls at `time`, as part of this injection.
+    let usual = |rng: &mut Rng, time: f64, denied: bool| Event {
+        denied,
+        injected: Some(id),
+        ..normal_call(rng, p, agent, time)
+    };
     let first = p
         .tools
         .first()
@@ -283,10 +289,7 @@ fn inject(
             };
             let mut t = start;
             while t < start + 180.0 {
-                let mut e = normal_call(rng, p, agent, t);
-                e.denied = false;
-                e.injected = Some(id);
-                out.push(e);
+                out.push(usual(rng, t, false));
                 t += rng.exp(60.0 / per_min);
             }
             start + 180.0
@@ -311,10 +314,7 @@ fn inject(
             };
             let span = rng.range(600.0, 1800.0);
             for i in 0..n {
-                let mut e = normal_call(rng, p, agent, start + span * i as f64 / n as f64);
-                e.denied = false;
-                e.injected = Some(id);
-                out.push(e);
+                out.push(usual(rng, start + span * i as f64 / n as f64, false));
             }
             start + span
         }
@@ -325,10 +325,7 @@ fn inject(
             };
             let span = rng.range(120.0, 180.0);
             for i in 0..n {
-                let mut e = normal_call(rng, p, agent, start + span * i as f64 / n as f64);
-                e.denied = true;
-                e.injected = Some(id);
-                out.push(e);
+                out.push(usual(rng, start + span * i as f64 / n as f64, true));
             }
             start + span
         }

@@ -513,8 +513,9 @@ impl Anomalies {
             b.denial_rate
                 .add_with(if seen.denied { 1.0 } else { 0.0 }, DENIAL_ALPHA);
         }
+        let last = b.last_alert;
         drop(agents);
-        self.finish(seen.agent, now, alerts)
+        self.finish(seen.agent, now, alerts, last)
     }
 
     /// Observes the size of what a call returned (bytes of its text).
@@ -554,19 +555,21 @@ impl Anomalies {
         } else {
             stats.add(x);
         }
+        let last = b.last_alert;
         drop(agents);
-        self.finish(agent, now, alerts)
+        self.finish(agent, now, alerts, last)
     }
 
-    /// Severity per alert; a second different signal within `escalate_secs` is critical.
-    fn finish(&self, agent: &str, now: f64, fired: Vec<(Anomaly, String)>) -> Vec<Alert> {
-        if fired.is_empty() {
-            return Vec::new();
-        }
+    /// Severity per alert; a second different signal within `escalate_secs` (by `last`, when
+    /// each signal last alerted for the agent) is critical.
+    fn finish(
+        &self,
+        agent: &str,
+        now: f64,
+        fired: Vec<(Anomaly, String)>,
+        last: [f64; 6],
+    ) -> Vec<Alert> {
         let s = &self.settings;
-        let agents = self.lock();
-        let last = agents.get(agent).map(|b| b.last_alert).unwrap_or_default();
-        drop(agents);
         fired
             .into_iter()
             .map(|(anomaly, why)| {

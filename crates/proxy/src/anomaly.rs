@@ -5,7 +5,7 @@
 
 use serde_json::{Value, json};
 use warden_controls::{Alert, MAX_DESTINATIONS, Seen};
-use warden_types::AuditKind;
+use warden_types::{AuditKind, Resource};
 
 use crate::AgentGuard;
 use crate::session::Shared;
@@ -51,7 +51,7 @@ pub(crate) fn text_bytes(v: &Value) -> u64 {
 pub(crate) async fn observe_call(
     shared: &Shared,
     guard: &AgentGuard,
-    target: &str,
+    resource: &Resource,
     arguments: &Value,
     denied: bool,
 ) -> Option<String> {
@@ -59,7 +59,7 @@ pub(crate) async fn observe_call(
     let destinations = destinations_of(arguments);
     let alerts = anomalies.observe(&Seen {
         agent: &shared.settings.principal.id,
-        target,
+        target: &resource.id(),
         destinations: &destinations,
         denied,
         now: crate::pipeline::now_secs(),
@@ -140,6 +140,11 @@ async fn raise(shared: &Shared, guard: &AgentGuard, alerts: Vec<Alert>) -> Optio
         }
     }
     paused
+}
+
+/// Why a paused agent's call is refused (or its result withheld).
+pub(crate) fn paused_reason(agent: &str, why: &str) -> String {
+    format!("agent `{agent}` is paused ({why}); a person must resume it")
 }
 
 /// Pauses an agent: through the hook (the gateway suspends it in the identity store), else in

@@ -106,39 +106,28 @@ pub(crate) async fn govern(shared: &Arc<Shared>, mut msg: Message, id: Value, me
         }
     }
     // Stage 4b: a paused agent is refused before any limit or breaker counts the call (a
-    // half-open breaker's probe taken here would never be given back).
-    let paused = shared
-        .settings
-        .agent_guard
-        .as_ref()
-        .and_then(|g| g.breaker.paused(&request.principal.id));
-    if let Some(why) = &paused {
-        decision = Decision::refuse(format!(
-            "agent `{}` is paused ({why}); a person must resume it",
-            request.principal.id
-        ));
-    }
-    let mut paused = paused.is_some();
-    // Then the agent's baseline: an alert severe enough pauses the agent and refuses this very
-    // call (the one that strayed: a send to an unknown address, a burst). Before the limits,
-    // so a call refused here spends no allowance.
-    if !paused
-        && let Some(guard) = &shared.settings.agent_guard
-        && let Some(why) = crate::anomaly::observe_call(
+    // half-open breaker's probe taken here would never be given back). Otherwise the call is
+    // shown to the agent's baseline: an alert severe enough pauses the agent and refuses this
+    // very call (the one that strayed: a send to an unknown address, a burst), still before
+    // the limits, so a call refused here spends no allowance.
+    let agent_guard = shared.settings.agent_guard.as_ref();
+    let mut paused = agent_guard.and_then(|g| g.breaker.paused(&request.principal.id));
+    if paused.is_none()
+        && let Some(guard) = agent_guard
+    {
+        paused = crate::anomaly::observe_call(
             shared,
             guard,
-            &request.resource.id(),
+            &request.resource,
             &request.arguments,
             decision.outcome == Outcome::Deny,
         )
-        .await
-    {
-        paused = true;
-        decision = Decision::refuse(format!(
-            "agent `{}` is paused ({why}); a person must resume it",
-            request.principal.id
-        ));
+        .await;
     }
+    if let Some(why) = &paused {
+        decision = Decision::refuse(crate::anomaly::paused_reason(&request.principal.id, why));
+    }
+    let paused = paused.is_some();
     // Then the upstream's circuit breaker and the runtime limits, for calls that would go ahead
     // now ([`gate`]).
     let mut gated = Gated::default();

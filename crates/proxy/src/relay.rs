@@ -281,10 +281,7 @@ async fn upstream_response(shared: &Shared, mut msg: Message, id: &Value) {
                 let target = format!("{}/{tool}", shared.settings.server);
                 let paused = crate::anomaly::observe_result(shared, guard, &target, result).await;
                 if let (Some(why), Some(result)) = (paused, msg.result_mut()) {
-                    let reason = format!(
-                        "agent `{}` is paused ({why}); a person must resume it",
-                        shared.settings.principal.id
-                    );
+                    let reason = crate::anomaly::paused_reason(&shared.settings.principal.id, &why);
                     reply::withhold(result, &reason, Value::Array(Vec::new()));
                 }
             }
