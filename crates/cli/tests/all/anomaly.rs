@@ -133,3 +133,23 @@ fn a_broken_anomaly_setting_stops_start_up() {
         assert!(err.contains(expect), "{text}: {err}");
     }
 }
+
+#[test]
+fn unreadable_baselines_are_moved_aside_and_learning_starts_over() {
+    let dir = workspace();
+    let d = dir.path();
+    with_anomaly(d, "[anomaly]\nbaselines = \"state/baselines.json\"\n");
+    std::fs::create_dir_all(d.join("state")).unwrap();
+    std::fs::write(d.join("state/baselines.json"), b"{\"not\": [baselines\xff").unwrap();
+    let mut s = Session::start(d);
+    s.initialize();
+    let r = s.call("echo", json!({"text": "hello"}));
+    assert_eq!(r["result"]["isError"], json!(false), "{r}");
+    let (code, stderr) = s.finish();
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stderr.contains("unreadable"), "{stderr}");
+    assert!(d.join("state/baselines.json.unreadable").exists());
+    // The fresh baselines were written at exit.
+    let saved = std::fs::read_to_string(d.join("state/baselines.json")).unwrap();
+    assert!(saved.contains("demo/echo"), "{saved}");
+}
