@@ -64,6 +64,9 @@ pub struct Config {
     /// OpenTelemetry export.
     #[serde(default)]
     pub telemetry: TelemetryConfig,
+    /// Sandbox profiles for stdio upstreams.
+    #[serde(default)]
+    pub sandbox: crate::sandbox::SandboxConfig,
 }
 
 /// `[telemetry]`.
@@ -242,6 +245,8 @@ pub struct UpstreamEntry {
     pub env: BTreeMap<String, String>,
     /// Working directory (stdio).
     pub cwd: Option<PathBuf>,
+    /// Sandbox profile (stdio): a name from `[sandbox.profiles]`, or `off` to run unconfined.
+    pub sandbox: Option<String>,
     /// URL of a Streamable HTTP server.
     pub url: Option<String>,
     /// Headers for a remote server; values may be `${env:NAME}` or `${secret:NAME}`.
@@ -292,6 +297,8 @@ pub struct UpstreamConfig {
     pub env: BTreeMap<String, String>,
     /// Working directory for the server.
     pub cwd: Option<PathBuf>,
+    /// Sandbox profile: a name from `[sandbox.profiles]`, or `off` to run unconfined.
+    pub sandbox: Option<String>,
 }
 
 /// `[policy]`.

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
-use warden_mcp::child::{Spec, spawn};
+use warden_sandbox::{Command, Helper, spawn, transform};
 
 use crate::env::Env;
 
@@ -37,7 +37,8 @@ pub async fn run(exe: &Path, dir: &Path, env: &Env, out: &mut (impl Write + Send
     writeln!(out, "  audit log:           {}\n", audit.display())?;
 
     let exe_text = exe.display().to_string();
-    let spec = Spec {
+    // Warden itself runs unconfined; it confines the demo server it starts.
+    let command = Command {
         program: exe_text.clone(),
         args: vec![
             "mcp".into(),
@@ -53,7 +54,7 @@ pub async fn run(exe: &Path, dir: &Path, env: &Env, out: &mut (impl Write + Send
             .collect(),
         cwd: None,
     };
-    let mut child = spawn(&spec)?;
+    let mut child = spawn(&transform(&command, None, &Helper::default())?)?;
     let (Some(mut stdin), Some(stdout)) = (child.stdin.take(), child.stdout.take()) else {
         bail!("no pipes")
     };

@@ -13,7 +13,9 @@ use serde_json::Value;
 use warden_audit::Log;
 use warden_gateway::{ExternalIssuer, Settings, Transport, UpstreamSettings, valid_upstream_name};
 use warden_identity::{MasterKey, Scope, Store};
-use warden_mcp::child::Spec;
+use warden_sandbox::{Command, Helper, Profile};
+
+use crate::sandbox::{OFF, launch};
 use warden_proxy::Approvals;
 
 use crate::config::{DEFAULT_ENV_ALLOW, Loaded, UpstreamEntry};
@@ -112,12 +114,14 @@ fn upstream(
     entry: &UpstreamEntry,
     env: &Env,
     store: &Store,
+    helper: &Helper,
 ) -> Result<UpstreamSettings> {
     if !valid_upstream_name(name) {
         bail!(
             "[upstreams.{name}]: names are a letter, then letters, digits or `-` (at most 32), so `__` and `+` can separate them from tool names and URIs"
         );
     }
+    let mut sandbox = None;
     let transport = match (&entry.command, &entry.url) {
         (Some(command), None) => {
             let (program, args) = command
@@ -137,7 +141,7 @@ fn upstream(
                     resolve(v, env, Some(store), &format!("[upstreams.{name}] env.{k}"))?,
                 );
             }
-            Transport::Stdio(Spec {
+            let command = Command {
                 program: program.clone(),
                 args: args.to_vec(),
                 env: vars.into_iter().collect(),
@@ -148,7 +152,12 @@ fn upstream(
                         loaded.base.join(p)
                     }
                 }),
-            })
+            };
+            let profile = loaded
+                .sandbox_profile(entry.sandbox.as_deref(), env)
+                .with_context(|| format!("[upstreams.{name}]"))?;
+            sandbox = Some(profile.as_ref().map_or(OFF, |p| p.name.as_str()).to_owned());
+            Transport::Stdio(launch(name, &command, profile.as_ref(), helper)?)
         }
         (None, Some(url)) => {
             if !(url.starts_with("http://") || url.starts_with("https://")) {
@@ -182,6 +191,7 @@ fn upstream(
     if let Some(d) = entry.detect {
         proxy.detect = d;
     }
+    proxy.sandbox = sandbox;
     Ok(UpstreamSettings {
         name: name.to_owned(),
         transport,
@@ -189,23 +199,55 @@ fn upstream(
     })
 }
 
-/// The built-in demo tool server as the only upstream.
-fn demo_upstream(loaded: &Loaded, exe: &Path, env: &Env) -> UpstreamSettings {
+/// The built-in demo tool server as the only upstream, in the default profile.
+fn demo_upstream(
+    loaded: &Loaded,
+    exe: &Path,
+    env: &Env,
+    helper: &Helper,
+) -> Result<UpstreamSettings> {
     let mut proxy = loaded.settings(&["demo".to_owned()]);
     proxy.server = "demo".to_owned();
-    UpstreamSettings {
+    let command = Command {
+        program: exe.display().to_string(),
+        args: vec!["demo-server".to_owned()],
+        env: ["PATH", "HOME", "LANG", "TZ"]
+            .iter()
+            .filter_map(|k| Some(((*k).to_owned(), env.get(k)?.to_owned())))
+            .collect(),
+        cwd: None,
+    };
+    let profile = loaded.sandbox_profile(None, env)?;
+    proxy.sandbox = Some(profile.as_ref().map_or(OFF, |p| p.name.as_str()).to_owned());
+    Ok(UpstreamSettings {
         name: "demo".to_owned(),
-        transport: Transport::Stdio(Spec {
-            program: exe.display().to_string(),
-            args: vec!["demo-server".to_owned()],
-            env: ["PATH", "HOME", "LANG", "TZ"]
-                .iter()
-                .filter_map(|k| Some(((*k).to_owned(), env.get(k)?.to_owned())))
-                .collect(),
-            cwd: None,
-        }),
+        transport: Transport::Stdio(launch("demo", &command, profile.as_ref(), helper)?),
         proxy,
+    })
+}
+
+/// The distinct sandbox profiles the gateway's stdio upstreams run in (to prove before
+/// serving).
+pub fn profiles(loaded: &Loaded, env: &Env) -> Result<Vec<Profile>> {
+    let mut choices: Vec<Option<&str>> = loaded
+        .config
+        .upstreams
+        .values()
+        .filter(|e| e.command.is_some())
+        .map(|e| e.sandbox.as_deref())
+        .collect();
+    if loaded.config.upstreams.is_empty() {
+        choices.push(None);
     }
+    let mut out: Vec<Profile> = Vec::new();
+    for choice in choices {
+        if let Some(p) = loaded.sandbox_profile(choice, env)?
+            && !out.iter().any(|o| o.name == p.name)
+        {
+            out.push(p);
+        }
+    }
+    Ok(out)
 }
 
 /// Gateway settings for a listener bound at `bound`, and the keeper of anomaly baselines (to
@@ -220,12 +262,13 @@ pub fn settings(
 ) -> Result<(Settings, Option<crate::anomaly::Keeper>)> {
     let base = loaded.public_url(Some(bound))?;
     let g = &loaded.config.gateway;
+    let helper = crate::sandbox::helper(env)?;
     let mut upstreams = Vec::new();
     for (name, entry) in &loaded.config.upstreams {
-        upstreams.push(upstream(loaded, name, entry, env, store)?);
+        upstreams.push(upstream(loaded, name, entry, env, store, &helper)?);
     }
     if upstreams.is_empty() {
-        upstreams.push(demo_upstream(loaded, exe, env));
+        upstreams.push(demo_upstream(loaded, exe, env, &helper)?);
     }
     // One set of counts for the whole gateway: limits per agent hold across its sessions.
     let limits = loaded.config.limits.build()?;
@@ -302,6 +345,10 @@ pub async fn serve(
     let engine = Arc::new(loaded.engine()?);
     if let Err(problems) = warden_detect::self_check() {
         bail!("detectors failed their self-check: {}", problems.join("; "));
+    }
+    let helper = crate::sandbox::helper(env)?;
+    for profile in profiles(loaded, env)? {
+        crate::sandbox::prove(loaded, &profile, &helper, env).await?;
     }
     let listen = loaded.listen()?;
     let listener = tokio::net::TcpListener::bind(listen)

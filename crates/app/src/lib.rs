@@ -14,6 +14,7 @@ pub mod identity_cmd;
 pub mod init;
 pub mod mcp;
 pub mod policy_cmd;
+pub mod sandbox;
 pub mod telemetry;
 
 /// Process exit codes shared by every command.

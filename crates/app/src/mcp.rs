@@ -6,8 +6,8 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use tokio::io::{AsyncWriteExt, BufReader};
 use warden_audit::Log;
-use warden_mcp::child::{Spec, spawn, widen_pipe};
 use warden_proxy::{Ended, Streams, run};
+use warden_sandbox::{Command, spawn, widen_pipe};
 
 use crate::config::{Loaded, require_command};
 use crate::env::Env;
@@ -57,13 +57,25 @@ pub async fn serve_stdio(loaded: &Loaded, command: &[String], env: &Env) -> Resu
         .as_ref()
         .map(warden_proxy::Approvals::watch);
     let (program, args) = command.split_first().context("no upstream command")?;
-    let spec = Spec {
+    let command = Command {
         program: program.clone(),
         args: args.to_vec(),
         env: loaded.upstream_env(env),
         cwd: loaded.upstream_cwd(),
     };
-    let mut child = spawn(&spec)?;
+    let profile = loaded.sandbox_profile(loaded.config.upstream.sandbox.as_deref(), env)?;
+    let helper = crate::sandbox::helper(env)?;
+    if let Some(p) = &profile {
+        crate::sandbox::prove(loaded, p, &helper, env).await?;
+    }
+    settings.sandbox = Some(
+        profile
+            .as_ref()
+            .map_or(crate::sandbox::OFF, |p| p.name.as_str())
+            .to_owned(),
+    );
+    let launch = crate::sandbox::launch(&settings.server, &command, profile.as_ref(), &helper)?;
+    let mut child = spawn(&launch)?;
     let (Some(stdin), Some(stdout), Some(stderr)) =
         (child.stdin.take(), child.stdout.take(), child.stderr.take())
     else {

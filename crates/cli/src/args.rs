@@ -47,6 +47,9 @@ pub enum Command {
     /// Manage the people who approve held calls in the console.
     #[command(subcommand)]
     Approver(ApproverCommand),
+    /// Prove that the sandbox profiles really confine (`warden sandbox check`).
+    #[command(subcommand)]
+    Sandbox(SandboxCommand),
     /// Show Warden at work against a built-in demo tool server.
     Demo(DemoArgs),
     /// The built-in demo tool server (stdio MCP).
@@ -412,5 +415,18 @@ pub enum ApproverCommand {
         #[command(flatten)]
         config: ConfigArg,
         name: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SandboxCommand {
+    /// Run escape probes inside each profile (or one) and report what each mechanism enforces;
+    /// exits 3 when a profile cannot be proved.
+    Check {
+        #[command(flatten)]
+        config: ConfigArg,
+        /// Check only this profile.
+        #[arg(long)]
+        profile: Option<String>,
     },
 }

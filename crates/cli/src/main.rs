@@ -11,6 +11,11 @@ use clap::Parser;
 static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> std::process::ExitCode {
+    // The sandbox helper and its probe run inside a sandbox, before anything reads the
+    // environment or starts a thread.
+    if let Some(code) = cmd::sandbox::internal() {
+        return std::process::ExitCode::from(u8::try_from(code).unwrap_or(1));
+    }
     let cli = args::Cli::parse();
     let env = warden_app::env::Env::from_process();
     cmd::init_logging(&env);
@@ -28,6 +33,7 @@ fn main() -> std::process::ExitCode {
         args::Command::Secret(a) => cmd::identity::secret(a, &env),
         args::Command::Approvals(a) => cmd::approvals::approvals(a, &env),
         args::Command::Approver(a) => cmd::approvals::approver(a, &env),
+        args::Command::Sandbox(a) => cmd::sandbox::run(a, &env),
         args::Command::Demo(a) => cmd::demo::run(a, &env),
         args::Command::DemoServer(a) => cmd::demo::serve(a),
     };

@@ -11,7 +11,6 @@ use std::time::Duration;
 use serde_json::Value;
 use tokio::io::{AsyncWriteExt, BufReader};
 use tokio::sync::oneshot;
-use warden_mcp::child;
 use warden_mcp::framing::{Frame, LineReader};
 use warden_mcp::message::{Message, code, error, line};
 
@@ -85,8 +84,8 @@ impl Link {
         // The upstream.
         let session = session_id.clone();
         match &upstream.transport {
-            Transport::Stdio(spec) => {
-                let mut child = child::spawn(spec).map_err(|e| e.to_string())?;
+            Transport::Stdio(launch) => {
+                let mut child = warden_sandbox::spawn(launch).map_err(|e| e.to_string())?;
                 let (Some(stdin), Some(stdout), Some(stderr)) =
                     (child.stdin.take(), child.stdout.take(), child.stderr.take())
                 else {

@@ -3,13 +3,13 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use warden_mcp::child::Spec;
+use warden_sandbox::Launch;
 
 /// How to reach an upstream.
 #[derive(Debug, Clone)]
 pub enum Transport {
     /// A stdio server Warden starts (one process per agent session).
-    Stdio(Spec),
+    Stdio(Launch),
     /// A remote Streamable HTTP server.
     Http {
         /// Its MCP endpoint.

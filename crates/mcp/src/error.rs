@@ -11,14 +11,6 @@ pub enum Error {
         /// The underlying error.
         source: std::io::Error,
     },
-    /// The upstream command could not be started.
-    #[error("cannot start `{command}`: {source}")]
-    Spawn {
-        /// The program.
-        command: String,
-        /// The underlying error.
-        source: std::io::Error,
-    },
 }
 
 /// Result alias for this crate.

@@ -5,7 +5,6 @@
 //! Messages are handled as `serde_json::Value` so every field Warden does not understand passes
 //! through untouched (see docs/ARCHITECTURE.md for why not a typed SDK model).
 
-pub mod child;
 pub mod era;
 mod error;
 pub mod framing;

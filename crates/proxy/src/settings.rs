@@ -63,6 +63,9 @@ pub struct Settings {
     pub alerts: Option<Alerts>,
     /// Where each governed call's span goes (OpenTelemetry).
     pub spans: Option<crate::trace::Spans>,
+    /// The sandbox profile the upstream runs in (`off` when unconfined; `None` for a remote
+    /// server), recorded with each session's start.
+    pub sandbox: Option<String>,
 }
 
 /// Sends an alert (a JSON object with `kind`, `severity`, `text` and details) somewhere.
@@ -124,6 +127,7 @@ impl Settings {
             metrics: None,
             alerts: None,
             spans: None,
+            sandbox: None,
         }
     }
 }

@@ -69,7 +69,7 @@ where
         to_upstream.clone(),
     ));
     shared
-        .note(AuditKind::Lifecycle, json!({"event": "session_start", "agent": shared.settings.principal.id, "server": shared.settings.server}))
+        .note(AuditKind::Lifecycle, json!({"event": "session_start", "agent": shared.settings.principal.id, "server": shared.settings.server, "sandbox": shared.settings.sandbox}))
         .await;
 
     let mut upstream_loop = tokio::spawn(upstream_loop(

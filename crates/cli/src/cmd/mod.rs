@@ -8,6 +8,7 @@ pub mod identity;
 pub mod init;
 pub mod mcp;
 pub mod policy;
+pub mod sandbox;
 pub mod serve;
 
 use std::path::PathBuf;

@@ -13,7 +13,11 @@ fn with_anomaly(dir: &std::path::Path, section: &str) -> std::path::PathBuf {
     let start = config
         .find("\n[anomaly]\n")
         .expect("the template has [anomaly]");
-    std::fs::write(&path, format!("{}\n{section}", &config[..start])).unwrap();
+    std::fs::write(
+        &path,
+        format!("{}\n{section}{}", &config[..start], crate::support::SANDBOX),
+    )
+    .unwrap();
     path
 }
 

@@ -25,3 +25,4 @@ mod kill;
 mod limits;
 mod policy_cli;
 mod proxy;
+mod sandbox;

@@ -52,7 +52,8 @@ listen = "127.0.0.1:{port}"
 call_timeout_ms = 20000
 
 {upstreams}
-"#
+{sandbox}"#,
+            sandbox = super::SANDBOX
         ),
     )
     .unwrap();

@@ -21,8 +21,17 @@ pub fn workspace() -> tempfile::TempDir {
         .output()
         .unwrap();
     assert!(out.status.success(), "{out:?}");
+    // Upstreams run confined; the demo server records what it receives in the workspace.
+    let config = dir.path().join("warden.toml");
+    let mut text = std::fs::read_to_string(&config).unwrap();
+    text.push_str(SANDBOX);
+    std::fs::write(&config, text).unwrap();
     dir
 }
+
+/// A sandbox profile that may write the workspace (where tests keep their records).
+pub const SANDBOX: &str =
+    "\n[sandbox]\ndefault = \"workspace\"\n\n[sandbox.profiles.workspace]\nwrite = [\".\"]\n";
 
 /// Calls that need approval are refused instead of held.
 pub fn disable_approvals(dir: &Path) {

@@ -1,0 +1,289 @@
+//! `[sandbox]`: the profiles stdio upstreams run in, which one each upstream gets, and the
+//! self-check that refuses a profile Warden cannot prove. A command becomes a
+//! [`warden_sandbox::Launch`] here; the sandbox crate does the rest.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use serde::Deserialize;
+use warden_sandbox::{Command, Helper, Launch, Limits, Mechanism, Network, Profile};
+
+use crate::config::Loaded;
+use crate::env::Env;
+
+/// The built-in profile every stdio upstream gets unless the config says otherwise.
+pub const BUILT_IN: &str = "server";
+
+/// The value of an upstream's `sandbox` that runs it unconfined.
+pub const OFF: &str = "off";
+
+/// Secrets under the home directory no tool server needs: hidden in every profile unless the
+/// profile names them in `read` or `write`.
+const HIDDEN_IN_HOME: &[&str] = &[
+    ".ssh",
+    ".gnupg",
+    ".aws",
+    ".azure",
+    ".config/gcloud",
+    ".config/gh",
+    ".kube",
+    ".docker",
+    ".netrc",
+    ".npmrc",
+    ".pypirc",
+    ".git-credentials",
+    ".password-store",
+];
+
+/// `[sandbox]`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SandboxConfig {
+    /// Profile for stdio upstreams that do not name one (`server`, built in, when absent).
+    pub default: Option<String>,
+    /// Profiles by name.
+    #[serde(default)]
+    pub profiles: BTreeMap<String, ProfileConfig>,
+}
+
+/// `[sandbox.profiles.<name>]`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProfileConfig {
+    /// Readable trees (default `["/"]`: everything not hidden).
+    pub read: Option<Vec<PathBuf>>,
+    /// Writable trees (besides a private `/tmp`).
+    #[serde(default)]
+    pub write: Vec<PathBuf>,
+    /// Extra paths to hide.
+    #[serde(default)]
+    pub hide: Vec<PathBuf>,
+    /// `none` (default), `egress-proxy` or `host`.
+    pub network: Option<Network>,
+    /// Resource limits.
+    #[serde(default)]
+    pub limits: LimitsConfig,
+}
+
+/// `[sandbox.profiles.<name>.limits]`; 0 means unlimited.
+#[derive(Debug, Clone, Copy, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LimitsConfig {
+    pub memory_mb: Option<u64>,
+    pub cpu_secs: Option<u64>,
+    pub processes: Option<u64>,
+    pub file_size_mb: Option<u64>,
+    pub open_files: Option<u64>,
+    pub tmp_mb: Option<u64>,
+}
+
+impl LimitsConfig {
+    fn build(self) -> Limits {
+        let d = Limits::default();
+        let pick = |set: Option<u64>, default: Option<u64>| match set {
+            Some(0) => None,
+            Some(v) => Some(v),
+            None => default,
+        };
+        Limits {
+            memory_mb: pick(self.memory_mb, d.memory_mb),
+            cpu_secs: pick(self.cpu_secs, d.cpu_secs),
+            processes: pick(self.processes, d.processes),
+            file_size_mb: pick(self.file_size_mb, d.file_size_mb),
+            open_files: pick(self.open_files, d.open_files),
+            tmp_mb: self.tmp_mb.unwrap_or(d.tmp_mb),
+        }
+    }
+}
+
+/// How Warden reaches its sandbox helper (its own executable) and the test hook
+/// `WARDEN_SANDBOX_UNAVAILABLE=landlock,...`.
+pub fn helper(env: &Env) -> Result<Helper> {
+    let exe = std::env::current_exe().context("cannot find Warden's own executable")?;
+    let mut missing = Vec::new();
+    for name in env
+        .get("WARDEN_SANDBOX_UNAVAILABLE")
+        .unwrap_or("")
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+    {
+        missing.push(
+            Mechanism::parse(name).with_context(|| {
+                format!("WARDEN_SANDBOX_UNAVAILABLE: unknown mechanism `{name}`")
+            })?,
+        );
+    }
+    Ok(Helper { exe, missing })
+}
+
+impl Loaded {
+    /// The profile for an upstream whose config says `choice` (`None`: the default; `off`:
+    /// unconfined, returned as `None`).
+    pub fn sandbox_profile(&self, choice: Option<&str>, env: &Env) -> Result<Option<Profile>> {
+        let sandbox = &self.config.sandbox;
+        let name = choice.or(sandbox.default.as_deref()).unwrap_or(BUILT_IN);
+        if name == OFF {
+            return Ok(None);
+        }
+        let config = match sandbox.profiles.get(name) {
+            Some(c) => c.clone(),
+            None if name == BUILT_IN => ProfileConfig::default(),
+            None => {
+                let known: Vec<&str> = sandbox.profiles.keys().map(String::as_str).collect();
+                bail!(
+                    "sandbox profile `{name}` is not defined (profiles: {}; `{BUILT_IN}` is built in, `{OFF}` runs unconfined)",
+                    if known.is_empty() {
+                        "none".to_owned()
+                    } else {
+                        known.join(", ")
+                    }
+                )
+            }
+        };
+        let path = |p: &Path| self.expand(p, env);
+        let read: Vec<PathBuf> = match &config.read {
+            Some(list) => list.iter().map(|p| path(p)).collect(),
+            None => vec![PathBuf::from("/")],
+        };
+        let write: Vec<PathBuf> = config.write.iter().map(|p| path(p)).collect();
+        let named = |p: &Path| {
+            read.iter()
+                .chain(&write)
+                .any(|r| r != Path::new("/") && (p.starts_with(r) || r.starts_with(p)))
+        };
+        let mut hide: Vec<PathBuf> = env
+            .get("HOME")
+            .map(|home| {
+                HIDDEN_IN_HOME
+                    .iter()
+                    .map(|h| Path::new(home).join(h))
+                    .collect()
+            })
+            .unwrap_or_default();
+        hide.retain(|p| !named(p));
+        // Warden's own state (audit log, approvals, identities, keys, baselines) stays hidden
+        // even inside a readable or writable tree.
+        hide.push(absolute(&self.data_dir));
+        let audit = absolute(&self.audit_path());
+        for suffix in ["", "-wal", "-shm"] {
+            let mut p = audit.clone().into_os_string();
+            p.push(suffix);
+            hide.push(PathBuf::from(p));
+        }
+        hide.extend(config.hide.iter().map(|p| path(p)));
+        let network = config.network.unwrap_or(Network::None);
+        if network == Network::EgressProxy {
+            bail!(
+                "sandbox profile `{name}`: network = \"egress-proxy\" is not available in this version; use \"none\" or \"host\""
+            );
+        }
+        Ok(Some(Profile {
+            name: name.to_owned(),
+            read,
+            write,
+            hide,
+            network,
+            limits: config.limits.build(),
+        }))
+    }
+
+    /// `~/` from `HOME`, relative paths from the config's directory, made absolute.
+    fn expand(&self, p: &Path, env: &Env) -> PathBuf {
+        if let (Ok(rest), Some(home)) = (p.strip_prefix("~"), env.get("HOME")) {
+            return Path::new(home).join(rest);
+        }
+        absolute(&self.resolve(p))
+    }
+}
+
+fn absolute(p: &Path) -> PathBuf {
+    std::path::absolute(p).unwrap_or_else(|_| p.to_owned())
+}
+
+/// The launch for `command` under `profile` (unconfined when `None`, with a warning: an
+/// opt-out is always logged).
+pub fn launch(
+    server: &str,
+    command: &Command,
+    profile: Option<&Profile>,
+    helper: &Helper,
+) -> Result<Launch> {
+    if profile.is_none() {
+        tracing::warn!(
+            server,
+            "upstream `{server}` runs unconfined (sandbox = \"off\")"
+        );
+    }
+    Ok(warden_sandbox::transform(command, profile, helper)?)
+}
+
+/// `warden sandbox check`: every defined profile and the default (or just `only`), each
+/// finding on its own line. Returns whether all were proved.
+pub async fn check_all(
+    loaded: &Loaded,
+    env: &Env,
+    only: Option<&str>,
+    out: &mut impl std::io::Write,
+) -> Result<bool> {
+    let sandbox = &loaded.config.sandbox;
+    let mut names: Vec<&str> = match only {
+        Some(name) => vec![name],
+        None => std::iter::once(sandbox.default.as_deref().unwrap_or(BUILT_IN))
+            .chain(sandbox.profiles.keys().map(String::as_str))
+            .collect(),
+    };
+    names.dedup();
+    let helper = helper(env)?;
+    let mut all = true;
+    for name in names {
+        let Some(profile) = loaded.sandbox_profile(Some(name), env)? else {
+            writeln!(out, "profile `{name}`: runs unconfined")?;
+            continue;
+        };
+        let report =
+            warden_sandbox::check::check(&profile, &helper, &candidates(loaded, env)).await;
+        let verdict = if report.passed() {
+            "enforced"
+        } else {
+            "NOT PROVED"
+        };
+        writeln!(out, "profile `{name}`: {verdict}")?;
+        for f in &report.findings {
+            let mark = if f.ok { "ok  " } else { "FAIL" };
+            writeln!(out, "  {mark} {}: {}", f.check, f.detail)?;
+        }
+        all &= report.passed();
+    }
+    Ok(all)
+}
+
+/// Where the self-check may place its write canary.
+fn candidates(loaded: &Loaded, env: &Env) -> Vec<PathBuf> {
+    let mut candidates = Vec::new();
+    if let Some(parent) = absolute(&loaded.data_dir).parent() {
+        candidates.push(parent.to_owned());
+    }
+    if let Some(home) = env.get("HOME") {
+        candidates.push(PathBuf::from(home));
+    }
+    candidates.push(PathBuf::from("/var/tmp"));
+    candidates
+}
+
+/// Runs the self-check for `profile`; an error carries the diagnostic naming each mechanism
+/// that could not be proved.
+pub async fn prove(loaded: &Loaded, profile: &Profile, helper: &Helper, env: &Env) -> Result<()> {
+    let report = warden_sandbox::check::check(profile, helper, &candidates(loaded, env)).await;
+    if report.passed() {
+        tracing::debug!(profile = %profile.name, "sandbox self-check passed");
+        Ok(())
+    } else {
+        bail!("{}", report.diagnostic())
+    }
+}
+
+#[cfg(test)]
+#[path = "sandbox_tests.rs"]
+mod tests;

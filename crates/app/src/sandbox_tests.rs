@@ -1,0 +1,151 @@
+use std::path::{Path, PathBuf};
+
+use super::*;
+use crate::config::parse;
+
+fn loaded(text: &str) -> Loaded {
+    Loaded {
+        config: parse(Path::new("warden.toml"), text).unwrap(),
+        base: PathBuf::from("/srv/project"),
+        data_dir: PathBuf::from("/srv/project/.warden"),
+    }
+}
+
+fn env() -> Env {
+    Env::from_pairs([("HOME", "/home/u")])
+}
+
+#[test]
+fn stdio_upstreams_get_the_built_in_profile_unless_told() {
+    let p = loaded("").sandbox_profile(None, &env()).unwrap().unwrap();
+    assert_eq!(p.name, "server");
+    assert_eq!(p.read, vec![PathBuf::from("/")]);
+    assert_eq!(p.write, Vec::<PathBuf>::new());
+    assert_eq!(p.network, Network::None);
+    assert_eq!(p.limits, Limits::default());
+    // Secrets in the home directory and Warden's own state are hidden.
+    for hidden in [
+        "/home/u/.ssh",
+        "/home/u/.aws",
+        "/srv/project/.warden",
+        "/srv/project/.warden/audit.db-wal",
+    ] {
+        assert!(
+            p.hide.contains(&PathBuf::from(hidden)),
+            "{hidden}: {:?}",
+            p.hide
+        );
+    }
+}
+
+#[test]
+fn profiles_resolve_paths_and_limits() {
+    let l = loaded(
+        r#"
+[sandbox]
+default = "files"
+[sandbox.profiles.files]
+read = ["data", "~/.npmrc"]
+write = ["/var/out"]
+hide = ["data/private"]
+network = "host"
+limits = { memory_mb = 256, cpu_secs = 0, processes = 32 }
+"#,
+    );
+    let p = l.sandbox_profile(None, &env()).unwrap().unwrap();
+    assert_eq!(
+        p,
+        Profile {
+            name: "files".to_owned(),
+            read: vec![
+                PathBuf::from("/srv/project/data"),
+                PathBuf::from("/home/u/.npmrc")
+            ],
+            write: vec![PathBuf::from("/var/out")],
+            hide: {
+                // A secret the profile names itself (~/.npmrc) is not hidden.
+                let mut h: Vec<PathBuf> = HIDDEN_IN_HOME
+                    .iter()
+                    .filter(|h| **h != ".npmrc")
+                    .map(|h| Path::new("/home/u").join(h))
+                    .collect();
+                h.extend(
+                    ["/srv/project/.warden", "/srv/project/.warden/audit.db"]
+                        .iter()
+                        .map(PathBuf::from),
+                );
+                h.extend(
+                    ["-wal", "-shm"]
+                        .iter()
+                        .map(|s| PathBuf::from(format!("/srv/project/.warden/audit.db{s}"))),
+                );
+                h.push(PathBuf::from("/srv/project/data/private"));
+                h
+            },
+            network: Network::Host,
+            limits: Limits {
+                memory_mb: Some(256),
+                cpu_secs: None,
+                processes: Some(32),
+                ..Limits::default()
+            },
+        }
+    );
+    assert_eq!(l.sandbox_profile(Some("off"), &env()).unwrap(), None);
+    assert_eq!(
+        l.sandbox_profile(Some("server"), &env())
+            .unwrap()
+            .unwrap()
+            .name,
+        "server"
+    );
+}
+
+#[test]
+fn an_unknown_profile_or_network_is_a_clear_error() {
+    let l = loaded("[sandbox.profiles.files]\n");
+    let err = l.sandbox_profile(Some("fils"), &env()).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "sandbox profile `fils` is not defined (profiles: files; `server` is built in, `off` runs unconfined)"
+    );
+    let err = parse(
+        Path::new("warden.toml"),
+        "[sandbox.profiles.a]\nnetwork = \"wide\"\n",
+    )
+    .unwrap_err();
+    assert!(
+        err.to_string()
+            .starts_with("warden.toml:2:11: unknown variant `wide`"),
+        "{err}"
+    );
+    let err = parse(
+        Path::new("warden.toml"),
+        "[sandbox.profiles.a]\nreed = []\n",
+    )
+    .unwrap_err();
+    assert!(
+        err.to_string()
+            .starts_with("warden.toml:2:1: unknown field `reed`"),
+        "{err}"
+    );
+}
+
+#[test]
+fn the_test_hook_names_real_mechanisms() {
+    let h = helper(&Env::from_pairs([(
+        "WARDEN_SANDBOX_UNAVAILABLE",
+        "landlock, seccomp",
+    )]))
+    .unwrap();
+    assert_eq!(h.missing, vec![Mechanism::Landlock, Mechanism::Seccomp]);
+    let err = helper(&Env::from_pairs([(
+        "WARDEN_SANDBOX_UNAVAILABLE",
+        "selinux",
+    )]))
+    .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "WARDEN_SANDBOX_UNAVAILABLE: unknown mechanism `selinux`"
+    );
+}

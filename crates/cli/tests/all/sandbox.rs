@@ -1,0 +1,347 @@
+//! The sandbox through the real helper (`warden sandbox-exec`): each escape attempt must fail,
+//! each control (the same act inside the allowed paths) must succeed; and through the real
+//! `warden mcp`: a profile Warden cannot prove is refused with a diagnostic, an opt-out is
+//! logged.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+use warden_sandbox::plan::{Helper, plan};
+use warden_sandbox::probe::Outcome;
+use warden_sandbox::{Limits, Network, Profile};
+
+use crate::support::{Session, audit_records, warden, workspace};
+
+/// A scratch directory outside `/tmp` (which is private inside the sandbox).
+fn scratch() -> tempfile::TempDir {
+    tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap()
+}
+
+fn profile(read: &[&Path], write: &[&Path], network: Network) -> Profile {
+    Profile {
+        name: "test".to_owned(),
+        read: read.iter().map(|p| p.to_path_buf()).collect(),
+        write: write.iter().map(|p| p.to_path_buf()).collect(),
+        hide: Vec::new(),
+        network,
+        limits: Limits {
+            memory_mb: Some(256),
+            processes: Some(64),
+            ..Limits::default()
+        },
+    }
+}
+
+/// `warden sandbox-exec` running `program args` under `profile`.
+fn sandboxed(profile: &Profile, program: &Path, args: &[String]) -> Command {
+    let command = warden_sandbox::Command {
+        program: program.display().to_string(),
+        args: args.to_vec(),
+        env: vec![("PATH".to_owned(), "/usr/bin:/bin".to_owned())],
+        cwd: None,
+    };
+    let plan = plan(&command, program.to_owned(), profile, &Helper::default()).unwrap();
+    let mut cmd = Command::new(warden());
+    cmd.arg("sandbox-exec")
+        .arg(serde_json::to_string(&plan).unwrap())
+        .env_clear()
+        .env("PATH", "/usr/bin:/bin");
+    cmd
+}
+
+/// Runs the probe with `actions` under `profile`; one outcome per action.
+fn probe(profile: &Profile, actions: &[String]) -> Vec<Outcome> {
+    let mut args = vec!["sandbox-probe".to_owned()];
+    args.extend(actions.iter().cloned());
+    let out = sandboxed(profile, &warden(), &args).output().unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let outcomes: Vec<Outcome> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(outcomes.len(), actions.len());
+    outcomes
+}
+
+fn refused(o: &Outcome) -> bool {
+    !o.ok
+}
+
+#[test]
+fn reading_outside_the_allowed_paths_fails_every_way() {
+    let root = scratch();
+    let allowed = root.path().join("allowed");
+    let outside = root.path().join("outside");
+    std::fs::create_dir_all(&allowed).unwrap();
+    std::fs::create_dir_all(&outside).unwrap();
+    let secret = outside.join("secret");
+    std::fs::write(&secret, "s3cret").unwrap();
+    std::fs::write(allowed.join("ok"), "fine").unwrap();
+    // A link placed inside the allowed tree beforehand still leads outside it.
+    std::os::unix::fs::symlink(&secret, allowed.join("link")).unwrap();
+    let p = profile(&[&allowed], &[&allowed], Network::None);
+    let a = |s: &str| s.to_owned();
+    let actions = [
+        format!("read:{}", allowed.join("ok").display()),
+        format!("read:{}", secret.display()),
+        format!("read:{}", allowed.join("link").display()),
+        format!("read:/proc/self/root{}", secret.display()),
+        format!("read:{}/../outside/secret", allowed.display()),
+        format!(
+            "link:{}>{}",
+            secret.display(),
+            allowed.join("hard").display()
+        ),
+        a("read:/proc/1/environ"),
+    ];
+    let o = probe(&p, &actions);
+    assert!(o[0].ok && o[0].detail == "fine", "control: {:?}", o[0]);
+    for attempt in &o[1..6] {
+        assert!(refused(attempt), "escaped: {attempt:?}");
+        assert!(!attempt.detail.contains("s3cret"), "{attempt:?}");
+    }
+    assert!(!allowed.join("hard").exists());
+}
+
+#[test]
+fn writing_outside_fails_and_tmp_is_private() {
+    let root = scratch();
+    let allowed = root.path().join("allowed");
+    std::fs::create_dir_all(&allowed).unwrap();
+    let host_tmp = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(host_tmp.path(), "host").unwrap();
+    let p = profile(&[Path::new("/")], &[&allowed], Network::None);
+    let o = probe(
+        &p,
+        &[
+            format!("write:{}", allowed.join("made").display()),
+            format!("write:{}", root.path().join("escaped").display()),
+            "write:/etc/warden-escaped".to_owned(),
+            format!("read:{}", host_tmp.path().display()),
+            "write:/tmp/inside".to_owned(),
+        ],
+    );
+    assert!(o[0].ok, "control: {:?}", o[0]);
+    assert_eq!(
+        std::fs::read_to_string(allowed.join("made")).unwrap(),
+        "escaped"
+    );
+    assert!(
+        refused(&o[1]) && !root.path().join("escaped").exists(),
+        "{:?}",
+        o[1]
+    );
+    assert!(refused(&o[2]), "{:?}", o[2]);
+    assert!(refused(&o[3]), "the host's /tmp is visible: {:?}", o[3]);
+    assert!(o[4].ok, "the private /tmp is writable: {:?}", o[4]);
+    assert!(!Path::new("/tmp/inside").exists());
+}
+
+#[test]
+fn no_direct_or_raw_network_without_the_host_network() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let actions = [
+        format!("connect:{addr}"),
+        "raw-socket".to_owned(),
+        "packet-socket".to_owned(),
+    ];
+    let o = probe(&profile(&[Path::new("/")], &[], Network::None), &actions);
+    assert!(o.iter().all(refused), "{o:?}");
+    listener.set_nonblocking(true).unwrap();
+    assert!(listener.accept().is_err(), "a connection arrived");
+    // Control: the explicit opt-out reaches the host.
+    let o = probe(
+        &profile(&[Path::new("/")], &[], Network::Host),
+        &actions[..1],
+    );
+    assert!(o[0].ok, "{:?}", o[0]);
+}
+
+#[test]
+fn other_processes_cannot_be_traced_or_killed_and_nothing_is_mounted() {
+    let mut outsider = Command::new("sleep").arg("30").spawn().unwrap();
+    let pid = outsider.id();
+    let p = profile(&[Path::new("/")], &[], Network::None);
+    let o = probe(
+        &p,
+        &[
+            format!("kill:{pid}"),
+            format!("ptrace:{pid}"),
+            "ptrace:1".to_owned(),
+            "unshare".to_owned(),
+            "mount:/tmp".to_owned(),
+        ],
+    );
+    assert!(o.iter().all(refused), "{o:?}");
+    assert!(outsider.try_wait().unwrap().is_none(), "the outsider died");
+    outsider.kill().unwrap();
+    // A sibling inside the same sandbox cannot be traced either.
+    let script = format!("sleep 5 & {} sandbox-probe ptrace:$!", warden().display());
+    let out = sandboxed(&p, Path::new("/bin/sh"), &["-c".to_owned(), script])
+        .output()
+        .unwrap();
+    let o: Outcome = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(refused(&o), "{o:?}");
+}
+
+#[test]
+fn a_memory_hog_is_stopped_at_its_limit() {
+    let p = profile(&[Path::new("/")], &[], Network::None);
+    let o = probe(&p, &["alloc:16".to_owned(), "alloc:1024".to_owned()]);
+    assert!(o[0].ok, "control: {:?}", o[0]);
+    assert!(refused(&o[1]), "{:?}", o[1]);
+}
+
+/// Processes sharing the PID namespace of `pid`'s first child (the sandbox's init).
+fn sandbox_processes(helper: u32) -> Option<usize> {
+    let children =
+        std::fs::read_to_string(format!("/proc/{helper}/task/{helper}/children")).ok()?;
+    let init = children.split_whitespace().next()?;
+    let ns = std::fs::read_link(format!("/proc/{init}/ns/pid")).ok()?;
+    Some(
+        std::fs::read_dir("/proc")
+            .ok()?
+            .filter_map(Result::ok)
+            .filter(|e| std::fs::read_link(e.path().join("ns/pid")).ok().as_ref() == Some(&ns))
+            .count(),
+    )
+}
+
+#[test]
+fn a_fork_bomb_is_bounded_and_dies_with_the_sandbox() {
+    let p = profile(&[Path::new("/")], &[], Network::None);
+    let mut bomb = sandboxed(
+        &p,
+        Path::new("/bin/sh"),
+        &[
+            "-c".to_owned(),
+            "b() { b | b; }; b & exec sleep 30".to_owned(),
+        ],
+    )
+    .stdout(Stdio::null())
+    .stderr(Stdio::null())
+    .spawn()
+    .unwrap();
+    let helper = bomb.id();
+    let mut most = 0;
+    let until = Instant::now() + Duration::from_secs(3);
+    while Instant::now() < until {
+        most = most.max(sandbox_processes(helper).unwrap_or(0));
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(most > 10, "the bomb did not go off ({most})");
+    // 64 processes, plus the PIDs the kernel reserves before it wraps (see linux/mod.rs).
+    assert!(most <= 64 + 301, "{most} processes: the bound did not hold");
+    // Killing the helper (even with SIGKILL) takes every process in the sandbox with it.
+    let init: u32 = std::fs::read_to_string(format!("/proc/{helper}/task/{helper}/children"))
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let ns = std::fs::read_link(format!("/proc/{init}/ns/pid")).unwrap();
+    bomb.kill().unwrap();
+    bomb.wait().unwrap();
+    let gone = Instant::now() + Duration::from_secs(5);
+    let left = loop {
+        let left = std::fs::read_dir("/proc")
+            .unwrap()
+            .filter_map(Result::ok)
+            .filter(|e| std::fs::read_link(e.path().join("ns/pid")).ok().as_ref() == Some(&ns))
+            .count();
+        if left == 0 || Instant::now() > gone {
+            break left;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(left, 0, "processes outlived the sandbox");
+}
+
+/// The workspace's config with `[sandbox]` as given (replacing the tests' default).
+fn with_sandbox(dir: &Path, section: &str) -> PathBuf {
+    let path = dir.join("warden.toml");
+    let text = std::fs::read_to_string(&path)
+        .unwrap()
+        .replace(crate::support::SANDBOX, section);
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+#[test]
+fn a_profile_that_cannot_be_proved_is_refused_with_a_diagnostic() {
+    let dir = workspace();
+    let record = dir.path().join("received.jsonl");
+    let out = Command::new(warden())
+        .args(["mcp", "--config"])
+        .arg(dir.path().join("warden.toml"))
+        .arg("--")
+        .arg(warden())
+        .args(["demo-server", "--record"])
+        .arg(&record)
+        .env("WARDEN_SANDBOX_UNAVAILABLE", "landlock")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("sandbox profile `workspace` cannot be proved to enforce")
+            && stderr.contains("landlock: not available")
+            && stderr.contains("or set `sandbox = \"off\"`"),
+        "{stderr}"
+    );
+    assert!(!record.exists(), "the upstream ran");
+    // `warden sandbox check` says the same, and passes when nothing is missing.
+    let check = |missing: &str| {
+        Command::new(warden())
+            .args(["sandbox", "check", "--config"])
+            .arg(dir.path().join("warden.toml"))
+            .env("WARDEN_SANDBOX_UNAVAILABLE", missing)
+            .output()
+            .unwrap()
+    };
+    let bad = check("seccomp");
+    let text = String::from_utf8_lossy(&bad.stdout);
+    assert_eq!(bad.status.code(), Some(3), "{text}");
+    assert!(
+        text.contains("NOT PROVED") && text.contains("seccomp: not available"),
+        "{text}"
+    );
+    let good = check("");
+    let text = String::from_utf8_lossy(&good.stdout);
+    assert_eq!(good.status.code(), Some(0), "{text}");
+    for line in [
+        "profile `workspace`: enforced",
+        "ok   write outside the allowed paths",
+        "ok   network",
+        "ok   seccomp",
+    ] {
+        assert!(text.contains(line), "{line} missing from\n{text}");
+    }
+}
+
+#[test]
+fn upstreams_run_confined_and_an_opt_out_is_logged() {
+    let dir = workspace();
+    let mut s = Session::start(dir.path());
+    s.initialize();
+    let r = s.call("echo", json!({"text": "hi"}));
+    assert!(r["result"].is_object(), "{r}");
+    drop(s.finish());
+    with_sandbox(dir.path(), "\n[sandbox]\ndefault = \"off\"\n");
+    let mut s = Session::start(dir.path());
+    s.initialize();
+    let (_, stderr) = s.finish();
+    assert!(stderr.contains("runs unconfined"), "{stderr}");
+    let starts: Vec<_> = audit_records(dir.path())
+        .into_iter()
+        .filter(|r| r["body"]["event"] == "session_start")
+        .map(|r| r["body"]["sandbox"].clone())
+        .collect();
+    assert_eq!(starts, vec![json!("workspace"), json!("off")]);
+}

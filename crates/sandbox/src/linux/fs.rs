@@ -1,0 +1,111 @@
+//! Init's mounts, in the sandbox's own mount namespace: nothing propagates back to the host;
+//! a fresh `/proc` for the new PID namespace; private tmpfs `/tmp` and `/dev/shm` (with the
+//! profile's paths under them bound back in); hidden paths covered by empty read-only ones.
+
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::path::{Path, PathBuf};
+
+use nix::fcntl::{OFlag, open};
+use nix::mount::{MsFlags, mount};
+use nix::sys::stat::Mode;
+
+use super::SetupError;
+use crate::plan::{Mechanism, Plan};
+
+fn failed(what: &str, path: &Path, e: impl std::fmt::Display) -> SetupError {
+    SetupError::new(
+        Mechanism::Namespaces,
+        format!("{what} `{}`: {e}", path.display()),
+    )
+}
+
+/// Prepares every mount the plan asks for.
+pub(super) fn prepare(plan: &Plan) -> Result<(), SetupError> {
+    let root = Path::new("/");
+    mount(
+        None::<&str>,
+        root,
+        None::<&str>,
+        MsFlags::MS_REC | MsFlags::MS_PRIVATE,
+        None::<&str>,
+    )
+    .map_err(|e| failed("cannot make private", root, e))?;
+    let proc = Path::new("/proc");
+    mount(
+        Some("proc"),
+        proc,
+        Some("proc"),
+        MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
+        None::<&str>,
+    )
+    .map_err(|e| failed("cannot mount a private", proc, e))?;
+    // Hold on to what must survive the private mounts before they cover it.
+    let kept: Vec<(PathBuf, OwnedFd, bool)> = plan
+        .keep
+        .iter()
+        .filter_map(|p| {
+            let fd = open(p.as_path(), OFlag::O_PATH | OFlag::O_CLOEXEC, Mode::empty()).ok()?;
+            Some((p.clone(), fd, p.is_dir()))
+        })
+        .collect();
+    let tmp_options = format!("size={}m,mode=1777", plan.limits.tmp_mb);
+    for dir in plan.private.iter().filter(|d| d.is_dir()) {
+        mount(
+            Some("tmpfs"),
+            dir.as_path(),
+            Some("tmpfs"),
+            MsFlags::MS_NOSUID | MsFlags::MS_NODEV,
+            Some(tmp_options.as_str()),
+        )
+        .map_err(|e| failed("cannot mount a private", dir, e))?;
+    }
+    for (path, fd, is_dir) in &kept {
+        let made = if *is_dir {
+            std::fs::create_dir_all(path)
+        } else {
+            path.parent()
+                .map_or(Ok(()), std::fs::create_dir_all)
+                .and_then(|()| std::fs::File::create(path).map(drop))
+        };
+        made.map_err(|e| failed("cannot recreate", path, e))?;
+        let source = format!("/proc/self/fd/{}", fd.as_raw_fd());
+        mount(
+            Some(source.as_str()),
+            path.as_path(),
+            None::<&str>,
+            MsFlags::MS_BIND | MsFlags::MS_REC,
+            None::<&str>,
+        )
+        .map_err(|e| failed("cannot bind back", path, e))?;
+    }
+    drop(kept);
+    for path in &plan.hide {
+        hide(path)?;
+    }
+    Ok(())
+}
+
+/// Covers a directory with an empty read-only tmpfs, a file with `/dev/null`.
+fn hide(path: &Path) -> Result<(), SetupError> {
+    let Ok(meta) = std::fs::symlink_metadata(path) else {
+        return Ok(());
+    };
+    let result = if meta.is_dir() {
+        mount(
+            Some("tmpfs"),
+            path,
+            Some("tmpfs"),
+            MsFlags::MS_RDONLY | MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
+            Some("size=4k,mode=0555"),
+        )
+    } else {
+        mount(
+            Some("/dev/null"),
+            path,
+            None::<&str>,
+            MsFlags::MS_BIND,
+            None::<&str>,
+        )
+    };
+    result.map_err(|e| failed("cannot hide", path, e))
+}
