@@ -2,13 +2,16 @@
 
 import asyncio
 import json
+import pathlib
+import shutil
+import tempfile
 import subprocess
 
 import pytest
 from mcp import Client, types
 from mcp.shared.exceptions import MCPError
 
-from conftest import EVERYTHING, FILESYSTEM, SHARED, VENV, WARDEN, node, through_warden, write_config
+from conftest import EVERYTHING, FILESYSTEM, PEERS, SHARED, VENV, WARDEN, node, through_warden, write_config
 
 
 def run(coro):
@@ -158,29 +161,52 @@ def test_time_server_modern(workdir):
     assert decision["body"]["arguments"] == {"timezone": "UTC"}
 
 
-def test_filesystem_read_allowed_write_denied(tmp_path):
+def test_filesystem_confined_to_its_directory_even_with_a_wider_root(tmp_path):
     root = tmp_path / "files"
     root.mkdir()
     (root / "a.txt").write_text("hello through warden")
+    # A secret outside /tmp (which is private inside the sandbox) and outside the profile.
+    outside = pathlib.Path(tempfile.mkdtemp(dir=PEERS.parent))
+    secret = outside / "secret.txt"
+    secret.write_text("s3cret outside the sandbox")
     config = write_config(
         tmp_path,
         """
 @id("read-only")
 permit(principal, action == Action::"call_tool", resource) when { resource.read_only };
 """,
-        extra='[upstream]\nname = "fs"\n',
+        extra=f"""[upstream]
+name = "fs"
+sandbox = "files"
+
+[sandbox.profiles.files]
+read = [{str(root)!r}, {str(PEERS)!r}]
+write = [{str(root)!r}]
+""",
     )
 
+    async def whole_disk(ctx):
+        # The client offers the whole disk; server-filesystem would widen its access to it.
+        return types.ListRootsResult(roots=[types.Root(uri="file:///", name="everything")])
+
     async def go():
-        async with Client(through_warden(config, node(), str(FILESYSTEM), str(root)), mode="legacy", read_timeout_seconds=60) as c:
+        async with Client(through_warden(config, node(), str(FILESYSTEM), str(root)), mode="legacy", list_roots_callback=whole_disk, read_timeout_seconds=60) as c:
             names = [t.name for t in (await c.list_tools()).tools]
             assert "read_text_file" in names and "write_file" not in names
             r = await c.call_tool("read_text_file", {"path": str(root / "a.txt")})
             assert text_of(r) == "hello through warden"
             w = await c.call_tool("write_file", {"path": str(root / "b.txt"), "content": "x"})
             assert w.is_error and "no policy permits `call_tool` on `fs/write_file`" in text_of(w)
+            await asyncio.sleep(0.5)  # let the server take the wider root
+            for path in (secret, pathlib.Path("/proc/self/root") / secret.relative_to("/")):
+                r = await c.call_tool("read_text_file", {"path": str(path)})
+                # The server took the wider root and tried; the kernel refused the open.
+                assert r.is_error and "EACCES" in text_of(r) and "s3cret" not in text_of(r), text_of(r)
 
-    run(go())
+    try:
+        run(go())
+    finally:
+        shutil.rmtree(outside)
     assert not (root / "b.txt").exists()
 
 
