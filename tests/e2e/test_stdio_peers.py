@@ -226,3 +226,67 @@ def test_peer_server_elicitation_both_eras(workdir):
 
     run(go("legacy"))
     run(go("2026-07-28"))
+
+
+def test_fetch_reaches_a_loopback_server_only_through_an_allowing_egress_proxy(tmp_path):
+    import http.server
+    import threading
+
+    class Page(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            body = b"<html><body><p>egress page reached</p></body></html>"
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Page)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    port = server.server_address[1]
+    url = f"http://127.0.0.1:{port}/page.html"
+
+    def config_allowing(entry: str, name: str):
+        d = tmp_path / name
+        d.mkdir()
+        return write_config(
+            d,
+            '@id("all")\npermit(principal, action, resource);\n',
+            extra=f"""[upstream]
+name = "fetch"
+sandbox = "web"
+# readabilipy runs Node for its extraction and needs Node 22.
+env = {{ PATH = "{PEERS / 'node22/node_modules/.bin'}:/usr/local/bin:/usr/bin:/bin" }}
+
+[sandbox.profiles.web]
+network = "egress-proxy"
+egress = [{entry!r}]
+""",
+        )
+
+    async def fetch(config):
+        command = [str(VENV / "mcp-server-fetch"), "--allow-private-ips", "--ignore-robots-txt"]
+        async with Client(through_warden(config, *command), mode="legacy", read_timeout_seconds=60) as c:
+            return await c.call_tool("fetch", {"url": url})
+
+    try:
+        allowed = config_allowing(f"127.0.0.1:{port}", "allowed")
+        r = run(fetch(allowed))
+        assert not r.is_error and "egress page reached" in text_of(r), text_of(r)
+        refused = config_allowing("example.com", "refused")
+        r = run(fetch(refused))
+        assert r.is_error and "egress page reached" not in text_of(r), text_of(r)
+    finally:
+        server.shutdown()
+    # Every connection through the proxy is in the audit log, with its verdict.
+    def egress(config):
+        return [r["body"] for r in audit(config) if r["body"].get("event") == "egress"]
+
+    ok = [e for e in egress(allowed) if e["port"] == port]
+    assert ok and all(e["allowed"] and e["addr"] == "127.0.0.1" for e in ok), ok
+    no = [e for e in egress(refused) if e["port"] == port]
+    assert no and not any(e["allowed"] for e in no), no
+    assert "not on the egress allow-list" in no[0]["reason"]

@@ -346,10 +346,6 @@ pub async fn serve(
     if let Err(problems) = warden_detect::self_check() {
         bail!("detectors failed their self-check: {}", problems.join("; "));
     }
-    let helper = crate::sandbox::helper(env)?;
-    for profile in profiles(loaded, env)? {
-        crate::sandbox::prove(loaded, &profile, &helper, env).await?;
-    }
     let listen = loaded.listen()?;
     let listener = tokio::net::TcpListener::bind(listen)
         .await
@@ -359,6 +355,12 @@ pub async fn serve(
     let store = Arc::new(loaded.store(env, &base)?);
     let audit_path = loaded.audit_path();
     let log = Log::open(&audit_path, loaded.config.audit.durability)?;
+    let helper = crate::sandbox::helper(env)?;
+    let mut _egress = Vec::new();
+    for profile in profiles(loaded, env)? {
+        _egress.push(crate::sandbox::start_egress(loaded, &profile, &log)?);
+        crate::sandbox::prove(loaded, &profile, &helper, env).await?;
+    }
     let approvals = loaded.approvals(&log, env, Some(&store), Some(base.clone()))?;
     let _watch = approvals.as_ref().map(Approvals::watch);
     let (settings, keeper) = settings(loaded, bound, exe, env, &store, approvals)?;

@@ -65,6 +65,10 @@ pub async fn serve_stdio(loaded: &Loaded, command: &[String], env: &Env) -> Resu
     };
     let profile = loaded.sandbox_profile(loaded.config.upstream.sandbox.as_deref(), env)?;
     let helper = crate::sandbox::helper(env)?;
+    let _egress = match &profile {
+        Some(p) => crate::sandbox::start_egress(loaded, p, &log)?,
+        None => None,
+    };
     if let Some(p) = &profile {
         crate::sandbox::prove(loaded, p, &helper, env).await?;
     }

@@ -45,6 +45,8 @@ pub struct SandboxConfig {
     /// Profiles by name.
     #[serde(default)]
     pub profiles: BTreeMap<String, ProfileConfig>,
+    /// The DNS server the egress proxy asks (the system resolver when absent).
+    pub dns: Option<std::net::SocketAddr>,
 }
 
 /// `[sandbox.profiles.<name>]`.
@@ -61,6 +63,10 @@ pub struct ProfileConfig {
     pub hide: Vec<PathBuf>,
     /// `none` (default), `egress-proxy` or `host`.
     pub network: Option<Network>,
+    /// With `egress-proxy`: the destinations allowed (`example.com`, `*.example.com:443`,
+    /// `127.0.0.1:8080`, `10.0.0.0/8:*`).
+    #[serde(default)]
+    pub egress: Vec<String>,
     /// Resource limits.
     #[serde(default)]
     pub limits: LimitsConfig,
@@ -174,11 +180,18 @@ impl Loaded {
         }
         hide.extend(config.hide.iter().map(|p| path(p)));
         let network = config.network.unwrap_or(Network::None);
-        if network == Network::EgressProxy {
-            bail!(
-                "sandbox profile `{name}`: network = \"egress-proxy\" is not available in this version; use \"none\" or \"host\""
-            );
-        }
+        let rules = warden_egress::Rules::parse(&config.egress)
+            .with_context(|| format!("sandbox profile `{name}`"))?;
+        let egress = match network {
+            Network::EgressProxy => Some(
+                absolute(&self.data_dir.join("egress"))
+                    .join(format!("{name}-{}.sock", std::process::id())),
+            ),
+            _ if !rules.entries().is_empty() => {
+                bail!("sandbox profile `{name}`: `egress` needs network = \"egress-proxy\"")
+            }
+            _ => None,
+        };
         Ok(Some(Profile {
             name: name.to_owned(),
             read,
@@ -186,6 +199,7 @@ impl Loaded {
             hide,
             network,
             limits: config.limits.build(),
+            egress,
         }))
     }
 
@@ -237,10 +251,22 @@ pub async fn check_all(
     names.dedup();
     let helper = helper(env)?;
     let mut all = true;
+    let mut log = None;
     for name in names {
         let Some(profile) = loaded.sandbox_profile(Some(name), env)? else {
             writeln!(out, "profile `{name}`: runs unconfined")?;
             continue;
+        };
+        // The egress probe's connection is recorded like any other.
+        if profile.egress.is_some() && log.is_none() {
+            log = Some(warden_audit::Log::open(
+                &loaded.audit_path(),
+                loaded.config.audit.durability,
+            )?);
+        }
+        let _egress = match &log {
+            Some(log) => start_egress(loaded, &profile, log)?,
+            None => None,
         };
         let report =
             warden_sandbox::check::check(&profile, &helper, &candidates(loaded, env)).await;
@@ -270,6 +296,103 @@ fn candidates(loaded: &Loaded, env: &Env) -> Vec<PathBuf> {
     }
     candidates.push(PathBuf::from("/var/tmp"));
     candidates
+}
+
+/// A running egress proxy; its socket goes away with it.
+#[derive(Debug)]
+pub struct EgressProxy {
+    socket: PathBuf,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for EgressProxy {
+    fn drop(&mut self) {
+        self.task.abort();
+        let _ = std::fs::remove_file(&self.socket);
+    }
+}
+
+impl Loaded {
+    /// The egress allow-list of profile `name` (empty when it has none).
+    pub fn egress_rules(&self, name: &str) -> Result<warden_egress::Rules> {
+        let entries = self
+            .config
+            .sandbox
+            .profiles
+            .get(name)
+            .map(|p| p.egress.clone())
+            .unwrap_or_default();
+        warden_egress::Rules::parse(&entries).with_context(|| format!("sandbox profile `{name}`"))
+    }
+}
+
+/// Starts the egress proxy of `profile` when it has one: listens on the profile's socket and
+/// records every connection in `log` (a connection whose decision cannot be recorded is
+/// refused).
+pub fn start_egress(
+    loaded: &Loaded,
+    profile: &Profile,
+    log: &warden_audit::Log,
+) -> Result<Option<EgressProxy>> {
+    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+    let Some(socket) = &profile.egress else {
+        return Ok(None);
+    };
+    if let Some(dir) = socket.parent() {
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .with_context(|| format!("cannot create `{}`", dir.display()))?;
+    }
+    let _ = std::fs::remove_file(socket);
+    let listener = tokio::net::UnixListener::bind(socket)
+        .with_context(|| format!("egress proxy: cannot listen on `{}`", socket.display()))?;
+    std::fs::set_permissions(socket, std::fs::Permissions::from_mode(0o600))?;
+    let resolver = match loaded.config.sandbox.dns {
+        Some(addr) => warden_egress::Resolver::server(addr)
+            .map_err(|e| anyhow::anyhow!("[sandbox] dns = {addr}: {e}"))?,
+        None => warden_egress::Resolver::System,
+    };
+    let log = log.clone();
+    let report: warden_egress::Report = std::sync::Arc::new(move |e: warden_egress::Event| {
+        let log = log.clone();
+        Box::pin(async move {
+            let body = serde_json::json!({
+                "event": if e.closed { "egress_closed" } else { "egress" },
+                "profile": e.profile,
+                "method": e.method,
+                "host": e.host,
+                "port": e.port,
+                "addr": e.addr.map(|a| a.to_string()),
+                "allowed": e.refused.is_none(),
+                "reason": e.refused,
+                "sent": e.sent,
+                "received": e.received,
+            });
+            let event = warden_types::AuditEvent::new(warden_types::AuditKind::Lifecycle, body);
+            if e.closed {
+                log.append_detached(event).await.is_ok()
+            } else {
+                log.append(event).await.is_ok()
+            }
+        })
+    });
+    let proxy = warden_egress::Proxy::new(
+        &profile.name,
+        loaded.egress_rules(&profile.name)?,
+        resolver,
+        report,
+    );
+    let task = tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            tokio::spawn(proxy.clone().handle(stream));
+        }
+    });
+    Ok(Some(EgressProxy {
+        socket: socket.clone(),
+        task,
+    }))
 }
 
 /// Runs the self-check for `profile`; an error carries the diagnostic naming each mechanism

@@ -89,6 +89,7 @@ limits = { memory_mb = 256, cpu_secs = 0, processes = 32 }
                 processes: Some(32),
                 ..Limits::default()
             },
+            egress: None,
         }
     );
     assert_eq!(l.sandbox_profile(Some("off"), &env()).unwrap(), None);
@@ -128,6 +129,40 @@ fn an_unknown_profile_or_network_is_a_clear_error() {
         err.to_string()
             .starts_with("warden.toml:2:1: unknown field `reed`"),
         "{err}"
+    );
+}
+
+#[test]
+fn an_egress_profile_gets_a_socket_and_a_checked_allow_list() {
+    let l = loaded(
+        "[sandbox.profiles.web]\nnetwork = \"egress-proxy\"\negress = [\"example.com\", \"*.github.com:443\"]\n",
+    );
+    let p = l.sandbox_profile(Some("web"), &env()).unwrap().unwrap();
+    assert_eq!(p.network, Network::EgressProxy);
+    assert_eq!(
+        p.egress,
+        Some(PathBuf::from(format!(
+            "/srv/project/.warden/egress/web-{}.sock",
+            std::process::id()
+        )))
+    );
+    assert_eq!(l.egress_rules("web").unwrap().entries().len(), 2);
+    let bad =
+        loaded("[sandbox.profiles.web]\nnetwork = \"egress-proxy\"\negress = [\"exa mple.com\"]\n");
+    assert_eq!(
+        format!(
+            "{:#}",
+            bad.sandbox_profile(Some("web"), &env()).unwrap_err()
+        ),
+        "sandbox profile `web`: egress entry `exa mple.com`: not a host name"
+    );
+    let stray = loaded("[sandbox.profiles.web]\negress = [\"example.com\"]\n");
+    assert_eq!(
+        stray
+            .sandbox_profile(Some("web"), &env())
+            .unwrap_err()
+            .to_string(),
+        "sandbox profile `web`: `egress` needs network = \"egress-proxy\""
     );
 }
 

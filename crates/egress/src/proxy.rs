@@ -39,10 +39,18 @@ pub struct Event {
     pub sent: u64,
     /// Bytes from the destination to the sandbox.
     pub received: u64,
+    /// `false` for the decision (reported before any byte flows), `true` for the end of an
+    /// allowed connection.
+    pub closed: bool,
 }
 
-/// Where events go (the audit log).
-pub type Report = Arc<dyn Fn(Event) + Send + Sync>;
+/// Where events go (the audit log). The answer to a decision event says whether it was
+/// recorded; an allowed connection whose decision could not be recorded is refused.
+pub type Report = Arc<
+    dyn Fn(Event) -> std::pin::Pin<Box<dyn std::future::Future<Output = bool> + Send>>
+        + Send
+        + Sync,
+>;
 
 /// One profile's proxy.
 pub struct Proxy {
@@ -114,17 +122,25 @@ impl Proxy {
             refused: None,
             sent: 0,
             received: 0,
+            closed: false,
         };
-        let upstream = match self.open(&ask, &mut event).await {
-            Ok(s) => s,
+        let opened = self.open(&ask, &mut event).await;
+        if let Err((_, why)) = &opened {
+            event.refused = Some(why.clone());
+        }
+        let recorded = (self.report)(event.clone()).await;
+        let mut upstream = match opened {
+            Ok(s) if recorded => s,
+            Ok(_) => {
+                let why = "warden egress: the audit log cannot record this connection";
+                let _ = respond(&mut client, 503, why).await;
+                return;
+            }
             Err((status, why)) => {
                 let _ = respond(&mut client, status, &why).await;
-                event.refused = Some(why);
-                (self.report)(event);
                 return;
             }
         };
-        let mut upstream = upstream;
         let started = match &ask.forward {
             None => client
                 .write_all(b"HTTP/1.1 200 Connection Established\r\n\r\n")
@@ -140,7 +156,8 @@ impl Proxy {
                 event.received = down;
             }
         }
-        (self.report)(event);
+        event.closed = true;
+        (self.report)(event).await;
     }
 
     /// Checks `ask` and connects to the first allowed address.
@@ -271,6 +288,7 @@ async fn respond<S: AsyncWrite + Unpin>(s: &mut S, status: u16, why: &str) -> st
     let reason = match status {
         403 => "Forbidden",
         431 => "Request Header Fields Too Large",
+        503 => "Service Unavailable",
         502 => "Bad Gateway",
         _ => "Bad Request",
     };

@@ -9,7 +9,10 @@ use super::*;
 fn proxy(rules: &[&str], resolver: Resolver) -> (Arc<Proxy>, Arc<Mutex<Vec<Event>>>) {
     let events = Arc::new(Mutex::new(Vec::new()));
     let sink = events.clone();
-    let report: Report = Arc::new(move |e| sink.lock().unwrap().push(e));
+    let report: Report = Arc::new(move |e| {
+        sink.lock().unwrap().push(e);
+        Box::pin(async { true })
+    });
     (
         Proxy::new("p", Rules::parse(rules).unwrap(), resolver, report),
         events,
@@ -56,19 +59,24 @@ async fn an_allowed_tunnel_carries_bytes_and_is_reported() {
     assert_eq!(out, "HTTP/1.1 200 Connection Established\r\n\r\npong");
     assert_eq!(dest.await.unwrap(), b"ping");
     let e = events.lock().unwrap().clone();
-    assert_eq!(
-        e,
-        vec![Event {
-            profile: "p".to_owned(),
-            method: "CONNECT".to_owned(),
-            host: "127.0.0.1".to_owned(),
-            port: addr.port(),
-            addr: Some(addr.ip()),
-            refused: None,
-            sent: 4,
-            received: 4,
-        }]
-    );
+    let opened = Event {
+        profile: "p".to_owned(),
+        method: "CONNECT".to_owned(),
+        host: "127.0.0.1".to_owned(),
+        port: addr.port(),
+        addr: Some(addr.ip()),
+        refused: None,
+        sent: 0,
+        received: 0,
+        closed: false,
+    };
+    let closed = Event {
+        sent: 4,
+        received: 4,
+        closed: true,
+        ..opened.clone()
+    };
+    assert_eq!(e, vec![opened, closed]);
 }
 
 #[tokio::test]
@@ -97,6 +105,23 @@ async fn loopback_and_unlisted_destinations_are_refused_with_the_reason() {
     let e = events.lock().unwrap().clone();
     assert_eq!(e.len(), 2);
     assert!(e.iter().all(|e| e.refused.is_some() && e.sent == 0));
+}
+
+#[tokio::test]
+async fn a_connection_the_audit_log_cannot_record_is_refused() {
+    let (addr, _dest) = destination(b"never").await;
+    let report: Report = Arc::new(|_| Box::pin(async { false }));
+    let p = Proxy::new(
+        "p",
+        Rules::parse(&[format!("127.0.0.1:{}", addr.port())]).unwrap(),
+        Resolver::System,
+        report,
+    );
+    let out = through(p, format!("CONNECT {addr} HTTP/1.1\r\n\r\n").as_bytes()).await;
+    assert!(
+        out.starts_with("HTTP/1.1 503 Service Unavailable\r\n"),
+        "{out}"
+    );
 }
 
 #[tokio::test]

@@ -41,7 +41,10 @@ impl Resolver {
         let mut builder =
             TokioResolver::builder_with_config(config, TokioRuntimeProvider::default());
         builder.options_mut().cache_size = 0;
-        builder.build().map(|r| Self::Server(Box::new(r))).map_err(|e| e.to_string())
+        builder
+            .build()
+            .map(|r| Self::Server(Box::new(r)))
+            .map_err(|e| e.to_string())
     }
 
     /// Every address `host` resolves to (an IP literal resolves to itself).

@@ -129,6 +129,9 @@ pub async fn check(profile: &Profile, helper: &Helper, candidates: &[PathBuf]) -
     if let Some(addr) = listener.as_ref().and_then(|l| l.local_addr().ok()) {
         actions.push(format!("connect:{addr}"));
     }
+    if profile.network == Network::EgressProxy {
+        actions.push("proxy:169.254.169.254:80".to_owned());
+    }
     actions.extend([
         "ptrace:1".to_owned(),
         "unshare".to_owned(),
@@ -207,6 +210,14 @@ pub async fn check(profile: &Profile, helper: &Helper, candidates: &[PathBuf]) -
             "a direct connection to the host must fail",
         ));
     }
+    if profile.network == Network::EgressProxy {
+        findings.push(judge(
+            "egress proxy",
+            get("proxy:"),
+            &|o| o.ok && o.detail.contains(" 403 "),
+            "the egress proxy must refuse the cloud metadata address",
+        ));
+    }
     findings.push(judge(
         "seccomp",
         get("ptrace:"),
@@ -242,14 +253,8 @@ fn judge(
     why: &str,
 ) -> Finding {
     let (ok, detail) = match found {
-        Some(o) if held(o) => (
-            true,
-            if o.ok {
-                why.to_owned()
-            } else {
-                o.detail.clone()
-            },
-        ),
+        Some(o) if held(o) && o.ok => (true, why.to_owned()),
+        Some(o) if held(o) => (true, format!("refused ({})", o.detail)),
         Some(o) if o.ok => (false, format!("{why}; it succeeded ({:?})", o.detail)),
         Some(o) => (false, format!("{why}; the probe got {}", o.detail)),
         None => (false, "the probe did not report".to_owned()),

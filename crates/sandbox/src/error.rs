@@ -17,6 +17,11 @@ pub enum Error {
     /// A profile path is not absolute (profiles are resolved before they reach this crate).
     #[error("sandbox profile `{profile}`: path `{}` must be absolute", path.display())]
     RelativePath { profile: String, path: PathBuf },
+    /// A profile asks for the egress proxy but none was started for it.
+    #[error(
+        "sandbox profile `{0}`: network = \"egress-proxy\" but no egress proxy is running for it"
+    )]
+    NoEgressProxy(String),
     /// The plan could not be encoded for the helper.
     #[error("cannot encode the sandbox plan: {0}")]
     Encode(#[from] serde_json::Error),

@@ -98,10 +98,30 @@ pub struct Plan {
     pub network: Network,
     /// Limits.
     pub limits: Limits,
+    /// With the egress proxy: where it listens, and the port it appears on inside.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bridge: Option<Bridge>,
+    /// Variables added to the command's environment (the proxy settings).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub env: Vec<(String, String)>,
     /// Test hook: act as if these mechanisms were missing from the kernel.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub missing: Vec<Mechanism>,
 }
+
+/// The way out of a private network: inside, `127.0.0.1:port`; outside, the egress proxy's
+/// Unix socket (which init reaches through a directory handle opened before any mount, so the
+/// socket's directory may be hidden from the command).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Bridge {
+    /// The proxy's socket.
+    pub socket: PathBuf,
+    /// The port inside the sandbox.
+    pub port: u16,
+}
+
+/// The port the egress proxy appears on inside a sandbox.
+pub const BRIDGE_PORT: u16 = 3128;
 
 /// How to reach the helper: Warden's own executable, and the test hook.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -200,6 +220,36 @@ pub fn plan(
     dedup(&mut write);
     let private: Vec<PathBuf> = PRIVATE.iter().map(PathBuf::from).collect();
     let cwd = command.cwd.clone();
+    let bridge = match (profile.network, &profile.egress) {
+        (Network::EgressProxy, Some(socket)) => Some(Bridge {
+            socket: socket.clone(),
+            port: BRIDGE_PORT,
+        }),
+        (Network::EgressProxy, None) => return Err(Error::NoEgressProxy(profile.name.clone())),
+        _ => None,
+    };
+    let env = bridge
+        .as_ref()
+        .map(|b| {
+            let url = format!("http://127.0.0.1:{}", b.port);
+            [
+                "HTTP_PROXY",
+                "HTTPS_PROXY",
+                "ALL_PROXY",
+                "http_proxy",
+                "https_proxy",
+                "all_proxy",
+            ]
+            .iter()
+            .map(|k| ((*k).to_owned(), url.clone()))
+            .chain(
+                ["NO_PROXY", "no_proxy"]
+                    .iter()
+                    .map(|k| ((*k).to_owned(), String::new())),
+            )
+            .collect()
+        })
+        .unwrap_or_default();
     let mut keep: Vec<PathBuf> = read
         .iter()
         .chain(&profile.write)
@@ -221,6 +271,8 @@ pub fn plan(
         keep,
         network: profile.network,
         limits: profile.limits,
+        bridge,
+        env,
         missing: helper.missing.clone(),
     })
 }

@@ -90,6 +90,8 @@ fn with_a_profile_the_helper_runs_and_carries_the_whole_plan() {
             keep: paths(&["/tmp/out", "/tmp/project"]),
             network: Network::None,
             limits: Limits::default(),
+            bridge: None,
+            env: Vec::new(),
             missing: Vec::new(),
         }
     );

@@ -75,6 +75,18 @@ fn attempt(action: &str) -> Result<String, String> {
             block.resize(mib * 1024 * 1024, 1);
             Ok(format!("{} bytes", block.len()))
         }
+        "proxy" => {
+            // CONNECT through the egress proxy the sandbox was given; the status line.
+            let port = crate::plan::BRIDGE_PORT;
+            let mut s = TcpStream::connect(("127.0.0.1", port)).map_err(io)?;
+            s.set_read_timeout(Some(Duration::from_secs(15)))
+                .map_err(io)?;
+            write!(s, "CONNECT {arg} HTTP/1.1\r\nHost: {arg}\r\n\r\n").map_err(io)?;
+            let mut head = [0u8; 256];
+            let n = s.read(&mut head).map_err(io)?;
+            let text = String::from_utf8_lossy(head.get(..n).unwrap_or_default()).into_owned();
+            Ok(text.lines().next().unwrap_or_default().to_owned())
+        }
         "connect" => {
             let addr: SocketAddr = arg.parse().map_err(|e| format!("{e}"))?;
             TcpStream::connect_timeout(&addr, Duration::from_secs(2))

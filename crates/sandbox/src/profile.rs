@@ -21,6 +21,9 @@ pub struct Profile {
     pub network: Network,
     /// Resource limits.
     pub limits: Limits,
+    /// With [`Network::EgressProxy`]: the Unix socket Warden's egress proxy listens on.
+    #[serde(default)]
+    pub egress: Option<PathBuf>,
 }
 
 /// The network a sandboxed process sees.
@@ -76,6 +79,7 @@ impl Profile {
             hide: Vec::new(),
             network: Network::None,
             limits: Limits::default(),
+            egress: None,
         }
     }
 }

@@ -31,6 +31,7 @@ fn profile(read: &[&Path], write: &[&Path], network: Network) -> Profile {
             processes: Some(64),
             ..Limits::default()
         },
+        egress: None,
     }
 }
 

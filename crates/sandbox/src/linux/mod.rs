@@ -10,6 +10,7 @@
 
 #![allow(unsafe_code)]
 
+mod bridge;
 mod fs;
 mod limits;
 mod rules;
@@ -170,8 +171,14 @@ fn init(plan: &Plan, signals: &SigSet) -> Result<i32, SetupError> {
     // If the helper dies (even by SIGKILL), init dies, and with it the whole namespace.
     nix::sys::prctl::set_pdeathsig(Signal::SIGKILL)
         .map_err(|e| SetupError::other(format!("prctl: {e}"), EXIT_SETUP))?;
+    let exit = plan.bridge.as_ref().map(bridge::open_exit).transpose()?;
     fs::prepare(plan)?;
+    // Init holds handles to the host (the proxy's directory): keep the command, which runs
+    // as the same user, out of /proc/1.
+    nix::sys::prctl::set_dumpable(false)
+        .map_err(|e| SetupError::other(format!("prctl: {e}"), EXIT_SETUP))?;
     let _ = nix::unistd::sethostname("warden-sandbox");
+    let listener = plan.bridge.as_ref().map(bridge::listen).transpose()?;
     // RLIMIT_NPROC does not bind root; a PID namespace's own pid_max (Linux 6.14+) does. Once
     // PIDs wrap, the kernel skips the first RESERVED_PIDS, so those are added on top.
     if let Some(n) = plan.limits.processes {
@@ -186,7 +193,12 @@ fn init(plan: &Plan, signals: &SigSet) -> Result<i32, SetupError> {
             let e = command(plan);
             std::process::exit(report(plan, &e))
         }
-        Ok(ForkResult::Parent { child }) => Ok(wait_for(child, signals, true)),
+        Ok(ForkResult::Parent { child }) => {
+            if let (Some(listener), Some(exit)) = (listener, exit) {
+                std::thread::spawn(move || bridge::relay(&listener, &exit));
+            }
+            Ok(wait_for(child, signals, true))
+        }
         Err(e) => Err(SetupError::other(format!("fork: {e}"), EXIT_SETUP)),
     }
 }
@@ -248,7 +260,9 @@ fn command(plan: &Plan) -> SetupError {
         reason = "the sandbox helper executes the confined command"
     )]
     let mut cmd = std::process::Command::new(&plan.program);
-    let e = std::os::unix::process::CommandExt::exec(cmd.args(&plan.args));
+    cmd.args(&plan.args)
+        .envs(plan.env.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+    let e = std::os::unix::process::CommandExt::exec(&mut cmd);
     let status = if e.kind() == std::io::ErrorKind::NotFound {
         EXIT_NOT_FOUND
     } else {

@@ -3,7 +3,7 @@
 //! ports; it may not signal processes or reach abstract sockets outside its domain.
 
 use landlock::{
-    ABI, Access, AccessFs, AccessNet, CompatLevel, Compatible, Ruleset, RulesetAttr,
+    ABI, Access, AccessFs, AccessNet, CompatLevel, Compatible, NetPort, Ruleset, RulesetAttr,
     RulesetCreatedAttr, RulesetStatus, Scope, path_beneath_rules,
 };
 
@@ -34,19 +34,24 @@ pub(super) fn restrict(plan: &Plan) -> Result<(), SetupError> {
             .handle_access(AccessNet::from_all(abi))
             .map_err(failed)?;
     }
-    let status = ruleset
-        .scope(Scope::from_all(abi))
-        .map_err(failed)?
-        .create()
-        .map_err(failed)?
-        .add_rules(path_beneath_rules(&plan.read, AccessFs::from_read(abi)))
-        .map_err(failed)?
-        .add_rules(path_beneath_rules(&plan.write, AccessFs::from_all(abi)))
-        .map_err(failed)?
-        .add_rules(path_beneath_rules(&plan.devices, AccessFs::from_all(abi)))
-        .map_err(failed)?
-        .restrict_self()
-        .map_err(failed)?;
+    let status =
+        ruleset
+            .scope(Scope::from_all(abi))
+            .map_err(failed)?
+            .create()
+            .map_err(failed)?
+            .add_rules(path_beneath_rules(&plan.read, AccessFs::from_read(abi)))
+            .map_err(failed)?
+            .add_rules(path_beneath_rules(&plan.write, AccessFs::from_all(abi)))
+            .map_err(failed)?
+            .add_rules(path_beneath_rules(&plan.devices, AccessFs::from_all(abi)))
+            .map_err(failed)?
+            .add_rules(plan.bridge.iter().map(|b| {
+                Ok::<_, landlock::RulesetError>(NetPort::new(b.port, AccessNet::ConnectTcp))
+            }))
+            .map_err(failed)?
+            .restrict_self()
+            .map_err(failed)?;
     if status.ruleset == RulesetStatus::NotEnforced {
         return Err(failed("this kernel does not enforce Landlock"));
     }
