@@ -267,26 +267,33 @@ egress = [{entry!r}]
 """,
         )
 
-    async def fetch(config):
+    async def fetch(config, target):
         command = [str(VENV / "mcp-server-fetch"), "--allow-private-ips", "--ignore-robots-txt"]
         async with Client(through_warden(config, *command), mode="legacy", read_timeout_seconds=60) as c:
-            return await c.call_tool("fetch", {"url": url})
+            return await c.call_tool("fetch", {"url": target})
 
     try:
         allowed = config_allowing(f"127.0.0.1:{port}", "allowed")
-        r = run(fetch(allowed))
+        r = run(fetch(allowed, url))
         assert not r.is_error and "egress page reached" in text_of(r), text_of(r)
-        refused = config_allowing("example.com", "refused")
-        r = run(fetch(refused))
+        # A URL the profile may not reach is refused before the call is forwarded.
+        unlisted = config_allowing("example.com", "unlisted")
+        r = run(fetch(unlisted, url))
+        assert r.is_error and "sandbox profile `web` may not reach" in text_of(r), text_of(r)
+        # A name the profile allows that resolves to loopback is refused by the proxy.
+        rebound = config_allowing(f"localhost:{port}", "rebound")
+        r = run(fetch(rebound, f"http://localhost:{port}/page.html"))
         assert r.is_error and "egress page reached" not in text_of(r), text_of(r)
     finally:
         server.shutdown()
-    # Every connection through the proxy is in the audit log, with its verdict.
+
     def egress(config):
         return [r["body"] for r in audit(config) if r["body"].get("event") == "egress"]
 
+    # Every connection through the proxy is in the audit log, with its verdict.
     ok = [e for e in egress(allowed) if e["port"] == port]
     assert ok and all(e["allowed"] and e["addr"] == "127.0.0.1" for e in ok), ok
-    no = [e for e in egress(refused) if e["port"] == port]
+    assert not [e for e in egress(unlisted) if e["port"] == port], "the refused call reached the proxy"
+    no = [e for e in egress(rebound) if e["port"] == port]
     assert no and not any(e["allowed"] for e in no), no
-    assert "not on the egress allow-list" in no[0]["reason"]
+    assert "a loopback address" in no[0]["reason"], no

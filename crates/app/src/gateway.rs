@@ -122,6 +122,7 @@ fn upstream(
         );
     }
     let mut sandbox = None;
+    let mut egress = None;
     let transport = match (&entry.command, &entry.url) {
         (Some(command), None) => {
             let (program, args) = command
@@ -157,6 +158,7 @@ fn upstream(
                 .sandbox_profile(entry.sandbox.as_deref(), env)
                 .with_context(|| format!("[upstreams.{name}]"))?;
             sandbox = Some(profile.as_ref().map_or(OFF, |p| p.name.as_str()).to_owned());
+            egress = crate::sandbox::egress_check(loaded, profile.as_ref())?;
             Transport::Stdio(launch(name, &command, profile.as_ref(), helper)?)
         }
         (None, Some(url)) => {
@@ -192,6 +194,7 @@ fn upstream(
         proxy.detect = d;
     }
     proxy.sandbox = sandbox;
+    proxy.egress = egress;
     Ok(UpstreamSettings {
         name: name.to_owned(),
         transport,

@@ -78,6 +78,7 @@ pub async fn serve_stdio(loaded: &Loaded, command: &[String], env: &Env) -> Resu
             .map_or(crate::sandbox::OFF, |p| p.name.as_str())
             .to_owned(),
     );
+    settings.egress = crate::sandbox::egress_check(loaded, profile.as_ref())?;
     let launch = crate::sandbox::launch(&settings.server, &command, profile.as_ref(), &helper)?;
     let mut child = spawn(&launch)?;
     let (Some(stdin), Some(stdout), Some(stderr)) =

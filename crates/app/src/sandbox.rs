@@ -298,6 +298,21 @@ fn candidates(loaded: &Loaded, env: &Env) -> Vec<PathBuf> {
     candidates
 }
 
+/// The check of URLs in tool arguments for an upstream in `profile` (only with the egress
+/// proxy: without it no URL is reachable, and with the host network none is checked).
+pub fn egress_check(
+    loaded: &Loaded,
+    profile: Option<&Profile>,
+) -> Result<Option<std::sync::Arc<warden_proxy::EgressCheck>>> {
+    let Some(p) = profile.filter(|p| p.network == Network::EgressProxy) else {
+        return Ok(None);
+    };
+    Ok(Some(std::sync::Arc::new(warden_proxy::EgressCheck {
+        profile: p.name.clone(),
+        rules: loaded.egress_rules(&p.name)?,
+    })))
+}
+
 /// A running egress proxy; its socket goes away with it.
 #[derive(Debug)]
 pub struct EgressProxy {

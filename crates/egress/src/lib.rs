@@ -2,6 +2,7 @@
 //! (`resolve`), and the HTTP/HTTPS (`CONNECT`) proxy sandboxed processes reach the network
 //! through (`proxy`).
 
+pub mod args;
 pub mod proxy;
 pub mod resolve;
 pub mod rules;

@@ -26,5 +26,5 @@ pub use error::{Error, Result};
 pub use facts::facts_from_tool;
 pub use guard::{Act, Actions, DetectSettings, Screened, screen_arguments};
 pub use metrics::Metrics;
-pub use settings::{AgentGuard, Alerts, PauseHook, Settings, ToolOverride};
+pub use settings::{AgentGuard, Alerts, EgressCheck, PauseHook, Settings, ToolOverride};
 pub use stdio::{Ended, Streams, run};

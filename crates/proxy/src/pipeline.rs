@@ -105,6 +105,18 @@ pub(crate) async fn govern(shared: &Arc<Shared>, mut msg: Message, id: Value, me
             params.insert("arguments".to_owned(), scanned);
         }
     }
+    // Stage 4 also: a URL in the arguments the upstream's sandbox could not reach refuses the
+    // call here, with the reason in the decision, rather than as a tool error later.
+    if decision.is_allow()
+        && let Some(egress) = &shared.settings.egress
+        && let Some((pointer, url, why)) =
+            warden_egress::args::first_refusal(&egress.rules, &request.arguments)
+    {
+        decision = Decision::refuse(format!(
+            "the arguments name `{url}` at `{pointer}`, which sandbox profile `{}` may not reach: {why}",
+            egress.profile
+        ));
+    }
     // Stage 4b: a paused agent is refused before any limit or breaker counts the call (a
     // half-open breaker's probe taken here would never be given back). Otherwise the call is
     // shown to the agent's baseline: an alert severe enough pauses the agent and refuses this

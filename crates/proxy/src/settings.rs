@@ -63,9 +63,21 @@ pub struct Settings {
     pub alerts: Option<Alerts>,
     /// Where each governed call's span goes (OpenTelemetry).
     pub spans: Option<crate::trace::Spans>,
+    /// The egress allow-list of the upstream's sandbox profile (with `network =
+    /// "egress-proxy"`): a URL in the arguments it refuses refuses the call.
+    pub egress: Option<std::sync::Arc<EgressCheck>>,
     /// The sandbox profile the upstream runs in (`off` when unconfined; `None` for a remote
     /// server), recorded with each session's start.
     pub sandbox: Option<String>,
+}
+
+/// A sandbox profile's egress allow-list, applied to URLs in tool arguments.
+#[derive(Debug)]
+pub struct EgressCheck {
+    /// The profile's name (for refusals).
+    pub profile: String,
+    /// Its allow-list.
+    pub rules: warden_egress::Rules,
 }
 
 /// Sends an alert (a JSON object with `kind`, `severity`, `text` and details) somewhere.
@@ -128,6 +140,7 @@ impl Settings {
             alerts: None,
             spans: None,
             sandbox: None,
+            egress: None,
         }
     }
 }
