@@ -3,7 +3,7 @@
 # side in one run). The latency benchmark runs twice: with the scheduler free to use both
 # cores, and with client, Warden and server sharing one core (`taskset -c 0`), which takes this
 # VM's cross-core wake-up latency out of the comparison.
-#   bash scripts/bench.sh [latency|gateway|approvals|controls|anomaly|policy|audit|detect|all]
+#   bash scripts/bench.sh [latency|gateway|approvals|controls|sandbox|anomaly|policy|audit|detect|all]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build --release --locked -p warden-cli -p warden-bench
@@ -19,6 +19,7 @@ if [ "$what" = all ] || [ "$what" = controls ]; then
   "${bench[@]}" controls --warden target/release/warden
   taskset -c 0 "${bench[@]}" controls --warden target/release/warden
 fi
+if [ "$what" = all ] || [ "$what" = sandbox ]; then "${bench[@]}" sandbox --warden target/release/warden; fi
 if [ "$what" = all ] || [ "$what" = anomaly ]; then "${bench[@]}" anomaly; fi
 if [ "$what" = all ] || [ "$what" = policy ]; then "${bench[@]}" policy; fi
 if [ "$what" = all ] || [ "$what" = audit ]; then "${bench[@]}" audit; fi

@@ -1,5 +1,5 @@
 //! `warden-bench`: the figures in BENCHMARKS.md, each measured side by side with its baseline in
-//! the same run. Usage: `warden-bench [latency|gateway|approvals|controls|anomaly|policy|audit|detect|all] [--warden PATH] [--corpus FILE]...`.
+//! the same run. Usage: `warden-bench [latency|gateway|approvals|controls|sandbox|anomaly|policy|audit|detect|all] [--warden PATH] [--corpus FILE]...`.
 #![allow(
     clippy::disallowed_methods,
     reason = "the harness starts the binaries it measures"
@@ -13,6 +13,7 @@ mod detect;
 mod gateway;
 mod latency;
 mod policy;
+mod sandbox;
 mod stats;
 
 use std::path::PathBuf;
@@ -49,6 +50,9 @@ fn main() -> anyhow::Result<()> {
     }
     if matches!(what, "controls" | "all") {
         controls::run(&warden)?;
+    }
+    if matches!(what, "sandbox" | "all") {
+        sandbox::run(&warden)?;
     }
     if matches!(what, "anomaly" | "all") {
         anomaly::run();
