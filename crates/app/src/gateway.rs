@@ -123,6 +123,7 @@ fn upstream(
     }
     let mut sandbox = None;
     let mut egress = None;
+    let mut roots = None;
     let transport = match (&entry.command, &entry.url) {
         (Some(command), None) => {
             let (program, args) = command
@@ -159,6 +160,7 @@ fn upstream(
                 .with_context(|| format!("[upstreams.{name}]"))?;
             sandbox = Some(profile.as_ref().map_or(OFF, |p| p.name.as_str()).to_owned());
             egress = crate::sandbox::egress_check(loaded, profile.as_ref())?;
+            roots = crate::sandbox::roots(profile.as_ref());
             Transport::Stdio(launch(name, &command, profile.as_ref(), helper)?)
         }
         (None, Some(url)) => {
@@ -195,6 +197,7 @@ fn upstream(
     }
     proxy.sandbox = sandbox;
     proxy.egress = egress;
+    proxy.roots = roots;
     Ok(UpstreamSettings {
         name: name.to_owned(),
         transport,

@@ -79,6 +79,7 @@ pub async fn serve_stdio(loaded: &Loaded, command: &[String], env: &Env) -> Resu
             .to_owned(),
     );
     settings.egress = crate::sandbox::egress_check(loaded, profile.as_ref())?;
+    settings.roots = crate::sandbox::roots(profile.as_ref());
     let launch = crate::sandbox::launch(&settings.server, &command, profile.as_ref(), &helper)?;
     let mut child = spawn(&launch)?;
     let (Some(stdin), Some(stdout), Some(stderr)) =

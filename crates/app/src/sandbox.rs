@@ -298,6 +298,19 @@ fn candidates(loaded: &Loaded, env: &Env) -> Vec<PathBuf> {
     candidates
 }
 
+/// The paths roots are narrowed to for an upstream in `profile` (`None` when it reads
+/// everything, or runs unconfined).
+pub fn roots(profile: Option<&Profile>) -> Option<Vec<PathBuf>> {
+    let p = profile?;
+    if p.read.iter().any(|r| r == Path::new("/")) {
+        return None;
+    }
+    let mut paths: Vec<PathBuf> = p.read.iter().chain(&p.write).cloned().collect();
+    paths.sort();
+    paths.dedup();
+    Some(paths)
+}
+
 /// The check of URLs in tool arguments for an upstream in `profile` (only with the egress
 /// proxy: without it no URL is reachable, and with the host network none is checked).
 pub fn egress_check(

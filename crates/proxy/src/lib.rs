@@ -16,6 +16,7 @@ pub mod metrics;
 pub mod pipeline;
 mod relay;
 mod reply;
+mod roots;
 mod session;
 mod settings;
 pub mod stdio;

@@ -148,14 +148,23 @@ async fn answer_server_request(shared: &Shared, mut msg: Message, id: &Value) {
         let _ = waiter.send(msg.value);
         return;
     }
+    let mut narrow = false;
     let original = id.as_i64().and_then(|down| {
         let mut state = shared.state();
         let original = state.server_requests.remove(&down)?;
         state.server_requests_rev.remove(&original.to_string());
+        narrow = state.roots_requests.remove(&down);
         Some(original)
     });
     match original {
         Some(original) => {
+            // The roots a client offers are narrowed to what the upstream's sandbox reaches.
+            if narrow
+                && let Some(allowed) = &shared.settings.roots
+                && let Some(result) = msg.value.get_mut("result")
+            {
+                crate::roots::narrow(result, allowed);
+            }
             msg.set_id(original);
             shared.send_upstream(&msg.value).await;
         }
@@ -180,6 +189,9 @@ pub(crate) async fn from_upstream(shared: &Shared, msg: Message) {
                 let down = state.next_client_id();
                 state.server_requests.insert(down, id.clone());
                 state.server_requests_rev.insert(id.to_string(), down);
+                if method == "roots/list" && shared.settings.roots.is_some() {
+                    state.roots_requests.insert(down);
+                }
                 down
             };
             msg.set_id(Value::from(down));

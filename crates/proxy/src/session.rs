@@ -69,6 +69,8 @@ pub(crate) struct State {
     pub server_requests: HashMap<i64, Value>,
     /// The upstream's id of a server-to-client request (as JSON text) -> client-facing id.
     pub server_requests_rev: HashMap<String, i64>,
+    /// Client-facing ids of `roots/list` requests whose answers are narrowed.
+    pub roots_requests: std::collections::HashSet<i64>,
     pub client_era: Option<Era>,
     pub upstream_era: Option<Era>,
     /// The upstream's `initialize` result, when Warden initialized it for a modern client.

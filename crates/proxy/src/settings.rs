@@ -66,6 +66,9 @@ pub struct Settings {
     /// The egress allow-list of the upstream's sandbox profile (with `network =
     /// "egress-proxy"`): a URL in the arguments it refuses refuses the call.
     pub egress: Option<std::sync::Arc<EgressCheck>>,
+    /// The paths the upstream's sandbox may read or write (`None`: everything): the roots a
+    /// client gives the upstream are narrowed to them.
+    pub roots: Option<Vec<std::path::PathBuf>>,
     /// The sandbox profile the upstream runs in (`off` when unconfined; `None` for a remote
     /// server), recorded with each session's start.
     pub sandbox: Option<String>,
@@ -141,6 +144,7 @@ impl Settings {
             spans: None,
             sandbox: None,
             egress: None,
+            roots: None,
         }
     }
 }
