@@ -247,6 +247,8 @@ pub struct UpstreamEntry {
     pub cwd: Option<PathBuf>,
     /// Sandbox profile (stdio): a name from `[sandbox.profiles]`, or `off` to run unconfined.
     pub sandbox: Option<String>,
+    /// Warden's built-in `exec` tool as this server (instead of `command` or `url`).
+    pub exec: Option<crate::sandbox::ExecConfig>,
     /// URL of a Streamable HTTP server.
     pub url: Option<String>,
     /// Headers for a remote server; values may be `${env:NAME}` or `${secret:NAME}`.
@@ -299,6 +301,8 @@ pub struct UpstreamConfig {
     pub cwd: Option<PathBuf>,
     /// Sandbox profile: a name from `[sandbox.profiles]`, or `off` to run unconfined.
     pub sandbox: Option<String>,
+    /// Warden's built-in `exec` tool as the server (no command after `--`).
+    pub exec: Option<crate::sandbox::ExecConfig>,
 }
 
 /// `[policy]`.

@@ -66,12 +66,10 @@ fn call(name: &str, args: &Value) -> Value {
     json!({"content": [{"type": "text", "text": text}], "isError": false})
 }
 
-fn handle(msg: &Value) -> Option<Value> {
-    let id = msg.get("id")?.clone();
-    let method = msg.get("method")?.as_str()?;
-    let params = msg.get("params").cloned().unwrap_or_else(|| json!({}));
-    let modern = params["_meta"][META_VERSION].as_str() == Some(MODERN);
-    let mut result = match method {
+/// The answers every tools-only server of Warden's gives: `initialize` (legacy era),
+/// `server/discover` (modern era) and `ping`.
+pub(crate) fn lifecycle(method: &str, params: &Value, info: &Value) -> Option<Value> {
+    Some(match method {
         "initialize" => {
             let asked = params["protocolVersion"].as_str().unwrap_or_default();
             let version = if LEGACY.contains(&asked) {
@@ -79,13 +77,25 @@ fn handle(msg: &Value) -> Option<Value> {
             } else {
                 LEGACY[0]
             };
-            json!({"protocolVersion": version, "capabilities": {"tools": {}}, "serverInfo": {"name": "warden-demo", "version": env!("CARGO_PKG_VERSION")}})
+            json!({"protocolVersion": version, "capabilities": {"tools": {}}, "serverInfo": info})
         }
         "server/discover" => json!({
             "supportedVersions": [MODERN], "capabilities": {"tools": {}}, "ttlMs": 0, "cacheScope": "public",
-            "_meta": {"io.modelcontextprotocol/serverInfo": {"name": "warden-demo", "version": env!("CARGO_PKG_VERSION")}}
+            "_meta": {"io.modelcontextprotocol/serverInfo": info}
         }),
         "ping" => json!({}),
+        _ => return None,
+    })
+}
+
+fn handle(msg: &Value) -> Option<Value> {
+    let id = msg.get("id")?.clone();
+    let method = msg.get("method")?.as_str()?;
+    let params = msg.get("params").cloned().unwrap_or_else(|| json!({}));
+    let modern = params["_meta"][META_VERSION].as_str() == Some(MODERN);
+    let info = json!({"name": "warden-demo", "version": env!("CARGO_PKG_VERSION")});
+    let mut result = match method {
+        "initialize" | "server/discover" | "ping" => lifecycle(method, &params, &info)?,
         "tools/list" => json!({"tools": tools()}),
         "tools/call" => call(
             params["name"].as_str().unwrap_or_default(),

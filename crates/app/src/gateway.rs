@@ -125,6 +125,18 @@ fn upstream(
     let mut egress = None;
     let mut roots = None;
     let transport = match (&entry.command, &entry.url) {
+        (None, None) if let Some(e) = &entry.exec => {
+            let (command, profile) = loaded
+                .exec_upstream(e, helper, env)
+                .with_context(|| format!("[upstreams.{name}]"))?;
+            sandbox = Some(profile.name.clone());
+            egress = crate::sandbox::egress_check(loaded, Some(&profile))?;
+            // Warden's own exec server runs unconfined; each command gets the profile.
+            Transport::Stdio(warden_sandbox::transform(&command, None, helper)?)
+        }
+        _ if entry.exec.is_some() => {
+            bail!("[upstreams.{name}] has `exec` and `command` or `url`: choose one")
+        }
         (Some(command), None) => {
             let (program, args) = command
                 .split_first()
@@ -241,6 +253,14 @@ pub fn profiles(loaded: &Loaded, env: &Env) -> Result<Vec<Profile>> {
         .values()
         .filter(|e| e.command.is_some())
         .map(|e| e.sandbox.as_deref())
+        .chain(
+            loaded
+                .config
+                .upstreams
+                .values()
+                .filter_map(|e| e.exec.as_ref())
+                .map(|x| x.profile.as_deref()),
+        )
         .collect();
     if loaded.config.upstreams.is_empty() {
         choices.push(None);

@@ -9,6 +9,7 @@ pub mod demo;
 pub mod demo_server;
 pub mod detect;
 pub mod env;
+pub mod exec_server;
 pub mod gateway;
 pub mod identity_cmd;
 pub mod init;

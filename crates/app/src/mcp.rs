@@ -17,13 +17,24 @@ const EXIT_GRACE: Duration = Duration::from_secs(5);
 
 /// Runs one stdio session. Returns the process exit code.
 pub async fn serve_stdio(loaded: &Loaded, command: &[String], env: &Env) -> Result<i32> {
-    require_command(command)?;
+    let exec = loaded.config.upstream.exec.as_ref();
+    match exec {
+        Some(_) if !command.is_empty() => anyhow::bail!(
+            "[upstream] exec runs Warden's built-in exec tool: give no command after `--`"
+        ),
+        Some(_) => {}
+        None => require_command(command)?,
+    }
     let engine = Arc::new(loaded.engine()?);
     // Fail closed: a gateway whose detectors cannot run must not start.
     if let Err(problems) = warden_detect::self_check() {
         anyhow::bail!("detectors failed their self-check: {}", problems.join("; "));
     }
-    let mut settings = loaded.settings(command);
+    let mut settings = if exec.is_some() {
+        loaded.settings(&["exec".to_owned()])
+    } else {
+        loaded.settings(command)
+    };
     let audit_path = loaded.audit_path();
     let log = Log::open(&audit_path, loaded.config.audit.durability)?;
     // `${secret:...}` in a webhook header needs the identity store; open it only then.
@@ -56,15 +67,26 @@ pub async fn serve_stdio(loaded: &Loaded, command: &[String], env: &Env) -> Resu
         .approvals
         .as_ref()
         .map(warden_proxy::Approvals::watch);
-    let (program, args) = command.split_first().context("no upstream command")?;
-    let command = Command {
-        program: program.clone(),
-        args: args.to_vec(),
-        env: loaded.upstream_env(env),
-        cwd: loaded.upstream_cwd(),
-    };
-    let profile = loaded.sandbox_profile(loaded.config.upstream.sandbox.as_deref(), env)?;
     let helper = crate::sandbox::helper(env)?;
+    // The built-in exec tool runs unconfined (it builds a sandbox per command); the profile
+    // its commands run in is proved and labels the session like any other.
+    let (command, profile, confine) = match exec {
+        Some(e) => {
+            let (command, profile) = loaded.exec_upstream(e, &helper, env)?;
+            (command, Some(profile), false)
+        }
+        None => {
+            let (program, args) = command.split_first().context("no upstream command")?;
+            let command = Command {
+                program: program.clone(),
+                args: args.to_vec(),
+                env: loaded.upstream_env(env),
+                cwd: loaded.upstream_cwd(),
+            };
+            let profile = loaded.sandbox_profile(loaded.config.upstream.sandbox.as_deref(), env)?;
+            (command, profile, true)
+        }
+    };
     let _egress = match &profile {
         Some(p) => crate::sandbox::start_egress(loaded, p, &log)?,
         None => None,
@@ -80,12 +102,16 @@ pub async fn serve_stdio(loaded: &Loaded, command: &[String], env: &Env) -> Resu
     );
     settings.egress = crate::sandbox::egress_check(loaded, profile.as_ref())?;
     settings.roots = crate::sandbox::roots(profile.as_ref());
-    let launch = crate::sandbox::launch(&settings.server, &command, profile.as_ref(), &helper)?;
+    let launch = if confine {
+        crate::sandbox::launch(&settings.server, &command, profile.as_ref(), &helper)?
+    } else {
+        warden_sandbox::transform(&command, None, &helper)?
+    };
     let mut child = spawn(&launch)?;
     let (Some(stdin), Some(stdout), Some(stderr)) =
         (child.stdin.take(), child.stdout.take(), child.stderr.take())
     else {
-        anyhow::bail!("upstream `{program}` started without pipes");
+        anyhow::bail!("upstream `{}` started without pipes", launch.display);
     };
     widen_pipe(&stdin);
     widen_pipe(&stdout);

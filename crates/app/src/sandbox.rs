@@ -103,6 +103,20 @@ impl LimitsConfig {
     }
 }
 
+/// `exec = { ... }` on an upstream: Warden's built-in `exec` tool.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExecConfig {
+    /// The profile commands run in (`[sandbox] default` when absent; never `off`).
+    pub profile: Option<String>,
+    /// Longest a command may run (default 30 s).
+    pub timeout_ms: Option<u64>,
+    /// Most bytes of stdout and of stderr returned each (default 64 KiB).
+    pub max_output_bytes: Option<usize>,
+    /// Working directory of commands that do not name one.
+    pub cwd: Option<PathBuf>,
+}
+
 /// How Warden reaches its sandbox helper (its own executable) and the test hook
 /// `WARDEN_SANDBOX_UNAVAILABLE=landlock,...`.
 pub fn helper(env: &Env) -> Result<Helper> {
@@ -201,6 +215,41 @@ impl Loaded {
             limits: config.limits.build(),
             egress,
         }))
+    }
+
+    /// The built-in exec server for `exec`: the command that starts it (Warden itself,
+    /// unconfined) and the profile its commands run in.
+    pub fn exec_upstream(
+        &self,
+        exec: &ExecConfig,
+        helper: &Helper,
+        env: &Env,
+    ) -> Result<(Command, Profile)> {
+        let Some(profile) = self.sandbox_profile(exec.profile.as_deref(), env)? else {
+            bail!("exec: commands always run in a sandbox profile; `off` is not one");
+        };
+        let settings = crate::exec_server::ExecSettings {
+            profile: profile.clone(),
+            helper_exe: helper.exe.clone(),
+            missing: helper.missing.clone(),
+            timeout_ms: exec.timeout_ms.unwrap_or(30_000),
+            max_output_bytes: exec.max_output_bytes.unwrap_or(64 * 1024),
+            env: ["PATH", "LANG", "TZ"]
+                .iter()
+                .filter_map(|k| Some(((*k).to_owned(), env.get(k)?.to_owned())))
+                .collect(),
+            cwd: exec.cwd.as_deref().map(|p| self.expand(p, env)),
+        };
+        let command = Command {
+            program: helper.exe.display().to_string(),
+            args: vec![
+                crate::exec_server::COMMAND.to_owned(),
+                serde_json::to_string(&settings)?,
+            ],
+            env: Vec::new(),
+            cwd: None,
+        };
+        Ok((command, profile))
     }
 
     /// `~/` from `HOME`, relative paths from the config's directory, made absolute.

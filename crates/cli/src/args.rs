@@ -76,8 +76,8 @@ pub struct InitArgs {
 pub struct McpArgs {
     #[command(flatten)]
     pub config: ConfigArg,
-    /// The upstream server command and its arguments, after `--`.
-    #[arg(last = true, required = true, value_name = "COMMAND")]
+    /// The upstream server command and its arguments, after `--` (none with `[upstream] exec`).
+    #[arg(last = true, value_name = "COMMAND")]
     pub command: Vec<String>,
 }
 

@@ -45,6 +45,27 @@ pub fn internal() -> Option<i32> {
                 Err(_) => 1,
             })
         }
+        Some(warden_app::exec_server::COMMAND) => {
+            let settings = args.next().unwrap_or_default();
+            Some(exec_server(&settings))
+        }
         _ => None,
+    }
+}
+
+/// `warden exec-server SETTINGS`: the built-in exec tool's MCP server (started by Warden).
+fn exec_server(settings: &str) -> i32 {
+    let settings: warden_app::exec_server::ExecSettings = match serde_json::from_str(settings) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("warden exec-server: unreadable settings: {e}");
+            return exit::FAILURE;
+        }
+    };
+    let result = super::runtime_single()
+        .and_then(|rt| Ok(rt.block_on(warden_app::exec_server::serve(settings))?));
+    match result {
+        Ok(()) => exit::OK,
+        Err(e) => super::fail(&e),
     }
 }

@@ -346,3 +346,82 @@ fn upstreams_run_confined_and_an_opt_out_is_logged() {
         .collect();
     assert_eq!(starts, vec![json!("workspace"), json!("off")]);
 }
+
+#[test]
+fn the_exec_tool_runs_commands_confined_with_limits_and_under_policy() {
+    let dir = workspace();
+    let config = dir.path().join("warden.toml");
+    let text = std::fs::read_to_string(&config).unwrap().replacen(
+        "[upstream]\nname = \"demo\"\n",
+        "[upstream]\nname = \"shell\"\nexec = { timeout_ms = 1500, max_output_bytes = 100 }\n",
+        1,
+    );
+    std::fs::write(&config, text).unwrap();
+    let policies = dir.path().join("policies.cedar");
+    let mut text = std::fs::read_to_string(&policies).unwrap();
+    text.push_str(
+        "\n@id(\"exec-no-rm\")\npermit (principal, action == Action::\"call_tool\", resource == Tool::\"shell/exec\")\nwhen { context.args has command && !(context.args.command like \"rm *\") };\n",
+    );
+    std::fs::write(&policies, text).unwrap();
+    let mut s = Session::start_with(dir.path(), &[], dir.path().join("unused.jsonl"));
+    s.initialize();
+    let tools = s.request("tools/list", json!({}));
+    assert_eq!(tools["result"]["tools"][0]["name"], "exec", "{tools}");
+    let run = |s: &mut Session, line: &str| s.call("exec", json!({ "command": line }));
+    // Output, status and both streams come back.
+    let r = run(&mut s, "echo hi; echo oops >&2; exit 3");
+    let result = &r["result"];
+    assert_eq!(result["isError"], true, "{r}");
+    assert_eq!(result["structuredContent"]["exit_code"], 3, "{r}");
+    assert_eq!(result["structuredContent"]["stdout"], "hi\n", "{r}");
+    assert_eq!(result["structuredContent"]["stderr"], "oops\n", "{r}");
+    // Confined: the workspace is writable, the rest is not, and there is no network.
+    let target = dir.path().join("made-by-exec");
+    let r = run(&mut s, &format!("echo x > {}", target.display()));
+    assert_eq!(r["result"]["structuredContent"]["exit_code"], 0, "{r}");
+    assert!(target.exists());
+    let r = run(&mut s, "echo x > /etc/warden-exec-escape");
+    assert_eq!(r["result"]["isError"], true, "{r}");
+    assert!(!Path::new("/etc/warden-exec-escape").exists());
+    // Output is cut at the limit; a command past its time is killed with its sandbox.
+    let r = run(&mut s, "yes | head -c 100000");
+    assert_eq!(
+        r["result"]["structuredContent"]["stdout"]
+            .as_str()
+            .unwrap()
+            .len(),
+        100,
+        "{r}"
+    );
+    assert_eq!(r["result"]["structuredContent"]["truncated"], true, "{r}");
+    let started = Instant::now();
+    let r = run(&mut s, "sleep 30 & sleep 30");
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(r["result"]["structuredContent"]["timed_out"], true, "{r}");
+    assert!(
+        r["result"]["content"][0]["text"]
+            .as_str()
+            .unwrap()
+            .starts_with("killed after 1500 ms"),
+        "{r}"
+    );
+    // Policy sees the arguments.
+    let r = run(&mut s, "rm -rf /tmp/x");
+    assert!(
+        r["error"].is_object() || r["result"]["isError"] == true,
+        "{r}"
+    );
+    assert!(r.to_string().contains("no policy permits"), "{r}");
+    let (_, stderr) = s.finish();
+    assert!(!stderr.contains("runs unconfined"), "{stderr}");
+    let starts: Vec<_> = audit_records(dir.path())
+        .into_iter()
+        .filter(|r| r["body"]["event"] == "session_start")
+        .map(|r| r["body"]["sandbox"].clone())
+        .collect();
+    assert_eq!(starts, vec![json!("workspace")]);
+}
