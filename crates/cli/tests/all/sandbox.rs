@@ -425,3 +425,42 @@ fn the_exec_tool_runs_commands_confined_with_limits_and_under_policy() {
         .collect();
     assert_eq!(starts, vec![json!("workspace")]);
 }
+
+#[test]
+fn the_gateway_serves_the_exec_tool_in_its_profile() {
+    use crate::gateway::{POLICIES, text};
+    use crate::support::gateway::{Gateway, add_agent, configure, rt, token};
+    let dir = workspace();
+    configure(
+        dir.path(),
+        "[upstreams.shell]\nexec = { timeout_ms = 5000 }\n",
+        POLICIES,
+    );
+    add_agent(dir.path(), "bob", &["team=finance"]);
+    let gw = Gateway::start(dir.path());
+    let bob = token(dir.path(), "bob", "10m", &[]);
+    rt().block_on(async {
+        let s = gw.initialize(&bob).await;
+        assert_eq!(gw.tools(&bob, &s).await, ["shell__exec"]);
+        let (_, _, r) = gw
+            .call(
+                &bob,
+                &s,
+                "shell__exec",
+                json!({"command": "echo $((6*7)); hostname"}),
+            )
+            .await;
+        assert_eq!(r["result"]["isError"], false, "{r}");
+        assert_eq!(
+            r["result"]["structuredContent"]["stdout"], "42\nwarden-sandbox\n",
+            "{r}"
+        );
+    });
+    drop(gw);
+    let starts: Vec<_> = crate::support::audit_records_at(&dir.path().join("audit.db"))
+        .into_iter()
+        .filter(|r| r["body"]["event"] == "session_start")
+        .map(|r| r["body"]["sandbox"].clone())
+        .collect();
+    assert_eq!(starts, vec![json!("workspace")]);
+}
