@@ -428,7 +428,7 @@ fn the_exec_tool_runs_commands_confined_with_limits_and_under_policy() {
 
 #[test]
 fn the_gateway_serves_the_exec_tool_in_its_profile() {
-    use crate::gateway::{POLICIES, text};
+    use crate::gateway::POLICIES;
     use crate::support::gateway::{Gateway, add_agent, configure, rt, token};
     let dir = workspace();
     configure(
