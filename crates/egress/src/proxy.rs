@@ -226,6 +226,11 @@ async fn read_head<S: AsyncRead + Unpin>(s: &mut S) -> Result<(Vec<u8>, Vec<u8>)
     }
 }
 
+/// What a request head asks for: method, host and port (for fuzzing and diagnostics).
+pub fn destination(head: &[u8]) -> Result<(String, String, u16), &'static str> {
+    parse(head).map(|a| (a.method, a.host, a.port))
+}
+
 /// Understands a request head.
 fn parse(head: &[u8]) -> Result<Ask, &'static str> {
     let mut headers = [httparse::EMPTY_HEADER; 64];

@@ -121,8 +121,13 @@ fn split_port(s: &str) -> Option<(&str, Option<&str>)> {
 pub fn normalize(host: &str) -> Option<String> {
     let host = host.strip_suffix('.').unwrap_or(host);
     let ascii = url::Host::parse(host).ok()?;
+    let label_ok = |l: &str| {
+        !l.is_empty()
+            && l.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    };
     match ascii {
-        url::Host::Domain(d) if !d.is_empty() => Some(d),
+        url::Host::Domain(d) if d.split('.').all(label_ok) => Some(d),
         _ => None,
     }
 }

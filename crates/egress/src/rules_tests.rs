@@ -36,6 +36,10 @@ fn entries_parse_and_print_back() {
         "exa mple.com",
         "[::1",
         "example.com:70000",
+        "g*..",
+        "a..b",
+        "*.",
+        "ex*ample.com",
     ] {
         assert!(bad.parse::<Entry>().is_err(), "{bad}");
     }

@@ -360,9 +360,16 @@ fn origin_host_and_bad_input_are_refused_clearly() {
             .header("mcp-session-id", &s)
             .body(big.into_bytes())
             .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status().as_u16(), 413);
+            .await;
+        // The answer is 413; a client still writing the body when the server closes may see
+        // the connection reset before it reads that answer (a race in TCP, not a success).
+        match r {
+            Ok(r) => assert_eq!(r.status().as_u16(), 413),
+            Err(e) => assert!(
+                e.is_request() || e.is_body() || e.is_connect(),
+                "neither 413 nor a closed connection: {e:?}"
+            ),
+        }
         // Missing and unknown sessions.
         let call = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list"});
         assert_eq!(gw.post(Some(&alice), None, &call).await.0, 400);
