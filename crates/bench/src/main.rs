@@ -36,6 +36,9 @@ fn main() -> anyhow::Result<()> {
                 .unwrap_or_default()
                 .with_file_name("warden")
         });
+    if what == "egress-client" {
+        return sandbox::client(&args);
+    }
     if what == "otlp-sink" {
         return controls::sink();
     }

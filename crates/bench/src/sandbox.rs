@@ -11,7 +11,7 @@ use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use warden_sandbox::Profile;
@@ -261,7 +261,129 @@ fn egress() -> Result<()> {
     Ok(())
 }
 
+/// `warden-bench egress-client SERVER N PROXY|-`: N requests on new connections (through the
+/// proxy at PROXY when given), one duration in microseconds per line. Run inside a sandbox by
+/// [`bridged`].
+pub fn client(args: &[String]) -> Result<()> {
+    let server: SocketAddr = args.get(1).context("server")?.parse()?;
+    let n: usize = args.get(2).context("count")?.parse()?;
+    let proxy: Option<SocketAddr> = match args.get(3).map(String::as_str) {
+        Some("-") | None => None,
+        Some(p) => Some(p.parse()?),
+    };
+    let mut out = std::io::stdout().lock();
+    for _ in 0..n {
+        let t = Instant::now();
+        request(server, proxy, "/")?;
+        writeln!(out, "{}", t.elapsed().as_nanos())?;
+    }
+    Ok(())
+}
+
+/// The whole path a sandboxed server's request takes: inside the sandbox to 127.0.0.1:3128,
+/// init's relay to the proxy's Unix socket, the proxy (with audit records), the server; against
+/// the same client outside the sandbox connecting directly. Blocks alternate.
+fn bridged(warden: &Path) -> Result<()> {
+    let server = http_server()?;
+    let dir = tempfile::tempdir()?;
+    let socket = dir.path().join("egress.sock");
+    let log = warden_audit::Log::open(&dir.path().join("audit.db"), Default::default())?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()?;
+    rt.block_on(async {
+        let report: warden_egress::Report = Arc::new(move |e: warden_egress::Event| {
+            let log = log.clone();
+            Box::pin(async move {
+                let event = warden_types::AuditEvent::new(
+                    warden_types::AuditKind::Lifecycle,
+                    serde_json::json!({"event": "egress", "host": e.host, "port": e.port, "closed": e.closed}),
+                );
+                if e.closed {
+                    log.append_detached(event).await.is_ok()
+                } else {
+                    log.append(event).await.is_ok()
+                }
+            })
+        });
+        let proxy = warden_egress::Proxy::new(
+            "bench",
+            warden_egress::Rules::parse(&[format!("127.0.0.1:{}", server.port())])?,
+            warden_egress::Resolver::System,
+            report,
+        );
+        let listener = tokio::net::UnixListener::bind(&socket)?;
+        tokio::spawn(async move {
+            while let Ok((s, _)) = listener.accept().await {
+                tokio::spawn(proxy.clone().handle(s));
+            }
+        });
+        anyhow::Ok(())
+    })?;
+    let me = std::env::current_exe()?;
+    let mut profile = Profile::server_default("bench");
+    profile.network = warden_sandbox::Network::EgressProxy;
+    profile.egress = Some(socket.clone());
+    let n = (REQUESTS / 4).to_string();
+    let inside_proxy = format!("127.0.0.1:{}", warden_sandbox::plan::BRIDGE_PORT);
+    let times = |out: std::process::Output| -> Result<Vec<Duration>> {
+        anyhow::ensure!(
+            out.status.success(),
+            "client failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        Ok(String::from_utf8(out.stdout)?
+            .lines()
+            .filter_map(|l| l.parse::<u64>().ok())
+            .map(Duration::from_nanos)
+            .collect())
+    };
+    let mut direct = Vec::new();
+    let mut inside = Vec::new();
+    for _ in 0..4 {
+        let out = Command::new(&me)
+            .args(["egress-client", &server.to_string(), &n, "-"])
+            .output()?;
+        direct.extend(times(out)?);
+        let command = warden_sandbox::Command {
+            program: me.display().to_string(),
+            args: vec![
+                "egress-client".into(),
+                server.to_string(),
+                n.clone(),
+                inside_proxy.clone(),
+            ],
+            env: Vec::new(),
+            cwd: None,
+        };
+        let plan = plan(&command, me.clone(), &profile, &Helper::default())?;
+        let out = Command::new(warden)
+            .arg("sandbox-exec")
+            .arg(serde_json::to_string(&plan)?)
+            .output()?;
+        inside.extend(times(out)?);
+    }
+    let (d, i) = (Samples::new(direct), Samples::new(inside));
+    println!(
+        "egress from inside a sandbox (relay + proxy + audit), {} requests each on a new connection",
+        REQUESTS
+    );
+    println!(
+        "  p50: direct outside {:.1} µs, from the sandbox {:.1} µs, added {:.1} µs; p99: {:.1} → {:.1} µs, added {:.1} µs",
+        d.pct(50.0),
+        i.pct(50.0),
+        i.pct(50.0) - d.pct(50.0),
+        d.pct(99.0),
+        i.pct(99.0),
+        i.pct(99.0) - d.pct(99.0)
+    );
+    drop(rt);
+    Ok(())
+}
+
 pub fn run(warden: &Path) -> Result<()> {
     startup(warden)?;
-    egress()
+    egress()?;
+    bridged(warden)
 }
