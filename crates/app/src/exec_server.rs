@@ -93,6 +93,20 @@ async fn exec(s: &ExecSettings, args: &Value) -> Value {
         );
     };
     let cwd = match args["cwd"].as_str() {
+        Some(c)
+            if warden_sandbox::plan::PRIVATE
+                .iter()
+                .any(|m| std::path::Path::new(c).starts_with(m)) =>
+        {
+            return text_result(
+                format!(
+                    "`cwd` cannot be under the sandbox's private {}",
+                    warden_sandbox::plan::PRIVATE.join(" or ")
+                ),
+                true,
+                json!({}),
+            );
+        }
         Some(c) if std::path::Path::new(c).is_absolute() => Some(c.into()),
         Some(c) => {
             return text_result(

@@ -36,6 +36,21 @@ const HIDDEN_IN_HOME: &[&str] = &[
     ".password-store",
 ];
 
+/// Paths of local services a confined process must not reach (Unix sockets cross network
+/// namespaces): hidden in every profile unless named.
+const HIDDEN_SOCKETS: &[&str] = &[
+    "/run/user",
+    "/run/dbus",
+    "/var/run/dbus",
+    "/run/docker.sock",
+    "/var/run/docker.sock",
+    "/run/containerd",
+    "/run/podman",
+    "/run/snapd.socket",
+    "/run/systemd/private",
+    "/run/systemd/journal",
+];
+
 /// `[sandbox]`.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -168,11 +183,9 @@ impl Loaded {
             None => vec![PathBuf::from("/")],
         };
         let write: Vec<PathBuf> = config.write.iter().map(|p| path(p)).collect();
-        let named = |p: &Path| {
-            read.iter()
-                .chain(&write)
-                .any(|r| r != Path::new("/") && (p.starts_with(r) || r.starts_with(p)))
-        };
+        // A secret is shown only when the profile names it exactly (naming `~` or a file
+        // inside `~/.ssh` does not show `~/.ssh`).
+        let named = |p: &Path| read.iter().chain(&write).any(|r| r == p);
         let mut hide: Vec<PathBuf> = env
             .get("HOME")
             .map(|home| {
@@ -182,6 +195,12 @@ impl Loaded {
                     .collect()
             })
             .unwrap_or_default();
+        // Sockets that would reach outside the sandbox whatever its network: the session bus
+        // and per-user services (systemd-run, agents), the system bus, container engines.
+        if let Some(runtime) = env.get("XDG_RUNTIME_DIR") {
+            hide.push(PathBuf::from(runtime));
+        }
+        hide.extend(HIDDEN_SOCKETS.iter().map(PathBuf::from));
         hide.retain(|p| !named(p));
         // Warden's own state (audit log, approvals, identities, keys, baselines) stays hidden
         // even inside a readable or writable tree.

@@ -69,6 +69,7 @@ limits = { memory_mb = 256, cpu_secs = 0, processes = 32 }
                     .filter(|h| **h != ".npmrc")
                     .map(|h| Path::new("/home/u").join(h))
                     .collect();
+                h.extend(HIDDEN_SOCKETS.iter().map(PathBuf::from));
                 h.extend(
                     ["/srv/project/.warden", "/srv/project/.warden/audit.db"]
                         .iter()

@@ -166,7 +166,9 @@ impl Proxy {
         self.rules
             .allows_name(&ask.host, ask.port)
             .map_err(refused)?;
-        let addrs = self.resolver.lookup(&ask.host).await.map_err(|why| {
+        // Resolve the name as it was checked (punycode, lower case), not as it was spelled.
+        let name = crate::rules::normalize(&ask.host).unwrap_or_else(|| ask.host.clone());
+        let addrs = self.resolver.lookup(&name).await.map_err(|why| {
             refused(Refusal::Unresolved {
                 host: ask.host.clone(),
                 why,

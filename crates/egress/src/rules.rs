@@ -193,6 +193,9 @@ pub fn special(addr: IpAddr) -> Option<&'static str> {
         ("fd00:ec2::254/128", "cloud metadata"),
         ("ff00::/8", "multicast"),
         ("64:ff9b::/96", "NAT64"),
+        ("64:ff9b:1::/48", "NAT64"),
+        ("::/96", "IPv4-compatible"),
+        ("2002::/16", "6to4"),
     ];
     TABLE.iter().find_map(|(net, class)| {
         net.parse::<IpNet>()
@@ -263,7 +266,7 @@ impl Rules {
         };
         let by_net = self.entries.iter().any(|e| {
             Self::port_ok(&e.ports, port)
-                && matches!(&e.host, Host::Net(n) if n.contains(&unmapped) || n.contains(&addr))
+                && matches!(&e.host, Host::Net(n) if n.contains(&unmapped))
         });
         if by_net {
             return Ok(());

@@ -122,6 +122,17 @@ fn special_addresses_need_an_entry_naming_them() {
 }
 
 #[test]
+fn a_broad_ipv6_entry_does_not_reach_mapped_ipv4_special_addresses() {
+    let r = rules(&["[::/0]:*"]);
+    assert!(
+        r.allows_addr("x", ip("::ffff:169.254.169.254"), 80)
+            .is_err()
+    );
+    assert!(r.allows_addr("x", ip("::ffff:127.0.0.1"), 80).is_err());
+    assert_eq!(r.allows_addr("x", ip("2001:db8::1"), 80), Ok(()));
+}
+
+#[test]
 fn refusals_explain_themselves() {
     let r = rules(&["example.com"]);
     assert_eq!(

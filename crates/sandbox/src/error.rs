@@ -22,6 +22,9 @@ pub enum Error {
         "sandbox profile `{0}`: network = \"egress-proxy\" but no egress proxy is running for it"
     )]
     NoEgressProxy(String),
+    /// A path the sandbox acts on climbs with `..`.
+    #[error("path `{}` must not contain `..`", .0.display())]
+    ParentDir(PathBuf),
     /// The plan could not be encoded for the helper.
     #[error("cannot encode the sandbox plan: {0}")]
     Encode(#[from] serde_json::Error),

@@ -194,7 +194,14 @@ pub fn plan(
         .iter()
         .chain(&profile.write)
         .chain(&profile.hide)
+        .chain(command.cwd.as_slice())
     {
+        if path
+            .components()
+            .any(|c| matches!(c, std::path::Component::ParentDir))
+        {
+            return Err(Error::ParentDir(path.clone()));
+        }
         if !path.is_absolute() {
             return Err(Error::RelativePath {
                 profile: profile.name.clone(),

@@ -149,6 +149,7 @@ fn no_direct_or_raw_network_without_the_host_network() {
         format!("connect:{addr}"),
         "raw-socket".to_owned(),
         "packet-socket".to_owned(),
+        "vsock-socket".to_owned(),
     ];
     let o = probe(&profile(&[Path::new("/")], &[], Network::None), &actions);
     assert!(o.iter().all(refused), "{o:?}");

@@ -5,9 +5,8 @@
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
-use nix::fcntl::{OFlag, open};
+use nix::fcntl::{AT_FDCWD, OFlag, OpenHow, ResolveFlag, openat2};
 use nix::mount::{MsFlags, mount};
-use nix::sys::stat::Mode;
 
 use super::SetupError;
 use crate::plan::{Mechanism, Plan};
@@ -44,8 +43,16 @@ pub(super) fn prepare(plan: &Plan) -> Result<(), SetupError> {
         .keep
         .iter()
         .filter_map(|p| {
-            let fd = open(p.as_path(), OFlag::O_PATH | OFlag::O_CLOEXEC, Mode::empty()).ok()?;
-            Some((p.clone(), fd, p.is_dir()))
+            // No symbolic link anywhere on the way: a link planted under /tmp must not bind
+            // a host tree into the sandbox.
+            let how = OpenHow::new()
+                .flags(OFlag::O_PATH | OFlag::O_CLOEXEC)
+                .resolve(ResolveFlag::RESOLVE_NO_SYMLINKS);
+            let fd = openat2(AT_FDCWD, p.as_path(), how).ok()?;
+            let is_dir = nix::sys::stat::fstat(&fd)
+                .map(|st| st.st_mode & libc::S_IFMT == libc::S_IFDIR)
+                .unwrap_or(false);
+            Some((p.clone(), fd, is_dir))
         })
         .collect();
     let tmp_options = format!("size={}m,mode=1777", plan.limits.tmp_mb);
@@ -65,7 +72,14 @@ pub(super) fn prepare(plan: &Plan) -> Result<(), SetupError> {
         } else {
             path.parent()
                 .map_or(Ok(()), std::fs::create_dir_all)
-                .and_then(|()| std::fs::File::create(path).map(drop))
+                .and_then(|()| {
+                    std::fs::OpenOptions::new()
+                        .write(true)
+                        .create(true)
+                        .truncate(false)
+                        .open(path)
+                        .map(drop)
+                })
         };
         made.map_err(|e| failed("cannot recreate", path, e))?;
         let source = format!("/proc/self/fd/{}", fd.as_raw_fd());

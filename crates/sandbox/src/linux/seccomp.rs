@@ -64,6 +64,14 @@ const DENIED: &[i64] = &[
     libc::SYS_ioperm,
 ];
 
+/// Socket domains a tool server may use.
+const ALLOWED_DOMAINS: &[i32] = &[
+    libc::AF_UNIX,
+    libc::AF_INET,
+    libc::AF_INET6,
+    libc::AF_NETLINK,
+];
+
 /// `clone` flags that would create namespaces.
 const NAMESPACE_FLAGS: &[i32] = &[
     libc::CLONE_NEWUSER,
@@ -102,11 +110,14 @@ pub(super) fn filters() -> Result<Vec<BpfProgram>, SetupError> {
     denied.insert(
         libc::SYS_socket,
         vec![
-            rule(vec![condition(
-                0,
-                SeccompCmpOp::Eq,
-                unsigned(libc::AF_PACKET),
-            )?])?,
+            // Any domain but local, IP and netlink (no packet, vsock, bluetooth, ...: vsock
+            // is not confined by a network namespace).
+            rule(
+                ALLOWED_DOMAINS
+                    .iter()
+                    .map(|d| condition(0, SeccompCmpOp::Ne, unsigned(*d)))
+                    .collect::<Result<Vec<_>, _>>()?,
+            )?,
             rule(vec![condition(
                 1,
                 SeccompCmpOp::MaskedEq(SOCK_TYPE_MASK),
@@ -130,6 +141,14 @@ pub(super) fn filters() -> Result<Vec<BpfProgram>, SetupError> {
         })
         .collect::<Result<Vec<_>, _>>()?;
     denied.insert(libc::SYS_clone, clone_rules);
+    denied.insert(
+        libc::SYS_socketpair,
+        vec![rule(vec![condition(
+            0,
+            SeccompCmpOp::Ne,
+            unsigned(libc::AF_UNIX),
+        )?])?],
+    );
     let eperm = SeccompFilter::new(
         denied,
         SeccompAction::Allow,
