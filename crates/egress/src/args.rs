@@ -7,7 +7,9 @@ use serde_json::Value;
 use crate::rules::{Refusal, Rules};
 
 /// Schemes whose URLs name a network destination.
-const SCHEMES: &[&str] = &["http://", "https://", "ws://", "wss://", "ftp://"];
+/// (Browsers and URL libraries also read `http:\\host`, `http:/host` and `http:host` as
+/// `http://host`, so a scheme and its colon are enough.)
+const SCHEMES: &[&str] = &["http:", "https:", "ws:", "wss:", "ftp:"];
 
 /// The first URL in `args` the rules refuse: its JSON pointer, the URL, and why.
 pub fn first_refusal(rules: &Rules, args: &Value) -> Option<(String, String, Refusal)> {
@@ -36,9 +38,17 @@ pub fn first_refusal(rules: &Rules, args: &Value) -> Option<(String, String, Ref
 /// Candidate URLs in `text`: from a scheme to the first character no URL contains unescaped.
 fn urls(text: &str) -> impl Iterator<Item = &str> {
     let lower = text.to_ascii_lowercase();
+    let bytes = lower.as_bytes().to_vec();
     let mut starts: Vec<usize> = SCHEMES
         .iter()
         .flat_map(|s| lower.match_indices(s).map(|(i, _)| i))
+        // A scheme starts a word: `news:` is not `ws:`.
+        .filter(|i| {
+            *i == 0
+                || bytes.get(i - 1).is_none_or(|b| {
+                    !b.is_ascii_alphanumeric() && *b != b'+' && *b != b'.' && *b != b'-'
+                })
+        })
         .collect();
     starts.sort_unstable();
     starts.into_iter().filter_map(move |start| {
@@ -64,6 +74,8 @@ fn walk(v: &Value, pointer: &mut String, f: &mut impl FnMut(&str, &str)) {
         }
         Value::Object(map) => {
             for (k, item) in map {
+                // A key can carry a URL too.
+                f(pointer, k);
                 let len = pointer.len();
                 pointer.push('/');
                 pointer.push_str(&k.replace('~', "~0").replace('/', "~1"));

@@ -56,3 +56,27 @@ fn keys_with_slashes_are_escaped_in_the_pointer() {
     let (pointer, _, _) = first_refusal(&rules(), &args).unwrap();
     assert_eq!(pointer, "/a~1b~0c");
 }
+
+#[test]
+fn slashless_and_backslashed_urls_and_keys_are_found_but_not_words_ending_in_a_scheme() {
+    for args in [
+        json!({"u": "http:\\\\evil.net\\x"}),
+        json!({"u": "see http:/evil.net/x"}),
+        json!({"u": "http:evil.net"}),
+        json!({"http://evil.net/": 1}),
+    ] {
+        let (_, _, r) = first_refusal(&rules(), &args).unwrap_or_else(|| panic!("{args}"));
+        assert_eq!(
+            r,
+            Refusal::NotAllowed {
+                host: "evil.net".to_owned(),
+                port: 80
+            },
+            "{args}"
+        );
+    }
+    assert_eq!(
+        first_refusal(&rules(), &json!({"t": "the news:today and views:many"})),
+        None
+    );
+}

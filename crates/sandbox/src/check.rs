@@ -133,6 +133,7 @@ pub async fn check(profile: &Profile, helper: &Helper, candidates: &[PathBuf]) -
         actions.push("proxy:169.254.169.254:80".to_owned());
     }
     actions.extend([
+        "seccomp-mode".to_owned(),
         "ptrace:1".to_owned(),
         "unshare".to_owned(),
         "limits".to_owned(),
@@ -220,6 +221,12 @@ pub async fn check(profile: &Profile, helper: &Helper, candidates: &[PathBuf]) -
     }
     findings.push(judge(
         "seccomp",
+        get("seccomp-mode"),
+        &|o| o.ok && o.detail == "2",
+        "the command must run under a seccomp filter (mode 2)",
+    ));
+    findings.push(judge(
+        "ptrace",
         get("ptrace:"),
         &|o| !o.ok,
         "ptrace must be refused",

@@ -65,6 +65,15 @@ fn attempt(action: &str) -> Result<String, String> {
                 .map(|()| String::new())
                 .map_err(io)
         }
+        "seccomp-mode" => {
+            let status = std::fs::read_to_string("/proc/self/status").map_err(io)?;
+            Ok(status
+                .lines()
+                .find_map(|l| l.strip_prefix("Seccomp:"))
+                .unwrap_or_default()
+                .trim()
+                .to_owned())
+        }
         "alloc" => {
             let mib: usize = arg.parse().map_err(|e| format!("{e}"))?;
             let mut block: Vec<u8> = Vec::new();
