@@ -136,8 +136,11 @@ pub struct Helper {
 pub const HELPER_COMMAND: &str = "sandbox-exec";
 
 /// Read-only trees every confined program needs to start (loader, libraries, certificates,
-/// name-service files) when a profile lists its own `read` paths.
-pub const SYSTEM_READ: &[&str] = &["/usr", "/lib", "/lib32", "/lib64", "/bin", "/sbin", "/etc"];
+/// name-service files, and the sandbox's own `/proc`, which shows only its processes) when a
+/// profile lists its own `read` paths.
+pub const SYSTEM_READ: &[&str] = &[
+    "/usr", "/lib", "/lib32", "/lib64", "/bin", "/sbin", "/etc", "/proc",
+];
 
 /// Devices a program may open read-write.
 pub const DEVICES: &[&str] = &[

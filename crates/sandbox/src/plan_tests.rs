@@ -78,6 +78,7 @@ fn with_a_profile_the_helper_runs_and_carries_the_whole_plan() {
                 "/lib",
                 "/lib32",
                 "/lib64",
+                "/proc",
                 "/sbin",
                 "/srv/data",
                 "/usr"
