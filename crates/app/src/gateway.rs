@@ -15,7 +15,7 @@ use warden_gateway::{ExternalIssuer, Settings, Transport, UpstreamSettings, vali
 use warden_identity::{MasterKey, Scope, Store};
 use warden_sandbox::{Command, Helper, Profile};
 
-use crate::sandbox::{OFF, launch};
+use crate::sandbox::launch;
 use warden_proxy::Approvals;
 
 use crate::config::{DEFAULT_ENV_ALLOW, Loaded, UpstreamEntry};
@@ -121,16 +121,14 @@ fn upstream(
             "[upstreams.{name}]: names are a letter, then letters, digits or `-` (at most 32), so `__` and `+` can separate them from tool names and URIs"
         );
     }
-    let mut sandbox = None;
-    let mut egress = None;
-    let mut roots = None;
+    // The profile a stdio upstream runs in (`Some(None)`: unconfined); `None` for a remote one.
+    let mut confined: Option<Option<Profile>> = None;
     let transport = match (&entry.command, &entry.url) {
         (None, None) if let Some(e) = &entry.exec => {
             let (command, profile) = loaded
                 .exec_upstream(e, helper, env)
                 .with_context(|| format!("[upstreams.{name}]"))?;
-            sandbox = Some(profile.name.clone());
-            egress = crate::sandbox::egress_check(loaded, Some(&profile))?;
+            confined = Some(Some(profile));
             // Warden's own exec server runs unconfined; each command gets the profile.
             Transport::Stdio(warden_sandbox::transform(&command, None, helper)?)
         }
@@ -170,10 +168,9 @@ fn upstream(
             let profile = loaded
                 .sandbox_profile(entry.sandbox.as_deref(), env)
                 .with_context(|| format!("[upstreams.{name}]"))?;
-            sandbox = Some(profile.as_ref().map_or(OFF, |p| p.name.as_str()).to_owned());
-            egress = crate::sandbox::egress_check(loaded, profile.as_ref())?;
-            roots = crate::sandbox::roots(profile.as_ref());
-            Transport::Stdio(launch(name, &command, profile.as_ref(), helper)?)
+            let launch = launch(name, &command, profile.as_ref(), helper)?;
+            confined = Some(profile);
+            Transport::Stdio(launch)
         }
         (None, Some(url)) => {
             if !(url.starts_with("http://") || url.starts_with("https://")) {
@@ -207,9 +204,9 @@ fn upstream(
     if let Some(d) = entry.detect {
         proxy.detect = d;
     }
-    proxy.sandbox = sandbox;
-    proxy.egress = egress;
-    proxy.roots = roots;
+    if let Some(profile) = &confined {
+        crate::sandbox::confine(&mut proxy, loaded, profile.as_ref())?;
+    }
     Ok(UpstreamSettings {
         name: name.to_owned(),
         transport,
@@ -236,7 +233,7 @@ fn demo_upstream(
         cwd: None,
     };
     let profile = loaded.sandbox_profile(None, env)?;
-    proxy.sandbox = Some(profile.as_ref().map_or(OFF, |p| p.name.as_str()).to_owned());
+    crate::sandbox::confine(&mut proxy, loaded, profile.as_ref())?;
     Ok(UpstreamSettings {
         name: "demo".to_owned(),
         transport: Transport::Stdio(launch("demo", &command, profile.as_ref(), helper)?),

@@ -94,14 +94,7 @@ pub async fn serve_stdio(loaded: &Loaded, command: &[String], env: &Env) -> Resu
     if let Some(p) = &profile {
         crate::sandbox::prove(loaded, p, &helper, env).await?;
     }
-    settings.sandbox = Some(
-        profile
-            .as_ref()
-            .map_or(crate::sandbox::OFF, |p| p.name.as_str())
-            .to_owned(),
-    );
-    settings.egress = crate::sandbox::egress_check(loaded, profile.as_ref())?;
-    settings.roots = crate::sandbox::roots(profile.as_ref());
+    crate::sandbox::confine(&mut settings, loaded, profile.as_ref())?;
     let launch = if confine {
         crate::sandbox::launch(&settings.server, &command, profile.as_ref(), &helper)?
     } else {

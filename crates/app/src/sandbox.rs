@@ -366,9 +366,23 @@ fn candidates(loaded: &Loaded, env: &Env) -> Vec<PathBuf> {
     candidates
 }
 
+/// What the data path needs to know of the profile an upstream runs in (`None`: unconfined):
+/// its name for the session's audit record, the egress check of URLs in arguments, and the
+/// paths roots are narrowed to.
+pub fn confine(
+    settings: &mut warden_proxy::Settings,
+    loaded: &Loaded,
+    profile: Option<&Profile>,
+) -> Result<()> {
+    settings.sandbox = Some(profile.map_or(OFF, |p| p.name.as_str()).to_owned());
+    settings.egress = egress_check(loaded, profile)?;
+    settings.roots = roots(profile);
+    Ok(())
+}
+
 /// The paths roots are narrowed to for an upstream in `profile` (`None` when it reads
 /// everything, or runs unconfined).
-pub fn roots(profile: Option<&Profile>) -> Option<Vec<PathBuf>> {
+fn roots(profile: Option<&Profile>) -> Option<Vec<PathBuf>> {
     let p = profile?;
     if p.read.iter().any(|r| r == Path::new("/")) {
         return None;
@@ -381,7 +395,7 @@ pub fn roots(profile: Option<&Profile>) -> Option<Vec<PathBuf>> {
 
 /// The check of URLs in tool arguments for an upstream in `profile` (only with the egress
 /// proxy: without it no URL is reachable, and with the host network none is checked).
-pub fn egress_check(
+fn egress_check(
     loaded: &Loaded,
     profile: Option<&Profile>,
 ) -> Result<Option<std::sync::Arc<warden_proxy::EgressCheck>>> {

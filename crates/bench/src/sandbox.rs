@@ -171,6 +171,25 @@ fn request(server: SocketAddr, proxy: Option<SocketAddr>, path: &str) -> Result<
     Ok(out.len())
 }
 
+/// Records each connection in `log` as Warden does: the decision acknowledged before the
+/// tunnel opens, its end queued.
+fn audited(log: warden_audit::Log) -> warden_egress::Report {
+    Arc::new(move |e: warden_egress::Event| {
+        let log = log.clone();
+        Box::pin(async move {
+            let event = warden_types::AuditEvent::new(
+                warden_types::AuditKind::Lifecycle,
+                serde_json::json!({"event": "egress", "host": e.host, "port": e.port, "closed": e.closed}),
+            );
+            if e.closed {
+                log.append_detached(event).await.is_ok()
+            } else {
+                log.append(event).await.is_ok()
+            }
+        })
+    })
+}
+
 fn egress() -> Result<()> {
     let server = http_server()?;
     let dir = tempfile::tempdir()?;
@@ -180,20 +199,7 @@ fn egress() -> Result<()> {
         .enable_all()
         .build()?;
     let proxy_addr = rt.block_on(async {
-        let report: warden_egress::Report = Arc::new(move |e: warden_egress::Event| {
-            let log = log.clone();
-            Box::pin(async move {
-                let event = warden_types::AuditEvent::new(
-                    warden_types::AuditKind::Lifecycle,
-                    serde_json::json!({"event": "egress", "host": e.host, "port": e.port, "closed": e.closed}),
-                );
-                if e.closed {
-                    log.append_detached(event).await.is_ok()
-                } else {
-                    log.append(event).await.is_ok()
-                }
-            })
-        });
+        let report = audited(log);
         let proxy = warden_egress::Proxy::new(
             "bench",
             warden_egress::Rules::parse(&[format!("127.0.0.1:{}", server.port())])?,
@@ -293,20 +299,7 @@ fn bridged(warden: &Path) -> Result<()> {
         .enable_all()
         .build()?;
     rt.block_on(async {
-        let report: warden_egress::Report = Arc::new(move |e: warden_egress::Event| {
-            let log = log.clone();
-            Box::pin(async move {
-                let event = warden_types::AuditEvent::new(
-                    warden_types::AuditKind::Lifecycle,
-                    serde_json::json!({"event": "egress", "host": e.host, "port": e.port, "closed": e.closed}),
-                );
-                if e.closed {
-                    log.append_detached(event).await.is_ok()
-                } else {
-                    log.append(event).await.is_ok()
-                }
-            })
-        });
+        let report = audited(log);
         let proxy = warden_egress::Proxy::new(
             "bench",
             warden_egress::Rules::parse(&[format!("127.0.0.1:{}", server.port())])?,

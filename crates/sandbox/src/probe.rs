@@ -109,40 +109,25 @@ fn attempt(action: &str) -> Result<String, String> {
 #[cfg(target_os = "linux")]
 #[allow(unsafe_code)]
 mod os {
+    /// Opens (and closes) a socket of the given kind.
+    fn socket(domain: i32, kind: i32, protocol: i32) -> Result<String, String> {
+        // SAFETY: plain system call with integer arguments.
+        let fd = unsafe { libc::socket(domain, kind, protocol) };
+        if fd < 0 {
+            return Err(std::io::Error::last_os_error().to_string());
+        }
+        // SAFETY: `fd` was just returned by socket(2) and is not used again.
+        unsafe { libc::close(fd) };
+        Ok(String::new())
+    }
+
     /// Attempts that need raw system calls.
     pub(super) fn attempt(verb: &str, arg: &str) -> Result<String, String> {
         let last = || std::io::Error::last_os_error().to_string();
         match verb {
-            "raw-socket" => {
-                // SAFETY: plain system call with constant arguments; the descriptor is closed.
-                let fd = unsafe { libc::socket(libc::AF_INET, libc::SOCK_RAW, libc::IPPROTO_ICMP) };
-                if fd < 0 {
-                    return Err(last());
-                }
-                // SAFETY: `fd` was just returned by socket(2) and is not used again.
-                unsafe { libc::close(fd) };
-                Ok(String::new())
-            }
-            "packet-socket" => {
-                // SAFETY: as above.
-                let fd = unsafe { libc::socket(libc::AF_PACKET, libc::SOCK_DGRAM, 0) };
-                if fd < 0 {
-                    return Err(last());
-                }
-                // SAFETY: as above.
-                unsafe { libc::close(fd) };
-                Ok(String::new())
-            }
-            "vsock-socket" => {
-                // SAFETY: as above.
-                let fd = unsafe { libc::socket(libc::AF_VSOCK, libc::SOCK_STREAM, 0) };
-                if fd < 0 {
-                    return Err(last());
-                }
-                // SAFETY: as above.
-                unsafe { libc::close(fd) };
-                Ok(String::new())
-            }
+            "raw-socket" => socket(libc::AF_INET, libc::SOCK_RAW, libc::IPPROTO_ICMP),
+            "packet-socket" => socket(libc::AF_PACKET, libc::SOCK_DGRAM, 0),
+            "vsock-socket" => socket(libc::AF_VSOCK, libc::SOCK_STREAM, 0),
             "ptrace" => {
                 let pid: libc::pid_t = arg.parse().map_err(|e| format!("{e}"))?;
                 // SAFETY: PTRACE_ATTACH takes no pointers; a success is detached at once.
