@@ -381,7 +381,7 @@ pub async fn serve(
     let helper = crate::sandbox::helper(env)?;
     let mut _egress = Vec::new();
     for profile in profiles(loaded, env)? {
-        _egress.push(crate::sandbox::start_egress(loaded, &profile, &log)?);
+        _egress.push(crate::sandbox::start_egress(loaded, &profile, &log, env)?);
         crate::sandbox::prove(loaded, &profile, &helper, env).await?;
     }
     let approvals = loaded.approvals(&log, env, Some(&store), Some(base.clone()))?;

@@ -88,7 +88,7 @@ pub async fn serve_stdio(loaded: &Loaded, command: &[String], env: &Env) -> Resu
         }
     };
     let _egress = match &profile {
-        Some(p) => crate::sandbox::start_egress(loaded, p, &log)?,
+        Some(p) => crate::sandbox::start_egress(loaded, p, &log, env)?,
         None => None,
     };
     if let Some(p) = &profile {

@@ -85,6 +85,24 @@ pub struct ProfileConfig {
     /// Resource limits.
     #[serde(default)]
     pub limits: LimitsConfig,
+    /// With `egress-proxy`: secrets the proxy injects into HTTPS requests to their hosts, by
+    /// the name of the variable that holds the placeholder inside.
+    #[serde(default)]
+    pub secrets: BTreeMap<String, SecretConfig>,
+}
+
+/// `[sandbox.profiles.<name>.secrets.<NAME>]`: the sandbox sees `NAME=warden-secret-NAME`;
+/// the egress proxy puts the value in the placeholder's place in the target and headers of
+/// HTTPS requests to `hosts`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SecretConfig {
+    /// Where the secret may go (egress syntax: `api.github.com`, `*.example.com:8443`).
+    pub hosts: Vec<String>,
+    /// The variable of Warden's own environment that holds the value.
+    pub env: Option<String>,
+    /// Or the file that holds it (`~/` and relative paths as elsewhere).
+    pub file: Option<PathBuf>,
 }
 
 /// `[sandbox.profiles.<name>.limits]`; 0 means unlimited.
@@ -217,14 +235,32 @@ impl Loaded {
             .with_context(|| format!("sandbox profile `{name}`"))?;
         let egress = match network {
             Network::EgressProxy => Some(
-                absolute(&self.data_dir.join("egress"))
+                self.egress_dir()
                     .join(format!("{name}-{}.sock", std::process::id())),
             ),
             _ if !rules.entries().is_empty() => {
                 bail!("sandbox profile `{name}`: `egress` needs network = \"egress-proxy\"")
             }
+            _ if !config.secrets.is_empty() => {
+                bail!("sandbox profile `{name}`: `secrets` need network = \"egress-proxy\"")
+            }
             _ => None,
         };
+        let mut secret_env = Vec::new();
+        for (secret, c) in &config.secrets {
+            // The value is read when the proxy starts; the rest is checked now.
+            let hosts = warden_egress::Rules::parse(&c.hosts)
+                .with_context(|| format!("sandbox profile `{name}`: secret `{secret}`"))?;
+            warden_egress::Secret::new(secret, "-".to_owned(), hosts)
+                .with_context(|| format!("sandbox profile `{name}`"))?;
+            if c.env.is_some() == c.file.is_some() {
+                bail!(
+                    "sandbox profile `{name}`: secret `{secret}` needs exactly one of `env` or `file`"
+                );
+            }
+            secret_env.push((secret.clone(), warden_egress::secrets::placeholder(secret)));
+        }
+        let trust = (!secret_env.is_empty()).then(|| self.trust_bundle());
         Ok(Some(Profile {
             name: name.to_owned(),
             read,
@@ -233,6 +269,8 @@ impl Loaded {
             network,
             limits: config.limits.build(),
             egress,
+            env: secret_env,
+            trust,
         }))
     }
 
@@ -333,7 +371,7 @@ pub async fn check_all(
             )?);
         }
         let _egress = match &log {
-            Some(log) => start_egress(loaded, &profile, log)?,
+            Some(log) => start_egress(loaded, &profile, log, env)?,
             None => None,
         };
         let report =
@@ -423,6 +461,46 @@ impl Drop for EgressProxy {
 }
 
 impl Loaded {
+    /// Where the egress proxies' sockets and the trust bundle live.
+    fn egress_dir(&self) -> PathBuf {
+        absolute(&self.data_dir.join("egress"))
+    }
+
+    /// The certificates sandboxes with secrets trust: the system's roots and this process's
+    /// injection authority (written when an egress proxy with secrets starts).
+    fn trust_bundle(&self) -> PathBuf {
+        self.egress_dir()
+            .join(format!("trust-{}.pem", std::process::id()))
+    }
+
+    /// The secrets of profile `name`, their values read now.
+    fn secrets(&self, name: &str, env: &Env) -> Result<warden_egress::Secrets> {
+        let Some(config) = self.config.sandbox.profiles.get(name) else {
+            return Ok(warden_egress::Secrets::default());
+        };
+        let mut secrets = Vec::new();
+        for (secret, c) in &config.secrets {
+            let context = || format!("sandbox profile `{name}`: secret `{secret}`");
+            let value = match (&c.env, &c.file) {
+                (Some(var), _) => env
+                    .get(var)
+                    .with_context(|| format!("environment variable `{var}` is not set"))
+                    .with_context(context)?
+                    .to_owned(),
+                (None, Some(file)) => {
+                    let path = self.expand(file, env);
+                    std::fs::read_to_string(&path)
+                        .with_context(|| format!("cannot read `{}`", path.display()))
+                        .with_context(context)?
+                }
+                (None, None) => bail!("{}: no `env` or `file`", context()),
+            };
+            let hosts = warden_egress::Rules::parse(&c.hosts).with_context(context)?;
+            secrets.push(warden_egress::Secret::new(secret, value, hosts).with_context(context)?);
+        }
+        Ok(warden_egress::Secrets::new(secrets))
+    }
+
     /// The egress allow-list of profile `name` (empty when it has none).
     pub fn egress_rules(&self, name: &str) -> Result<warden_egress::Rules> {
         let entries = self
@@ -443,6 +521,7 @@ pub fn start_egress(
     loaded: &Loaded,
     profile: &Profile,
     log: &warden_audit::Log,
+    env: &Env,
 ) -> Result<Option<EgressProxy>> {
     use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
     let Some(socket) = &profile.egress else {
@@ -468,8 +547,13 @@ pub fn start_egress(
     let report: warden_egress::Report = std::sync::Arc::new(move |e: warden_egress::Event| {
         let log = log.clone();
         Box::pin(async move {
-            let body = serde_json::json!({
-                "event": if e.closed { "egress_closed" } else { "egress" },
+            let event = match (&e.request, e.closed) {
+                (Some(_), _) => "egress_request",
+                (None, true) => "egress_closed",
+                (None, false) => "egress",
+            };
+            let mut body = serde_json::json!({
+                "event": event,
                 "profile": e.profile,
                 "method": e.method,
                 "host": e.host,
@@ -480,6 +564,16 @@ pub fn start_egress(
                 "sent": e.sent,
                 "received": e.received,
             });
+            if let (Some(r), Some(map)) = (&e.request, body.as_object_mut()) {
+                map.insert(
+                    "request".to_owned(),
+                    serde_json::json!({
+                        "method": r.method,
+                        "target": r.target,
+                        "injected": r.injected,
+                    }),
+                );
+            }
             let event = warden_types::AuditEvent::new(warden_types::AuditKind::Lifecycle, body);
             if e.closed {
                 log.append_detached(event).await.is_ok()
@@ -488,11 +582,16 @@ pub fn start_egress(
             }
         })
     });
-    let proxy = warden_egress::Proxy::new(
+    let injection = match &profile.trust {
+        Some(bundle) => Some(injection(loaded, &profile.name, bundle, env)?),
+        None => None,
+    };
+    let proxy = warden_egress::Proxy::injecting(
         &profile.name,
         loaded.egress_rules(&profile.name)?,
         resolver,
         report,
+        injection,
     );
     let task = tokio::spawn(async move {
         while let Ok((stream, _)) = listener.accept().await {
@@ -503,6 +602,51 @@ pub fn start_egress(
         socket: socket.clone(),
         task,
     }))
+}
+
+/// The injection authority of this process, made once.
+fn authority() -> Result<std::sync::Arc<warden_egress::Authority>> {
+    static AUTHORITY: std::sync::OnceLock<
+        Result<std::sync::Arc<warden_egress::Authority>, String>,
+    > = std::sync::OnceLock::new();
+    AUTHORITY
+        .get_or_init(|| {
+            warden_egress::Authority::generate()
+                .map(std::sync::Arc::new)
+                .map_err(|e| e.to_string())
+        })
+        .clone()
+        .map_err(|e| anyhow::anyhow!("secret injection: {e}"))
+}
+
+/// Secret injection for profile `name`: its secrets, the authority, the destinations' roots;
+/// writes the bundle the sandbox trusts.
+fn injection(
+    loaded: &Loaded,
+    name: &str,
+    bundle: &Path,
+    env: &Env,
+) -> Result<warden_egress::Injection> {
+    use std::io::Write as _;
+    let secrets = loaded.secrets(name, env)?;
+    let authority = authority()?;
+    let roots = warden_egress::tls::system_roots()
+        .with_context(|| format!("sandbox profile `{name}`: secret injection"))?;
+    let upstream = warden_egress::tls::client_config(&roots)?;
+    let pem = warden_egress::tls::pem_bundle(roots.iter().chain([authority.der()]));
+    // Written whole under another name, then renamed: a sandbox never copies half a bundle.
+    let partial = bundle.with_extension("pem.partial");
+    let mut f = std::fs::File::create(&partial)
+        .with_context(|| format!("cannot write `{}`", partial.display()))?;
+    f.write_all(pem.as_bytes())?;
+    f.sync_all()?;
+    std::fs::rename(&partial, bundle)
+        .with_context(|| format!("cannot write `{}`", bundle.display()))?;
+    Ok(warden_egress::Injection {
+        secrets,
+        authority,
+        upstream,
+    })
 }
 
 /// Runs the self-check for `profile`; an error carries the diagnostic naming each mechanism

@@ -91,6 +91,8 @@ limits = { memory_mb = 256, cpu_secs = 0, processes = 32 }
                 ..Limits::default()
             },
             egress: None,
+            env: Vec::new(),
+            trust: None,
         }
     );
     assert_eq!(l.sandbox_profile(Some("off"), &env()).unwrap(), None);
@@ -184,4 +186,82 @@ fn the_test_hook_names_real_mechanisms() {
         err.to_string(),
         "WARDEN_SANDBOX_UNAVAILABLE: unknown mechanism `selinux`"
     );
+}
+
+#[test]
+fn secrets_give_the_sandbox_placeholders_and_a_trust_bundle_never_values() {
+    let l = loaded(
+        r#"
+[sandbox.profiles.gh]
+network = "egress-proxy"
+egress = ["api.github.com"]
+[sandbox.profiles.gh.secrets.GITHUB_TOKEN]
+hosts = ["api.github.com"]
+env = "WARDEN_GITHUB_TOKEN"
+[sandbox.profiles.gh.secrets.NPM]
+hosts = ["registry.npmjs.org"]
+file = "secrets/npm"
+"#,
+    );
+    let p = l.sandbox_profile(Some("gh"), &env()).unwrap().unwrap();
+    assert_eq!(
+        p.env,
+        vec![
+            (
+                "GITHUB_TOKEN".to_owned(),
+                "warden-secret-GITHUB_TOKEN".to_owned()
+            ),
+            ("NPM".to_owned(), "warden-secret-NPM".to_owned()),
+        ]
+    );
+    let trust = p.trust.unwrap();
+    assert!(
+        trust.starts_with("/srv/project/.warden/egress/"),
+        "{trust:?}"
+    );
+    // Values are read when the proxy starts, from Warden's environment or a file.
+    let with = Env::from_pairs([("HOME", "/home/u"), ("WARDEN_GITHUB_TOKEN", "ghp_x")]);
+    let err = l.secrets("gh", &with).unwrap_err();
+    assert!(
+        format!("{err:#}").contains("secret `NPM`: cannot read `/srv/project/secrets/npm`"),
+        "{err:#}"
+    );
+    let err = l.secrets("gh", &env()).unwrap_err();
+    assert!(
+        format!("{err:#}").contains("environment variable `WARDEN_GITHUB_TOKEN` is not set"),
+        "{err:#}"
+    );
+}
+
+#[test]
+fn misconfigured_secrets_are_refused_with_reasons() {
+    for (text, expected) in [
+        (
+            "[sandbox.profiles.p.secrets.T]\nhosts = [\"a.test\"]\nenv = \"X\"",
+            "`secrets` need network = \"egress-proxy\"",
+        ),
+        (
+            "[sandbox.profiles.p]\nnetwork = \"egress-proxy\"\n[sandbox.profiles.p.secrets.T]\nhosts = [\"a.test\"]",
+            "exactly one of `env` or `file`",
+        ),
+        (
+            "[sandbox.profiles.p]\nnetwork = \"egress-proxy\"\n[sandbox.profiles.p.secrets.T]\nhosts = [\"a.test\"]\nenv = \"X\"\nfile = \"f\"",
+            "exactly one of `env` or `file`",
+        ),
+        (
+            "[sandbox.profiles.p]\nnetwork = \"egress-proxy\"\n[sandbox.profiles.p.secrets.T]\nhosts = []\nenv = \"X\"",
+            "names no host",
+        ),
+        (
+            "[sandbox.profiles.p]\nnetwork = \"egress-proxy\"\n[sandbox.profiles.p.secrets.\"BAD-NAME\"]\nhosts = [\"a.test\"]\nenv = \"X\"",
+            "letters, digits",
+        ),
+        (
+            "[sandbox.profiles.p]\nnetwork = \"egress-proxy\"\n[sandbox.profiles.p.secrets.T]\nhosts = [\"a.test:x\"]\nenv = \"X\"",
+            "bad port",
+        ),
+    ] {
+        let err = loaded(text).sandbox_profile(Some("p"), &env()).unwrap_err();
+        assert!(format!("{err:#}").contains(expected), "{text}: {err:#}");
+    }
 }

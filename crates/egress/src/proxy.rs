@@ -42,6 +42,32 @@ pub struct Event {
     /// `false` for the decision (reported before any byte flows), `true` for the end of an
     /// allowed connection.
     pub closed: bool,
+    /// For a request in a tunnel Warden decrypts to inject secrets: what it asked for
+    /// (reported, and recorded, before the request goes on).
+    pub request: Option<RequestSeen>,
+}
+
+/// A request in a decrypted tunnel.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequestSeen {
+    /// Its method.
+    pub method: String,
+    /// Its target as the sandbox sent it (placeholders, never values).
+    pub target: String,
+    /// Names of the secrets put in place of their placeholders.
+    pub injected: Vec<String>,
+}
+
+/// Secret injection for one profile: the secrets, the authority whose certificates the
+/// sandbox trusts, and how the real destinations are verified.
+#[derive(Debug)]
+pub struct Injection {
+    /// The secrets and where each may go.
+    pub secrets: crate::secrets::Secrets,
+    /// Signs the certificates the sandbox sees.
+    pub authority: Arc<crate::tls::Authority>,
+    /// Verifies the destinations.
+    pub upstream: Arc<rustls::ClientConfig>,
 }
 
 /// Where events go (the audit log). The answer to a decision event says whether it was
@@ -58,6 +84,7 @@ pub struct Proxy {
     rules: Rules,
     resolver: Resolver,
     report: Report,
+    injection: Option<Injection>,
 }
 
 impl std::fmt::Debug for Proxy {
@@ -80,12 +107,29 @@ struct Ask {
 impl Proxy {
     /// A proxy for `profile` with `rules`, resolving with `resolver`, reporting to `report`.
     pub fn new(profile: &str, rules: Rules, resolver: Resolver, report: Report) -> Arc<Self> {
+        Self::injecting(profile, rules, resolver, report, None)
+    }
+
+    /// [`Self::new`], injecting secrets into the requests to their hosts.
+    pub fn injecting(
+        profile: &str,
+        rules: Rules,
+        resolver: Resolver,
+        report: Report,
+        injection: Option<Injection>,
+    ) -> Arc<Self> {
         Arc::new(Self {
             profile: profile.to_owned(),
             rules,
             resolver,
             report,
+            injection: injection.filter(|i| !i.secrets.is_empty()),
         })
+    }
+
+    /// Reports `event`; whether it was recorded.
+    pub(crate) async fn report(&self, event: Event) -> bool {
+        (self.report)(event).await
     }
 
     /// The rules this proxy applies.
@@ -123,6 +167,7 @@ impl Proxy {
             sent: 0,
             received: 0,
             closed: false,
+            request: None,
         };
         let opened = self.open(&ask, &mut event).await;
         if let Err((_, why)) = &opened {
@@ -141,6 +186,14 @@ impl Proxy {
                 return;
             }
         };
+        if let (None, Some(injection)) = (&ask.forward, &self.injection) {
+            let secrets = injection.secrets.for_destination(&ask.host, ask.port);
+            if !secrets.is_empty() {
+                crate::intercept::serve(&self, injection, secrets, client, upstream, rest, event)
+                    .await;
+                return;
+            }
+        }
         let started = match &ask.forward {
             None => client
                 .write_all(b"HTTP/1.1 200 Connection Established\r\n\r\n")
@@ -291,7 +344,11 @@ fn parse(head: &[u8]) -> Result<Ask, &'static str> {
     })
 }
 
-async fn respond<S: AsyncWrite + Unpin>(s: &mut S, status: u16, why: &str) -> std::io::Result<()> {
+pub(crate) async fn respond<S: AsyncWrite + Unpin>(
+    s: &mut S,
+    status: u16,
+    why: &str,
+) -> std::io::Result<()> {
     let reason = match status {
         403 => "Forbidden",
         431 => "Request Header Fields Too Large",

@@ -69,6 +69,7 @@ async fn an_allowed_tunnel_carries_bytes_and_is_reported() {
         sent: 0,
         received: 0,
         closed: false,
+        request: None,
     };
     let closed = Event {
         sent: 4,

@@ -104,6 +104,10 @@ pub struct Plan {
     /// Variables added to the command's environment (the proxy settings).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub env: Vec<(String, String)>,
+    /// Files copied in: read from the first path before any mount, written read-only at the
+    /// second (inside a private mount) after.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub copies: Vec<(PathBuf, PathBuf)>,
     /// Test hook: act as if these mechanisms were missing from the kernel.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub missing: Vec<Mechanism>,
@@ -153,6 +157,19 @@ pub const DEVICES: &[&str] = &[
 
 /// Private, empty, writable mounts every sandbox gets.
 pub const PRIVATE: &[&str] = &["/tmp", "/dev/shm"];
+
+/// Where a profile's trusted certificates appear inside (in the private `/tmp`).
+pub const TRUST_INSIDE: &str = "/tmp/warden-trust.pem";
+
+/// The variables TLS clients read their trusted certificates from: OpenSSL (and Python, Go,
+/// rustls-native-certs), requests, curl, git, Node (which adds to its own).
+const TRUST_VARS: &[&str] = &[
+    "SSL_CERT_FILE",
+    "REQUESTS_CA_BUNDLE",
+    "CURL_CA_BUNDLE",
+    "GIT_SSL_CAINFO",
+    "NODE_EXTRA_CA_CERTS",
+];
 
 /// Turns `command` into a launch: as it is when `profile` is `None`, else through the helper.
 pub fn transform(command: &Command, profile: Option<&Profile>, helper: &Helper) -> Result<Launch> {
@@ -238,7 +255,7 @@ pub fn plan(
         (Network::EgressProxy, None) => return Err(Error::NoEgressProxy(profile.name.clone())),
         _ => None,
     };
-    let env = bridge
+    let mut env: Vec<(String, String)> = bridge
         .as_ref()
         .map(|b| {
             let url = format!("http://127.0.0.1:{}", b.port);
@@ -260,6 +277,19 @@ pub fn plan(
             .collect()
         })
         .unwrap_or_default();
+    let copies: Vec<(PathBuf, PathBuf)> = profile
+        .trust
+        .iter()
+        .map(|outside| (outside.clone(), PathBuf::from(TRUST_INSIDE)))
+        .collect();
+    if !copies.is_empty() {
+        env.extend(
+            TRUST_VARS
+                .iter()
+                .map(|k| ((*k).to_owned(), TRUST_INSIDE.to_owned())),
+        );
+    }
+    env.extend(profile.env.iter().cloned());
     let mut keep: Vec<PathBuf> = read
         .iter()
         .chain(&profile.write)
@@ -283,6 +313,7 @@ pub fn plan(
         limits: profile.limits,
         bridge,
         env,
+        copies,
         missing: helper.missing.clone(),
     })
 }

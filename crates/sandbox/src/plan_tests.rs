@@ -93,6 +93,7 @@ fn with_a_profile_the_helper_runs_and_carries_the_whole_plan() {
             limits: Limits::default(),
             bridge: None,
             env: Vec::new(),
+            copies: Vec::new(),
             missing: Vec::new(),
         }
     );
@@ -180,4 +181,47 @@ fn programs_are_looked_up_in_the_commands_own_path() {
         ..Command::default()
     };
     assert_eq!(resolve(&bare), PathBuf::from("tool"));
+}
+
+#[test]
+fn a_trust_bundle_is_copied_in_and_named_for_every_tls_client() {
+    let mut p = profile(&["/srv"], &[]);
+    p.network = Network::EgressProxy;
+    p.egress = Some(PathBuf::from("/var/lib/warden/egress/p.sock"));
+    p.trust = Some(PathBuf::from("/var/lib/warden/egress/trust-1.pem"));
+    p.env = vec![("TOKEN".to_owned(), "warden-secret-TOKEN".to_owned())];
+    let plan = plan(&command(), PathBuf::from("/bin/sh"), &p, &helper()).unwrap();
+    assert_eq!(
+        plan.copies,
+        vec![(
+            PathBuf::from("/var/lib/warden/egress/trust-1.pem"),
+            PathBuf::from(TRUST_INSIDE)
+        )]
+    );
+    for var in [
+        "SSL_CERT_FILE",
+        "REQUESTS_CA_BUNDLE",
+        "CURL_CA_BUNDLE",
+        "NODE_EXTRA_CA_CERTS",
+    ] {
+        assert!(
+            plan.env
+                .contains(&(var.to_owned(), TRUST_INSIDE.to_owned())),
+            "{var}"
+        );
+    }
+    assert!(
+        plan.env
+            .contains(&("TOKEN".to_owned(), "warden-secret-TOKEN".to_owned()))
+    );
+    assert!(TRUST_INSIDE.starts_with("/tmp/"));
+    // Without a bundle nothing is copied and no variable changes the system's trust.
+    p.trust = None;
+    let plan = plan_of(&p);
+    assert!(plan.copies.is_empty());
+    assert!(!plan.env.iter().any(|(k, _)| k == "SSL_CERT_FILE"));
+}
+
+fn plan_of(p: &Profile) -> Plan {
+    plan(&command(), PathBuf::from("/bin/sh"), p, &helper()).unwrap()
 }

@@ -24,6 +24,15 @@ pub struct Profile {
     /// With [`Network::EgressProxy`]: the Unix socket Warden's egress proxy listens on.
     #[serde(default)]
     pub egress: Option<PathBuf>,
+    /// Variables the profile adds to the command's environment (the placeholders of the
+    /// secrets its egress proxy injects).
+    #[serde(default)]
+    pub env: Vec<(String, String)>,
+    /// A PEM bundle outside the sandbox that its TLS clients trust instead of the system's
+    /// (the system's roots and the authority of Warden's secret injection): copied to
+    /// [`crate::plan::TRUST_INSIDE`] and named by `SSL_CERT_FILE` and its kin.
+    #[serde(default)]
+    pub trust: Option<PathBuf>,
 }
 
 /// The network a sandboxed process sees.
@@ -80,6 +89,8 @@ impl Profile {
             network: Network::None,
             limits: Limits::default(),
             egress: None,
+            env: Vec::new(),
+            trust: None,
         }
     }
 }

@@ -32,6 +32,8 @@ fn profile(read: &[&Path], write: &[&Path], network: Network) -> Profile {
             ..Limits::default()
         },
         egress: None,
+        env: Vec::new(),
+        trust: None,
     }
 }
 
@@ -464,4 +466,154 @@ fn the_gateway_serves_the_exec_tool_in_its_profile() {
         .map(|r| r["body"]["sandbox"].clone())
         .collect();
     assert_eq!(starts, vec![json!("workspace")]);
+}
+
+/// An HTTPS server on loopback with a certificate for `name` from `ca`: answers each request
+/// with its head and keeps the heads it saw.
+fn https_server(
+    ca: &warden_egress::Authority,
+    name: &str,
+) -> (u16, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    listener.set_nonblocking(true).unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(ca.server_config(name).unwrap());
+    let heads = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let seen = heads.clone();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async move {
+            let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+            while let Ok((tcp, _)) = listener.accept().await {
+                let (acceptor, seen) = (acceptor.clone(), seen.clone());
+                tokio::spawn(async move {
+                    let Ok(tls) = acceptor.accept(tcp).await else {
+                        return;
+                    };
+                    let mut tls = tokio::io::BufReader::new(tls);
+                    let mut head = String::new();
+                    loop {
+                        let mut line = String::new();
+                        if tls.read_line(&mut line).await.unwrap_or(0) == 0 {
+                            return;
+                        }
+                        head.push_str(&line);
+                        if line == "\r\n" {
+                            break;
+                        }
+                    }
+                    let reply = format!(
+                        "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{head}",
+                        head.len()
+                    );
+                    let _ = tls.get_mut().write_all(reply.as_bytes()).await;
+                    let _ = tls.get_mut().shutdown().await;
+                    seen.lock().unwrap().push(head);
+                });
+            }
+        });
+    });
+    (port, heads)
+}
+
+#[test]
+fn secrets_are_injected_at_the_egress_proxy_and_the_sandbox_sees_placeholders() {
+    let public = warden_egress::Authority::generate().unwrap();
+    let (port, heads) = https_server(&public, "localhost");
+    let (other, other_heads) = https_server(&public, "127.0.0.1");
+    let dir = workspace();
+    let roots = dir.path().join("roots.pem");
+    std::fs::write(&roots, public.pem()).unwrap();
+    let config = dir.path().join("warden.toml");
+    let text = std::fs::read_to_string(&config).unwrap().replacen(
+        "[upstream]\nname = \"demo\"\n",
+        "[upstream]\nname = \"shell\"\nexec = { profile = \"api\", timeout_ms = 20000 }\n",
+        1,
+    );
+    std::fs::write(&config, text).unwrap();
+    with_sandbox(
+        dir.path(),
+        &format!(
+            "\n[sandbox.profiles.api]\nwrite = [\".\"]\nnetwork = \"egress-proxy\"\negress = [\"localhost:{port}\", \"127.0.0.1:{port}\", \"[::1]:{port}\", \"127.0.0.1:{other}\"]\n\n[sandbox.profiles.api.secrets.API_TOKEN]\nhosts = [\"localhost:{port}\"]\nenv = \"TEST_API_TOKEN\"\n"
+        ),
+    );
+    let policies = dir.path().join("policies.cedar");
+    let mut text = std::fs::read_to_string(&policies).unwrap();
+    text.push_str("\npermit (principal, action == Action::\"call_tool\", resource == Tool::\"shell/exec\");\n");
+    std::fs::write(&policies, text).unwrap();
+    let mut s = Session::start_env(
+        dir.path(),
+        &[],
+        dir.path().join("unused.jsonl"),
+        &[
+            ("TEST_API_TOKEN", "tok-3c1b7f"),
+            // Warden verifies destinations against these roots (the test's own authority).
+            ("SSL_CERT_FILE", roots.to_str().unwrap()),
+        ],
+    );
+    s.initialize();
+    let fetch = format!(
+        "python3 -c 'import os, urllib.request as u; print(u.urlopen(u.Request(\"https://localhost:{port}/v1?k=\" + os.environ[\"API_TOKEN\"], headers={{\"Authorization\": \"Bearer \" + os.environ[\"API_TOKEN\"]}})).read().decode())'"
+    );
+    let r = s.call(
+        "exec",
+        json!({ "command": format!("echo \"$API_TOKEN\"; {fetch}") }),
+    );
+    let out = r["result"]["structuredContent"]["stdout"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert_eq!(r["result"]["structuredContent"]["exit_code"], 0, "{r}");
+    // Inside, only the placeholder; the destination got the value, in the header and query.
+    assert!(out.starts_with("warden-secret-API_TOKEN\n"), "{out}");
+    let head = heads.lock().unwrap().first().cloned().unwrap_or_default();
+    assert!(
+        head.starts_with("GET /v1?k=tok-3c1b7f HTTP/1.1\r\n"),
+        "{head}"
+    );
+    assert!(
+        head.contains("Authorization: Bearer tok-3c1b7f\r\n"),
+        "{head}"
+    );
+    // The destination's echo came back to the agent through Warden's output redaction.
+    assert!(
+        out.contains("Authorization: Bearer [HTTP_BEARER_TOKEN"),
+        "{out}"
+    );
+    // A destination the secret is not for: tunnelled untouched, the placeholder arrives as is.
+    let r = s.call(
+        "exec",
+        json!({ "command": format!("python3 -c 'import os, urllib.request as u; print(u.urlopen(u.Request(\"https://127.0.0.1:{other}/\", headers={{\"X-Key\": os.environ[\"API_TOKEN\"]}})).read().decode())'") }),
+    );
+    assert_eq!(r["result"]["structuredContent"]["exit_code"], 0, "{r}");
+    let head = other_heads
+        .lock()
+        .unwrap()
+        .first()
+        .cloned()
+        .unwrap_or_default();
+    assert!(
+        head.contains("X-Key: warden-secret-API_TOKEN\r\n"),
+        "{head}"
+    );
+    drop(s.finish());
+    let records = audit_records(dir.path());
+    let requests: Vec<_> = records
+        .iter()
+        .filter(|r| r["body"]["event"] == "egress_request")
+        .map(|r| r["body"]["request"].clone())
+        .collect();
+    assert_eq!(
+        requests,
+        vec![
+            json!({"method": "GET", "target": "/v1?k=warden-secret-API_TOKEN", "injected": ["API_TOKEN"]})
+        ]
+    );
+    let log = std::fs::read_to_string(dir.path().join("unused.jsonl")).unwrap_or_default();
+    let all = format!("{records:?}{log}");
+    assert!(!all.contains("tok-3c1b7f"), "the value reached a record");
 }

@@ -55,6 +55,20 @@ pub(super) fn prepare(plan: &Plan) -> Result<(), SetupError> {
             Some((p.clone(), fd, is_dir))
         })
         .collect();
+    // Files to copy in, read while the host's tree is still in view. Only into a private
+    // mount: a copy never writes to the host.
+    let mut copies = Vec::with_capacity(plan.copies.len());
+    for (from, to) in &plan.copies {
+        if !plan.private.iter().any(|m| to.starts_with(m) && to != m) {
+            return Err(failed(
+                "will not copy outside a private mount to",
+                to,
+                "refused",
+            ));
+        }
+        let bytes = std::fs::read(from).map_err(|e| failed("cannot read", from, e))?;
+        copies.push((to, bytes));
+    }
     let tmp_options = format!("size={}m,mode=1777", plan.limits.tmp_mb);
     for dir in plan.private.iter().filter(|d| d.is_dir()) {
         mount(
@@ -93,6 +107,17 @@ pub(super) fn prepare(plan: &Plan) -> Result<(), SetupError> {
         .map_err(|e| failed("cannot bind back", path, e))?;
     }
     drop(kept);
+    for (to, bytes) in copies {
+        use std::io::Write as _;
+        use std::os::unix::fs::OpenOptionsExt as _;
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o444)
+            .open(to)
+            .and_then(|mut f| f.write_all(&bytes))
+            .map_err(|e| failed("cannot write", to, e))?;
+    }
     for path in &plan.hide {
         hide(path)?;
     }

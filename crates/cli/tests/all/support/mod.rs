@@ -74,11 +74,22 @@ impl Session {
     }
 
     pub fn start_with(dir: &Path, upstream: &[String], record: PathBuf) -> Self {
+        Self::start_env(dir, upstream, record, &[])
+    }
+
+    /// [`Self::start_with`], Warden getting `env` besides the tests' own environment.
+    pub fn start_env(
+        dir: &Path,
+        upstream: &[String],
+        record: PathBuf,
+        env: &[(&str, &str)],
+    ) -> Self {
         let mut child = Command::new(warden())
             .args(["mcp", "--config"])
             .arg(dir.join("warden.toml"))
             .arg("--")
             .args(upstream)
+            .envs(env.iter().copied())
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
