@@ -519,6 +519,8 @@ pub struct Loaded {
     pub base: PathBuf,
     /// Where state goes when the file does not say.
     pub data_dir: PathBuf,
+    /// The file read, if any.
+    pub file: Option<PathBuf>,
 }
 
 /// `file:line:column` of a byte offset in `text`.
@@ -555,12 +557,14 @@ impl Loaded {
                     config,
                     base,
                     data_dir,
+                    file: Some(path.to_owned()),
                 })
             }
             None => Ok(Self {
                 config: Config::default(),
                 base: PathBuf::from("."),
                 data_dir: env.data_dir(),
+                file: None,
             }),
         }
     }

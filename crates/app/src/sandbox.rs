@@ -223,13 +223,24 @@ impl Loaded {
         // Warden's own state (audit log, approvals, identities, keys, baselines) stays hidden
         // even inside a readable or writable tree.
         hide.push(absolute(&self.data_dir));
-        let audit = absolute(&self.audit_path());
-        for suffix in ["", "-wal", "-shm"] {
-            let mut p = audit.clone().into_os_string();
-            p.push(suffix);
-            hide.push(PathBuf::from(p));
+        hide.extend(sqlite_files(&self.audit_path()));
+        // The approvals waiting for a human, wherever they are kept; the files secrets are
+        // read from (the sandbox holds placeholders, never values).
+        let approvals = absolute(&self.approvals_path());
+        if !approvals.starts_with(absolute(&self.data_dir)) {
+            hide.extend(sqlite_files(&approvals));
         }
+        hide.extend(
+            config
+                .secrets
+                .values()
+                .filter_map(|s| s.file.as_deref())
+                .map(&path),
+        );
         hide.extend(config.hide.iter().map(|p| path(p)));
+        // What decides Warden's behaviour stays readable but is never written from inside,
+        // even within a write tree.
+        let readonly = self.rules_files();
         let network = config.network.unwrap_or(Network::None);
         let rules = warden_egress::Rules::parse(&config.egress)
             .with_context(|| format!("sandbox profile `{name}`"))?;
@@ -266,6 +277,7 @@ impl Loaded {
             read,
             write,
             hide,
+            readonly,
             network,
             limits: config.limits.build(),
             egress,
@@ -316,6 +328,16 @@ impl Loaded {
         }
         absolute(&self.resolve(p))
     }
+}
+
+/// A SQLite database and its write-ahead log and shared-memory files.
+fn sqlite_files(db: &Path) -> impl Iterator<Item = PathBuf> {
+    let db = absolute(db);
+    ["", "-wal", "-shm"].into_iter().map(move |suffix| {
+        let mut p = db.clone().into_os_string();
+        p.push(suffix);
+        PathBuf::from(p)
+    })
 }
 
 fn absolute(p: &Path) -> PathBuf {
@@ -461,6 +483,21 @@ impl Drop for EgressProxy {
 }
 
 impl Loaded {
+    /// Warden's configuration file, schema and policy files (or directories).
+    fn rules_files(&self) -> Vec<PathBuf> {
+        let policy = &self.config.policy;
+        let mut out: Vec<PathBuf> = self
+            .file
+            .iter()
+            .chain(policy.schema.iter())
+            .chain(policy.files.iter().flatten())
+            .map(|p| absolute(&self.resolve(p)))
+            .collect();
+        out.sort();
+        out.dedup();
+        out
+    }
+
     /// Where the egress proxies' sockets and the trust bundle live.
     fn egress_dir(&self) -> PathBuf {
         absolute(&self.data_dir.join("egress"))

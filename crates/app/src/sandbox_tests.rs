@@ -8,6 +8,7 @@ fn loaded(text: &str) -> Loaded {
         config: parse(Path::new("warden.toml"), text).unwrap(),
         base: PathBuf::from("/srv/project"),
         data_dir: PathBuf::from("/srv/project/.warden"),
+        file: Some(PathBuf::from("/srv/project/warden.toml")),
     }
 }
 
@@ -83,6 +84,7 @@ limits = { memory_mb = 256, cpu_secs = 0, processes = 32 }
                 h.push(PathBuf::from("/srv/project/data/private"));
                 h
             },
+            readonly: vec![PathBuf::from("/srv/project/warden.toml")],
             network: Network::Host,
             limits: Limits {
                 memory_mb: Some(256),
@@ -214,6 +216,8 @@ file = "secrets/npm"
             ("NPM".to_owned(), "warden-secret-NPM".to_owned()),
         ]
     );
+    // The file a secret is read from is hidden.
+    assert!(p.hide.contains(&PathBuf::from("/srv/project/secrets/npm")));
     let trust = p.trust.unwrap();
     assert!(
         trust.starts_with("/srv/project/.warden/egress/"),
@@ -263,5 +267,31 @@ fn misconfigured_secrets_are_refused_with_reasons() {
     ] {
         let err = loaded(text).sandbox_profile(Some("p"), &env()).unwrap_err();
         assert!(format!("{err:#}").contains(expected), "{text}: {err:#}");
+    }
+}
+
+#[test]
+fn warden_config_and_policies_are_read_only_and_outside_approvals_hidden() {
+    let l = loaded(
+        r#"
+[policy]
+schema = "rules/schema.cedarschema"
+files = ["rules", "/etc/warden/extra.cedar"]
+[approvals]
+path = "/var/lib/approvals.db"
+"#,
+    );
+    let p = l.sandbox_profile(None, &env()).unwrap().unwrap();
+    assert_eq!(
+        p.readonly,
+        vec![
+            PathBuf::from("/etc/warden/extra.cedar"),
+            PathBuf::from("/srv/project/rules"),
+            PathBuf::from("/srv/project/rules/schema.cedarschema"),
+            PathBuf::from("/srv/project/warden.toml"),
+        ]
+    );
+    for hidden in ["/var/lib/approvals.db", "/var/lib/approvals.db-wal"] {
+        assert!(p.hide.contains(&PathBuf::from(hidden)), "{hidden}");
     }
 }

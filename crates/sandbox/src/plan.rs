@@ -90,6 +90,14 @@ pub struct Plan {
     pub devices: Vec<PathBuf>,
     /// Replaced by empty read-only ones.
     pub hide: Vec<PathBuf>,
+    /// Bound read-only over themselves.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub readonly: Vec<PathBuf>,
+    /// Directories inside a write tree on the way to a hidden or read-only path, bound over
+    /// themselves so that they cannot be renamed or removed (which would let the command put
+    /// its own file where the protected one was), parents first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pinned: Vec<PathBuf>,
     /// Fresh private tmpfs mounts (`/tmp`, `/dev/shm`).
     pub private: Vec<PathBuf>,
     /// Paths under a private mount that the profile names: bound back in from outside.
@@ -214,6 +222,7 @@ pub fn plan(
         .iter()
         .chain(&profile.write)
         .chain(&profile.hide)
+        .chain(&profile.readonly)
         .chain(command.cwd.as_slice())
     {
         if path
@@ -277,6 +286,7 @@ pub fn plan(
             .collect()
         })
         .unwrap_or_default();
+    let pinned = pinned(&profile.hide, &profile.readonly, &write);
     let copies: Vec<(PathBuf, PathBuf)> = profile
         .trust
         .iter()
@@ -307,6 +317,8 @@ pub fn plan(
         write,
         devices: DEVICES.iter().map(PathBuf::from).collect(),
         hide: profile.hide.clone(),
+        readonly: profile.readonly.clone(),
+        pinned,
         private,
         keep,
         network: profile.network,
@@ -316,6 +328,25 @@ pub fn plan(
         copies,
         missing: helper.missing.clone(),
     })
+}
+
+/// Every directory strictly between a write tree and a protected path inside it, parents
+/// first. (The write tree itself cannot be renamed: its parent is not writable, or it would
+/// have folded into a larger tree.)
+fn pinned(hide: &[PathBuf], readonly: &[PathBuf], write: &[PathBuf]) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for protected in hide.iter().chain(readonly) {
+        for tree in write.iter().filter(|w| protected.starts_with(w)) {
+            let mut dir = protected.parent();
+            while let Some(d) = dir.filter(|d| d != tree && d.starts_with(tree)) {
+                out.push(d.to_owned());
+                dir = d.parent();
+            }
+        }
+    }
+    out.sort();
+    out.dedup();
+    out
 }
 
 /// Sorts, removes duplicates and paths inside another listed path.

@@ -86,6 +86,8 @@ fn with_a_profile_the_helper_runs_and_carries_the_whole_plan() {
             write: paths(&["/dev/shm", "/tmp"]),
             devices: paths(DEVICES),
             hide: paths(&["/home/u/.ssh"]),
+            readonly: Vec::new(),
+            pinned: Vec::new(),
             private: paths(PRIVATE),
             // Named paths under the private /tmp are bound back in, the working directory too.
             keep: paths(&["/tmp/out", "/tmp/project"]),
@@ -224,4 +226,26 @@ fn a_trust_bundle_is_copied_in_and_named_for_every_tls_client() {
 
 fn plan_of(p: &Profile) -> Plan {
     plan(&command(), PathBuf::from("/bin/sh"), p, &helper()).unwrap()
+}
+
+#[test]
+fn directories_on_the_way_to_a_protected_path_in_a_write_tree_are_pinned() {
+    let mut p = profile(&["/"], &["/home/u"]);
+    p.hide = paths(&["/home/u/.local/share/warden", "/srv/other"]);
+    p.readonly = paths(&["/home/u/proj/conf/warden.toml", "/home/u/top.toml"]);
+    let plan = plan_of(&p);
+    assert_eq!(
+        plan.pinned,
+        paths(&[
+            "/home/u/.local",
+            "/home/u/.local/share",
+            "/home/u/proj",
+            "/home/u/proj/conf",
+        ])
+    );
+    assert_eq!(plan.readonly, p.readonly);
+    // Nothing to pin without a write tree around a protected path.
+    let mut p = profile(&["/"], &["/srv/out"]);
+    p.readonly = paths(&["/home/u/proj/warden.toml"]);
+    assert!(plan_of(&p).pinned.is_empty());
 }

@@ -17,6 +17,10 @@ pub struct Profile {
     pub write: Vec<PathBuf>,
     /// Trees and files replaced by empty ones inside the sandbox (secrets, Warden's own state).
     pub hide: Vec<PathBuf>,
+    /// Trees and files that stay readable but never writable, even inside a `write` tree
+    /// (Warden's configuration and policies).
+    #[serde(default)]
+    pub readonly: Vec<PathBuf>,
     /// What the network looks like from inside.
     pub network: Network,
     /// Resource limits.
@@ -86,6 +90,7 @@ impl Profile {
             read: vec![PathBuf::from("/")],
             write: Vec::new(),
             hide: Vec::new(),
+            readonly: Vec::new(),
             network: Network::None,
             limits: Limits::default(),
             egress: None,

@@ -25,6 +25,7 @@ fn profile(read: &[&Path], write: &[&Path], network: Network) -> Profile {
         read: read.iter().map(|p| p.to_path_buf()).collect(),
         write: write.iter().map(|p| p.to_path_buf()).collect(),
         hide: Vec::new(),
+        readonly: Vec::new(),
         network,
         limits: Limits {
             memory_mb: Some(256),
@@ -141,6 +142,63 @@ fn writing_outside_fails_and_tmp_is_private() {
     assert!(refused(&o[3]), "the host's /tmp is visible: {:?}", o[3]);
     assert!(o[4].ok, "the private /tmp is writable: {:?}", o[4]);
     assert!(!Path::new("/tmp/inside").exists());
+}
+
+#[test]
+fn wardens_own_files_cannot_be_changed_or_replaced_from_a_write_tree() {
+    let root = scratch();
+    let conf = root.path().join("proj/conf");
+    let data = conf.join(".warden");
+    std::fs::create_dir_all(&data).unwrap();
+    std::fs::write(conf.join("warden.toml"), "original").unwrap();
+    std::fs::write(conf.join("policies.cedar"), "original").unwrap();
+    std::fs::write(data.join("audit.db"), "state").unwrap();
+    let mut p = profile(&[Path::new("/")], &[root.path()], Network::None);
+    p.readonly = vec![conf.join("warden.toml"), conf.join("policies.cedar")];
+    p.hide = vec![data.clone()];
+    let script = format!(
+        "cd {root}; \
+         echo changed > proj/conf/warden.toml && echo wrote-config; \
+         mv proj/conf/policies.cedar proj/conf/p2 && echo moved-policy; \
+         rm -f proj/conf/warden.toml && echo removed-config; \
+         mv proj/conf proj/conf2 && echo moved-dir; \
+         mv proj proj2 && echo moved-parent; \
+         rm -rf proj/conf/.warden && echo removed-state; \
+         touch proj/conf/new && echo made-file; \
+         cat proj/conf/warden.toml",
+        root = root.path().display()
+    );
+    let out = sandboxed(&p, Path::new("/bin/sh"), &["-c".to_owned(), script])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    // Readable, and the rest of the tree stays writable.
+    assert!(
+        stdout.contains("made-file") && stdout.ends_with("original"),
+        "{stdout}"
+    );
+    for done in [
+        "wrote-config",
+        "moved-policy",
+        "removed-config",
+        "moved-dir",
+        "moved-parent",
+        "removed-state",
+    ] {
+        assert!(!stdout.contains(done), "{done}: {stdout}");
+    }
+    assert_eq!(
+        std::fs::read_to_string(conf.join("warden.toml")).unwrap(),
+        "original"
+    );
+    assert_eq!(
+        std::fs::read_to_string(conf.join("policies.cedar")).unwrap(),
+        "original"
+    );
+    assert_eq!(
+        std::fs::read_to_string(data.join("audit.db")).unwrap(),
+        "state"
+    );
 }
 
 #[test]

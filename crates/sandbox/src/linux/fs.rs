@@ -118,10 +118,46 @@ pub(super) fn prepare(plan: &Plan) -> Result<(), SetupError> {
             .and_then(|mut f| f.write_all(&bytes))
             .map_err(|e| failed("cannot write", to, e))?;
     }
+    // Parents first, each recursively (a later bind must not drop what is mounted below).
+    for dir in &plan.pinned {
+        if dir.is_dir() {
+            bind(dir, MsFlags::MS_REC).map_err(|e| failed("cannot pin", dir, e))?;
+        }
+    }
+    for path in &plan.readonly {
+        if std::fs::symlink_metadata(path).is_ok() {
+            bind(path, MsFlags::MS_REC)
+                .and_then(|()| {
+                    mount(
+                        None::<&str>,
+                        path.as_path(),
+                        None::<&str>,
+                        MsFlags::MS_REMOUNT
+                            | MsFlags::MS_BIND
+                            | MsFlags::MS_RDONLY
+                            | MsFlags::MS_NOSUID
+                            | MsFlags::MS_NODEV,
+                        None::<&str>,
+                    )
+                })
+                .map_err(|e| failed("cannot make read-only", path, e))?;
+        }
+    }
     for path in &plan.hide {
         hide(path)?;
     }
     Ok(())
+}
+
+/// Binds `path` over itself: a mount point cannot be renamed, removed or replaced.
+fn bind(path: &Path, extra: MsFlags) -> nix::Result<()> {
+    mount(
+        Some(path),
+        path,
+        None::<&str>,
+        MsFlags::MS_BIND | extra,
+        None::<&str>,
+    )
 }
 
 /// Covers a directory with an empty read-only tmpfs, a file with `/dev/null`.

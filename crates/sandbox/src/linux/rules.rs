@@ -15,6 +15,10 @@ use crate::profile::Network;
 /// proves the part that matters).
 const ABI_WANTED: ABI = ABI::V6;
 
+/// The oldest ABI whose file-system rules Warden accepts: before ABI 3 (Linux 6.2) Landlock
+/// cannot stop `truncate` on a readable file outside the write trees.
+const ABI_REQUIRED: ABI = ABI::V3;
+
 fn failed(e: impl std::fmt::Display) -> SetupError {
     SetupError::new(Mechanism::Landlock, e.to_string())
 }
@@ -26,6 +30,13 @@ pub(super) fn restrict(plan: &Plan) -> Result<(), SetupError> {
     }
     let abi = ABI_WANTED;
     let mut ruleset = Ruleset::default()
+        .set_compatibility(CompatLevel::HardRequirement)
+        .handle_access(AccessFs::from_all(ABI_REQUIRED))
+        .map_err(|e| {
+            failed(format!(
+                "this kernel's Landlock is older than ABI 3 (Linux 6.2) and cannot stop truncating files outside the write trees ({e}); upgrade the kernel"
+            ))
+        })?
         .set_compatibility(CompatLevel::BestEffort)
         .handle_access(AccessFs::from_all(abi))
         .map_err(failed)?;
