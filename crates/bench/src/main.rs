@@ -11,6 +11,7 @@ mod audit;
 mod controls;
 mod detect;
 mod gateway;
+mod inject;
 mod latency;
 mod policy;
 mod sandbox;

@@ -4,7 +4,8 @@
 //! seccomp), timed to its answer to `initialize`; also `/bin/true` to its exit. Starts
 //! alternate so machine noise hits both alike. Egress: HTTP requests to a loopback server
 //! directly and through the proxy (with its allow-list, resolution and audit records), a new
-//! connection per request, and bulk throughput through one tunnel.
+//! connection per request, and bulk throughput through one tunnel. Secret injection's cost
+//! per request is `inject.rs`.
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -173,7 +174,7 @@ fn request(server: SocketAddr, proxy: Option<SocketAddr>, path: &str) -> Result<
 
 /// Records each connection in `log` as Warden does: the decision acknowledged before the
 /// tunnel opens, its end queued.
-fn audited(log: warden_audit::Log) -> warden_egress::Report {
+pub(crate) fn audited(log: warden_audit::Log) -> warden_egress::Report {
     Arc::new(move |e: warden_egress::Event| {
         let log = log.clone();
         Box::pin(async move {
@@ -234,15 +235,7 @@ fn egress() -> Result<()> {
     println!(
         "egress proxy, {REQUESTS} HTTP requests each on a new connection (alternating), with audit records"
     );
-    println!(
-        "  p50: direct {:.1} µs, proxied {:.1} µs, added {:.1} µs; p99: direct {:.1} µs, proxied {:.1} µs, added {:.1} µs",
-        d.pct(50.0),
-        p.pct(50.0),
-        p.pct(50.0) - d.pct(50.0),
-        d.pct(99.0),
-        p.pct(99.0),
-        p.pct(99.0) - d.pct(99.0)
-    );
+    println!("{}", crate::stats::added("direct", &d, "proxied", &p));
     let path = format!("/bulk/{BULK_BYTES}");
     let mut rates = (Vec::new(), Vec::new());
     for _ in 0..3 {
@@ -363,13 +356,8 @@ fn bridged(warden: &Path) -> Result<()> {
         REQUESTS
     );
     println!(
-        "  p50: direct outside {:.1} µs, from the sandbox {:.1} µs, added {:.1} µs; p99: {:.1} → {:.1} µs, added {:.1} µs",
-        d.pct(50.0),
-        i.pct(50.0),
-        i.pct(50.0) - d.pct(50.0),
-        d.pct(99.0),
-        i.pct(99.0),
-        i.pct(99.0) - d.pct(99.0)
+        "{}",
+        crate::stats::added("direct outside", &d, "from the sandbox", &i)
     );
     drop(rt);
     Ok(())
@@ -378,5 +366,6 @@ fn bridged(warden: &Path) -> Result<()> {
 pub fn run(warden: &Path) -> Result<()> {
     startup(warden)?;
     egress()?;
-    bridged(warden)
+    bridged(warden)?;
+    crate::inject::run()
 }

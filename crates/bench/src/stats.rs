@@ -23,3 +23,16 @@ impl Samples {
             .unwrap_or(f64::NAN)
     }
 }
+
+/// `  p50: BASE x µs, WITH y µs, added z µs; p99: ...`: `with` against its baseline `base`.
+pub fn added(base_name: &str, base: &Samples, with_name: &str, with: &Samples) -> String {
+    let row = |p: f64| {
+        format!(
+            "{base_name} {:.1} µs, {with_name} {:.1} µs, added {:.1} µs",
+            base.pct(p),
+            with.pct(p),
+            with.pct(p) - base.pct(p)
+        )
+    };
+    format!("  p50: {}; p99: {}", row(50.0), row(99.0))
+}
