@@ -12,7 +12,7 @@ use warden_audit::Log;
 use warden_identity::Store as Identity;
 use warden_proxy::{Announce, ApprovalSettings, Approvals};
 
-use crate::config::{Loaded, WebhookConfig};
+use crate::config::{Loaded, Unattended, WebhookConfig};
 use crate::env::Env;
 
 /// Attempts per webhook delivery.
@@ -30,6 +30,7 @@ impl Loaded {
             progress_every: c
                 .progress_secs
                 .map_or(defaults.progress_every, |s| Duration::from_secs(s.max(1))),
+            unattended: c.unattended_for_testing.map(|u| u == Unattended::Approve),
         }
     }
 
@@ -49,6 +50,11 @@ impl Loaded {
         let store = warden_approvals::Store::open(&path)
             .with_context(|| format!("approvals store `{}`", path.display()))?;
         let announce = webhooks(&self.config.approvals.webhook, env, secrets, console)?;
+        if let Some(mode) = self.config.approvals.unattended_for_testing {
+            tracing::warn!(
+                "[approvals] unattended_for_testing = {mode:?}: every held call is decided without a person; for testing only"
+            );
+        }
         Ok(Some(Approvals::new(
             store,
             audit.clone(),

@@ -171,9 +171,22 @@ pub struct ApprovalsConfig {
     pub timeout_secs: Option<u64>,
     /// How often a held call sends the client a progress notification (default 10).
     pub progress_secs: Option<u64>,
+    /// FOR TESTING ONLY (benchmarks, CI): every held call is approved or denied at once by
+    /// an approver recorded as `unattended (testing only)`. Warden warns at start.
+    pub unattended_for_testing: Option<Unattended>,
     /// Where new requests are announced.
     #[serde(default)]
     pub webhook: Vec<WebhookConfig>,
+}
+
+/// `[approvals] unattended_for_testing`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Unattended {
+    /// Approve every request.
+    Approve,
+    /// Deny every request.
+    Deny,
 }
 
 /// `[[approvals.webhook]]`: a JSON POST (Slack-compatible: `text` and `blocks`) for each new

@@ -56,6 +56,9 @@ pub struct Case {
     /// Where the call stands against its limits (`limits = { cost_left = 40 }`).
     #[serde(default)]
     pub limits: warden_types::LimitFacts,
+    /// What the session has taken in (`session_labels = ["private", "untrusted"]`).
+    #[serde(default)]
+    pub session_labels: Vec<String>,
     /// `allow`, `deny` or `approval_required`.
     pub expect: String,
     /// If given, the deciding policy ids must be exactly these.
@@ -134,6 +137,7 @@ fn request(case: &Case, default: &Principal) -> Result<Request> {
             calls: 0,
             delegation: case.delegation.clone(),
             limits: case.limits.clone(),
+            labels: case.session_labels.clone(),
         },
         time_unix: warden_types::now_unix_micros() / 1_000_000,
     })

@@ -90,6 +90,7 @@ pub fn run() -> Result<()> {
             calls: 3,
             delegation: Vec::new(),
             limits: Default::default(),
+            labels: Vec::new(),
         },
         time_unix: 1_790_000_000,
     };

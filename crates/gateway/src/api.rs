@@ -416,6 +416,7 @@ pub(crate) async fn decide(
                 Vec::new()
             },
             limits: Default::default(),
+            labels: Vec::new(),
         },
         time_unix: warden_identity::now(),
     };

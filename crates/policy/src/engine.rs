@@ -27,7 +27,9 @@ pub struct PolicyInfo {
     pub effect: &'static str,
     /// `@reason` text.
     pub reason: Option<String>,
-    /// `@approval` group, if this permit needs a human's approval.
+    /// `@approval` group: a permit with it needs a human's approval; a forbid with it (a
+    /// *hold*) turns a call other policies allow into one that waits for that group, instead
+    /// of refusing it.
     pub approval: Option<String>,
     /// `@approval_mode("async")`: answer the agent at once instead of holding the call.
     pub approval_async: bool,
@@ -39,6 +41,9 @@ pub struct Engine {
     schema: Schema,
     slicer: Slicer,
     listing: Slicer,
+    /// The policies without the holds (forbids with `@approval`), when there are any: what a
+    /// held call would be without them.
+    unheld: Option<Slicer>,
     action_entities: Vec<Entity>,
     info: HashMap<String, PolicyInfo>,
     authorizer: Authorizer,
@@ -119,6 +124,21 @@ impl Engine {
         })?;
         let slicer = Slicer::new(&policies, &actions);
         let listing = Slicer::new(&relax(&policies), &actions);
+        let is_hold = |id: &str| {
+            info.get(id)
+                .is_some_and(|p| p.effect == "forbid" && p.approval.is_some())
+        };
+        let unheld = policies
+            .policies()
+            .any(|p| is_hold(p.id().as_ref()))
+            .then(|| {
+                let mut rest = PolicySet::new();
+                for p in policies.policies().filter(|p| !is_hold(p.id().as_ref())) {
+                    // Ids are unique in the set it came from.
+                    let _ = rest.add(p.clone());
+                }
+                Slicer::new(&rest, &actions)
+            });
         let reads_limits = policies.policies().any(|p| {
             p.to_json()
                 .is_ok_and(|json| crate::listing::reads_context_attr(&json, "limits"))
@@ -128,6 +148,7 @@ impl Engine {
             schema: schema_value,
             slicer,
             listing,
+            unheld,
             action_entities,
             info,
             authorizer: Authorizer::new(),
@@ -176,7 +197,72 @@ impl Engine {
     }
 
     fn decide(&self, request: &Request, listing: bool) -> Decision {
-        let response = match self.authorize(request, listing) {
+        let slicer = if listing { &self.listing } else { &self.slicer };
+        let decision = self.decide_in(request, slicer, listing);
+        match &self.unheld {
+            Some(unheld) if !listing && self.only_holds(&decision) => {
+                self.held(request, decision, unheld)
+            }
+            _ => decision,
+        }
+    }
+
+    /// Whether `decision` is a refusal by holds alone.
+    fn only_holds(&self, decision: &Decision) -> bool {
+        decision.outcome == Outcome::Deny
+            && decision.errors.is_empty()
+            && !decision.policies.is_empty()
+            && decision.policies.iter().all(|id| {
+                self.info
+                    .get(id)
+                    .is_some_and(|p| p.effect == "forbid" && p.approval.is_some())
+            })
+    }
+
+    /// A call refused only by holds: what the other policies say, waiting for the holds'
+    /// groups when they allow it.
+    fn held(&self, request: &Request, holds: Decision, unheld: &Slicer) -> Decision {
+        let base = self.decide_in(request, unheld, false);
+        if base.outcome == Outcome::Deny {
+            return base;
+        }
+        let mut groups: Vec<String> = holds
+            .policies
+            .iter()
+            .filter_map(|id| self.info.get(id).and_then(|p| p.approval.clone()))
+            .chain(base.approval_groups.iter().cloned())
+            .collect();
+        groups.sort();
+        groups.dedup();
+        let mut policies = holds.policies.clone();
+        policies.extend(base.policies.iter().cloned());
+        policies.sort();
+        policies.dedup();
+        let why = holds
+            .policies
+            .iter()
+            .find_map(|id| self.info.get(id).and_then(|p| p.reason.clone()));
+        let reason = format!(
+            "`{}` on `{}` needs approval from `{}` (policy `{}`){}",
+            request.action.as_str(),
+            request.resource.id(),
+            groups.join("`, `"),
+            policies.join("`, `"),
+            why.map(|w| format!(": {w}")).unwrap_or_default()
+        );
+        Decision {
+            outcome: Outcome::ApprovalRequired,
+            policies,
+            reason,
+            approval_groups: groups,
+            approval_async: base.approval_async,
+            retry_after_secs: None,
+            errors: Vec::new(),
+        }
+    }
+
+    fn decide_in(&self, request: &Request, slicer: &Slicer, listing: bool) -> Decision {
+        let response = match self.authorize(request, slicer, listing) {
             Ok(response) => response,
             Err(message) => {
                 return Decision::refuse(format!(
@@ -293,6 +379,7 @@ impl Engine {
     fn authorize(
         &self,
         request: &Request,
+        slicer: &Slicer,
         listing: bool,
     ) -> std::result::Result<cedar_policy::Response, String> {
         let principal = uid("Agent", &request.principal.id)?;
@@ -320,7 +407,6 @@ impl Engine {
             resource: &resource,
             resource_parents: &parents,
         };
-        let slicer = if listing { &self.listing } else { &self.slicer };
         let args = (!listing).then_some(present.as_slice());
         let slice = slicer.get(&key, &scope, args, || {
             let (_, mut entities) = resource_entities(&request.resource)?;
@@ -471,6 +557,10 @@ fn build_context(request: &Request, with_args: bool) -> std::result::Result<Cont
         (
             "delegation".to_owned(),
             RestrictedExpression::new_set(request.session.delegation.iter().map(|s| string(s))),
+        ),
+        (
+            "labels".to_owned(),
+            RestrictedExpression::new_set(request.session.labels.iter().map(|s| string(s))),
         ),
     ])
     .map_err(|e| e.to_string())?;

@@ -31,6 +31,7 @@ fn call(tool: &str, args: serde_json::Value) -> Request {
             calls: 0,
             delegation: Vec::new(),
             limits: Default::default(),
+            labels: Vec::new(),
         },
         time_unix: 1_790_000_000,
     }
@@ -271,4 +272,64 @@ fn policy_sees_where_a_call_stands_against_its_limits() {
     let d = e.evaluate(&req);
     assert_eq!(d.outcome, Outcome::Deny);
     assert_eq!(d.policies, vec!["budget-low"]);
+}
+
+/// A call in a session that has taken in `session`, to a tool with `labels`.
+fn flow_call(tool: &str, labels: &[&str], session: &[&str]) -> Request {
+    let mut r = call(tool, json!({"amount": 80}));
+    if let Resource::Tool { facts, .. } = &mut r.resource {
+        facts.labels = labels.iter().map(|l| (*l).to_owned()).collect();
+    }
+    r.session.labels = session.iter().map(|l| (*l).to_owned()).collect();
+    r
+}
+
+#[test]
+fn a_hold_makes_an_allowed_call_wait_and_merges_groups() {
+    let e = engine();
+    let held = e.evaluate(&flow_call("send", &["external"], &["private", "untrusted"]));
+    assert_eq!(held.outcome, Outcome::ApprovalRequired, "{}", held.reason);
+    assert_eq!(held.approval_groups, vec!["self"]);
+    assert!(
+        held.reason.contains("needs approval from `self`"),
+        "{}",
+        held.reason
+    );
+    // The large refund already needs finance: the hold adds its group.
+    let both = e.evaluate(&flow_call(
+        "refund",
+        &["external"],
+        &["private", "untrusted"],
+    ));
+    assert_eq!(both.outcome, Outcome::ApprovalRequired);
+    assert_eq!(both.approval_groups, vec!["finance", "self"]);
+    assert_eq!(
+        both.policies,
+        vec!["flow-external-after-untrusted", "refunds-large"]
+    );
+}
+
+#[test]
+fn a_hold_never_overrides_a_forbid_or_opens_a_closed_tool() {
+    let e = engine();
+    // A real forbid still refuses.
+    let d = e.evaluate(&flow_call(
+        "delete_account",
+        &["external"],
+        &["private", "untrusted"],
+    ));
+    assert_eq!(d.outcome, Outcome::Deny);
+    assert!(d.policies.contains(&"no-account-deletion".to_owned()));
+    // Nothing permits a refund without an amount: the hold does not make it askable.
+    let mut r = flow_call("refund", &["external"], &["private", "untrusted"]);
+    r.arguments = json!({});
+    assert_eq!(e.evaluate(&r).outcome, Outcome::Deny);
+    // After an injection: refused, not held.
+    let d = e.evaluate(&flow_call(
+        "send",
+        &["external"],
+        &["injection", "private", "untrusted"],
+    ));
+    assert_eq!(d.outcome, Outcome::Deny);
+    assert!(d.policies.contains(&"flow-none-after-injection".to_owned()));
 }

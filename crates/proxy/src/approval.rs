@@ -34,13 +34,20 @@ pub struct ApprovalSettings {
     pub timeout: Duration,
     /// How often a held call sends the client a progress notification.
     pub progress_every: Duration,
+    /// FOR TESTING ONLY: decide every new request at once, approving (`Some(true)`) or
+    /// denying (`Some(false)`) it, as a recorded approver named [`UNATTENDED`].
+    pub unattended: Option<bool>,
 }
+
+/// The approver that decides requests in the unattended testing mode.
+pub const UNATTENDED: &str = "unattended (testing only)";
 
 impl Default for ApprovalSettings {
     fn default() -> Self {
         Self {
             timeout: Duration::from_secs(15 * 60),
             progress_every: Duration::from_secs(10),
+            unattended: None,
         }
     }
 }
@@ -402,6 +409,29 @@ pub(crate) async fn held(shared: &Arc<Shared>, hub: Arc<Approvals>, call: Held) 
     };
     if approval.call_hash != hash {
         return unavailable(shared, call, "stored request does not match the call").await;
+    }
+    // Testing only: decided at once, through the same store and audit records as a person's
+    // decision.
+    if let (Some(approve), Status::Pending) = (hub.settings.unattended, approval.status) {
+        let approver = Approver {
+            name: UNATTENDED.to_owned(),
+            groups: vec!["*".to_owned()],
+            via: "unattended".to_owned(),
+        };
+        let reason = "unattended approvals mode (testing only)";
+        return match hub
+            .decide(
+                &approval.id,
+                &approval.call_hash,
+                &approver,
+                approve,
+                reason,
+            )
+            .await
+        {
+            Ok(decided) => settle(shared, &hub, call, decided).await,
+            Err(e) => unavailable(shared, call, &e.to_string()).await,
+        };
     }
     if approval.status == Status::Pending && approval.mode == Mode::Async {
         return answer_pending(shared, &call, &approval).await;

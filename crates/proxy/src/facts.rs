@@ -1,9 +1,44 @@
-//! Tool facts for policy, from MCP annotations with configuration on top.
+//! Tool facts for policy, from MCP annotations with configuration on top, and the capability
+//! labels that follow from them.
 
 use serde_json::Value;
 use warden_types::ToolFacts;
 
 use crate::ToolOverride;
+
+/// Capability labels: what a tool's results bring into a session, and what its calls do.
+pub mod capability {
+    /// Reads the user's own data (a read-only tool that stays in the user's world).
+    pub const PRIVATE: &str = "private";
+    /// Reads content others control (a read-only tool that reaches the open world).
+    pub const UNTRUSTED: &str = "untrusted";
+    /// Communicates outside: a tool that changes something in the open world (sends, shares,
+    /// invites, pays, publishes).
+    pub const EXTERNAL: &str = "external";
+    /// Changes something.
+    pub const WRITE: &str = "write";
+    /// Changes something irreversibly.
+    pub const DESTRUCTIVE: &str = "destructive";
+}
+
+/// The capability labels a tool's flags imply (configuration may add more as labels).
+pub fn capabilities(facts: &ToolFacts) -> Vec<&'static str> {
+    use capability::*;
+    match (facts.read_only, facts.open_world) {
+        (true, false) => vec![PRIVATE],
+        (true, true) => vec![UNTRUSTED],
+        (false, open) => {
+            let mut out = vec![WRITE];
+            if open {
+                out.push(EXTERNAL);
+            }
+            if facts.destructive {
+                out.push(DESTRUCTIVE);
+            }
+            out
+        }
+    }
+}
 
 /// Facts for a tool definition from `tools/list` (or `None` for a tool the upstream did not
 /// list). Missing hints take the MCP defaults, which assume the worst: not read-only,
@@ -21,7 +56,7 @@ pub fn facts_from_tool(tool: Option<&Value>, config: Option<&ToolOverride>) -> T
     let destructive = config
         .and_then(|c| c.destructive)
         .unwrap_or_else(|| !read_only && hint("destructiveHint").unwrap_or(true));
-    ToolFacts {
+    let mut facts = ToolFacts {
         labels: config.map(|c| c.labels.clone()).unwrap_or_default(),
         read_only,
         destructive,
@@ -33,7 +68,13 @@ pub fn facts_from_tool(tool: Option<&Value>, config: Option<&ToolOverride>) -> T
             .and_then(|c| c.open_world)
             .or(hint("openWorldHint"))
             .unwrap_or(true),
+    };
+    for label in capabilities(&facts) {
+        if !facts.labels.iter().any(|l| l == label) {
+            facts.labels.push(label.to_owned());
+        }
     }
+    facts
 }
 
 #[cfg(test)]
@@ -57,6 +98,37 @@ mod tests {
             Some(&cfg),
         );
         assert!(!over.read_only && over.destructive);
-        assert_eq!(over.labels, vec!["fs"]);
+        assert_eq!(over.labels, vec!["fs", "write", "external", "destructive"]);
+    }
+
+    #[test]
+    fn capabilities_follow_from_the_flags() {
+        let labels = |ann: serde_json::Value| {
+            facts_from_tool(Some(&json!({"annotations": ann})), None).labels
+        };
+        assert_eq!(
+            labels(json!({"readOnlyHint": true, "openWorldHint": false})),
+            vec!["private"]
+        );
+        // Without openWorldHint a read reaches the open world (the MCP default).
+        assert_eq!(labels(json!({"readOnlyHint": true})), vec!["untrusted"]);
+        assert_eq!(
+            labels(json!({"readOnlyHint": false, "destructiveHint": false, "openWorldHint": true})),
+            vec!["write", "external"]
+        );
+        assert_eq!(
+            labels(json!({"readOnlyHint": false, "openWorldHint": false})),
+            vec!["write", "destructive"]
+        );
+        // Configuration adds labels; a derived one is never doubled.
+        let cfg = ToolOverride {
+            labels: vec!["untrusted".into(), "private".into()],
+            ..Default::default()
+        };
+        let both = facts_from_tool(
+            Some(&json!({"annotations": {"readOnlyHint": true}})),
+            Some(&cfg),
+        );
+        assert_eq!(both.labels, vec!["untrusted", "private"]);
     }
 }

@@ -648,11 +648,12 @@ impl Shared {
 
     /// A policy request for this session's agent, now.
     pub(crate) fn request(&self, action: Action, resource: Resource, arguments: Value) -> Request {
-        let (era, calls) = {
+        let (era, calls, labels) = {
             let state = self.state();
             (
                 state.client_era.unwrap_or(Era::Legacy).as_str().to_owned(),
                 state.calls,
+                state.labels.iter().cloned().collect(),
             )
         };
         Request {
@@ -666,6 +667,7 @@ impl Shared {
                 calls,
                 delegation: self.settings.delegation.clone(),
                 limits: Default::default(),
+                labels,
             },
             time_unix: warden_types::now_unix_micros() / 1_000_000,
         }

@@ -172,7 +172,8 @@ pub(crate) fn refusal(
 
 /// Scans a `tools/call` result on its way to the agent and applies the configured actions:
 /// redaction rewrites it, block replaces it with a tool error that says why (the agent never
-/// sees the withheld content), label marks the session.
+/// sees the withheld content), label marks the session. The session also takes in what the
+/// result brings ([`session_labels`]).
 pub(crate) fn guard_result(
     shared: &Shared,
     call: &ClientCall,
@@ -193,12 +194,47 @@ pub(crate) fn guard_result(
             "results",
         );
         state.labels.extend(v.labels.iter().cloned());
+        let facts =
+            tool.map(|t| crate::facts_from_tool(state.tools.get(t), shared.settings.tools.get(t)));
+        let delivered = v.act != crate::guard::Act::Block
+            && result.get("isError").and_then(Value::as_bool) != Some(true);
+        let taken = session_labels(&v, facts.as_ref(), delivered);
+        state.labels.extend(taken.into_iter().map(str::to_owned));
         v
     };
     if verdict.act == crate::guard::Act::Block {
         withhold(result, &verdict.reason("results"), verdict.audit());
     }
     verdict
+}
+
+/// What a result brings into the session: each kind of finding (`injection`, `pii`,
+/// `secret`), even in a result withheld (the session was targeted); and, when the agent gets
+/// the result, the tool's `private` or `untrusted` capability (a result with an injection
+/// finding is `untrusted` whatever the tool).
+pub(crate) fn session_labels(
+    verdict: &crate::guard::Verdict,
+    facts: Option<&warden_types::ToolFacts>,
+    delivered: bool,
+) -> Vec<&'static str> {
+    use crate::facts::capability::{PRIVATE, UNTRUSTED};
+    let mut out: Vec<&'static str> = verdict
+        .findings
+        .iter()
+        .map(|l| l.finding.kind.as_str())
+        .collect();
+    if delivered {
+        let has = |label: &str| facts.is_some_and(|f| f.labels.iter().any(|l| l == label));
+        if has(PRIVATE) {
+            out.push(PRIVATE);
+        }
+        if has(UNTRUSTED) || out.contains(&"injection") {
+            out.push(UNTRUSTED);
+        }
+    }
+    out.sort_unstable();
+    out.dedup();
+    out
 }
 
 /// Replaces a tool result with a tool error saying why Warden withheld it.

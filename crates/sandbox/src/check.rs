@@ -99,7 +99,8 @@ pub async fn check(profile: &Profile, helper: &Helper, candidates: &[PathBuf]) -
     let pid = std::process::id();
     let scratch = Scratch {
         dir: canary_dir(profile, candidates),
-        tmp_marker: std::env::temp_dir().join(format!(".warden-sandbox-check-{pid}")),
+        // The host's own /tmp (whatever TMPDIR says): that is the mount made private.
+        tmp_marker: Path::new("/tmp").join(format!(".warden-sandbox-check-{pid}")),
     };
     let _ = std::fs::write(&scratch.tmp_marker, "outside");
     let reads_all = profile.read.iter().any(|p| p == Path::new("/"));

@@ -138,6 +138,11 @@ pub struct SessionFacts {
     /// policy reads `context.limits`).
     #[serde(default, skip_serializing_if = "LimitFacts::is_empty")]
     pub limits: LimitFacts,
+    /// What the session has taken in so far: `private` and `untrusted` (results of tools with
+    /// those capabilities), `injection`, `pii`, `secret` (detector findings). Policy sees
+    /// `context.session.labels`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub labels: Vec<String>,
 }
 
 /// Where a call stands against the rate limits, concurrency caps and budgets that apply to

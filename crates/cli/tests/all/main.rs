@@ -20,6 +20,7 @@ mod bad_input;
 mod console;
 mod delegation;
 mod detect;
+mod flow;
 mod gateway;
 mod kill;
 mod limits;
