@@ -59,6 +59,9 @@ pub struct Case {
     /// What the session has taken in (`session_labels = ["private", "untrusted"]`).
     #[serde(default)]
     pub session_labels: Vec<String>,
+    /// What the arguments carry (`carries = ["secret"]`).
+    #[serde(default)]
+    pub carries: Vec<String>,
     /// `allow`, `deny` or `approval_required`.
     pub expect: String,
     /// If given, the deciding policy ids must be exactly these.
@@ -138,6 +141,7 @@ fn request(case: &Case, default: &Principal) -> Result<Request> {
             delegation: case.delegation.clone(),
             limits: case.limits.clone(),
             labels: case.session_labels.clone(),
+            carries: case.carries.clone(),
         },
         time_unix: warden_types::now_unix_micros() / 1_000_000,
     })

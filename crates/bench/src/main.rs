@@ -10,6 +10,7 @@ mod approvals;
 mod audit;
 mod controls;
 mod detect;
+mod flow;
 mod gateway;
 mod inject;
 mod latency;
@@ -66,6 +67,9 @@ fn main() -> anyhow::Result<()> {
     }
     if matches!(what, "audit" | "all") {
         audit::run()?;
+    }
+    if matches!(what, "flow" | "all") {
+        flow::run()?;
     }
     if what == "detect" {
         let corpora: Vec<PathBuf> = args

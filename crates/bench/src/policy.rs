@@ -91,6 +91,7 @@ pub fn run() -> Result<()> {
             delegation: Vec::new(),
             limits: Default::default(),
             labels: Vec::new(),
+            carries: Vec::new(),
         },
         time_unix: 1_790_000_000,
     };

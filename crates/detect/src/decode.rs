@@ -245,6 +245,44 @@ fn base64_run(run: &str) -> Option<String> {
     readable(engine.decode(body).ok()?)
 }
 
+/// Every run of at least 16 base64 characters decoded, whatever it decodes to (for matching
+/// known values, where the match itself is the filter). A run may carry a prefix the encoding
+/// does not (`id-`, `order`): each piece between `-` and `_` is also decoded with the standard
+/// alphabet, and every piece at each of the four alignments.
+pub(crate) fn base64_any(text: &str) -> Vec<Vec<u8>> {
+    let mut out = Vec::new();
+    for (start, end) in alphabet_runs(text.as_bytes(), BASE64_MIN) {
+        let Some(run) = text.get(start..end) else {
+            continue;
+        };
+        let run = run.trim_end_matches('=');
+        let mut pieces: Vec<(&str, &GeneralPurpose)> = Vec::new();
+        if run.contains(['-', '_']) {
+            pieces.push((run, &URL_SAFE));
+            pieces.extend(
+                run.split(['-', '_'])
+                    .filter(|p| p.len() >= BASE64_MIN)
+                    .map(|p| (p, &STANDARD)),
+            );
+        } else {
+            pieces.push((run, &STANDARD));
+        }
+        for (piece, engine) in pieces {
+            for skip in 0..4 {
+                let Some(body) = piece.get(skip..) else {
+                    break;
+                };
+                // A length of 4n+1 cannot be base64: drop the stray last character.
+                let body = body.get(..body.len() - usize::from(body.len() % 4 == 1));
+                if let Some(bytes) = body.and_then(|b| engine.decode(b).ok()) {
+                    out.push(bytes);
+                }
+            }
+        }
+    }
+    out
+}
+
 fn hex_run(run: &str) -> Option<String> {
     let digits: String = run.chars().filter(char::is_ascii_hexdigit).collect();
     let digits = if run.contains("\\x") {

@@ -8,6 +8,44 @@ pub fn for_each_string(doc: &mut Value, f: &mut dyn FnMut(&str, &str) -> Option<
     walk(doc, &mut String::new(), f);
 }
 
+/// Calls `f(pointer, text)` for every string value of `doc`, reading only.
+pub fn for_each_str(doc: &Value, f: &mut dyn FnMut(&str, &str)) {
+    walk_ref(doc, &mut String::new(), f);
+}
+
+fn walk_ref(v: &Value, pointer: &mut String, f: &mut dyn FnMut(&str, &str)) {
+    match v {
+        Value::String(s) => f(pointer, s),
+        Value::Array(items) => {
+            for (i, item) in items.iter().enumerate() {
+                let len = pointer.len();
+                push_index(pointer, i);
+                walk_ref(item, pointer, f);
+                pointer.truncate(len);
+            }
+        }
+        Value::Object(map) => {
+            for (k, item) in map {
+                let len = pointer.len();
+                push_key(pointer, k);
+                walk_ref(item, pointer, f);
+                pointer.truncate(len);
+            }
+        }
+        _ => {}
+    }
+}
+
+fn push_index(pointer: &mut String, i: usize) {
+    pointer.push('/');
+    pointer.push_str(&i.to_string());
+}
+
+fn push_key(pointer: &mut String, k: &str) {
+    pointer.push('/');
+    pointer.push_str(&k.replace('~', "~0").replace('/', "~1"));
+}
+
 fn walk(v: &mut Value, pointer: &mut String, f: &mut dyn FnMut(&str, &str) -> Option<String>) {
     match v {
         Value::String(s) => {
@@ -18,8 +56,7 @@ fn walk(v: &mut Value, pointer: &mut String, f: &mut dyn FnMut(&str, &str) -> Op
         Value::Array(items) => {
             for (i, item) in items.iter_mut().enumerate() {
                 let len = pointer.len();
-                pointer.push('/');
-                pointer.push_str(&i.to_string());
+                push_index(pointer, i);
                 walk(item, pointer, f);
                 pointer.truncate(len);
             }
@@ -27,8 +64,7 @@ fn walk(v: &mut Value, pointer: &mut String, f: &mut dyn FnMut(&str, &str) -> Op
         Value::Object(map) => {
             for (k, item) in map.iter_mut() {
                 let len = pointer.len();
-                pointer.push('/');
-                pointer.push_str(&k.replace('~', "~0").replace('/', "~1"));
+                push_key(pointer, k);
                 walk(item, pointer, f);
                 pointer.truncate(len);
             }

@@ -17,10 +17,11 @@ mod normalize;
 pub mod pii;
 pub mod redact;
 pub mod secrets;
+pub mod taint;
 mod util;
 
 pub use input::{Input, MAX_DEPTH, MAX_VIEWS, View};
-pub use json::for_each_string;
+pub use json::{for_each_str, for_each_string};
 pub use normalize::Normalized;
 pub use redact::{Placeholders, redact};
 pub use warden_types::{Finding, FindingKind};

@@ -417,6 +417,7 @@ pub(crate) async fn decide(
             },
             limits: Default::default(),
             labels: Vec::new(),
+            carries: Vec::new(),
         },
         time_unix: warden_identity::now(),
     };

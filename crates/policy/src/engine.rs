@@ -586,6 +586,12 @@ fn build_context(request: &Request, with_args: bool) -> std::result::Result<Cont
         ("session".to_owned(), session),
         ("limits".to_owned(), limits),
     ];
+    if request.action == Action::CallTool {
+        pairs.push((
+            "carries".to_owned(),
+            RestrictedExpression::new_set(request.session.carries.iter().map(|s| string(s))),
+        ));
+    }
     if with_args && request.action != Action::ReadResource {
         let args = match &request.arguments {
             Value::Object(map) => record(map, 0),

@@ -32,6 +32,7 @@ fn call(tool: &str, args: serde_json::Value) -> Request {
             delegation: Vec::new(),
             limits: Default::default(),
             labels: Vec::new(),
+            carries: Vec::new(),
         },
         time_unix: 1_790_000_000,
     }

@@ -116,6 +116,8 @@ pub(crate) struct Verdict {
     pub blocking: BTreeSet<&'static str>,
     /// Session labels to add.
     pub labels: BTreeSet<String>,
+    /// The values redacted, with their kind: the session remembers them (flow tracking).
+    pub redacted: Vec<(&'static str, String)>,
 }
 
 impl Verdict {
@@ -205,6 +207,11 @@ pub(crate) fn apply(
                 Act::Off | Act::Log => {}
             }
         }
+        verdict.redacted.extend(
+            redact
+                .iter()
+                .filter_map(|f| Some((f.kind.as_str(), text.get(f.start..f.end)?.to_owned()))),
+        );
         let rewritten =
             (!redact.is_empty()).then(|| warden_detect::redact(text, &redact, placeholders));
         verdict

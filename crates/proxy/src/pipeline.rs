@@ -75,6 +75,9 @@ pub(crate) async fn govern(shared: &Arc<Shared>, mut msg: Message, id: Value, me
     // Stage 3: policy.
     let tool = target_name(&resource);
     let mut request = shared.request(action, resource, arguments);
+    // Flow tracking: which of the session's values the arguments carry, for policy and audit.
+    let flow = flow_matches(shared, &request.arguments);
+    request.session.carries = flow.kinds();
     if shared.engine.reads_limits()
         && let Some(limits) = &shared.settings.limits
     {
@@ -166,7 +169,12 @@ pub(crate) async fn govern(shared: &Arc<Shared>, mut msg: Message, id: Value, me
     } else {
         Vec::new()
     };
-    let event = decision_event(shared, request, hidden, &verdict, &decision, &method, &id);
+    let mut event = decision_event(shared, request, hidden, &verdict, &decision, &method, &id);
+    if !flow.audit.is_empty()
+        && let Some(body) = event.body.as_object_mut()
+    {
+        body.insert("flow".to_owned(), Value::Array(flow.audit));
+    }
     let seq = match shared.audit.append(event).await {
         Ok(seq) => seq,
         Err(e) => {
@@ -357,6 +365,39 @@ async fn fetch_tools(shared: &Shared, msg: &Message) {
             }
         }
     }
+}
+
+/// What flow tracking found in a call's arguments: the kinds for policy, the audit form.
+#[derive(Default)]
+struct Flow {
+    kinds: std::collections::BTreeSet<String>,
+    audit: Vec<Value>,
+}
+
+impl Flow {
+    fn kinds(&self) -> Vec<String> {
+        self.kinds.iter().cloned().collect()
+    }
+}
+
+/// Checks `arguments` against the session's fingerprints.
+fn flow_matches(shared: &Shared, arguments: &Value) -> Flow {
+    let state = shared.state();
+    let mut flow = Flow::default();
+    for m in state.taint.check(arguments) {
+        let Some(source) = state.taint.source(m.source) else {
+            continue;
+        };
+        flow.kinds.insert(source.kind.clone());
+        flow.audit.push(json!({
+            "kind": source.kind,
+            "pointer": m.pointer,
+            "view": m.view,
+            "length": m.length,
+            "source": {"tool": source.tool, "seq": source.seq},
+        }));
+    }
+    flow
 }
 
 /// Takes the request by value: its arguments move into the record instead of being copied
@@ -668,6 +709,7 @@ impl Shared {
                 delegation: self.settings.delegation.clone(),
                 limits: Default::default(),
                 labels,
+                carries: Vec::new(),
             },
             time_unix: warden_types::now_unix_micros() / 1_000_000,
         }

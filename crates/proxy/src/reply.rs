@@ -199,7 +199,22 @@ pub(crate) fn guard_result(
         let delivered = v.act != crate::guard::Act::Block
             && result.get("isError").and_then(Value::as_bool) != Some(true);
         let taken = session_labels(&v, facts.as_ref(), delivered);
+        let private = taken.contains(&crate::facts::capability::PRIVATE);
         state.labels.extend(taken.into_iter().map(str::to_owned));
+        // Flow tracking: what a private tool returned, and every value redacted on the way.
+        let source = |kind: &str| warden_detect::taint::Source {
+            kind: kind.to_owned(),
+            tool: tool.unwrap_or_default().to_owned(),
+            seq: call.decision_seq,
+        };
+        if private && v.act != crate::guard::Act::Block {
+            state
+                .taint
+                .add(source(crate::facts::capability::PRIVATE), result);
+        }
+        for (kind, value) in &v.redacted {
+            state.taint.add_text(source(kind), value);
+        }
         v
     };
     if verdict.act == crate::guard::Act::Block {

@@ -96,6 +96,8 @@ pub(crate) struct State {
     pub held: HashMap<String, tokio::task::AbortHandle>,
     /// Labels detection put on the session (`secret_in_results`), for data-flow rules.
     pub labels: std::collections::BTreeSet<String>,
+    /// Fingerprints of the values private tools returned and Warden redacted.
+    pub taint: warden_detect::taint::Taint,
 }
 
 impl State {

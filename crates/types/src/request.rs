@@ -143,6 +143,10 @@ pub struct SessionFacts {
     /// `context.session.labels`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub labels: Vec<String>,
+    /// For this call: the kinds of session values its arguments carry (`private`, `secret`,
+    /// ...), found by value-level flow tracking. Policy sees `context.carries`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub carries: Vec<String>,
 }
 
 /// Where a call stands against the rate limits, concurrency caps and budgets that apply to

@@ -97,3 +97,64 @@ fn after_an_injection_nothing_destructive_or_external_happens() {
     let records = audit_records(dir.path());
     assert!(!records.iter().any(|r| r["body"]["event"] == "requested"));
 }
+
+#[test]
+fn values_from_private_results_are_found_in_later_arguments_and_named_in_the_audit() {
+    use base64::Engine as _;
+    let dir = flow_workspace("approve");
+    let path = dir.path().join("warden.toml");
+    // `get_order` may be asked with a secret (so that one comes back in a result).
+    let text = std::fs::read_to_string(&path).unwrap().replace(
+        "[tools.get_order]\nopen_world = false\n",
+        "[tools.get_order]\nopen_world = false\ndetect = { arguments = { injection = \"log\", pii = \"log\", secret = \"log\" } }\n",
+    ) + "\n[tools.echo]\nopen_world = false\n";
+    std::fs::write(&path, text).unwrap();
+    let policies = dir.path().join("policies.cedar");
+    let text = std::fs::read_to_string(&policies).unwrap()
+        + "\n@id(\"no-private-data-out\")\nforbid (principal, action == Action::\"call_tool\", resource)\nwhen { context.carries.contains(\"private\") && resource.labels.contains(\"external\") };\n";
+    std::fs::write(&policies, text).unwrap();
+    let mut s = Session::start(dir.path());
+    s.initialize();
+    // `echo` now reads private data: what it returns is remembered.
+    let note = "Customer note: the spare key is under the blue flower pot by the door.";
+    assert!(ok(&s.call("echo", json!({"text": note}))));
+    let refund =
+        |s: &mut Session, order: &str| s.call("refund", json!({"amount": 20, "order_id": order}));
+    assert!(ok(&refund(&mut s, "A-1001")), "unrelated arguments");
+    let hidden =
+        base64::engine::general_purpose::STANDARD.encode("THE SPARE KEY is under the blue");
+    let r = refund(&mut s, &format!("A-{hidden}"));
+    assert!(!ok(&r), "{r}");
+    assert!(r.to_string().contains("no-private-data-out"), "{r}");
+    // A secret Warden redacted from a result never goes out (the starter policy).
+    let key = format!("ghp_{}", "R8kq2VnX7mLp4TzW9yBc3HdF6jKs1QaE5uGo");
+    let r = s.call("get_order", json!({"order_id": key}));
+    assert!(!r.to_string().contains(&key), "redacted: {r}");
+    // Spaced out, the secret detectors no longer see a token; flow tracking still does.
+    let spaced: String = key
+        .chars()
+        .collect::<Vec<_>>()
+        .chunks(4)
+        .map(|c| c.iter().collect::<String>())
+        .collect::<Vec<_>>()
+        .join(" ");
+    let r = s.call("echo", json!({"text": spaced}));
+    assert!(!ok(&r), "{r}");
+    assert!(
+        r.to_string().contains("flow-no-redacted-secrets-out"),
+        "{r}"
+    );
+    drop(s.finish());
+    let records = audit_records(dir.path());
+    let flows: Vec<_> = records
+        .iter()
+        .filter_map(|r| r["body"].get("flow"))
+        .collect();
+    assert!(!flows.is_empty());
+    let first = &flows[0][0];
+    assert_eq!(first["kind"], "private");
+    assert_eq!(first["pointer"], "/order_id");
+    assert_eq!(first["view"], "base64");
+    assert_eq!(first["source"]["tool"], "echo");
+    assert!(first["source"]["seq"].as_i64().is_some(), "{first}");
+}

@@ -22,10 +22,10 @@ fn starter_policies_validate_and_pass_their_tests() {
     let dir = workspace();
     let (code, out, _) = run(dir.path(), &["policy", "validate"]);
     assert_eq!(code, 0);
-    assert!(out.contains("8 policies valid"), "{out}");
+    assert!(out.contains("9 policies valid"), "{out}");
     let (code, out, _) = run(dir.path(), &["policy", "test", "policy-tests.toml"]);
     assert_eq!(code, 0, "{out}");
-    assert!(out.contains("8 passed, 0 failed"), "{out}");
+    assert!(out.contains("9 passed, 0 failed"), "{out}");
 }
 
 #[test]
