@@ -67,6 +67,48 @@ pub struct Config {
     /// Sandbox profiles for stdio upstreams.
     #[serde(default)]
     pub sandbox: crate::sandbox::SandboxConfig,
+    /// Tool pinning and description scanning.
+    #[serde(default)]
+    pub pinning: PinningConfig,
+}
+
+/// `[pinning]`: every tool's definition is pinned on first sight and scanned; a changed or
+/// flagged tool waits for `warden tools approve`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PinningConfig {
+    /// Pin and scan (default `true`).
+    pub enabled: Option<bool>,
+    /// `block` (default): a tool waiting for approval is left out of listings and its calls
+    /// are refused; `flag`: it is only recorded.
+    pub on_change: Option<PinAction>,
+}
+
+/// `[pinning] on_change`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PinAction {
+    /// Hide and refuse.
+    Block,
+    /// Record only.
+    Flag,
+}
+
+impl Loaded {
+    /// Tool pinning from `[pinning]` (`None` when disabled), over the approvals file.
+    pub fn pinning(&self) -> anyhow::Result<Option<std::sync::Arc<warden_proxy::Pinning>>> {
+        let c = &self.config.pinning;
+        if c.enabled == Some(false) {
+            return Ok(None);
+        }
+        let path = self.approvals_path();
+        let store = warden_approvals::Store::open(&path)
+            .map_err(|e| anyhow::anyhow!("tool pins in `{}`: {e}", path.display()))?;
+        Ok(Some(std::sync::Arc::new(warden_proxy::Pinning {
+            store: std::sync::Arc::new(store),
+            block: c.on_change.unwrap_or(PinAction::Block) == PinAction::Block,
+        })))
+    }
 }
 
 /// `[telemetry]`.

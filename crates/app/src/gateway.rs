@@ -314,7 +314,9 @@ pub fn settings(
     let metrics = Arc::new(warden_proxy::Metrics::default());
     let alerts = loaded.alerts(env, Some(store))?;
     let spans = loaded.exporter()?.map(|e| e.spans);
+    let pins = loaded.pinning()?;
     for u in &mut upstreams {
+        u.proxy.pins = pins.clone();
         u.proxy.metrics = Some(metrics.clone());
         u.proxy.alerts = alerts.clone();
         u.proxy.spans = spans.clone();

@@ -17,6 +17,7 @@ pub mod mcp;
 pub mod policy_cmd;
 pub mod sandbox;
 pub mod telemetry;
+pub mod tools_cmd;
 
 /// Process exit codes shared by every command.
 pub mod exit {

@@ -47,6 +47,7 @@ pub async fn serve_stdio(loaded: &Loaded, command: &[String], env: &Env) -> Resu
         .any(|w| w.headers.values().any(|v| v.contains("${secret:")));
     let secrets = needs_secrets.then(|| loaded.cli_store(env)).transpose()?;
     settings.approvals = loaded.approvals(&log, env, secrets.as_ref(), None)?;
+    settings.pins = loaded.pinning()?;
     settings.limits = loaded.config.limits.build()?;
     settings.breaker = loaded
         .config

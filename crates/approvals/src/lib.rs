@@ -9,10 +9,12 @@
 
 mod error;
 mod hash;
+mod pins;
 mod store;
 
 pub use error::{Error, Result};
 pub use hash::{CallKey, call_hash, canonical_json};
+pub use pins::{Pin, PinStatus, Seen, definition, definition_hash};
 pub use store::{Approval, Approver, Mode, NewApproval, Status, Store};
 
 /// Now, Unix seconds.

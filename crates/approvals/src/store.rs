@@ -219,6 +219,8 @@ impl Store {
         conn.execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;")
             .map_err(sqlite(path))?;
         conn.execute_batch(SCHEMA).map_err(sqlite(path))?;
+        conn.execute_batch(crate::pins::SCHEMA)
+            .map_err(sqlite(path))?;
         Ok(Self {
             path: path.to_owned(),
             conn: Mutex::new(conn),
@@ -230,7 +232,7 @@ impl Store {
         &self.path
     }
 
-    fn conn(&self) -> MutexGuard<'_, Connection> {
+    pub(crate) fn conn(&self) -> MutexGuard<'_, Connection> {
         self.conn
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)

@@ -50,6 +50,8 @@ pub enum Command {
     /// Prove that the sandbox profiles really confine (`warden sandbox check`).
     #[command(subcommand)]
     Sandbox(SandboxCommand),
+    /// The tools Warden has pinned: capability labels, changes, findings; approve a change.
+    Tools(ToolsArgs),
     /// Show Warden at work against a built-in demo tool server.
     Demo(DemoArgs),
     /// The built-in demo tool server (stdio MCP).
@@ -171,6 +173,9 @@ pub struct DemoServerArgs {
     /// Append every received line to this file.
     #[arg(long)]
     pub record: Option<PathBuf>,
+    /// Change `echo`'s description after the first listing (a rug pull, for tests).
+    #[arg(long)]
+    pub rug_pull: bool,
 }
 
 #[derive(Debug, Args)]
@@ -415,6 +420,28 @@ pub enum ApproverCommand {
         #[command(flatten)]
         config: ConfigArg,
         name: String,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct ToolsArgs {
+    #[command(flatten)]
+    pub config: ConfigArg,
+    /// As JSON.
+    #[arg(long)]
+    pub json: bool,
+    #[command(subcommand)]
+    pub command: Option<ToolsCommand>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ToolsCommand {
+    /// Show what changed in a tool that waits for review and approve its new definition.
+    Approve {
+        #[command(flatten)]
+        config: ConfigArg,
+        /// `SERVER/TOOL`.
+        tool: String,
     },
 }
 

@@ -18,6 +18,7 @@ pub mod pii;
 pub mod redact;
 pub mod secrets;
 pub mod taint;
+pub mod tools;
 mod util;
 
 pub use input::{Input, MAX_DEPTH, MAX_VIEWS, View};

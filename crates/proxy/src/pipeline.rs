@@ -84,6 +84,13 @@ pub(crate) async fn govern(shared: &Arc<Shared>, mut msg: Message, id: Value, me
         request.session.limits = standing(shared, limits, &request);
     }
     let mut decision = shared.engine.evaluate(&request);
+    // A tool that changed since it was approved, or was flagged, waits for a person.
+    if decision.outcome != Outcome::Deny
+        && action == Action::CallTool
+        && let Some(why) = crate::pins::refusal(shared, &tool_or_target).await
+    {
+        decision = Decision::refuse(why);
+    }
     // Stage 4: detection on the arguments.
     let settings = shared.detect_settings(tool.as_deref());
     let mut scanned = request.arguments.clone();
@@ -344,6 +351,8 @@ async fn fetch_tools(shared: &Shared, msg: &Message) {
         let Some(result) = response.get("result") else {
             return;
         };
+        let mut result = result.clone();
+        crate::pins::review(shared, &mut result).await;
         let tools = result
             .get("tools")
             .and_then(Value::as_array)

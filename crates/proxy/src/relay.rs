@@ -281,6 +281,11 @@ async fn upstream_response(shared: &Shared, mut msg: Message, id: &Value) {
                 a.record(bytes as u64, cost);
             }
             reply::post_process(shared, &call.method, &mut msg);
+            if call.method == "tools/list"
+                && let Some(result) = msg.result_mut()
+            {
+                crate::pins::review(shared, result).await;
+            }
             let verdict =
                 (call.method == "tools/call").then(|| reply::guard_result(shared, &call, &mut msg));
             // The result's size against the agent's baseline; an alert severe enough pauses the

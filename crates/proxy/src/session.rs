@@ -98,6 +98,8 @@ pub(crate) struct State {
     pub labels: std::collections::BTreeSet<String>,
     /// Fingerprints of the values private tools returned and Warden redacted.
     pub taint: warden_detect::taint::Taint,
+    /// Where each listed tool stands against its pin.
+    pub pins: HashMap<String, warden_approvals::PinStatus>,
 }
 
 impl State {

@@ -72,6 +72,8 @@ pub struct Settings {
     /// The sandbox profile the upstream runs in (`off` when unconfined; `None` for a remote
     /// server), recorded with each session's start.
     pub sandbox: Option<String>,
+    /// Tool pinning and description scanning (`None`: off).
+    pub pins: Option<std::sync::Arc<crate::pins::Pinning>>,
 }
 
 /// A sandbox profile's egress allow-list, applied to URLs in tool arguments.
@@ -145,6 +147,7 @@ impl Settings {
             sandbox: None,
             egress: None,
             roots: None,
+            pins: None,
         }
     }
 }

@@ -43,7 +43,7 @@ pub fn serve(args: DemoServerArgs) -> i32 {
                     args.record.as_deref(),
                 ))
             }),
-        None => warden_app::demo_server::serve(args.record.as_deref()),
+        None => warden_app::demo_server::serve(args.record.as_deref(), args.rug_pull),
     };
     match result {
         Ok(()) => exit::OK,

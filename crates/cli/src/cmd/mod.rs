@@ -10,6 +10,7 @@ pub mod mcp;
 pub mod policy;
 pub mod sandbox;
 pub mod serve;
+pub mod tools;
 
 use std::path::PathBuf;
 

@@ -24,6 +24,7 @@ mod flow;
 mod gateway;
 mod kill;
 mod limits;
+mod pinning;
 mod policy_cli;
 mod proxy;
 mod sandbox;

@@ -144,9 +144,19 @@ impl Session {
         self.next += 1;
         let id = self.next;
         self.send(&json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params}));
-        let reply = self.recv();
-        assert_eq!(reply["id"], json!(id), "{reply}");
-        reply
+        loop {
+            let reply = self.recv();
+            // A `list_changed` notification may come in between; nothing else may.
+            if reply["id"].is_null()
+                && reply["method"]
+                    .as_str()
+                    .is_some_and(|m| m.ends_with("/list_changed"))
+            {
+                continue;
+            }
+            assert_eq!(reply["id"], json!(id), "{reply}");
+            return reply;
+        }
     }
 
     pub fn initialize(&mut self) {

@@ -1,0 +1,198 @@
+//! Scanning tool definitions before an agent sees them: hidden or steering instructions in a
+//! tool's description and schema (the injection detectors; telling the model to keep things
+//! from the user, to read credentials, or to call other tools; invisible characters), and
+//! names that shadow or imitate another server's tools.
+
+use std::sync::LazyLock;
+
+use regex::bytes::Regex;
+use serde_json::{Value, json};
+
+use crate::FindingKind;
+
+/// One problem in a tool definition.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ToolFinding {
+    /// `injection`, `concealment`, `credentials`, `cross_tool`, `invisible`, `shadowing`.
+    pub kind: &'static str,
+    /// JSON pointer into the definition (`/description`, `/inputSchema/properties/x/description`).
+    pub pointer: String,
+    /// What was found, for a person (never more than a short excerpt).
+    pub detail: String,
+}
+
+impl ToolFinding {
+    /// Audit and listing form.
+    pub fn to_json(&self) -> Value {
+        json!({"kind": self.kind, "pointer": self.pointer, "detail": self.detail})
+    }
+}
+
+struct Rule {
+    kind: &'static str,
+    re: Regex,
+}
+
+fn rule(kind: &'static str, pattern: &str) -> Rule {
+    Rule {
+        kind,
+        re: crate::util::pattern(pattern),
+    }
+}
+
+/// Steering that has no place in a tool's description.
+static RULES: LazyLock<Vec<Rule>> = LazyLock::new(|| {
+    vec![
+        rule(
+            "concealment",
+            r"(?i)\b(?:do\s+not|don'?t|never|without)\s+(?:tell(?:ing)?|inform(?:ing)?|mention(?:ing)?|reveal(?:ing)?|notify(?:ing)?|show(?:ing)?|alert(?:ing)?)\s+(?:this\s+to\s+)?(?:the\s+)?user\b",
+        ),
+        rule(
+            "concealment",
+            r"(?i)\b(?:the\s+)?user\s+(?:must|should|need)\s+(?:not|never)\s+(?:know|see|be\s+told|find\s+out)\b",
+        ),
+        rule(
+            "concealment",
+            r"(?i)\bkeep\s+(?:this|it|these)\s+(?:secret|hidden|confidential)\s+from\b",
+        ),
+        rule(
+            "credentials",
+            r"(?i)(?:~/|\$HOME/|/home/\w+/)\.(?:ssh|aws|gnupg|kube|docker|netrc|config/gcloud)\b|\bid_(?:rsa|ed25519|ecdsa)\b|\bmcp\.json\b|\.cursor/|\bclaude_desktop_config\.json\b|/etc/(?:passwd|shadow)\b",
+        ),
+        rule(
+            "credentials",
+            r"(?i)\b(?:read|send|include|pass|attach|append|upload|copy)\b[^.\n]{0,60}\b(?:private\s+keys?|ssh\s+keys?|api[\s_-]?keys?|access\s+tokens?|credentials|passwords?)\b[^.\n]{0,60}\b(?:as|in(?:to)?|to)\s+(?:the\s+)?(?:parameter|argument|field|sidenote|note|request|body)\b",
+        ),
+        rule(
+            "cross_tool",
+            r"(?i)\b(?:before|after|instead\s+of)\s+(?:using|calling|invoking|running)\s+(?:this|any|the\s+\w+|other|another)\s+tools?\b[^.\n]{0,80}\b(?:must|always|first|call|use|invoke|run)\b",
+        ),
+        rule(
+            "cross_tool",
+            r"(?i)\b(?:you\s+must|always|first)\s+(?:call|use|invoke|run)\s+(?:the\s+)?`?[a-z][\w.-]*`?\s+tool\b",
+        ),
+        rule(
+            "cross_tool",
+            r"(?i)\bwhen\s+(?:this|the)\s+tool\s+is\s+(?:available|present|installed|enabled)\b",
+        ),
+        rule(
+            "cross_tool",
+            r"(?i)<\s*/?\s*(?:important|instructions?|system|secret|hidden)\s*>",
+        ),
+    ]
+});
+
+/// Characters a description has no reason to hide: zero-width and joiners, bidirectional
+/// controls, Unicode tags, and the rest of the invisible set the normalizer drops.
+fn is_hidden(c: char) -> bool {
+    matches!(c, '\u{E0000}'..='\u{E007F}') || crate::normalize::is_invisible(c)
+}
+
+/// Scans one tool definition (as listed).
+pub fn scan_tool(tool: &Value) -> Vec<ToolFinding> {
+    let mut out = Vec::new();
+    let mut fields = Vec::new();
+    for key in ["title", "description"] {
+        if let Some(text) = tool.get(key).and_then(Value::as_str) {
+            fields.push((format!("/{key}"), text.to_owned()));
+        }
+    }
+    for key in ["inputSchema", "outputSchema"] {
+        if let Some(schema) = tool.get(key) {
+            crate::json::for_each_str(schema, &mut |pointer, text| {
+                fields.push((format!("/{key}{pointer}"), text.to_owned()));
+            });
+        }
+    }
+    for (pointer, text) in &fields {
+        let hidden = text.chars().filter(|c| is_hidden(*c)).count();
+        if hidden > 0 {
+            out.push(ToolFinding {
+                kind: "invisible",
+                pointer: pointer.clone(),
+                detail: format!("{hidden} invisible character(s)"),
+            });
+        }
+        for r in RULES.iter() {
+            if let Some(m) = r.re.find(text.as_bytes()) {
+                out.push(ToolFinding {
+                    kind: r.kind,
+                    pointer: pointer.clone(),
+                    detail: excerpt(&String::from_utf8_lossy(m.as_bytes())),
+                });
+            }
+        }
+        // The injection rules, not the classifier's whole-text score: a description is
+        // addressed to the model by nature ("this tool now grants you internet access"), so
+        // only what the rules name (an override, a redirection, an exfiltration) counts.
+        for f in crate::scan_with(text, |m| m.kind == FindingKind::Injection)
+            .into_iter()
+            .filter(|f| f.label != "prompt_injection")
+        {
+            out.push(ToolFinding {
+                kind: "injection",
+                pointer: pointer.clone(),
+                detail: format!("{} ({:.2})", f.label, f.confidence),
+            });
+        }
+    }
+    out.dedup_by(|a, b| a.kind == b.kind && a.pointer == b.pointer);
+    out
+}
+
+fn excerpt(s: &str) -> String {
+    let mut out: String = s.chars().take(80).collect();
+    if s.chars().count() > 80 {
+        out.push('…');
+    }
+    out
+}
+
+/// Whether tool `name` shadows or imitates a tool of another server in `others` (its name):
+/// the same name, the same once case, separators and look-alike characters are folded, or one
+/// edit away for names of five characters or more.
+pub fn shadows<'a>(name: &str, others: impl IntoIterator<Item = &'a str>) -> Option<String> {
+    let folded = fold(name);
+    others.into_iter().find_map(|other| {
+        let o = fold(other);
+        let close = folded == o || (folded.len() >= 5 && o.len() >= 5 && one_edit(&folded, &o));
+        close.then(|| other.to_owned())
+    })
+}
+
+/// Lower case, NFKC, confusable skeleton, no separators.
+fn fold(name: &str) -> String {
+    use unicode_normalization::UnicodeNormalization;
+    use unicode_security::skeleton;
+    let nfkc: String = name.nfkc().collect();
+    skeleton(&nfkc)
+        .flat_map(char::to_lowercase)
+        .filter(|c| !matches!(c, '_' | '-' | '.' | ' '))
+        .collect()
+}
+
+/// Whether `a` and `b` differ by exactly one insertion, deletion or substitution.
+fn one_edit(a: &str, b: &str) -> bool {
+    let (a, b): (Vec<char>, Vec<char>) = (a.chars().collect(), b.chars().collect());
+    let (short, long) = if a.len() <= b.len() {
+        (&a, &b)
+    } else {
+        (&b, &a)
+    };
+    if long.len() - short.len() > 1 || a == b {
+        return false;
+    }
+    let mut i = 0;
+    while i < short.len() && short.get(i) == long.get(i) {
+        i += 1;
+    }
+    if short.len() == long.len() {
+        short.get(i + 1..) == long.get(i + 1..)
+    } else {
+        short.get(i..) == long.get(i + 1..)
+    }
+}
+
+#[cfg(test)]
+#[path = "tools_tests.rs"]
+mod tests;

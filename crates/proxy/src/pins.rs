@@ -1,0 +1,135 @@
+//! Tool pinning on the data path: every `tools/list` the upstream answers (to the client, or
+//! to Warden itself) is scanned ([`warden_detect::tools::scan_tool`]) and compared with the
+//! pinned definitions ([`warden_approvals::Store::observe_tool`]). A tool that changed since it
+//! was approved, or whose definition the scan flags, waits for a person
+//! (`warden tools approve`): with `block` it is left out of listings and its calls are refused;
+//! with `flag` it is only recorded.
+
+use std::sync::Arc;
+
+use serde_json::{Value, json};
+use warden_approvals::{PinStatus, Seen, Store};
+use warden_types::AuditKind;
+
+use crate::session::Shared;
+
+/// Pinning for a session.
+#[derive(Debug)]
+pub struct Pinning {
+    /// Where pins are kept (the approvals file).
+    pub store: Arc<Store>,
+    /// Block (`true`) or only flag tools that wait for approval.
+    pub block: bool,
+}
+
+/// Reviews a `tools/list` result: pins what is new, notes what changed or is flagged, and,
+/// when blocking, removes the tools that wait for approval.
+pub(crate) async fn review(shared: &Shared, result: &mut Value) {
+    let Some(pinning) = &shared.settings.pins else {
+        return;
+    };
+    let Some(tools) = result.get("tools").and_then(Value::as_array).cloned() else {
+        return;
+    };
+    let server = shared.settings.server.clone();
+    let store = pinning.store.clone();
+    let scanned: Vec<(Value, Value)> = tools
+        .into_iter()
+        .map(|t| {
+            let findings = warden_detect::tools::scan_tool(&t)
+                .iter()
+                .map(warden_detect::tools::ToolFinding::to_json)
+                .collect();
+            (t, Value::Array(findings))
+        })
+        .collect();
+    let observed = tokio::task::spawn_blocking(move || {
+        let now = warden_approvals::now();
+        scanned
+            .into_iter()
+            .map(|(tool, findings)| {
+                let seen = store.observe_tool(&server, &tool, &findings, now);
+                (tool, findings, seen)
+            })
+            .collect::<Vec<_>>()
+    })
+    .await;
+    let Ok(observed) = observed else {
+        return;
+    };
+    let mut waiting = Vec::new();
+    for (tool, findings, seen) in observed {
+        let name = tool
+            .get("name")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned();
+        let (status, event) = match seen {
+            Ok(Seen::New(s)) => (s, (s == PinStatus::Flagged).then_some("tool_flagged")),
+            Ok(Seen::Same(s)) => (s, None),
+            Ok(Seen::Changed) => (PinStatus::Changed, Some("tool_changed")),
+            Err(e) => {
+                // Fail closed: a tool whose pin cannot be checked waits.
+                tracing::error!("tool pins: {e}");
+                (PinStatus::Changed, Some("tool_unverified"))
+            }
+        };
+        if let Some(event) = event {
+            shared
+                .note(
+                    AuditKind::Lifecycle,
+                    json!({"event": event, "server": shared.settings.server, "tool": name, "findings": findings}),
+                )
+                .await;
+        }
+        if status != PinStatus::Approved {
+            waiting.push(name.clone());
+        }
+        shared.state().pins.insert(name, status);
+    }
+    if pinning.block
+        && !waiting.is_empty()
+        && let Some(items) = result.get_mut("tools").and_then(Value::as_array_mut)
+    {
+        items.retain(|t| {
+            t.get("name")
+                .and_then(Value::as_str)
+                .is_none_or(|n| !waiting.iter().any(|w| w == n))
+        });
+    }
+}
+
+/// Why a call to `tool` is refused, when it waits for approval (the store is asked again, so
+/// an approval given meanwhile counts).
+pub(crate) async fn refusal(shared: &Shared, tool: &str) -> Option<String> {
+    let pinning = shared.settings.pins.as_ref().filter(|p| p.block)?;
+    let cached = shared.state().pins.get(tool).copied();
+    if cached.is_none_or(|s| s == PinStatus::Approved) {
+        return None;
+    }
+    let (store, server, name) = (
+        pinning.store.clone(),
+        shared.settings.server.clone(),
+        tool.to_owned(),
+    );
+    let now = tokio::task::spawn_blocking(move || store.tool_status(&server, &name))
+        .await
+        .ok()
+        .and_then(Result::ok)
+        .flatten();
+    if now == Some(PinStatus::Approved) {
+        shared
+            .state()
+            .pins
+            .insert(tool.to_owned(), PinStatus::Approved);
+        return None;
+    }
+    let what = match now.or(cached) {
+        Some(PinStatus::Flagged) => "its definition was flagged by the description scan",
+        _ => "its definition changed since it was approved",
+    };
+    Some(format!(
+        "tool `{}/{tool}` waits for a person's review: {what}; see `warden tools` and approve it with `warden tools approve {}/{tool}`",
+        shared.settings.server, shared.settings.server
+    ))
+}
