@@ -216,6 +216,10 @@ test("held refunds are approved and denied in the console; restart and expiry", 
   await checkA11y(page, "05-audit");
   await page.goto(`${base}/console/agents`);
   await checkA11y(page, "06-agents");
+  // Every tool the demo server listed is pinned, approved at first sight.
+  await page.goto(`${base}/console/tools`);
+  await page.getByRole("cell", { name: "demo/refund" }).waitFor();
+  await checkA11y(page, "06-tools");
   // Its baseline learned (only refunds so far), a tool it never used is an anomaly alert.
   const lookup = await client.callTool({ name: "demo__get_order", arguments: { order_id: "A-1001" } });
   assert.equal(lookup.isError, false, text(lookup));

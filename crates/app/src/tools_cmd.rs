@@ -94,31 +94,6 @@ pub fn list(loaded: &Loaded, json_out: bool, out: &mut impl Write) -> Result<()>
     Ok(())
 }
 
-/// What changed between two definitions, one line per field.
-pub fn diff(before: Option<&Value>, after: &Value) -> Vec<String> {
-    let empty = serde_json::Map::new();
-    let old = before.and_then(Value::as_object).unwrap_or(&empty);
-    let new = after.as_object().unwrap_or(&empty);
-    let mut keys: Vec<&String> = old.keys().chain(new.keys()).collect();
-    keys.sort();
-    keys.dedup();
-    let mut out = Vec::new();
-    for k in keys {
-        match (old.get(k), new.get(k)) {
-            (Some(a), Some(b)) if a == b => {}
-            (a, b) => {
-                if let Some(a) = a {
-                    out.push(format!("- {k}: {a}"));
-                }
-                if let Some(b) = b {
-                    out.push(format!("+ {k}: {b}"));
-                }
-            }
-        }
-    }
-    out
-}
-
 /// `warden tools approve SERVER/TOOL`: shows what changed, approves the definition last seen,
 /// and records who did.
 pub async fn approve(loaded: &Loaded, env: &Env, target: &str, out: &mut impl Write) -> Result<()> {
@@ -138,7 +113,7 @@ pub async fn approve(loaded: &Loaded, env: &Env, target: &str, out: &mut impl Wr
         return Ok(());
     }
     writeln!(out, "{target}: {}", pin.status.as_str())?;
-    for line in diff(pin.approved.as_ref(), &pin.definition) {
+    for line in warden_approvals::diff(pin.approved.as_ref(), &pin.definition) {
         writeln!(out, "  {line}")?;
     }
     let user = env.get("USER").unwrap_or("operator");

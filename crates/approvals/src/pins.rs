@@ -114,6 +114,31 @@ pub fn definition_hash(tool: &Value) -> String {
     hex::encode(Sha256::digest(text.as_bytes()))
 }
 
+/// What changed between two definitions, one line per field.
+pub fn diff(before: Option<&Value>, after: &Value) -> Vec<String> {
+    let empty = serde_json::Map::new();
+    let old = before.and_then(Value::as_object).unwrap_or(&empty);
+    let new = after.as_object().unwrap_or(&empty);
+    let mut keys: Vec<&String> = old.keys().chain(new.keys()).collect();
+    keys.sort();
+    keys.dedup();
+    let mut out = Vec::new();
+    for k in keys {
+        match (old.get(k), new.get(k)) {
+            (Some(a), Some(b)) if a == b => {}
+            (a, b) => {
+                if let Some(a) = a {
+                    out.push(format!("- {k}: {a}"));
+                }
+                if let Some(b) = b {
+                    out.push(format!("+ {k}: {b}"));
+                }
+            }
+        }
+    }
+    out
+}
+
 fn decode(row: &Row<'_>) -> rusqlite::Result<Pin> {
     let json = |i: usize| -> rusqlite::Result<Value> {
         let text: String = row.get(i)?;

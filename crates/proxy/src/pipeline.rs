@@ -333,6 +333,7 @@ async fn fetch_tools(shared: &Shared, msg: &Message) {
     } else {
         None
     };
+    let epoch = shared.state().tools_epoch;
     let mut cursor: Option<Value> = None;
     for _ in 0..MAX_LIST_PAGES {
         let mut params = serde_json::Map::new();
@@ -369,7 +370,8 @@ async fn fetch_tools(shared: &Shared, msg: &Message) {
         match result.get("nextCursor").filter(|c| !c.is_null()) {
             Some(next) => cursor = Some(next.clone()),
             None => {
-                shared.state().tools_known = true;
+                let mut state = shared.state();
+                state.tools_known = state.tools_epoch == epoch;
                 return;
             }
         }

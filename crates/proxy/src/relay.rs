@@ -222,7 +222,11 @@ pub(crate) async fn from_upstream(shared: &Shared, msg: Message) {
                         None => return,
                     }
                 }
-                "notifications/tools/list_changed" => shared.state().tools_known = false,
+                "notifications/tools/list_changed" => {
+                    let mut state = shared.state();
+                    state.tools_known = false;
+                    state.tools_epoch += 1;
+                }
                 _ => {}
             }
             if shared.state().bridging() {

@@ -83,6 +83,9 @@ pub(crate) struct State {
     /// Tool definitions from the last full `tools/list`, by name.
     pub tools: HashMap<String, Value>,
     pub tools_known: bool,
+    /// Bumped by each `notifications/tools/list_changed`: a listing that started before one
+    /// does not make the tools known.
+    pub tools_epoch: u64,
     /// Governed calls so far.
     pub calls: i64,
     /// Redaction placeholders, stable for the session (`[EMAIL_1]` is always the same value).

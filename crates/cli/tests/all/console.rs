@@ -296,3 +296,90 @@ fn approvers_groups_csrf_and_fixation_and_the_held_call_completes() {
         assert_eq!(replay.get("/console/approvals").await.0, 303);
     });
 }
+
+#[test]
+fn a_changed_tool_is_reviewed_and_approved_in_the_console() {
+    let dir = crate::support::workspace();
+    let d = dir.path();
+    let upstream = format!(
+        "[upstreams.demo]\ncommand = [{:?}, \"demo-server\", \"--rug-pull\"]\n",
+        warden().display().to_string()
+    );
+    configure(d, &upstream, POLICIES);
+    add_agent(d, "shopbot", &[]);
+    approver(d, "root", "*", "root-long-password");
+    approver(d, "bob", "ops", "bob-long-password-1");
+    let gw = Gateway::start(d);
+    let agent = token(d, "shopbot", "10m", &["mcp"]);
+    rt().block_on(async {
+        let session = gw.initialize(&agent).await;
+        let echo = || gw.call(&agent, &session, "demo__echo", json!({"text": "hi"}));
+        // The server changes `echo` after its first listing; the change is caught by the next
+        // call at the latest.
+        let (_, _, first) = echo().await;
+        assert_eq!(first["result"]["isError"], json!(false), "{first}");
+        let listed = gw.tools(&agent, &session).await;
+        assert!(!listed.contains(&"demo__echo".to_owned()), "{listed:?}");
+        let (_, _, refused) = echo().await;
+        assert!(
+            refused
+                .to_string()
+                .contains("warden tools approve demo/echo"),
+            "{refused}"
+        );
+        // An approver of one group sees it but may not approve it.
+        let mut bob = Browser::new(&gw.base);
+        assert_eq!(bob.login("bob", "bob-long-password-1").await, 303);
+        let (status, page, _) = bob.get("/console/tools").await;
+        assert_eq!(status, 200);
+        assert!(
+            page.contains("demo/echo") && page.contains("b-changed"),
+            "{page}"
+        );
+        assert!(page.contains("An administrator approves tools"), "{page}");
+        // The administrator sees what changed and what the scan found, and approves.
+        let mut root = Browser::new(&gw.base);
+        assert_eq!(root.login("root", "root-long-password").await, 303);
+        let (_, page, _) = root.get("/console/tools").await;
+        assert!(
+            page.contains("+ description: &quot;Echo the text back. Before using this tool"),
+            "{page}"
+        );
+        assert!(
+            page.contains("credentials at <code>/description</code>"),
+            "{page}"
+        );
+        let (csrf, hash) = (field(&page, "csrf"), field(&page, "hash"));
+        // A stale hash does not land.
+        let (status, page) = root
+            .post(
+                "/console/tools/approve",
+                &[
+                    ("csrf", &csrf),
+                    ("server", "demo"),
+                    ("tool", "echo"),
+                    ("hash", "0000"),
+                ],
+                None,
+            )
+            .await;
+        assert_eq!(status, 200);
+        assert!(page.contains("changed again"), "{page}");
+        let (status, page) = root
+            .post(
+                "/console/tools/approve",
+                &[
+                    ("csrf", &csrf),
+                    ("server", "demo"),
+                    ("tool", "echo"),
+                    ("hash", &hash),
+                ],
+                None,
+            )
+            .await;
+        assert_eq!(status, 200);
+        assert!(page.contains("is approved as shown"), "{page}");
+        let (_, _, r) = echo().await;
+        assert_eq!(r["result"]["isError"], json!(false), "{r}");
+    });
+}

@@ -52,8 +52,11 @@ fn a_tool_that_changes_after_it_was_listed_waits_for_approval() {
     // Warden lists the tools itself for the first call: `echo` is pinned as first seen.
     let r = s.call("echo", json!({"text": "hi"}));
     assert_eq!(r["result"]["isError"], json!(false), "{r}");
-    // The server changed `echo` right after that listing and said so; the client's listing
-    // shows the change.
+    // The server changed `echo` right after that listing and said so (`list_changed`):
+    // Warden lists again before the next call, which is refused.
+    let r = s.call("echo", json!({"text": "hi"}));
+    assert_eq!(r["result"]["isError"], json!(true), "{r}");
+    // The client's listing leaves it out.
     let listed = names(&s.request("tools/list", json!({})));
     assert!(!listed.contains(&"echo".to_owned()), "{listed:?}");
     assert!(listed.contains(&"get_order".to_owned()));

@@ -60,6 +60,8 @@ pub(crate) fn router() -> Router<Arc<Core>> {
         .route("/console/audit/export", get(log::audit_export))
         .route("/console/agents", get(agents))
         .route("/console/agents/{name}/status", post(agent_status))
+        .route("/console/tools", get(tools))
+        .route("/console/tools/approve", post(tool_approve))
         .route("/console/alerts", get(log::alerts))
         .route(
             "/console/static/console.css",
@@ -576,4 +578,72 @@ async fn agent_status(
         ),
     };
     agents_page(&core, &me, Some(&flash)).await
+}
+
+async fn tools(State(core): State<Arc<Core>>, headers: HeaderMap) -> Response {
+    let me = match me(&core, &headers, "/console/tools") {
+        Ok(m) => m,
+        Err(r) => return r,
+    };
+    tools_page(&core, &me, None).await
+}
+
+async fn tools_page(core: &Core, me: &Me, flash: Option<&Flash>) -> Response {
+    let Some(hub) = core.settings.approvals.clone() else {
+        let body = "<p class=\"card\">Tool pins live in the approvals file, which is off (<code>[approvals] enabled = false</code>).</p>";
+        return page(core, me, Tab::Tools, "Tools", flash, body).await;
+    };
+    match hub.with_store(|s| s.pins()).await {
+        Ok(pins) => {
+            let body = pages::tools(me, &pins);
+            page(core, me, Tab::Tools, "Tools", flash, &body).await
+        }
+        Err(e) => problem(StatusCode::SERVICE_UNAVAILABLE, "Unavailable", &e),
+    }
+}
+
+/// Approves the definition of a tool an administrator was shown (its hash).
+async fn tool_approve(State(core): State<Arc<Core>>, headers: HeaderMap, body: Bytes) -> Response {
+    let (me, fields) = match me_for_post(&core, &headers, &body) {
+        Ok(posted) => posted,
+        Err(r) => return r,
+    };
+    if !me.is_admin() {
+        return problem(
+            StatusCode::FORBIDDEN,
+            "Not allowed",
+            "Only an approver of every group (`*`) may approve a tool.",
+        );
+    }
+    let field = |k: &str| fields.get(k).cloned().unwrap_or_default();
+    let (server, name, hash) = (field("server"), field("tool"), field("hash"));
+    let Some(hub) = core.settings.approvals.clone() else {
+        return problem(StatusCode::NOT_FOUND, "Not found", "No approvals file.");
+    };
+    let by = format!("console:{}", me.name);
+    let (s, n, h, b) = (server.clone(), name.clone(), hash.clone(), by.clone());
+    let approved = hub
+        .with_store(move |store| store.approve_tool(&s, &n, &h, &b, warden_approvals::now()))
+        .await;
+    let flash = match approved {
+        Ok(Some(_)) => {
+            core.note(
+                AuditKind::Approval,
+                serde_json::json!({"event": "tool_approved", "server": server, "tool": name, "hash": hash, "by": by, "via": "console"}),
+            )
+            .await;
+            Flash {
+                ok: true,
+                text: format!("Tool {server}/{name} is approved as shown."),
+            }
+        }
+        Ok(None) => Flash {
+            ok: false,
+            text: format!(
+                "Tool {server}/{name} changed again since this page was shown; review it again."
+            ),
+        },
+        Err(e) => return problem(StatusCode::SERVICE_UNAVAILABLE, "Unavailable", &e),
+    };
+    tools_page(&core, &me, Some(&flash)).await
 }

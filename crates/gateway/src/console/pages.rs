@@ -32,6 +32,7 @@ pub(crate) enum Tab {
     Activity,
     Audit,
     Agents,
+    Tools,
     Alerts,
 }
 
@@ -77,7 +78,7 @@ pub(crate) fn layout(
 <title>{title} · Warden</title><link rel=\"stylesheet\" href=\"/console/static/console.css\"></head>\
 <body><a class=\"skip\" href=\"#main\">Skip to content</a>\
 <header class=\"top\"><a class=\"brand\" href=\"/console/approvals\">Warden</a>\
-<nav aria-label=\"Console\"><ul>{}{}{}{}{}</ul></nav>\
+<nav aria-label=\"Console\"><ul>{}{}{}{}{}{}</ul></nav>\
 <form class=\"who\" method=\"post\" action=\"/console/logout\">\
 <span>{} <span class=\"muted-light\">({})</span></span>\
 <input type=\"hidden\" name=\"csrf\" value=\"{}\"><button type=\"submit\">Sign out</button></form></header>\
@@ -86,6 +87,7 @@ pub(crate) fn layout(
         link(Tab::Activity, "/console/activity", "Activity"),
         link(Tab::Audit, "/console/audit", "Audit log"),
         link(Tab::Agents, "/console/agents", "Agents"),
+        link(Tab::Tools, "/console/tools", "Tools"),
         link(Tab::Alerts, "/console/alerts", "Alerts"),
         esc(&me.name),
         esc(&me.groups.join(", ")),
@@ -469,6 +471,65 @@ pub(crate) fn agents(me: &Me, agents: &[Agent]) -> String {
             badge(status),
             esc(&when(a.created)),
             esc(&attributes),
+        );
+    }
+    out.push_str("</tbody></table>");
+    out
+}
+
+/// Pinned tools: those waiting for review first, each with what changed and what the
+/// description scan found; an administrator approves the definition shown.
+pub(crate) fn tools(me: &Me, pins: &[warden_approvals::Pin]) -> String {
+    use warden_approvals::PinStatus;
+    if pins.is_empty() {
+        return "<p class=\"card\">No tools pinned yet: tools are pinned when an upstream lists them.</p>".to_owned();
+    }
+    let mut sorted: Vec<&warden_approvals::Pin> = pins.iter().collect();
+    sorted.sort_by_key(|p| p.status == PinStatus::Approved);
+    let mut out = String::from(
+        "<table><thead><tr><th scope=\"col\">Tool</th><th scope=\"col\">Status</th><th scope=\"col\">Findings</th><th scope=\"col\">What changed</th><th scope=\"col\">Action</th></tr></thead><tbody>",
+    );
+    for p in sorted {
+        let tool = format!("{}/{}", p.server, p.name);
+        let findings: Vec<String> = p
+            .findings
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|f| {
+                format!(
+                    "{} at <code>{}</code>: {}",
+                    esc(f["kind"].as_str().unwrap_or_default()),
+                    esc(f["pointer"].as_str().unwrap_or_default()),
+                    esc(f["detail"].as_str().unwrap_or_default())
+                )
+            })
+            .collect();
+        let (change, action) = if p.status == PinStatus::Approved {
+            (String::new(), String::new())
+        } else {
+            let lines = warden_approvals::diff(p.approved.as_ref(), &p.definition);
+            let change = format!("<pre class=\"diff\">{}</pre>", esc(&lines.join("\n")));
+            let action = if me.is_admin() {
+                format!(
+                    "<form class=\"inline\" method=\"post\" action=\"/console/tools/approve\"><input type=\"hidden\" name=\"csrf\" value=\"{c}\"><input type=\"hidden\" name=\"server\" value=\"{s}\"><input type=\"hidden\" name=\"tool\" value=\"{n}\"><input type=\"hidden\" name=\"hash\" value=\"{h}\"><button class=\"approve\" type=\"submit\" aria-label=\"Approve {t}\">Approve</button></form>",
+                    c = esc(&me.csrf),
+                    s = esc(&p.server),
+                    n = esc(&p.name),
+                    h = esc(&p.hash),
+                    t = esc(&tool)
+                )
+            } else {
+                "<span class=\"muted\">An administrator approves tools</span>".to_owned()
+            };
+            (change, action)
+        };
+        let _ = write!(
+            out,
+            "<tr><td><code>{}</code></td><td>{}</td><td>{}</td><td>{change}</td><td>{action}</td></tr>",
+            esc(&tool),
+            badge(p.status.as_str()),
+            findings.join("<br>"),
         );
     }
     out.push_str("</tbody></table>");
