@@ -127,14 +127,7 @@ pub fn run() -> Result<()> {
                 crate::sandbox::audited(log),
                 Some(injection),
             );
-            let listener = TcpListener::bind("127.0.0.1:0").await?;
-            let addr = listener.local_addr()?;
-            tokio::spawn(async move {
-                while let Ok((s, _)) = listener.accept().await {
-                    let _ = s.set_nodelay(true);
-                    tokio::spawn(proxy.clone().handle(s));
-                }
-            });
+            let addr = crate::sandbox::listen(proxy).await?;
             anyhow::Ok((port, addr, authority))
         }
     })?;

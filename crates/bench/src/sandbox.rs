@@ -191,6 +191,19 @@ pub(crate) fn audited(log: warden_audit::Log) -> warden_egress::Report {
     })
 }
 
+/// Serves `proxy` on a loopback TCP port (in the current runtime); its address.
+pub(crate) async fn listen(proxy: Arc<warden_egress::Proxy>) -> Result<SocketAddr> {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    tokio::spawn(async move {
+        while let Ok((s, _)) = listener.accept().await {
+            let _ = s.set_nodelay(true);
+            tokio::spawn(proxy.clone().handle(s));
+        }
+    });
+    Ok(addr)
+}
+
 fn egress() -> Result<()> {
     let server = http_server()?;
     let dir = tempfile::tempdir()?;
@@ -207,15 +220,7 @@ fn egress() -> Result<()> {
             warden_egress::Resolver::System,
             report,
         );
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-        let addr = listener.local_addr()?;
-        tokio::spawn(async move {
-            while let Ok((s, _)) = listener.accept().await {
-                let _ = s.set_nodelay(true);
-                tokio::spawn(proxy.clone().handle(s));
-            }
-        });
-        anyhow::Ok(addr)
+        listen(proxy).await
     })?;
     for _ in 0..200 {
         request(server, None, "/")?;

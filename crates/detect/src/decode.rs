@@ -36,13 +36,24 @@ const HEX_PAIRS_MIN: usize = 8;
 
 /// Every decoding found in `text`.
 pub fn decodings(text: &str) -> Vec<Decoded> {
+    decode_all(text, true)
+}
+
+/// Every decoding but base64 (for callers that decode base64 their own way, [`base64_any`]).
+pub(crate) fn decodings_but_base64(text: &str) -> Vec<Decoded> {
+    decode_all(text, false)
+}
+
+fn decode_all(text: &str, base64: bool) -> Vec<Decoded> {
     let mut out = Vec::new();
     let bytes = text.as_bytes();
     if bytes.len() >= 16 {
         let runs = alphabet_runs(bytes, BASE64_MIN.min(2 * HEX_PAIRS_MIN));
-        for (start, end) in base64_runs(bytes, &runs) {
-            if let Some(d) = text.get(start..end).and_then(base64_run) {
-                out.push(constant(d, start, end, "base64"));
+        if base64 {
+            for (start, end) in base64_runs(bytes, &runs) {
+                if let Some(d) = text.get(start..end).and_then(base64_run) {
+                    out.push(constant(d, start, end, "base64"));
+                }
             }
         }
         for (start, end) in hex_runs(bytes, &runs) {

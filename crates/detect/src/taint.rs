@@ -147,9 +147,8 @@ impl Taint {
     fn check_string(&self, pointer: &str, text: &str, out: &mut Vec<Match>) {
         let mut views: Vec<(&'static str, String)> = vec![("plain", text.to_owned())];
         views.extend(
-            crate::decode::decodings(text)
+            crate::decode::decodings_but_base64(text)
                 .into_iter()
-                .filter(|d| d.encoding != "base64")
                 .map(|d| (d.encoding, d.text)),
         );
         views.extend(

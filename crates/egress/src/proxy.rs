@@ -173,7 +173,7 @@ impl Proxy {
         if let Err((_, why)) = &opened {
             event.refused = Some(why.clone());
         }
-        let recorded = (self.report)(event.clone()).await;
+        let recorded = self.report(event.clone()).await;
         let mut upstream = match opened {
             Ok(s) if recorded => s,
             Ok(_) => {
@@ -210,7 +210,7 @@ impl Proxy {
             }
         }
         event.closed = true;
-        (self.report)(event).await;
+        self.report(event).await;
     }
 
     /// Checks `ask` and connects to the first allowed address.

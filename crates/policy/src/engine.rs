@@ -35,6 +35,13 @@ pub struct PolicyInfo {
     pub approval_async: bool,
 }
 
+impl PolicyInfo {
+    /// A forbid with `@approval`: it holds calls instead of refusing them.
+    pub fn is_hold(&self) -> bool {
+        self.effect == "forbid" && self.approval.is_some()
+    }
+}
+
 /// Loaded, validated policies and the schema they were checked against.
 #[derive(Debug)]
 pub struct Engine {
@@ -124,10 +131,7 @@ impl Engine {
         })?;
         let slicer = Slicer::new(&policies, &actions);
         let listing = Slicer::new(&relax(&policies), &actions);
-        let is_hold = |id: &str| {
-            info.get(id)
-                .is_some_and(|p| p.effect == "forbid" && p.approval.is_some())
-        };
+        let is_hold = |id: &str| info.get(id).is_some_and(PolicyInfo::is_hold);
         let unheld = policies
             .policies()
             .any(|p| is_hold(p.id().as_ref()))
@@ -212,11 +216,10 @@ impl Engine {
         decision.outcome == Outcome::Deny
             && decision.errors.is_empty()
             && !decision.policies.is_empty()
-            && decision.policies.iter().all(|id| {
-                self.info
-                    .get(id)
-                    .is_some_and(|p| p.effect == "forbid" && p.approval.is_some())
-            })
+            && decision
+                .policies
+                .iter()
+                .all(|id| self.info.get(id).is_some_and(PolicyInfo::is_hold))
     }
 
     /// A call refused only by holds: what the other policies say, waiting for the holds'

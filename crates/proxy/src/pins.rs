@@ -22,25 +22,42 @@ pub struct Pinning {
     pub block: bool,
 }
 
-/// Reviews a `tools/list` result: pins what is new, notes what changed or is flagged, and,
-/// when blocking, removes the tools that wait for approval.
-pub(crate) async fn review(shared: &Shared, result: &mut Value) {
-    let Some(pinning) = &shared.settings.pins else {
+/// The client's `tools/list` result, reviewed; when blocking, without the tools that wait
+/// for approval.
+pub(crate) async fn review_listing(shared: &Shared, result: &mut Value) {
+    let Some(tools) = result.get("tools").and_then(Value::as_array) else {
         return;
     };
-    let Some(tools) = result.get("tools").and_then(Value::as_array).cloned() else {
-        return;
+    let waiting = review(shared, tools).await;
+    let block = shared.settings.pins.as_ref().is_some_and(|p| p.block);
+    if block
+        && !waiting.is_empty()
+        && let Some(items) = result.get_mut("tools").and_then(Value::as_array_mut)
+    {
+        items.retain(|t| {
+            t.get("name")
+                .and_then(Value::as_str)
+                .is_none_or(|n| !waiting.iter().any(|w| w == n))
+        });
+    }
+}
+
+/// Reviews listed tools: pins what is new, notes what changed or is flagged, remembers where
+/// each stands for the session. Returns the names of those that wait for approval.
+pub(crate) async fn review(shared: &Shared, tools: &[Value]) -> Vec<String> {
+    let Some(pinning) = &shared.settings.pins else {
+        return Vec::new();
     };
     let server = shared.settings.server.clone();
     let store = pinning.store.clone();
     let scanned: Vec<(Value, Value)> = tools
-        .into_iter()
+        .iter()
         .map(|t| {
-            let findings = warden_detect::tools::scan_tool(&t)
+            let findings = warden_detect::tools::scan_tool(t)
                 .iter()
                 .map(warden_detect::tools::ToolFinding::to_json)
                 .collect();
-            (t, Value::Array(findings))
+            (t.clone(), Value::Array(findings))
         })
         .collect();
     let observed = tokio::task::spawn_blocking(move || {
@@ -68,7 +85,7 @@ pub(crate) async fn review(shared: &Shared, result: &mut Value) {
     })
     .await;
     let Ok(observed) = observed else {
-        return;
+        return Vec::new();
     };
     let mut waiting = Vec::new();
     for (tool, findings, seen) in observed {
@@ -100,16 +117,7 @@ pub(crate) async fn review(shared: &Shared, result: &mut Value) {
         }
         shared.state().pins.insert(name, status);
     }
-    if pinning.block
-        && !waiting.is_empty()
-        && let Some(items) = result.get_mut("tools").and_then(Value::as_array_mut)
-    {
-        items.retain(|t| {
-            t.get("name")
-                .and_then(Value::as_str)
-                .is_none_or(|n| !waiting.iter().any(|w| w == n))
-        });
-    }
+    waiting
 }
 
 /// The tool of another server that `tool` imitates, if any (`server/name`): a name that is

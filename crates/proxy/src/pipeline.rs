@@ -352,18 +352,19 @@ async fn fetch_tools(shared: &Shared, msg: &Message) {
         let Some(result) = response.get("result") else {
             return;
         };
-        let mut result = result.clone();
-        crate::pins::review(shared, &mut result).await;
         let tools = result
             .get("tools")
             .and_then(Value::as_array)
             .cloned()
             .unwrap_or_default();
+        // Reviewed, but every definition is kept: a tool that waits is refused by name, and
+        // its facts are there once it is approved.
+        crate::pins::review(shared, &tools).await;
         {
             let mut state = shared.state();
             for tool in tools {
-                if let Some(name) = tool.get("name").and_then(Value::as_str) {
-                    state.tools.insert(name.to_owned(), tool.clone());
+                if let Some(name) = tool.get("name").and_then(Value::as_str).map(str::to_owned) {
+                    state.tools.insert(name, tool);
                 }
             }
         }

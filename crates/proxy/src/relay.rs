@@ -288,7 +288,7 @@ async fn upstream_response(shared: &Shared, mut msg: Message, id: &Value) {
             if call.method == "tools/list"
                 && let Some(result) = msg.result_mut()
             {
-                crate::pins::review(shared, result).await;
+                crate::pins::review_listing(shared, result).await;
             }
             let verdict =
                 (call.method == "tools/call").then(|| reply::guard_result(shared, &call, &mut msg));
