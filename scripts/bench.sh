@@ -3,7 +3,7 @@
 # side in one run). The latency benchmark runs twice: with the scheduler free to use both
 # cores, and with client, Warden and server sharing one core (`taskset -c 0`), which takes this
 # VM's cross-core wake-up latency out of the comparison.
-#   bash scripts/bench.sh [latency|gateway|approvals|controls|sandbox|anomaly|policy|audit|flow|detect|all]
+#   bash scripts/bench.sh [latency|gateway|approvals|controls|sandbox|anomaly|policy|audit|flow|data|detect|all]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build --release --locked -p warden-cli -p warden-bench
@@ -24,6 +24,7 @@ if [ "$what" = all ] || [ "$what" = anomaly ]; then "${bench[@]}" anomaly; fi
 if [ "$what" = all ] || [ "$what" = policy ]; then "${bench[@]}" policy; fi
 if [ "$what" = all ] || [ "$what" = audit ]; then "${bench[@]}" audit; fi
 if [ "$what" = all ] || [ "$what" = flow ]; then "${bench[@]}" flow; fi
+if [ "$what" = all ] || [ "$what" = data ]; then "${bench[@]}" data; fi
 if [ "$what" = all ] || [ "$what" = detect ]; then
   [ -f target/benign/benign-eval.jsonl ] || python3 scripts/build-benign.py
   C=../shared/corpora

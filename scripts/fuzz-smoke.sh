@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../fuzz"
 secs=${1:-30}
 if rustup toolchain list | grep -q nightly; then tc=(+nightly); else tc=(); export RUSTC_BOOTSTRAP=1; fi
-for target in message framing policy_args config detect sse egress; do
+for target in message framing policy_args config detect sse egress sql docs; do
   echo "== fuzz $target (${secs}s)"
   cargo "${tc[@]}" fuzz run "$target" -- -max_total_time="$secs" -max_len=65536
 done

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Warden's test command (the one README.md and .ci/run use). On a fresh machine it installs
 # what it needs: the pinned third-party MCP peers (npm + PyPI, via ../shared/mcp-peers) and
-# pytest. Then: formatting, lints, the dependency-direction check, Rust tests, end-to-end tests.
+# pytest, and PostgreSQL (Debian's package) for the data tests. Then: formatting, lints, the
+# dependency-direction check, Rust tests (with a throwaway PostgreSQL server on loopback),
+# end-to-end tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -47,6 +49,11 @@ step "clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 step "dependency direction"
 bash scripts/check-deps.sh
+step "PostgreSQL for the data tests (Debian's package, on loopback)"
+PGDIR=$(mktemp -d /tmp/warden-pg.XXXXXX)
+trap 'bash "$ROOT/scripts/postgres.sh" stop "$PGDIR"' EXIT
+eval "$(bash scripts/postgres.sh start "$PGDIR")"
+export WARDEN_TEST_POSTGRES
 step "rust tests"
 cargo build --locked -p warden-cli
 cargo test --workspace --locked

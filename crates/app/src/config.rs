@@ -70,6 +70,9 @@ pub struct Config {
     /// Tool pinning and description scanning.
     #[serde(default)]
     pub pinning: PinningConfig,
+    /// Governed data: databases and the document store of the built-in data server.
+    #[serde(default)]
+    pub data: crate::data::DataConfig,
 }
 
 /// `[pinning]`: every tool's definition is pinned on first sight and scanned; a changed or
@@ -304,6 +307,8 @@ pub struct UpstreamEntry {
     pub sandbox: Option<String>,
     /// Warden's built-in `exec` tool as this server (instead of `command` or `url`).
     pub exec: Option<crate::sandbox::ExecConfig>,
+    /// Warden's built-in data server over `[data]` (instead of `command` or `url`).
+    pub data: Option<bool>,
     /// URL of a Streamable HTTP server.
     pub url: Option<String>,
     /// Headers for a remote server; values may be `${env:NAME}` or `${secret:NAME}`.
@@ -358,6 +363,8 @@ pub struct UpstreamConfig {
     pub sandbox: Option<String>,
     /// Warden's built-in `exec` tool as the server (no command after `--`).
     pub exec: Option<crate::sandbox::ExecConfig>,
+    /// Warden's built-in data server over `[data]` (no command after `--`).
+    pub data: Option<bool>,
 }
 
 /// `[policy]`.

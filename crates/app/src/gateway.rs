@@ -132,8 +132,18 @@ fn upstream(
             // Warden's own exec server runs unconfined; each command gets the profile.
             Transport::Stdio(warden_sandbox::transform(&command, None, helper)?)
         }
-        _ if entry.exec.is_some() => {
-            bail!("[upstreams.{name}] has `exec` and `command` or `url`: choose one")
+        (None, None) if entry.exec.is_none() && entry.data == Some(true) => {
+            let command = loaded
+                .data_upstream(&helper.exe, env)
+                .with_context(|| format!("[upstreams.{name}]"))?;
+            // Warden's own data server runs unconfined: it reads the configured databases and
+            // the store, and answers only what the caller may see.
+            Transport::Stdio(warden_sandbox::transform(&command, None, helper)?)
+        }
+        _ if entry.exec.is_some() || entry.data == Some(true) => {
+            bail!(
+                "[upstreams.{name}] has `exec` or `data` together with `command`, `url` or each other: choose one"
+            )
         }
         (Some(command), None) => {
             let (program, args) = command
@@ -201,6 +211,7 @@ fn upstream(
     let mut proxy = loaded.settings(&[name.to_owned()]);
     proxy.server = name.to_owned();
     proxy.tools = entry.tools.clone().into_iter().collect();
+    proxy.principal_meta = entry.data == Some(true);
     if let Some(d) = entry.detect {
         proxy.detect = d;
     }
@@ -389,6 +400,14 @@ pub async fn serve(
     let approvals = loaded.approvals(&log, env, Some(&store), Some(base.clone()))?;
     let _watch = approvals.as_ref().map(Approvals::watch);
     let (settings, keeper) = settings(loaded, bound, exe, env, &store, approvals)?;
+    if loaded
+        .config
+        .upstreams
+        .values()
+        .any(|u| u.data == Some(true))
+    {
+        loaded.check_data(env).await?;
+    }
     let external = loaded
         .config
         .gateway

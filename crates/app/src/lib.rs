@@ -5,6 +5,7 @@ pub mod anomaly;
 pub mod approvals;
 pub mod audit_cmd;
 pub mod config;
+pub mod data;
 pub mod demo;
 pub mod demo_server;
 pub mod detect;

@@ -18,23 +18,36 @@ const EXIT_GRACE: Duration = Duration::from_secs(5);
 /// Runs one stdio session. Returns the process exit code.
 pub async fn serve_stdio(loaded: &Loaded, command: &[String], env: &Env) -> Result<i32> {
     let exec = loaded.config.upstream.exec.as_ref();
-    match exec {
-        Some(_) if !command.is_empty() => anyhow::bail!(
+    let data = loaded.config.upstream.data == Some(true);
+    match (exec, data) {
+        (Some(_), true) => {
+            anyhow::bail!("[upstream] has both `exec` and `data`: choose one")
+        }
+        (Some(_), false) if !command.is_empty() => anyhow::bail!(
             "[upstream] exec runs Warden's built-in exec tool: give no command after `--`"
         ),
-        Some(_) => {}
-        None => require_command(command)?,
+        (None, true) if !command.is_empty() => anyhow::bail!(
+            "[upstream] data runs Warden's built-in data server: give no command after `--`"
+        ),
+        (Some(_), false) | (None, true) => {}
+        (None, false) => require_command(command)?,
     }
     let engine = Arc::new(loaded.engine()?);
+    if data {
+        loaded.check_data(env).await?;
+    }
     // Fail closed: a gateway whose detectors cannot run must not start.
     if let Err(problems) = warden_detect::self_check() {
         anyhow::bail!("detectors failed their self-check: {}", problems.join("; "));
     }
     let mut settings = if exec.is_some() {
         loaded.settings(&["exec".to_owned()])
+    } else if data {
+        loaded.settings(&["data".to_owned()])
     } else {
         loaded.settings(command)
     };
+    settings.principal_meta = data;
     let audit_path = loaded.audit_path();
     let log = Log::open(&audit_path, loaded.config.audit.durability)?;
     // `${secret:...}` in a webhook header needs the identity store; open it only then.
@@ -76,6 +89,8 @@ pub async fn serve_stdio(loaded: &Loaded, command: &[String], env: &Env) -> Resu
             let (command, profile) = loaded.exec_upstream(e, &helper, env)?;
             (command, Some(profile), false)
         }
+        // Warden's own data server runs unconfined (it reads the configured databases).
+        None if data => (loaded.data_upstream(&helper.exe, env)?, None, false),
         None => {
             let (program, args) = command.split_first().context("no upstream command")?;
             let command = Command {

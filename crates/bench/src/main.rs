@@ -1,5 +1,5 @@
 //! `warden-bench`: the figures in BENCHMARKS.md, each measured side by side with its baseline in
-//! the same run. Usage: `warden-bench [latency|gateway|approvals|controls|sandbox|anomaly|policy|audit|detect|all] [--warden PATH] [--corpus FILE]...`.
+//! the same run. Usage: `warden-bench [latency|gateway|approvals|controls|sandbox|anomaly|policy|audit|flow|data|detect|all] [--warden PATH] [--corpus FILE]...`.
 #![allow(
     clippy::disallowed_methods,
     reason = "the harness starts the binaries it measures"
@@ -9,6 +9,7 @@ mod anomaly;
 mod approvals;
 mod audit;
 mod controls;
+mod data;
 mod detect;
 mod flow;
 mod gateway;
@@ -70,6 +71,9 @@ fn main() -> anyhow::Result<()> {
     }
     if matches!(what, "flow" | "all") {
         flow::run()?;
+    }
+    if matches!(what, "data" | "all") {
+        data::run()?;
     }
     if what == "detect" {
         let corpora: Vec<PathBuf> = args

@@ -52,6 +52,9 @@ pub enum Command {
     Sandbox(SandboxCommand),
     /// The tools Warden has pinned: capability labels, changes, findings; approve a change.
     Tools(ToolsArgs),
+    /// Load documents into the encrypted document store of `[data.docs]` (redacted and
+    /// sanitized first), for `docs.search` and `resources/read`.
+    Ingest(IngestArgs),
     /// Show Warden at work against a built-in demo tool server.
     Demo(DemoArgs),
     /// The built-in demo tool server (stdio MCP).
@@ -456,4 +459,31 @@ pub enum SandboxCommand {
         #[arg(long)]
         profile: Option<String>,
     },
+}
+
+#[derive(Debug, Args)]
+pub struct IngestArgs {
+    #[command(flatten)]
+    pub config: ConfigArg,
+    /// Files or directories: `.txt` and `.md` (one document each, the id is the path), `.jsonl`
+    /// (one document per line: `{"id", "title", "text", "acl", "tags"}`).
+    #[arg(required = true)]
+    pub paths: Vec<std::path::PathBuf>,
+    /// Who may read documents that do not say (repeatable): `user:alice`, `group:finance`,
+    /// `agent:support-bot`, `public`.
+    #[arg(long = "acl")]
+    pub acl: Vec<String>,
+    /// Metadata for every document (repeatable): `key=value`.
+    #[arg(long = "tag", value_parser = parse_tag)]
+    pub tags: Vec<(String, String)>,
+    /// As JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+fn parse_tag(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((k, v)) if !k.is_empty() => Ok((k.to_owned(), v.to_owned())),
+        _ => Err(format!("`{s}`: a tag is key=value")),
+    }
 }

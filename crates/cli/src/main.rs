@@ -35,6 +35,7 @@ fn main() -> std::process::ExitCode {
         args::Command::Approver(a) => cmd::approvals::approver(a, &env),
         args::Command::Sandbox(a) => cmd::sandbox::run(a, &env),
         args::Command::Tools(a) => cmd::tools::run(a, &env),
+        args::Command::Ingest(a) => cmd::data::ingest(a, &env),
         args::Command::Demo(a) => cmd::demo::run(a, &env),
         args::Command::DemoServer(a) => cmd::demo::serve(a),
     };

@@ -47,6 +47,7 @@ const MAX_LIST_PAGES: usize = 100;
 
 /// Runs the stages for one governed request.
 pub(crate) async fn govern(shared: &Arc<Shared>, mut msg: Message, id: Value, method: String) {
+    stamp_principal(shared, &mut msg);
     // Stage 1: read what is asked.
     let (action, target, arguments) = match read(&msg, &method) {
         Ok(parts) => parts,
@@ -267,6 +268,35 @@ pub(crate) async fn refuse(
             shared
                 .send_client(&error(id, code, &message, Some(data)))
                 .await
+        }
+    }
+}
+
+/// The `_meta` key under which Warden's own servers learn who calls.
+pub const PRINCIPAL_META: &str = "dev.warden/principal";
+
+/// Removes any client's claim of who calls, and states it for Warden's own servers.
+fn stamp_principal(shared: &Shared, msg: &mut Message) {
+    let Some(params) = msg.params_mut() else {
+        return;
+    };
+    let principal = shared.settings.principal_meta.then(|| {
+        let p = &shared.settings.principal;
+        json!({"id": p.id, "attributes": p.attributes, "delegation": shared.settings.delegation})
+    });
+    match principal {
+        Some(p) => {
+            let meta = params
+                .entry("_meta")
+                .or_insert_with(|| Value::Object(serde_json::Map::new()));
+            if let Some(meta) = meta.as_object_mut() {
+                meta.insert(PRINCIPAL_META.to_owned(), p);
+            }
+        }
+        None => {
+            if let Some(meta) = params.get_mut("_meta").and_then(Value::as_object_mut) {
+                meta.remove(PRINCIPAL_META);
+            }
         }
     }
 }

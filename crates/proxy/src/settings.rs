@@ -74,6 +74,11 @@ pub struct Settings {
     pub sandbox: Option<String>,
     /// Tool pinning and description scanning (`None`: off).
     pub pins: Option<std::sync::Arc<crate::pins::Pinning>>,
+    /// Tell the upstream who calls: each governed request carries the agent (id, attributes,
+    /// delegation) in `_meta["dev.warden/principal"]`. Only for Warden's own servers (the
+    /// data server binds row filters to it); a client's value under that key is always
+    /// removed, whatever this says.
+    pub principal_meta: bool,
 }
 
 /// A sandbox profile's egress allow-list, applied to URLs in tool arguments.
@@ -148,6 +153,7 @@ impl Settings {
             egress: None,
             roots: None,
             pins: None,
+            principal_meta: false,
         }
     }
 }

@@ -2,6 +2,7 @@
 
 pub mod approvals;
 pub mod audit;
+pub mod data;
 pub mod demo;
 pub mod detect;
 pub mod identity;

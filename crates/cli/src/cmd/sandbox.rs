@@ -45,6 +45,7 @@ pub fn internal() -> Option<i32> {
                 Err(_) => 1,
             })
         }
+        Some(warden_data::server::COMMAND) => Some(super::data::server()),
         Some(warden_app::exec_server::COMMAND) => {
             let settings = args.next().unwrap_or_default();
             Some(exec_server(&settings))
