@@ -18,6 +18,8 @@ fn guard(dialect: Dialect) -> Guard {
         TableRule {
             table: "customers".into(),
             filter: Some("id IN (principal.ids)".into()),
+            write: false,
+            write: false,
             masks: [("email".to_owned(), ColumnMask { unless: "principal.team = 'support'".into(), with: None })].into(),
         },
     ];

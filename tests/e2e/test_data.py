@@ -67,6 +67,7 @@ sqlite = "shop.db"
 [[data.sql.shop.tables]]
 table = "orders"
 filter = "customer_id = principal.customer_id"
+write = true
 
 [[data.sql.shop.tables]]
 table = "customers"
@@ -240,3 +241,30 @@ def test_queries_and_searches_are_audited_with_their_filters(data):
     verify = subprocess.run([str(WARDEN), "audit", "verify", "--config", str(data.dir / "warden.toml")],
                             capture_output=True, text=True)
     assert verify.returncode == 0, verify.stdout + verify.stderr
+
+
+def test_writes_reach_only_the_agents_rows_and_are_recorded_first(data):
+    async def go():
+        async with data.client(data.alice) as a, data.client(data.bob) as b:
+            names = {t.name for t in (await a.list_tools()).tools}
+            assert "data__sql.execute" in names
+            r = await a.call_tool("data__sql.execute", {"sql": "UPDATE orders SET total = total + 1"})
+            assert not r.is_error and r.structured_content["changed"] == 2, text_of(r)
+            r = await a.call_tool("data__sql.execute", {"sql": "INSERT INTO orders (id, total) VALUES (9, 99)"})
+            assert r.structured_content["changed"] == 1, text_of(r)
+            moved = await a.call_tool("data__sql.execute", {"sql": "UPDATE orders SET customer_id = 2"})
+            assert moved.is_error and "decides which rows" in text_of(moved)
+            read_only = await a.call_tool("data__sql.execute", {"sql": "DELETE FROM customers"})
+            assert read_only.is_error and "read-only" in text_of(read_only)
+            mine = rows_of(await a.call_tool("data__sql.query", {"sql": "SELECT id, total FROM orders ORDER BY id"}))
+            assert mine == [[1, 11], [2, 21], [9, 99]]
+            theirs = rows_of(await b.call_tool("data__sql.query", {"sql": "SELECT id, total FROM orders ORDER BY id"}))
+            assert theirs == [[3, 30], [4, 40], [5, 50]]
+    run(go())
+    out = subprocess.run([str(WARDEN), "audit", "export", "--config", str(data.dir / "warden.toml")],
+                         capture_output=True, text=True, check=True)
+    bodies = [json.loads(line)["body"] for line in out.stdout.splitlines() if line.strip()]
+    writes = [b for b in bodies if b.get("event") in ("data_write", "data_write_done")]
+    first = next(i for i, b in enumerate(writes) if b["event"] == "data_write" and "UPDATE orders SET total" in b["sql"])
+    assert writes[first]["filters"][0]["filter"] == "customer_id = 1"
+    assert writes[first + 1] == {"event": "data_write_done", "agent": "alice", "database": "shop", "changed": 2}

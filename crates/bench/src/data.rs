@@ -5,9 +5,9 @@
 //!   the rewrite alone timed as well. The executor, connection pool and row conversion are the
 //!   same in both arms.
 //! - Search: 100,000 documents (60 words each from a 5,000-word vocabulary, ACLs over 50 users
-//!   and 10 groups) indexed in memory as `warden data-server` does after loading the store;
-//!   one- and two-word queries and the empty query (every readable document), each for a
-//!   random caller, first pages and following pages.
+//!   and 10 groups, a fifth public) indexed in memory as `warden data-server` does after
+//!   loading the store; one- and two-word queries, a word every document has, and the empty
+//!   query (every readable document), each for a random caller, first and following pages.
 #![expect(
     clippy::indexing_slicing,
     reason = "indices are taken modulo the lengths of fixed, non-empty tables"
@@ -91,6 +91,7 @@ fn sql() -> Result<()> {
         TableRule {
             table: "customers".into(),
             filter: Some("id = principal.customer_id".into()),
+            write: false,
             masks: BTreeMap::from([(
                 "email".to_owned(),
                 ColumnMask {
@@ -170,10 +171,14 @@ fn search() -> Result<()> {
                 let b = rng.below(5_000);
                 vocabulary[a.min(b) as usize].as_str()
             })
+            .chain(["common"])
             .collect();
         let mut acl = vec![format!("user:u{}", rng.below(50))];
         if rng.below(3) == 0 {
             acl.push(format!("group:g{}", rng.below(10)));
+        }
+        if rng.below(5) == 0 {
+            acl.push("public".to_owned());
         }
         docs.push((
             i as i64 + 1,
@@ -195,6 +200,7 @@ fn search() -> Result<()> {
     let mut empty_times: Vec<Duration> = Vec::new();
     let mut next_times: Vec<Duration> = Vec::new();
     let mut hits = 0usize;
+    let mut readable = 0usize;
     for i in 0..SEARCHES {
         let readers: BTreeSet<String> = [
             format!("user:u{}", rng.below(50)),
@@ -202,10 +208,11 @@ fn search() -> Result<()> {
             "public".to_owned(),
         ]
         .into();
-        let text = match i % 4 {
+        let text = match i % 5 {
             0 => String::new(),
             1 => vocabulary[rng.below(50) as usize].clone(),
             2 => vocabulary[rng.below(5_000) as usize].clone(),
+            3 => "common".to_owned(),
             _ => format!(
                 "{} {}",
                 vocabulary[rng.below(200) as usize],
@@ -226,6 +233,9 @@ fn search() -> Result<()> {
             empty_times.push(took);
         }
         hits += page.total;
+        if text.is_empty() {
+            readable += page.total;
+        }
         if let Some(cursor) = &page.next_cursor {
             let t = Instant::now();
             let next = index.search(&SearchQuery {
@@ -245,8 +255,9 @@ fn search() -> Result<()> {
         Samples::new(next_times),
     );
     println!(
-        "document search, {DOCS} documents indexed in {:.2} s; {SEARCHES} searches by random callers (about 2,700 readable documents each; {} matches in all), 20 per page",
+        "document search, {DOCS} documents indexed in {:.2} s; {SEARCHES} searches by random callers (each reads {} documents on average, a fifth of all are public; queries: empty, a frequent word, any word, a word in every document, two frequent words; {} matches in all), 20 per page",
         built.as_secs_f64(),
+        readable / (SEARCHES / 5),
         hits
     );
     println!(

@@ -152,11 +152,29 @@ impl Service {
                 "description": "Run one read-only SQL SELECT. Only the rows and columns you may see exist for you: every table is filtered for you, some columns are masked. Use sql.schema to see the tables.",
                 "inputSchema": {"type": "object", "properties": {
                     "sql": {"type": "string", "description": "one SELECT statement"},
-                    "params": {"type": "array", "description": "values for the placeholders ?, ?N or $N"},
+                    "params": {"type": "array", "description": "values for the placeholders ($1, $2, ...; SQLite also takes ?)"},
                     "database": database
                 }, "required": ["sql"]},
                 "annotations": {"readOnlyHint": true, "destructiveHint": false, "idempotentHint": true, "openWorldHint": false}
             }));
+            let writable: Vec<&String> = self
+                .sql
+                .iter()
+                .filter(|(_, db)| db.guard().writable())
+                .map(|(name, _)| name)
+                .collect();
+            if !writable.is_empty() {
+                tools.push(json!({
+                    "name": "sql.execute",
+                    "description": "Run one INSERT, UPDATE or DELETE on a table that takes writes (see sql.schema). It reaches only rows you may see: UPDATE and DELETE are limited to them, INSERT must stay inside them. Returns the number of rows changed.",
+                    "inputSchema": {"type": "object", "properties": {
+                        "sql": {"type": "string", "description": "one INSERT INTO t (columns) VALUES (...), UPDATE or DELETE"},
+                        "params": {"type": "array", "description": "values for the placeholders ($1, $2, ...; SQLite also takes ?)"},
+                        "database": {"type": "string", "enum": writable, "description": "which database (needed when there are several)"}
+                    }, "required": ["sql"]},
+                    "annotations": {"readOnlyHint": false, "destructiveHint": true, "idempotentHint": false, "openWorldHint": false}
+                }));
+            }
             tools.push(json!({
                 "name": "sql.schema",
                 "description": "List the tables you may query, their columns (masked ones marked) and whether their rows are filtered for you.",
@@ -204,6 +222,7 @@ impl Service {
         };
         match name {
             "sql.query" => self.sql_query(args, &principal).await,
+            "sql.execute" => self.sql_execute(args, &principal).await,
             "sql.schema" => self.sql_schema(args),
             "docs.search" => self.docs_search(args, &principal).await,
             other => failure(format!("unknown tool `{other}`")),
@@ -272,6 +291,71 @@ impl Service {
         };
         if let Err(e) = self.record(body).await {
             return failure(e);
+        }
+        answer
+    }
+
+    async fn sql_execute(&self, args: &Value, principal: &Value) -> Value {
+        let db = match self.database(args) {
+            Ok(db) => db,
+            Err(e) => return failure(e),
+        };
+        let Some(sql) = args["sql"].as_str() else {
+            return failure("`sql` (a string) is required");
+        };
+        let params: Vec<Value> = match &args["params"] {
+            Value::Null => Vec::new(),
+            Value::Array(items) => items.clone(),
+            _ => return failure("`params` must be an array"),
+        };
+        let mut body = json!({
+            "event": "data_write",
+            "agent": principal["id"],
+            "database": db.name,
+            "sql": sql,
+        });
+        // The write is recorded, with what it became, before it runs; its outcome after.
+        let rewritten = match db.guard().rewrite_write(sql, principal, &params) {
+            Ok(r) => r,
+            Err(e) => {
+                body["refused"] = json!(e.to_string());
+                body["by"] = json!("rewriter");
+                if let Err(e) = self.record(body).await {
+                    return failure(e);
+                }
+                return failure(e.to_string());
+            }
+        };
+        body["rewritten"] = json!(rewritten.sql);
+        body["filters"] = json!(rewritten.applied);
+        if let Err(e) = self.record(body).await {
+            return failure(e);
+        }
+        let outcome = db.write(&rewritten.sql, principal).await;
+        let (done, answer) = match outcome {
+            Ok(changed) => (
+                json!({"changed": changed}),
+                result(
+                    format!(
+                        "{changed} row{} changed",
+                        if changed == 1 { "" } else { "s" }
+                    ),
+                    json!({"changed": changed}),
+                    false,
+                ),
+            ),
+            Err(e) => (
+                json!({"refused": e.to_string(), "by": "database"}),
+                failure(e.to_string()),
+            ),
+        };
+        let mut record =
+            json!({"event": "data_write_done", "agent": principal["id"], "database": db.name});
+        if let (Some(r), Some(d)) = (record.as_object_mut(), done.as_object()) {
+            r.extend(d.clone());
+        }
+        if let Err(e) = self.record(record).await {
+            tracing::error!("{e}");
         }
         answer
     }

@@ -99,6 +99,13 @@ impl SqlDb {
                 }
                 let mut pool = SqlitePool::open(path.clone())?;
                 let shapes = pool.shapes()?;
+                pool.writable = Arc::new(
+                    s.tables
+                        .iter()
+                        .filter(|t| t.write)
+                        .map(|t| t.table.to_ascii_lowercase())
+                        .collect(),
+                );
                 pool.unreadable = Arc::new(
                     shapes
                         .iter()
@@ -151,6 +158,44 @@ impl SqlDb {
         Ok((rewritten, rows))
     }
 
+    /// Rewrites one `INSERT`, `UPDATE` or `DELETE` for `principal` and runs it; the number of
+    /// rows it changed.
+    pub async fn execute(
+        &self,
+        sql: &str,
+        principal: &Value,
+        params: &[Value],
+    ) -> Result<(Rewritten, u64), QueryError> {
+        let rewritten = self.guard.rewrite_write(sql, principal, params)?;
+        let changed = self.write(&rewritten.sql, principal).await?;
+        Ok((rewritten, changed))
+    }
+
+    /// Runs a write that is already rewritten; the number of rows it changed.
+    pub async fn write(&self, sql: &str, principal: &Value) -> Result<u64, QueryError> {
+        match &self.backend {
+            Backend::Sqlite(pool) => {
+                let (pool, sql) = (pool.clone(), sql.to_owned());
+                let timeout = self.timeout;
+                tokio::task::spawn_blocking(move || pool.write(&sql, timeout))
+                    .await
+                    .map_err(|e| QueryError::Database(e.to_string()))?
+            }
+            Backend::Postgres(pool) => {
+                let settings = self.settings_for(principal)?;
+                pool.write(sql, &settings, self.timeout).await
+            }
+        }
+    }
+
+    fn settings_for(&self, principal: &Value) -> Result<Vec<(String, String)>, QueryError> {
+        let mut settings = Vec::with_capacity(self.settings.len());
+        for (name, path) in &self.settings {
+            settings.push((name.clone(), setting_value(path, principal)?));
+        }
+        Ok(settings)
+    }
+
     /// Runs SQL that is already rewritten (the benchmark's baseline runs unrewritten SQL
     /// through here too).
     pub async fn run(&self, sql: &str, principal: &Value) -> Result<Rows, QueryError> {
@@ -163,10 +208,7 @@ impl SqlDb {
                     .map_err(|e| QueryError::Database(e.to_string()))?
             }
             Backend::Postgres(pool) => {
-                let mut settings = Vec::with_capacity(self.settings.len());
-                for (name, path) in &self.settings {
-                    settings.push((name.clone(), setting_value(path, principal)?));
-                }
+                let settings = self.settings_for(principal)?;
                 pool.run(sql, &settings, self.timeout, self.max_rows).await
             }
         }
@@ -219,6 +261,8 @@ struct SqlitePool {
     /// Tables and views that are not governed (and SQLite's catalog): the authorizer refuses
     /// reading them, whatever the rewriter let through.
     unreadable: Arc<HashSet<String>>,
+    /// Tables configured with `write = true`: the only ones a write connection may change.
+    writable: Arc<HashSet<String>>,
     idle: Mutex<Vec<Connection>>,
 }
 
@@ -230,6 +274,7 @@ impl SqlitePool {
         Ok(Self {
             path,
             unreadable: Arc::new(HashSet::new()),
+            writable: Arc::new(HashSet::new()),
             idle: Mutex::new(Vec::new()),
         })
     }
@@ -248,9 +293,35 @@ impl SqlitePool {
         )?;
         let unreadable = self.unreadable.clone();
         conn.authorizer(Some(move |ctx: AuthContext<'_>| {
-            authorize(&unreadable, &ctx)
+            authorize(&unreadable, None, &ctx)
         }))?;
         Ok(conn)
+    }
+
+    /// A connection for one write: read-write, the same limits, and an authorizer that lets
+    /// it change only the writable tables.
+    fn write(&self, sql: &str, timeout: Duration) -> Result<u64, QueryError> {
+        let db = |e: rusqlite::Error| QueryError::Database(e.to_string());
+        let mut conn = Connection::open_with_flags(
+            &self.path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(db)?;
+        conn.pragma_update(None, "trusted_schema", false)
+            .map_err(db)?;
+        conn.busy_timeout(timeout).map_err(db)?;
+        conn.set_limit(rusqlite::limits::Limit::SQLITE_LIMIT_ATTACHED, 0)
+            .map_err(db)?;
+        let (unreadable, writable) = (self.unreadable.clone(), self.writable.clone());
+        conn.authorizer(Some(move |ctx: AuthContext<'_>| {
+            authorize(&unreadable, Some(&writable), &ctx)
+        }))
+        .map_err(db)?;
+        let deadline = Instant::now() + timeout;
+        conn.progress_handler(10_000, Some(move || Instant::now() > deadline))
+            .map_err(db)?;
+        let changed = conn.execute(sql, []).map_err(db)?;
+        Ok(changed as u64)
     }
 
     fn shapes(&self) -> anyhow::Result<Vec<TableShape>> {
@@ -323,10 +394,22 @@ impl SqlitePool {
 }
 
 /// SQLite's authorizer: selecting, reading anything but the ungoverned tables and the catalog,
-/// ordinary functions and recursive CTEs; nothing else (no PRAGMA, ATTACH, writes, schema
-/// changes).
-fn authorize(unreadable: &HashSet<String>, ctx: &AuthContext<'_>) -> Authorization {
+/// ordinary functions and recursive CTEs, and on a write connection changing the writable
+/// tables; nothing else (no PRAGMA, ATTACH, other writes, schema changes).
+fn authorize(
+    unreadable: &HashSet<String>,
+    writable: Option<&HashSet<String>>,
+    ctx: &AuthContext<'_>,
+) -> Authorization {
+    let may_write = |table: &str| writable.is_some_and(|w| w.contains(&table.to_ascii_lowercase()));
     match ctx.action {
+        AuthAction::Insert { table_name }
+        | AuthAction::Delete { table_name }
+        | AuthAction::Update { table_name, .. }
+            if may_write(table_name) =>
+        {
+            Authorization::Allow
+        }
         AuthAction::Select | AuthAction::Recursive => Authorization::Allow,
         AuthAction::Read { table_name, .. } => {
             let name = table_name.to_ascii_lowercase();
@@ -436,26 +519,42 @@ impl PgPool {
     }
 }
 
-async fn pg_query(
-    client: &mut tokio_postgres::Client,
-    sql: &str,
+impl PgPool {
+    async fn write(
+        &self,
+        sql: &str,
+        settings: &[(String, String)],
+        timeout: Duration,
+    ) -> Result<u64, QueryError> {
+        let idle = self.idle.lock().await.pop();
+        let mut client = match idle {
+            Some(c) if !c.is_closed() => c,
+            _ => self.connect().await?,
+        };
+        let result = pg_write(&mut client, sql, settings, timeout).await;
+        if !client.is_closed() {
+            let mut idle = self.idle.lock().await;
+            if idle.len() < 8 {
+                idle.push(client);
+            }
+        }
+        result
+    }
+}
+
+fn pg_error(e: tokio_postgres::Error) -> QueryError {
+    let text = e
+        .as_db_error()
+        .map_or_else(|| e.to_string(), |d| d.message().to_owned());
+    QueryError::Database(text)
+}
+
+/// The settings every query's transaction makes, then the configured ones.
+async fn pg_settings(
+    tx: &tokio_postgres::Transaction<'_>,
     settings: &[(String, String)],
     timeout: Duration,
-    max_rows: usize,
-) -> Result<Rows, QueryError> {
-    use tokio_postgres::types::Type;
-    let db = |e: tokio_postgres::Error| {
-        let text = e
-            .as_db_error()
-            .map_or_else(|| e.to_string(), |d| d.message().to_owned());
-        QueryError::Database(text)
-    };
-    let tx = client
-        .build_transaction()
-        .read_only(true)
-        .start()
-        .await
-        .map_err(db)?;
+) -> Result<(), QueryError> {
     let fixed = [
         ("statement_timeout", format!("{}ms", timeout.as_millis())),
         ("search_path", "pg_catalog, pg_temp".to_owned()),
@@ -468,8 +567,40 @@ async fn pg_query(
     {
         tx.execute("SELECT set_config($1, $2, true)", &[&name, &value])
             .await
-            .map_err(db)?;
+            .map_err(pg_error)?;
     }
+    Ok(())
+}
+
+async fn pg_write(
+    client: &mut tokio_postgres::Client,
+    sql: &str,
+    settings: &[(String, String)],
+    timeout: Duration,
+) -> Result<u64, QueryError> {
+    let tx = client.transaction().await.map_err(pg_error)?;
+    pg_settings(&tx, settings, timeout).await?;
+    let changed = tx.execute(sql, &[]).await.map_err(pg_error)?;
+    tx.commit().await.map_err(pg_error)?;
+    Ok(changed)
+}
+
+async fn pg_query(
+    client: &mut tokio_postgres::Client,
+    sql: &str,
+    settings: &[(String, String)],
+    timeout: Duration,
+    max_rows: usize,
+) -> Result<Rows, QueryError> {
+    use tokio_postgres::types::Type;
+    let db = pg_error;
+    let tx = client
+        .build_transaction()
+        .read_only(true)
+        .start()
+        .await
+        .map_err(db)?;
+    pg_settings(&tx, settings, timeout).await?;
     let stmt = tx.prepare(sql).await.map_err(db)?;
     let columns: Vec<(String, Type)> = stmt
         .columns()

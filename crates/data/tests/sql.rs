@@ -48,6 +48,7 @@ fn rules() -> Vec<TableRule> {
         TableRule {
             table: "customers".into(),
             filter: Some("id = principal.customer_id".into()),
+            write: false,
             masks: BTreeMap::from([(
                 "email".to_owned(),
                 ColumnMask {
@@ -291,8 +292,9 @@ enum Backend {
 }
 
 /// A database holding `statements`, opened with `rules` (SQLite: a file in `dir`; PostgreSQL:
-/// a fresh database on the test server, read by a role that is neither its owner nor a
-/// superuser, so row-level security applies to it).
+/// a fresh database on the test server, used by a role that is neither its owner nor a
+/// superuser, so row-level security applies to it; the role may write every table, so what
+/// keeps reads read-only is Warden, not the grants).
 async fn database(
     backend: Backend,
     dir: &std::path::Path,
@@ -358,7 +360,7 @@ async fn pg_database(name: &str, statements: &[String]) -> String {
         owner.batch_execute(s).await.unwrap();
     }
     owner
-        .batch_execute("GRANT USAGE ON SCHEMA public TO warden_agent; GRANT SELECT ON ALL TABLES IN SCHEMA public TO warden_agent")
+        .batch_execute("GRANT USAGE ON SCHEMA public TO warden_agent; GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO warden_agent")
         .await
         .unwrap();
     format!("{server} dbname={db} user=warden_agent")
@@ -515,4 +517,163 @@ async fn postgres_row_level_security_gets_the_callers_attributes() {
         .await
         .is_err()
     );
+}
+
+/// Writes through `sql.execute`: only tables with `write = true`, only rows the caller sees,
+/// never moving a row out of its filter or probing a masked column.
+async fn writes_stay_inside_the_filter(backend: Backend) {
+    let dir = tempfile::tempdir().unwrap();
+    let statements: Vec<String> = SCHEMA.iter().map(|s| (*s).to_owned()).collect();
+    let mut tables = rules();
+    tables[0].write = true;
+    tables[1].write = true;
+    let db = database(
+        backend,
+        dir.path(),
+        "writes",
+        &statements,
+        SqlSettings {
+            tables,
+            ..SqlSettings::default()
+        },
+    )
+    .await;
+    let me = agent();
+    let changed =
+        |r: Result<(warden_sqlguard::Rewritten, u64), warden_data::sql::QueryError>| r.unwrap().1;
+    // UPDATE and DELETE reach only the caller's rows, whatever the WHERE says.
+    assert_eq!(
+        changed(
+            db.execute("UPDATE orders SET note = 'seen' WHERE 1 = 1", &me, &[])
+                .await
+        ),
+        2
+    );
+    assert_eq!(
+        changed(
+            db.execute("UPDATE orders SET total = 0 WHERE id = 3", &me, &[])
+                .await
+        ),
+        0
+    );
+    assert_eq!(
+        changed(
+            db.execute("DELETE FROM orders WHERE id IN (3, 4)", &me, &[])
+                .await
+        ),
+        0
+    );
+    // INSERT: the filter's column is filled in, or must be the caller's own value.
+    let insert = "INSERT INTO orders (id, total, note) VALUES (10, 5, 'new'), (11, 6, $1)";
+    assert_eq!(changed(db.execute(insert, &me, &[json!("p")]).await), 2);
+    assert_eq!(
+        changed(
+            db.execute(
+                "INSERT INTO orders (id, customer_id, total) VALUES (12, 1, 7)",
+                &me,
+                &[]
+            )
+            .await
+        ),
+        1
+    );
+    let (_, rows) = db
+        .query("SELECT id FROM orders ORDER BY id", &me, &[])
+        .await
+        .unwrap();
+    assert_eq!(
+        canonical(&rows.rows),
+        canonical(&[
+            vec![json!(1)],
+            vec![json!(2)],
+            vec![json!(10)],
+            vec![json!(11)],
+            vec![json!(12)]
+        ])
+    );
+    assert_eq!(
+        changed(
+            db.execute("DELETE FROM orders WHERE id >= 10", &me, &[])
+                .await
+        ),
+        3
+    );
+    for (sql, why) in [
+        (
+            "INSERT INTO orders (id, customer_id, total) VALUES (13, 2, 1)",
+            "must be 1",
+        ),
+        ("UPDATE orders SET customer_id = 2", "decides which rows"),
+        (
+            "UPDATE customers SET name = 'x' WHERE email LIKE 'a%'",
+            "masked",
+        ),
+        (
+            "UPDATE orders SET note = (SELECT value FROM secrets)",
+            "not a table agents may read",
+        ),
+        ("DELETE FROM secrets", "not a table agents may use"),
+        (
+            "INSERT INTO orders (id, customer_id) VALUES (14, 1) ON CONFLICT (id) DO UPDATE SET customer_id = 1",
+            "upserts",
+        ),
+        ("DELETE FROM orders RETURNING *", "RETURNING"),
+        (
+            "INSERT INTO orders (id, customer_id) SELECT id, 1 FROM customers",
+            "no INSERT ... SELECT",
+        ),
+        (
+            "DELETE FROM orders; DELETE FROM customers",
+            "exactly one statement",
+        ),
+        ("SELECT * FROM orders", "INSERT, UPDATE or DELETE"),
+        ("DROP TABLE orders", "INSERT, UPDATE or DELETE"),
+    ] {
+        let err = db.execute(sql, &me, &[]).await.unwrap_err().to_string();
+        assert!(err.contains(why), "{sql}: {err}");
+    }
+    // Read-only tables stay read-only, and sql.query never writes.
+    let ro = database(
+        backend,
+        dir.path(),
+        "readonly",
+        &SCHEMA.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>(),
+        SqlSettings {
+            tables: rules(),
+            ..SqlSettings::default()
+        },
+    )
+    .await;
+    let err = ro
+        .execute("DELETE FROM orders", &me, &[])
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("read-only"), "{err}");
+    assert!(db.query("DELETE FROM orders", &me, &[]).await.is_err());
+    // Nothing of anyone else's changed.
+    let schema = if backend == Backend::Sqlite {
+        "main"
+    } else {
+        "public"
+    };
+    let unfiltered = format!(
+        "SELECT id, customer_id, total, note FROM {schema}.orders WHERE id IN (3, 4) ORDER BY id"
+    );
+    let all = db.run(&unfiltered, &me).await;
+    let all = all.unwrap();
+    assert_eq!(all.rows.len(), 2, "{:?}", all.rows);
+    assert!(all.rows.iter().all(|r| r[2].as_f64().unwrap() >= 9000.0));
+}
+
+#[tokio::test]
+async fn writes_stay_inside_the_filter_on_sqlite() {
+    writes_stay_inside_the_filter(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn writes_stay_inside_the_filter_on_postgres() {
+    if postgres_server().is_some() {
+        writes_stay_inside_the_filter(Backend::Postgres).await;
+    }
 }

@@ -195,9 +195,12 @@ impl Guard {
         out
     }
 
-    /// Rewrites `sql` for `principal` (an object: `id` and the agent's attributes), binding
-    /// `params` to its placeholders (`?`, `?N`, `$N`).
-    pub fn rewrite(&self, sql: &str, principal: &Value, params: &[Value]) -> Result<Rewritten> {
+    /// Whether some governed table takes writes.
+    pub fn writable(&self) -> bool {
+        self.tables.values().any(|t| t.write)
+    }
+
+    fn parse_one(&self, sql: &str) -> Result<sqlparser::ast::Statement> {
         if sql.len() > self.max_len {
             return Err(Error::Refused(format!(
                 "the query is {} bytes; the limit is {}",
@@ -212,11 +215,40 @@ impl Guard {
             .and_then(|mut p| p.parse_statements())
             .map_err(|e| Error::Parse(e.to_string()))?;
         let mut statements = statements.into_iter();
-        let (Some(statement), None) = (statements.next(), statements.next()) else {
-            return Err(Error::Refused(
+        match (statements.next(), statements.next()) {
+            (Some(statement), None) => Ok(statement),
+            _ => Err(Error::Refused(
                 "send exactly one statement (several, or none, were given)".to_owned(),
-            ));
-        };
+            )),
+        }
+    }
+
+    /// Rewrites one `INSERT`, `UPDATE` or `DELETE` on a table configured with `write = true`:
+    /// `UPDATE` and `DELETE` get the table's filter added to their `WHERE` (so they reach only
+    /// rows the caller sees) and may not assign the filter's columns or name masked ones; an
+    /// `INSERT` must give the filter's `column = principal.<attribute>` values (missing ones
+    /// are filled in); reads inside are rewritten as in [`Guard::rewrite`]. No `RETURNING`,
+    /// no upserts.
+    pub fn rewrite_write(
+        &self,
+        sql: &str,
+        principal: &Value,
+        params: &[Value],
+    ) -> Result<Rewritten> {
+        let mut statement = self.parse_one(sql)?;
+        let mut walker = walk::Walker::new(self, principal, params);
+        walker.write(&mut statement, sql)?;
+        walker.finish()?;
+        Ok(Rewritten {
+            sql: statement.to_string(),
+            applied: walker.applied,
+        })
+    }
+
+    /// Rewrites `sql` for `principal` (an object: `id` and the agent's attributes), binding
+    /// `params` to its placeholders (`?`, `?N`, `$N`).
+    pub fn rewrite(&self, sql: &str, principal: &Value, params: &[Value]) -> Result<Rewritten> {
+        let statement = self.parse_one(sql)?;
         let sqlparser::ast::Statement::Query(mut query) = statement else {
             return Err(Error::Refused(format!(
                 "only SELECT queries are allowed, not `{}`",

@@ -24,6 +24,10 @@ pub struct TableRule {
     /// Masked columns by name.
     #[serde(default)]
     pub masks: BTreeMap<String, ColumnMask>,
+    /// Agents may also `INSERT`, `UPDATE` and `DELETE` rows of this table (through
+    /// `sql.execute`), within its filter.
+    #[serde(default)]
+    pub write: bool,
 }
 
 /// A column agents see masked unless a condition holds.
@@ -46,6 +50,12 @@ pub(crate) struct Compiled {
     pub filter: Option<Expr>,
     /// Column -> (unless, replacement).
     pub masks: BTreeMap<String, (Expr, Expr)>,
+    pub write: bool,
+    /// Columns the filter reads (normalized): an `UPDATE` may not assign them.
+    pub filter_columns: Vec<String>,
+    /// When the filter is a conjunction of `column = principal.<path>` terms: those pairs, which
+    /// an `INSERT` must satisfy (or gets filled in).
+    pub pins: Option<Vec<(String, Expr)>>,
 }
 
 impl Compiled {
@@ -80,11 +90,27 @@ impl Compiled {
             };
             masks.insert(real.clone(), (unless, with));
         }
+        let mut filter_columns = Vec::new();
+        if let Some(f) = &filter {
+            identifiers(f, &mut |i| {
+                filter_columns.push(normalize(dialect, &i.value, i.quote_style))
+            });
+        }
+        let pins = match &filter {
+            None => Some(Vec::new()),
+            Some(f) => {
+                let mut pins = Vec::new();
+                pinned(dialect, f, &mut pins).then_some(pins)
+            }
+        };
         Ok(Self {
             name: shape.name.clone(),
             columns: shape.columns.clone(),
             filter,
             masks,
+            write: rule.write,
+            filter_columns,
+            pins,
         })
     }
 
@@ -184,6 +210,80 @@ impl Compiled {
             pipe_operators: Vec::new(),
         };
         Ok((query, applied, shown))
+    }
+}
+
+/// Every bare identifier (a column) of a checked condition.
+fn identifiers(expr: &Expr, f: &mut dyn FnMut(&Ident)) {
+    match expr {
+        Expr::Identifier(i) => f(i),
+        Expr::BinaryOp { left, right, .. }
+        | Expr::IsDistinctFrom(left, right)
+        | Expr::IsNotDistinctFrom(left, right) => {
+            identifiers(left, f);
+            identifiers(right, f);
+        }
+        Expr::UnaryOp { expr, .. }
+        | Expr::Nested(expr)
+        | Expr::IsNull(expr)
+        | Expr::IsNotNull(expr)
+        | Expr::IsTrue(expr)
+        | Expr::IsFalse(expr)
+        | Expr::IsNotTrue(expr)
+        | Expr::IsNotFalse(expr) => identifiers(expr, f),
+        Expr::InList { expr, list, .. } => {
+            identifiers(expr, f);
+            list.iter().for_each(|e| identifiers(e, f));
+        }
+        Expr::Between {
+            expr, low, high, ..
+        } => {
+            identifiers(expr, f);
+            identifiers(low, f);
+            identifiers(high, f);
+        }
+        Expr::Like { expr, pattern, .. } | Expr::ILike { expr, pattern, .. } => {
+            identifiers(expr, f);
+            identifiers(pattern, f);
+        }
+        Expr::Function(func) => {
+            if let ast::FunctionArguments::List(list) = &func.args {
+                for a in &list.args {
+                    if let ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(e)) = a {
+                        identifiers(e, f);
+                    }
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Whether `expr` is a conjunction of `column = principal.<path>` terms (either way round),
+/// collecting them.
+fn pinned(dialect: Dialect, expr: &Expr, out: &mut Vec<(String, Expr)>) -> bool {
+    match expr {
+        Expr::Nested(e) => pinned(dialect, e, out),
+        Expr::BinaryOp {
+            left,
+            op: ast::BinaryOperator::And,
+            right,
+        } => pinned(dialect, left, out) && pinned(dialect, right, out),
+        Expr::BinaryOp {
+            left,
+            op: ast::BinaryOperator::Eq,
+            right,
+        } => match (left.as_ref(), right.as_ref()) {
+            (Expr::Identifier(c), p @ Expr::CompoundIdentifier(_))
+            | (p @ Expr::CompoundIdentifier(_), Expr::Identifier(c))
+                if is_principal(p).is_some() =>
+            {
+                out.push((normalize(dialect, &c.value, c.quote_style), p.clone()));
+                true
+            }
+            _ => false,
+        },
+        _ => false,
     }
 }
 

@@ -28,6 +28,7 @@ fn guard(dialect: Dialect) -> Guard {
         TableRule {
             table: "customers".into(),
             filter: Some("id IN (principal.customers)".into()),
+            write: false,
             masks: [(
                 "email".to_owned(),
                 ColumnMask {
