@@ -26,10 +26,27 @@ start)
     || echo $((20000 + RANDOM % 30000)))
   "${as[@]}" "$bin/initdb" -D "$dir/data" -U postgres -A trust --no-sync >"$dir/initdb.log" 2>&1 \
     || { cat "$dir/initdb.log" >&2; exit 1; }
+  # TLS with a throwaway authority, so the tests can check that Warden verifies the server.
+  if ! command -v openssl >/dev/null 2>&1; then
+    $SUDO apt-get install -y -qq openssl >/dev/null 2>&1 || true
+  fi
+  tls=""
+  if command -v openssl >/dev/null 2>&1; then
+    (
+      cd "$dir"
+      openssl req -x509 -newkey rsa:2048 -nodes -subj /CN=warden-test-ca -keyout ca.key -out ca.crt -days 2
+      openssl req -newkey rsa:2048 -nodes -subj /CN=localhost -keyout server.key -out server.csr
+      printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n' >ext
+      openssl x509 -req -in server.csr -CA ca.crt -CAkey ca.key -CAcreateserial -out server.crt -days 2 -extfile ext
+      chmod 600 server.key
+      if [ "$(id -u)" = 0 ]; then chown postgres server.key server.crt; fi
+    ) >/dev/null 2>&1 && tls="-c ssl=on -c ssl_cert_file=$dir/server.crt -c ssl_key_file=$dir/server.key"
+  fi
   "${as[@]}" "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 \
-    -o "-c listen_addresses=127.0.0.1 -p $port -k $dir -c fsync=off" start >&2 \
+    -o "-c listen_addresses=127.0.0.1 -p $port -k $dir -c fsync=off $tls" start >&2 \
     || { cat "$dir/server.log" >&2; exit 1; }
   echo "export WARDEN_TEST_POSTGRES='host=127.0.0.1 port=$port user=postgres dbname=postgres'"
+  if [ -n "$tls" ]; then echo "export WARDEN_TEST_POSTGRES_CA='$dir/ca.crt'"; fi
   ;;
 stop)
   bin=$(bindir)

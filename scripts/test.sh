@@ -53,7 +53,7 @@ step "PostgreSQL for the data tests (Debian's package, on loopback)"
 PGDIR=$(mktemp -d /tmp/warden-pg.XXXXXX)
 trap 'bash "$ROOT/scripts/postgres.sh" stop "$PGDIR"' EXIT
 eval "$(bash scripts/postgres.sh start "$PGDIR")"
-export WARDEN_TEST_POSTGRES
+export WARDEN_TEST_POSTGRES WARDEN_TEST_POSTGRES_CA
 step "rust tests"
 cargo build --locked -p warden-cli
 cargo test --workspace --locked

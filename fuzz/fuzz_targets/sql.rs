@@ -1,6 +1,6 @@
 //! Agents' SQL through the rewriter, in both dialects: it never panics, and whatever it
 //! accepts renders to SQL that parses again and that the rewriter accepts again (the output
-//! uses only what the allow-list allows, so nothing is lost in rendering).
+//! uses only what the allow-list allows, so nothing is lost in rendering); the same for writes.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -18,8 +18,7 @@ fn guard(dialect: Dialect) -> Guard {
         TableRule {
             table: "customers".into(),
             filter: Some("id IN (principal.ids)".into()),
-            write: false,
-            write: false,
+            write: true,
             masks: [("email".to_owned(), ColumnMask { unless: "principal.team = 'support'".into(), with: None })].into(),
         },
     ];
@@ -39,6 +38,11 @@ fuzz_target!(|data: &[u8]| {
             if let Ok(out) = g.rewrite(sql, &principal, params) {
                 if let Err(e) = g.rewrite(&out.sql, &principal, &[]) {
                     panic!("accepted {sql:?} as {:?}, which is refused again: {e}", out.sql);
+                }
+            }
+            if let Ok(out) = g.rewrite_write(sql, &principal, params) {
+                if let Err(e) = g.rewrite_write(&out.sql, &principal, &[]) {
+                    panic!("accepted the write {sql:?} as {:?}, which is refused again: {e}", out.sql);
                 }
             }
         }

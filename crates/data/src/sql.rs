@@ -27,8 +27,13 @@ use warden_sqlguard::{Dialect, Guard, Rewritten, TableRule, TableShape};
 pub struct SqlSettings {
     /// A SQLite file.
     pub sqlite: Option<PathBuf>,
-    /// A PostgreSQL connection string (`host=... user=... dbname=...` or a URL).
+    /// A PostgreSQL connection string (`host=... user=... dbname=...` or a URL). TLS follows
+    /// its `sslmode` (`prefer` by default, `require` to insist; the server's certificate is
+    /// verified against the system's roots and `ca_file`).
     pub postgres: Option<String>,
+    /// PostgreSQL: a PEM file of root certificates the server's certificate may chain to,
+    /// besides the system's.
+    pub ca_file: Option<PathBuf>,
     /// The tables agents may read, with their row filters and masks; no other table is
     /// visible.
     #[serde(default)]
@@ -116,7 +121,8 @@ impl SqlDb {
                 (Backend::Sqlite(Arc::new(pool)), Dialect::Sqlite, shapes)
             }
             (None, Some(conn)) => {
-                let pool = PgPool::new(conn.clone());
+                let pool = PgPool::new(conn.clone(), s.ca_file.as_deref())
+                    .map_err(|e| anyhow::anyhow!("[data.sql.{name}] {e}"))?;
                 let shapes = pool.shapes().await?;
                 (Backend::Postgres(Arc::new(pool)), Dialect::Postgres, shapes)
             }
@@ -312,6 +318,11 @@ impl SqlitePool {
         conn.busy_timeout(timeout).map_err(db)?;
         conn.set_limit(rusqlite::limits::Limit::SQLITE_LIMIT_ATTACHED, 0)
             .map_err(db)?;
+        conn.set_limit(
+            rusqlite::limits::Limit::SQLITE_LIMIT_LENGTH,
+            16 * 1024 * 1024,
+        )
+        .map_err(db)?;
         let (unreadable, writable) = (self.unreadable.clone(), self.writable.clone());
         conn.authorizer(Some(move |ctx: AuthContext<'_>| {
             authorize(&unreadable, Some(&writable), &ctx)
@@ -446,19 +457,45 @@ fn sqlite_value(v: ValueRef<'_>) -> Value {
 /// PostgreSQL connections, reused.
 struct PgPool {
     conn: String,
+    tls: tokio_postgres_rustls::MakeRustlsConnect,
     idle: tokio::sync::Mutex<Vec<tokio_postgres::Client>>,
 }
 
 impl PgPool {
-    fn new(conn: String) -> Self {
-        Self {
-            conn,
-            idle: tokio::sync::Mutex::new(Vec::new()),
+    fn new(conn: String, ca_file: Option<&std::path::Path>) -> anyhow::Result<Self> {
+        use rustls::pki_types::CertificateDer;
+        use rustls::pki_types::pem::PemObject;
+        let mut roots = rustls::RootCertStore::empty();
+        for cert in rustls_native_certs::load_native_certs().certs {
+            let _ = roots.add(cert);
         }
+        if let Some(path) = ca_file {
+            let certs = CertificateDer::pem_file_iter(path)
+                .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
+                .map_err(|e| anyhow::anyhow!("ca_file `{}`: {e}", path.display()))?;
+            if certs.is_empty() {
+                anyhow::bail!("ca_file `{}` holds no certificate", path.display());
+            }
+            for cert in certs {
+                roots
+                    .add(cert)
+                    .map_err(|e| anyhow::anyhow!("ca_file `{}`: {e}", path.display()))?;
+            }
+        }
+        let provider = std::sync::Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+        let config = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()?
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        Ok(Self {
+            conn,
+            tls: tokio_postgres_rustls::MakeRustlsConnect::new(config),
+            idle: tokio::sync::Mutex::new(Vec::new()),
+        })
     }
 
     async fn connect(&self) -> Result<tokio_postgres::Client, QueryError> {
-        let (client, connection) = tokio_postgres::connect(&self.conn, tokio_postgres::NoTls)
+        let (client, connection) = tokio_postgres::connect(&self.conn, self.tls.clone())
             .await
             .map_err(|e| QueryError::Database(format!("cannot connect: {e}")))?;
         tokio::spawn(async move {

@@ -33,6 +33,7 @@ const SCHEMA: &[&str] = &[
     "CREATE TABLE customers (id INTEGER PRIMARY KEY, name TEXT, email TEXT, region TEXT)",
     "CREATE TABLE orders (id INTEGER PRIMARY KEY, customer_id INTEGER, total INTEGER, note TEXT)",
     "CREATE TABLE secrets (id INTEGER, value TEXT)",
+    "CREATE INDEX orders_total ON orders (total)",
     "INSERT INTO customers VALUES (1, 'alice', 'alice@example.com', 'eu'), (2, 'FORBIDDEN-bob', 'bob@example.com', 'us'), (3, 'FORBIDDEN-carol', 'carol@example.com', 'eu')",
     "INSERT INTO orders VALUES (1, 1, 10, 'ok-1'), (2, 1, 20, 'ok-2'), (3, 2, 9001, 'FORBIDDEN-3'), (4, 3, 9002, 'FORBIDDEN-4')",
     "INSERT INTO secrets VALUES (1, 'TOPSECRET')",
@@ -363,7 +364,8 @@ async fn pg_database(name: &str, statements: &[String]) -> String {
         .batch_execute("GRANT USAGE ON SCHEMA public TO warden_agent; GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO warden_agent")
         .await
         .unwrap();
-    format!("{server} dbname={db} user=warden_agent")
+    // TLS is tested on its own (the test server's authority is not the system's).
+    format!("{server} dbname={db} user=warden_agent sslmode=disable")
 }
 
 #[tokio::test]
@@ -627,6 +629,20 @@ async fn writes_stay_inside_the_filter(backend: Backend) {
             "exactly one statement",
         ),
         ("SELECT * FROM orders", "INSERT, UPDATE or DELETE"),
+        (
+            "UPDATE customers SET name = customers.'email'",
+            "not as a string",
+        ),
+        ("UPDATE customers SET 'email' = 'x'", "not as a string"),
+        (
+            "UPDATE customers SET name = 'x' WHERE customers.\"region\" = 'eu' AND customers = customers",
+            "whole row",
+        ),
+        (
+            "UPDATE customers c SET name = 'x' WHERE c IS NOT NULL",
+            "whole row",
+        ),
+        ("DELETE FROM customers WHERE customers IS NULL", "whole row"),
         ("DROP TABLE orders", "INSERT, UPDATE or DELETE"),
     ] {
         let err = db.execute(sql, &me, &[]).await.unwrap_err().to_string();
@@ -676,4 +692,50 @@ async fn writes_stay_inside_the_filter_on_postgres() {
     if postgres_server().is_some() {
         writes_stay_inside_the_filter(Backend::Postgres).await;
     }
+}
+
+/// TLS to PostgreSQL: the server's certificate is verified (the test server's authority is
+/// given as `ca_file`; without it the same server is refused).
+#[tokio::test]
+async fn postgres_over_tls_verifies_the_server() {
+    if postgres_server().is_none() {
+        return;
+    }
+    let Some(ca) = std::env::var_os("WARDEN_TEST_POSTGRES_CA") else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "scripts/test.sh starts PostgreSQL with TLS"
+        );
+        eprintln!("skipped: WARDEN_TEST_POSTGRES_CA is not set");
+        return;
+    };
+    let statements: Vec<String> = SCHEMA.iter().map(|s| (*s).to_owned()).collect();
+    let conn = pg_database("tls", &statements).await;
+    let settings = |ca_file: Option<std::path::PathBuf>| SqlSettings {
+        postgres: Some(conn.replace("sslmode=disable", "sslmode=require")),
+        ca_file,
+        tables: rules(),
+        ..SqlSettings::default()
+    };
+    let db = SqlDb::open("tls", &settings(Some(ca.clone().into())))
+        .await
+        .unwrap();
+    let (_, rows) = db
+        .query("SELECT count(*) FROM orders", &agent(), &[])
+        .await
+        .unwrap();
+    assert_eq!(canonical(&rows.rows), canonical(&[vec![json!(2)]]));
+    let tls = db
+        .run(
+            "SELECT ssl FROM pg_catalog.pg_stat_ssl WHERE pid = pg_catalog.pg_backend_pid()",
+            &agent(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(tls.rows, vec![vec![json!(true)]]);
+    let untrusted = SqlDb::open("tls", &settings(None)).await.unwrap_err();
+    assert!(
+        format!("{untrusted:#}").contains("cannot connect"),
+        "{untrusted:#}"
+    );
 }

@@ -51,7 +51,8 @@ pub(crate) struct Compiled {
     /// Column -> (unless, replacement).
     pub masks: BTreeMap<String, (Expr, Expr)>,
     pub write: bool,
-    /// Columns the filter reads (normalized): an `UPDATE` may not assign them.
+    /// Columns the filter and the mask conditions read (normalized): an `UPDATE` may not
+    /// assign them (it would move rows out of the caller's reach, or unmask a column).
     pub filter_columns: Vec<String>,
     /// When the filter is a conjunction of `column = principal.<path>` terms: those pairs, which
     /// an `INSERT` must satisfy (or gets filled in).
@@ -91,9 +92,12 @@ impl Compiled {
             masks.insert(real.clone(), (unless, with));
         }
         let mut filter_columns = Vec::new();
-        if let Some(f) = &filter {
-            identifiers(f, &mut |i| {
-                filter_columns.push(normalize(dialect, &i.value, i.quote_style))
+        for condition in filter
+            .iter()
+            .chain(masks.values().map(|(unless, _)| unless))
+        {
+            identifiers(condition, &mut |i| {
+                filter_columns.push(normalize(dialect, &i.value, i.quote_style));
             });
         }
         let pins = match &filter {
@@ -197,11 +201,25 @@ impl Compiled {
             value_table_mode: None,
             flavor: ast::SelectFlavor::Standard,
         };
+        // An optimization fence: a derived table with OFFSET is neither merged into the outer
+        // query nor given the outer query's conditions (SQLite and PostgreSQL alike), so the
+        // filter runs before anything the agent wrote sees a row. Without it, an outer
+        // condition evaluated first could raise an error on a row the filter would drop
+        // (`abs(CASE WHEN total = 9001 THEN -9223372036854775808 ...)`): an oracle.
+        let number = |n: &str| Expr::value(ast::Value::Number(n.to_owned(), false));
+        let fence = ast::LimitClause::LimitOffset {
+            limit: (dialect == Dialect::Sqlite).then(|| number("-1")),
+            offset: Some(ast::Offset {
+                value: number("0"),
+                rows: ast::OffsetRows::None,
+            }),
+            limit_by: Vec::new(),
+        };
         let query = ast::Query {
             with: None,
             body: Box::new(ast::SetExpr::Select(Box::new(select))),
             order_by: None,
-            limit_clause: None,
+            limit_clause: Some(fence),
             fetch: None,
             locks: Vec::new(),
             for_clause: None,

@@ -91,6 +91,9 @@ pub(crate) struct Walker<'g> {
     used: Vec<bool>,
     /// CTE names in scope, innermost last.
     scopes: Vec<Vec<String>>,
+    /// In a write: the target table's name and alias, which may not be used as a value (a
+    /// whole-row reference holds the masked columns).
+    row_names: Vec<String>,
     pub(crate) applied: Vec<Applied>,
 }
 
@@ -103,6 +106,7 @@ impl<'g> Walker<'g> {
             next_param: 0,
             used: vec![false; params.len()],
             scopes: Vec::new(),
+            row_names: Vec::new(),
             applied: Vec::new(),
         }
     }
@@ -144,9 +148,15 @@ impl<'g> Walker<'g> {
                     &cte.alias.name.value,
                     cte.alias.name.quote_style,
                 );
-                if self.guard.relations.contains(&name) {
+                if self.guard.relations.contains(&name) || reserved_name(&name) {
                     return refuse(format!(
                         "the CTE name `{}` is a table's name; choose another",
+                        cte.alias.name.value
+                    ));
+                }
+                if names.contains(&name) {
+                    return refuse(format!(
+                        "the CTE name `{}` is used twice",
                         cte.alias.name.value
                     ));
                 }
@@ -155,11 +165,23 @@ impl<'g> Walker<'g> {
                 }
                 names.push(name);
             }
-            // Every name of the WITH is in scope inside its bodies (a recursive CTE reads
-            // itself); none of them can be a real table, so nothing else resolves to them.
-            self.scopes.push(names);
-            for cte in &mut with.cte_tables {
-                self.query(&mut cte.query)?;
+            // What each body sees is what the database lets it see: with RECURSIVE, every
+            // name of the WITH (itself included); without, only the CTEs before it (a name
+            // used earlier would fall through to a table, the catalog's included, so it is
+            // not in scope there and is refused as an unknown table).
+            if with.recursive {
+                self.scopes.push(names);
+                for cte in &mut with.cte_tables {
+                    self.query(&mut cte.query)?;
+                }
+            } else {
+                self.scopes.push(Vec::with_capacity(names.len()));
+                for (cte, name) in with.cte_tables.iter_mut().zip(names) {
+                    self.query(&mut cte.query)?;
+                    if let Some(scope) = self.scopes.last_mut() {
+                        scope.push(name);
+                    }
+                }
             }
         }
         self.set_expr(&mut q.body)?;
@@ -589,6 +611,16 @@ impl<'g> Walker<'g> {
                 };
                 writable(rule)?;
                 self.no_masked_names(rule, sql)?;
+                self.row_names
+                    .push(normalize(self.dialect(), &rule.name, None));
+                if let TableFactor::Table {
+                    alias: Some(alias), ..
+                } = &u.table.relation
+                {
+                    let alias =
+                        normalize(self.dialect(), &alias.name.value, alias.name.quote_style);
+                    self.row_names.push(alias);
+                }
                 for a in &mut u.assignments {
                     let ast::AssignmentTarget::ColumnName(target) = &a.target else {
                         return refuse("assign one column at a time");
@@ -596,13 +628,14 @@ impl<'g> Walker<'g> {
                     let [ObjectNamePart::Identifier(ident)] = target.0.as_slice() else {
                         return refuse("assign columns by their plain name");
                     };
+                    identifier(ident)?;
                     let column = self.column(rule, ident)?;
                     if rule
                         .filter_columns
                         .contains(&normalize(self.dialect(), &column, None))
                     {
                         return refuse(format!(
-                            "`{column}` decides which rows you may see: it cannot be changed"
+                            "`{column}` decides which rows or columns you may see: it cannot be changed"
                         ));
                     }
                     self.expr(&mut a.value)?;
@@ -638,6 +671,7 @@ impl<'g> Walker<'g> {
                 }
                 let TableFactor::Table {
                     name,
+                    alias,
                     args: None,
                     sample: None,
                     ..
@@ -648,6 +682,13 @@ impl<'g> Walker<'g> {
                 let rule = self.lookup(name)?;
                 writable(rule)?;
                 self.no_masked_names(rule, sql)?;
+                self.row_names
+                    .push(normalize(self.dialect(), &rule.name, None));
+                if let Some(alias) = alias {
+                    let alias =
+                        normalize(self.dialect(), &alias.name.value, alias.name.quote_style);
+                    self.row_names.push(alias);
+                }
                 *name = self.qualified(rule);
                 if let Some(w) = &mut d.selection {
                     self.expr(w)?;
@@ -863,8 +904,27 @@ impl<'g> Walker<'g> {
 
     fn expr(&mut self, e: &mut Expr) -> Result<()> {
         match e {
-            Expr::Identifier(_) => Ok(()),
+            Expr::Identifier(ident) => {
+                identifier(ident)?;
+                if self.row_names.contains(&normalize(
+                    self.dialect(),
+                    &ident.value,
+                    ident.quote_style,
+                )) {
+                    return refuse(format!(
+                        "`{}` names the whole row: name its columns",
+                        ident.value
+                    ));
+                }
+                if ident.quote_style.is_none()
+                    && SESSION_WORDS.contains(&ident.value.to_ascii_lowercase().as_str())
+                {
+                    return refuse(format!("`{}` is not available to agents", ident.value));
+                }
+                Ok(())
+            }
             Expr::CompoundIdentifier(parts) => {
+                parts.iter().try_for_each(identifier)?;
                 if parts.len() > 2 {
                     refuse("qualify columns with their table or alias only (`t.column`)")
                 } else {
@@ -1043,6 +1103,34 @@ fn wildcard_options(o: &ast::WildcardAdditionalOptions) -> Result<()> {
         || o.opt_alias.is_some()
     {
         return refuse("wildcard options are not supported");
+    }
+    Ok(())
+}
+
+/// Words that read the session, not a row: `SELECT current_role` names the database role.
+const SESSION_WORDS: &[&str] = &[
+    "current_role",
+    "current_user",
+    "current_schema",
+    "current_catalog",
+    "session_user",
+    "user",
+];
+
+/// A CTE may not take a catalog's name either (`pg_*`, `sqlite_*`, `information_schema`).
+fn reserved_name(name: &str) -> bool {
+    let lower = name.to_ascii_lowercase();
+    lower.starts_with("pg_") || lower.starts_with("sqlite_") || lower == "information_schema"
+}
+
+/// An identifier written as a string (`t.'column'`): SQLite reads it as a column, so a
+/// name-based check would miss it. Refused.
+fn identifier(ident: &ast::Ident) -> Result<()> {
+    if ident.quote_style == Some('\'') {
+        return refuse(format!(
+            "write the column `{}` as a name (`\"{}\"`), not as a string",
+            ident.value, ident.value
+        ));
     }
     Ok(())
 }
