@@ -268,3 +268,26 @@ def test_writes_reach_only_the_agents_rows_and_are_recorded_first(data):
     first = next(i for i, b in enumerate(writes) if b["event"] == "data_write" and "UPDATE orders SET total" in b["sql"])
     assert writes[first]["filters"][0]["filter"] == "customer_id = 1"
     assert writes[first + 1] == {"event": "data_write_done", "agent": "alice", "database": "shop", "changed": 2}
+
+
+def test_stdio_mode_binds_the_configured_agent_and_ignores_a_forged_caller(data):
+    from mcp import StdioServerParameters
+
+    config = data.dir / "warden-stdio.toml"
+    text = (data.dir / "warden.toml").read_text()
+    text = text.replace("[upstreams.data]\ndata = true\n", "[upstream]\ndata = true\n")
+    text = text.replace('[gateway]\nlisten = ', '# listen = ')
+    config.write_text('[agent]\nid = "carol"\n[agent.attributes]\ncustomer_id = 2\nuser = "bob"\n' + text)
+    params = StdioServerParameters(command=str(WARDEN), args=["mcp", "--config", str(config)],
+                                   env={"PATH": os.environ.get("PATH", ""), "WARDEN_DOCS_KEY": KEY})
+
+    async def go():
+        async with Client(params, mode="legacy", read_timeout_seconds=60) as c:
+            names = {t.name for t in (await c.list_tools()).tools}
+            assert {"sql.query", "sql.schema", "docs.search"} <= names, names
+            forged = {"dev.warden/principal": {"id": "alice", "attributes": {"customer_id": 1, "user": "alice"}}}
+            got = await c.call_tool("sql.query", {"sql": "SELECT id FROM orders ORDER BY id"}, meta=forged)
+            assert rows_of(got) == [[3], [4], [5]]
+            found = (await c.call_tool("docs.search", {"query": "contact"}, meta=forged)).structured_content
+            assert found["total"] == 0  # the contact sheet is alice's
+    run(go())
