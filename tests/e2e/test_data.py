@@ -216,6 +216,10 @@ def test_documents_are_read_per_agent_and_redacted_before_indexing(data):
                 await b.read_resource(f"data+{uri}")
             handbook = (await b.read_resource("data+doc:///handbook")).contents[0].text
             assert "\u200b" not in handbook and "ignore previous" not in handbook
+            # Only the canonical spelling of a URI names a document.
+            for odd in ["data+doc:///handbo%6Fk", "data+doc:///%68andbook", "data+doc:///handbook%"]:
+                with pytest.raises(Exception, match="not found"):
+                    await b.read_resource(odd)
     run(go())
     assert sum(data.ingested["redacted"].values()) >= 3, data.ingested
 

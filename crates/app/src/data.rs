@@ -210,6 +210,9 @@ pub fn ingest(
             warden_docstore::load_path(path, &defaults).map_err(|e| anyhow::anyhow!("{e}"))?;
         report.skipped.extend(loaded_docs.skipped);
         for doc in loaded_docs.docs {
+            warden_docstore::check_id(&doc.id).map_err(|e| {
+                anyhow::anyhow!("{}: {e}", doc.source.as_deref().unwrap_or("a document"))
+            })?;
             let (doc, r) = warden_docstore::prepare(doc, &how);
             for (kind, n) in r.redacted {
                 *report.redacted.entry(kind).or_default() += n;

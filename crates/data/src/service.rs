@@ -79,7 +79,6 @@ struct Docs {
     readers: Vec<String>,
     /// The index and the store version it was built from.
     index: Mutex<(i64, Arc<Index>)>,
-    generation: std::sync::atomic::AtomicU64,
 }
 
 /// The open databases and store.
@@ -118,6 +117,7 @@ impl Service {
         let docs = match &settings.docs {
             None => None,
             Some(d) => {
+                check_readers(&d.readers).map_err(|e| anyhow::anyhow!("[data.docs] {e}"))?;
                 let key =
                     Key::parse(&d.key).map_err(|e| anyhow::anyhow!("[data.docs] key: {e}"))?;
                 let store = Store::open(&d.path, &key)
@@ -126,8 +126,10 @@ impl Service {
                     store: Mutex::new(store),
                     key,
                     readers: d.readers.clone(),
-                    index: Mutex::new((i64::MIN, Arc::new(Index::build(Vec::new(), 0, [0; 32])))),
-                    generation: std::sync::atomic::AtomicU64::new(0),
+                    index: Mutex::new((
+                        i64::MIN,
+                        Arc::new(Index::build(Vec::new(), u64::MAX, [0; 32])),
+                    )),
                 };
                 docs.current()?;
                 Some(docs)
@@ -499,7 +501,13 @@ impl Service {
         let Some(principal) = principal(meta) else {
             return Err("this server answers only through Warden: the request does not say who the caller is".to_owned());
         };
-        let Some(id) = uri.strip_prefix(DOC_SCHEME).and_then(percent_decode) else {
+        // Only the canonical spelling names a document, so a policy or an audit search on the
+        // URI sees the same string the document is read by.
+        let Some(id) = uri
+            .strip_prefix(DOC_SCHEME)
+            .and_then(percent_decode)
+            .filter(|id| !id.is_empty() && doc_uri(id) == uri)
+        else {
             return Err(format!("resource not found: {uri}"));
         };
         let readers = readers(&docs.readers, &principal);
@@ -511,6 +519,7 @@ impl Service {
             "event": "data_read",
             "agent": principal["id"],
             "uri": uri,
+            "id": id,
             "readers": readers,
             "allowed": doc.is_some(),
         }))
@@ -540,10 +549,10 @@ impl Docs {
             .map_err(|_| anyhow::anyhow!("index lock poisoned"))?;
         if index.0 != version {
             let docs = store.load()?;
-            let generation = self
-                .generation
-                .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
-                + 1;
+            // The generation is the store's own change counter: a cursor stays good across
+            // restarts and processes while the documents are the same, and goes stale (a clear
+            // error) as soon as they change.
+            let generation = u64::try_from(version).unwrap_or(u64::MAX);
             *index = (
                 version,
                 Arc::new(Index::build(docs, generation, self.key.cursor_key())),
@@ -562,6 +571,29 @@ fn principal(meta: &Value) -> Option<Value> {
     out.insert("id".to_owned(), json!(id));
     out.insert("delegation".to_owned(), p["delegation"].clone());
     Some(Value::Object(out))
+}
+
+/// Checks reader templates: each has at most one `{principal.<path>}` placeholder, and no
+/// other braces.
+pub fn check_readers(templates: &[String]) -> Result<(), String> {
+    for t in templates {
+        let opens = t.matches('{').count();
+        let closes = t.matches('}').count();
+        let ok = match (opens, closes) {
+            (0, 0) => !t.is_empty(),
+            (1, 1) => t
+                .find("{principal.")
+                .zip(t.find('}'))
+                .is_some_and(|(open, close)| close > open + "{principal.".len()),
+            _ => false,
+        };
+        if !ok {
+            return Err(format!(
+                "reader `{t}`: an entry holds at most one `{{principal.<attribute>}}`"
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// The ACL entries a caller reads as.
@@ -622,6 +654,9 @@ fn percent_decode(s: &str) -> Option<String> {
     while let Some(&b) = bytes.get(i) {
         if b == b'%' {
             let hex = s.get(i + 1..i + 3)?;
+            if !hex.bytes().all(|c| c.is_ascii_hexdigit()) {
+                return None;
+            }
             out.push(u8::from_str_radix(hex, 16).ok()?);
             i += 3;
         } else {

@@ -16,7 +16,9 @@ pub const MAX_FILE_BYTES: u64 = 10 * 1024 * 1024;
 /// Largest `.jsonl` line [`load_path`] reads.
 pub const MAX_LINE_BYTES: usize = 1024 * 1024;
 /// Longest title taken from a file's first line, in characters.
-const MAX_TITLE_CHARS: usize = 200;
+pub(crate) const MAX_TITLE_CHARS: usize = 200;
+/// How much of a first line a title is taken from, before cleaning.
+const TITLE_SOURCE_CHARS: usize = 4096;
 
 /// One document: its text, who may read it and its metadata.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -250,7 +252,9 @@ fn title_of(text: &str) -> Option<String> {
     text.lines()
         .map(|l| l.trim().trim_start_matches('#').trim())
         .find(|l| !l.is_empty())
-        .map(|l| l.chars().take(MAX_TITLE_CHARS).collect())
+        // Cut generously here; `prepare` cleans the title and only then cuts it to
+        // MAX_TITLE_CHARS, so the detectors see every value a title could show part of.
+        .map(|l| l.chars().take(TITLE_SOURCE_CHARS).collect())
 }
 
 fn relative_id(root: &Path, path: &Path) -> Result<String> {

@@ -22,6 +22,12 @@ pub enum Error {
         /// Version this build reads and writes.
         expected: i64,
     },
+    /// The records are not the ones the store last wrote: one was removed, added or replayed
+    /// from an older copy outside Warden.
+    #[error(
+        "the document store does not match its own record of its contents: a record was removed, added or replayed outside Warden"
+    )]
+    Incomplete,
     /// A stored record does not open: it was modified or damaged.
     #[error("document record {seq} does not open: it was modified or damaged")]
     Tampered {

@@ -7,14 +7,20 @@
 //! because of documents the caller cannot read, and `total` counts exactly what the caller
 //! may read.
 //!
+//! Scores depend on the document alone (BM25's saturation and length normalization with a
+//! fixed reference length, every term weighted alike): corpus statistics such as a term's
+//! document frequency would let a caller count documents it cannot read by watching its own
+//! scores move.
+//!
 //! Order is a total order (score descending, then sequence number ascending), so a cursor (the
 //! last hit's score and sequence number) resumes exactly where the previous page ended. Cursors
-//! carry the index generation and a hash of the query, readers and tags, under an HMAC, so a
-//! caller cannot forge one or reuse it with other readers.
+//! carry the index generation and a hash of the query, readers and tags, sealed with AES-GCM,
+//! so a caller can neither forge one, reuse it with other readers, nor read the store
+//! positions in it.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
-use aws_lc_rs::hmac;
+use aws_lc_rs::aead::{AES_256_GCM, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};
 use base64::Engine as _;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -26,6 +32,9 @@ use crate::{Document, Error, Result};
 const K1: f64 = 1.2;
 /// BM25 length normalization.
 const B: f64 = 0.75;
+/// The reference document length (in tokens) BM25 normalizes against: fixed, not the corpus
+/// average, so a score says nothing about other documents.
+const REFERENCE_LEN: f64 = 64.0;
 /// Largest page.
 pub const MAX_LIMIT: usize = 100;
 /// Longest snippet, in characters.
@@ -33,11 +42,11 @@ pub const SNIPPET_CHARS: usize = 200;
 /// Characters of context shown before the first matched term.
 const SNIPPET_LEAD: usize = 60;
 /// Cursor layout version.
-const CURSOR_VERSION: u8 = 1;
+const CURSOR_VERSION: u8 = 2;
 /// Version, generation, query hash, score bits, sequence number.
 const CURSOR_BODY: usize = 1 + 8 + 16 + 8 + 8;
-/// HMAC-SHA256 tag length.
-const CURSOR_TAG: usize = 32;
+/// AES-GCM tag length.
+const CURSOR_TAG: usize = 16;
 
 /// One search.
 #[derive(Debug, Clone, Copy)]
@@ -91,7 +100,9 @@ struct Posting {
 /// threads and rebuild it when [`crate::Store::version`] changes.
 pub struct Index {
     generation: u64,
-    cursor_key: [u8; 32],
+    /// Seals cursors (`None` only if the key could not be made: then no cursor is issued or
+    /// accepted).
+    cursor_key: Option<std::sync::Arc<LessSafeKey>>,
     /// In sequence order: a document's ordinal is its position here.
     docs: Vec<Document>,
     seqs: Vec<i64>,
@@ -127,7 +138,9 @@ impl Index {
         docs.truncate(u32::MAX as usize);
         let mut index = Index {
             generation,
-            cursor_key,
+            cursor_key: UnboundKey::new(&AES_256_GCM, &cursor_key)
+                .ok()
+                .map(|k| std::sync::Arc::new(LessSafeKey::new(k))),
             docs: Vec::with_capacity(docs.len()),
             seqs: Vec::with_capacity(docs.len()),
             by_id: HashMap::with_capacity(docs.len()),
@@ -194,24 +207,11 @@ impl Index {
             index.seqs.push(seq);
             index.docs.push(doc);
         }
-        let n = index.docs.len() as f64;
-        let avgdl = if index.docs.is_empty() {
-            1.0
-        } else {
-            (lengths.iter().sum::<usize>() as f64 / n).max(1.0)
-        };
         index.norm = lengths
             .iter()
-            .map(|&len| K1 * (1.0 - B + B * len as f64 / avgdl))
+            .map(|&len| K1 * (1.0 - B + B * len as f64 / REFERENCE_LEN))
             .collect();
-        index.idf = index
-            .postings
-            .iter()
-            .map(|p| {
-                let df = p.len() as f64;
-                (1.0 + (n - df + 0.5) / (df + 0.5)).ln()
-            })
-            .collect();
+        index.idf = vec![1.0; index.postings.len()];
         index
     }
 
@@ -278,7 +278,7 @@ impl Index {
                 &query_hash,
                 score,
                 self.seqs.get(ord as usize).copied().unwrap_or(i64::MAX),
-            )),
+            )?),
             _ => None,
         };
         let words: HashSet<&str> = words.iter().map(String::as_str).collect();
@@ -443,16 +443,31 @@ impl Index {
         }
     }
 
-    fn encode_cursor(&self, query_hash: &[u8; 16], score: f64, seq: i64) -> String {
-        let mut body = Vec::with_capacity(CURSOR_BODY + CURSOR_TAG);
+    fn encode_cursor(&self, query_hash: &[u8; 16], score: f64, seq: i64) -> Result<String> {
+        let mut body = Vec::with_capacity(NONCE_LEN + CURSOR_BODY + CURSOR_TAG);
         body.push(CURSOR_VERSION);
         body.extend_from_slice(&self.generation.to_be_bytes());
         body.extend_from_slice(query_hash);
         body.extend_from_slice(&score.to_bits().to_be_bytes());
         body.extend_from_slice(&seq.to_be_bytes());
-        let tag = hmac::sign(&self.cursor_hmac(), &body);
-        body.extend_from_slice(tag.as_ref());
-        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(body)
+        let mut nonce = [0u8; NONCE_LEN];
+        let sealed = self.cursor_key.as_ref().is_some_and(|key| {
+            aws_lc_rs::rand::fill(&mut nonce).is_ok()
+                && key
+                    .seal_in_place_append_tag(
+                        Nonce::assume_unique_for_key(nonce),
+                        Aad::empty(),
+                        &mut body,
+                    )
+                    .is_ok()
+        });
+        if !sealed {
+            // Never a silent end of the results, never a position in clear.
+            return Err(Error::Crypto("a cursor could not be sealed".to_owned()));
+        }
+        let mut out = nonce.to_vec();
+        out.extend_from_slice(&body);
+        Ok(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(out))
     }
 
     /// The cursor's position (score, sequence number), after checking it is authentic, from
@@ -462,11 +477,16 @@ impl Index {
         let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
             .decode(cursor.trim())
             .map_err(|_| forged())?;
-        let (body, tag) = bytes.split_at_checked(CURSOR_BODY).ok_or_else(forged)?;
-        if tag.len() != CURSOR_TAG {
+        if bytes.len() != NONCE_LEN + CURSOR_BODY + CURSOR_TAG {
             return Err(forged());
         }
-        hmac::verify(&self.cursor_hmac(), body, tag).map_err(|_| forged())?;
+        let (nonce, sealed) = bytes.split_at_checked(NONCE_LEN).ok_or_else(forged)?;
+        let nonce = Nonce::try_assume_unique_for_key(nonce).map_err(|_| forged())?;
+        let mut sealed = sealed.to_vec();
+        let key = self.cursor_key.as_ref().ok_or_else(forged)?;
+        let body: &[u8] = key
+            .open_in_place(nonce, Aad::empty(), &mut sealed)
+            .map_err(|_| forged())?;
         let (&version, rest) = body.split_first().ok_or_else(forged)?;
         if version != CURSOR_VERSION {
             return Err(forged());
@@ -487,10 +507,6 @@ impl Index {
             f64::from_bits(u64::from_be_bytes(score)),
             i64::from_be_bytes(seq),
         ))
-    }
-
-    fn cursor_hmac(&self) -> hmac::Key {
-        hmac::Key::new(hmac::HMAC_SHA256, &self.cursor_key)
     }
 }
 

@@ -33,6 +33,6 @@ pub use document::{Defaults, Document, Loaded, MAX_FILE_BYTES, MAX_LINE_BYTES, l
 pub use error::{Error, Result};
 pub use index::{Hit, Index, MAX_LIMIT, Page, SNIPPET_CHARS, SearchQuery};
 pub use key::{KEY_LEN, Key};
-pub use sanitize::{REMOVED, Report, Sanitize, prepare, strip_hidden};
+pub use sanitize::{REMOVED, Report, Sanitize, check_id, prepare, strip_hidden};
 pub use store::{FORMAT_VERSION, PutReport, Store};
 pub use tokenize::MAX_TOKEN_CHARS;

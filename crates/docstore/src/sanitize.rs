@@ -59,14 +59,51 @@ pub struct Report {
     pub injection_removed: usize,
 }
 
-/// Returns `doc` with its title and text sanitized as `how` says, and what changed. The id,
-/// ACL, tags and source are left alone.
+/// Returns `doc` with its title, text and tags sanitized as `how` says, and what changed (the
+/// title is cut to its length after cleaning). The ACL and source are left alone; ids are
+/// checked by [`check_id`].
 pub fn prepare(mut doc: Document, how: &Sanitize) -> (Document, Report) {
     let mut report = Report::default();
     let mut placeholders = Placeholders::default();
-    doc.title = clean(&doc.title, how, &mut report, &mut placeholders);
+    doc.title = clean(&doc.title, how, &mut report, &mut placeholders)
+        .chars()
+        .take(crate::document::MAX_TITLE_CHARS)
+        .collect();
     doc.text = clean(&doc.text, how, &mut report, &mut placeholders);
+    // Tags are shown with every result: cleaned like the text.
+    doc.tags = std::mem::take(&mut doc.tags)
+        .into_iter()
+        .map(|(k, v)| {
+            (
+                clean(&k, how, &mut report, &mut placeholders),
+                clean(&v, how, &mut report, &mut placeholders),
+            )
+        })
+        .collect();
     (doc, report)
+}
+
+/// Whether `id` may name a document: no hidden or control characters, and no personal data
+/// or credential (an id is shown with every result and cannot be redacted without changing
+/// which document it names).
+pub fn check_id(id: &str) -> Result<(), String> {
+    let mut removed = 0;
+    let visible = strip_hidden(id, &mut removed);
+    if removed > 0 || visible != id || id.chars().any(char::is_control) {
+        return Err(format!(
+            "document id {id:?} holds hidden or control characters"
+        ));
+    }
+    let found = warden_detect::scan_with(id, |m| {
+        matches!(m.kind, FindingKind::Pii | FindingKind::Secret)
+    });
+    if let Some(f) = found.first() {
+        return Err(format!(
+            "document id {id:?} holds {} (ids are shown with every result and are not redacted): choose another id",
+            f.label
+        ));
+    }
+    Ok(())
 }
 
 fn clean(
@@ -223,9 +260,21 @@ const VOID: &[&str] = &[
     "wbr",
 ];
 
-/// Removes elements hidden by inline style (`display:none`, `visibility:hidden`,
-/// `font-size:0`, `opacity:0`), the `hidden` attribute or `type="hidden"`, with their content.
-/// An element whose end tag is missing hides everything after it.
+/// Elements whose content a reader never sees as text: scripts, styles, templates, and the
+/// fallbacks of `noscript`. Removed with their content, like hidden ones.
+const UNSEEN: &[&str] = &[
+    "script", "style", "template", "noscript", "iframe", "object",
+];
+
+/// Elements whose content is raw text: a `</div>` inside a script does not close the `div`
+/// around it.
+const RAW_TEXT: &[&str] = &["script", "style", "textarea", "title", "xmp"];
+
+/// Removes elements hidden by inline style (`display:none`, `visibility:hidden`, a font size
+/// under 1px, an opacity under 0.1; CSS comments, escapes and HTML character references are
+/// decoded first), the `hidden` attribute or `type="hidden"`, and the [`UNSEEN`] elements, with
+/// their content. An element whose end tag is missing hides everything after it, and so does
+/// a tag too long to read (fail closed).
 fn strip_hidden_elements(text: &str, removed: &mut usize) -> String {
     let lower = text.to_ascii_lowercase();
     let bytes = lower.as_bytes();
@@ -238,8 +287,12 @@ fn strip_hidden_elements(text: &str, removed: &mut usize) -> String {
             i = start + 1;
             continue;
         };
-        if tag.closing || !tag.hidden {
-            i = tag.end;
+        if tag.closing || !(tag.hidden || UNSEEN.contains(&tag.name)) {
+            i = if RAW_TEXT.contains(&tag.name) && !tag.closing && !tag.self_closing {
+                matching_end(&lower, tag.end, tag.name).unwrap_or(bytes.len())
+            } else {
+                tag.end
+            };
             continue;
         }
         let end = if tag.self_closing || VOID.contains(&tag.name) {
@@ -269,9 +322,12 @@ struct Tag<'a> {
 }
 
 /// Parses the tag starting at `<` at `start` in lowercased text; `None` when it is not a tag.
-fn parse_tag(lower: &str, start: usize) -> Option<Tag<'_>> {
-    // A tag longer than this is treated as text, which keeps the scan linear on hostile input.
-    let lower = lower.get(..floor_char(lower, start.saturating_add(MAX_TAG).min(lower.len())))?;
+/// A tag longer than [`MAX_TAG`] (which keeps the scan linear on hostile input) cannot be
+/// read, so it counts as hidden: its element is removed rather than trusted.
+fn parse_tag(full: &str, start: usize) -> Option<Tag<'_>> {
+    let cut = floor_char(full, start.saturating_add(MAX_TAG).min(full.len()));
+    let lower = full.get(..cut)?;
+    let truncated = cut < full.len();
     let bytes = lower.as_bytes();
     let mut i = start + 1;
     let closing = bytes.get(i) == Some(&b'/');
@@ -292,7 +348,17 @@ fn parse_tag(lower: &str, start: usize) -> Option<Tag<'_>> {
     let mut hidden = false;
     let mut self_closing = false;
     loop {
-        let b = *bytes.get(i)?;
+        let Some(&b) = bytes.get(i) else {
+            // Out of bytes: the end of the text (not a tag), or the length cap (an unreadable
+            // tag, hidden).
+            return truncated.then_some(Tag {
+                name,
+                closing,
+                self_closing: false,
+                hidden: true,
+                end: cut,
+            });
+        };
         match b {
             b'>' => break,
             b'/' => {
@@ -300,12 +366,13 @@ fn parse_tag(lower: &str, start: usize) -> Option<Tag<'_>> {
                 i += 1;
             }
             b if b.is_ascii_whitespace() => i += 1,
-            b'<' => return None,
             _ => {
+                // HTML attribute names may hold `<` (`<div x<y hidden>` is one tag).
                 let attr_start = i;
-                while bytes.get(i).is_some_and(|b| {
-                    !b.is_ascii_whitespace() && !matches!(b, b'=' | b'>' | b'/' | b'<')
-                }) {
+                while bytes
+                    .get(i)
+                    .is_some_and(|b| !b.is_ascii_whitespace() && !matches!(b, b'=' | b'>' | b'/'))
+                {
                     i += 1;
                 }
                 let attr = lower.get(attr_start..i)?;
@@ -318,7 +385,16 @@ fn parse_tag(lower: &str, start: usize) -> Option<Tag<'_>> {
                     while bytes.get(i).is_some_and(u8::is_ascii_whitespace) {
                         i += 1;
                     }
-                    let (v, next) = attr_value(lower, i)?;
+                    let Some((v, next)) = attr_value(lower, i) else {
+                        // An unclosed quote up to the cap: unreadable, hidden.
+                        return truncated.then_some(Tag {
+                            name,
+                            closing,
+                            self_closing: false,
+                            hidden: true,
+                            end: cut,
+                        });
+                    };
                     value = v;
                     i = next;
                 }
@@ -362,14 +438,18 @@ fn hides(attr: &str, value: &str) -> bool {
         "hidden" => true,
         "type" => value.trim() == "hidden",
         "style" => {
-            let style: String = value.chars().filter(|c| !c.is_whitespace()).collect();
+            let style: String = css_text(&decode_references(value))
+                .chars()
+                .filter(|c| !c.is_whitespace())
+                .collect();
             style.split(';').any(|decl| {
                 let (prop, val) = decl.split_once(':').unwrap_or((decl, ""));
                 let val = val.trim_end_matches("!important");
                 match prop {
                     "display" => val == "none",
                     "visibility" => val == "hidden" || val == "collapse",
-                    "font-size" | "opacity" => is_zero(val),
+                    "font-size" => tiny_font(val),
+                    "opacity" => number(val).is_some_and(|n| n < 0.1),
                     _ => false,
                 }
             })
@@ -378,13 +458,112 @@ fn hides(attr: &str, value: &str) -> bool {
     }
 }
 
-/// `0`, `0px`, `0.0em`, `0%`...: a number equal to zero with any unit.
-fn is_zero(val: &str) -> bool {
-    let number: String = val
+/// A font size nobody reads: zero, under 1px or 1pt, under 0.1em/rem/ex/ch, under 10%.
+fn tiny_font(val: &str) -> bool {
+    let Some(n) = number(val) else {
+        return false;
+    };
+    let unit = val.trim_start_matches(|c: char| c.is_ascii_digit() || c == '.');
+    n == 0.0
+        || match unit {
+            "px" | "pt" | "" => n < 1.0,
+            "em" | "rem" | "ex" | "ch" => n < 0.1,
+            "%" => n < 10.0,
+            _ => false,
+        }
+}
+
+/// The leading number of a CSS value (`0.5px` is 0.5, `0%` is 0).
+fn number(val: &str) -> Option<f64> {
+    let digits: String = val
         .chars()
         .take_while(|c| c.is_ascii_digit() || *c == '.')
         .collect();
-    !number.is_empty() && number.chars().all(|c| c == '0' || c == '.') && number.contains('0')
+    digits.parse().ok()
+}
+
+/// HTML character references in an attribute value: numeric ones and the named ones CSS
+/// needs (`&colon;`, `&semi;`, ...). Unknown ones stay as written.
+fn decode_references(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    let mut rest = value;
+    while let Some(amp) = rest.find('&') {
+        out.push_str(rest.get(..amp).unwrap_or_default());
+        let after = rest.get(amp + 1..).unwrap_or_default();
+        let end = after.find(';').filter(|&e| e <= 10);
+        let decoded = end.and_then(|e| {
+            let name = after.get(..e)?;
+            let c = if let Some(hex) = name.strip_prefix("#x") {
+                char::from_u32(u32::from_str_radix(hex, 16).ok()?)?
+            } else if let Some(dec) = name.strip_prefix('#') {
+                char::from_u32(dec.parse().ok()?)?
+            } else {
+                match name {
+                    "colon" => ':',
+                    "semi" => ';',
+                    "sol" => '/',
+                    "ast" | "midast" => '*',
+                    "lpar" => '(',
+                    "rpar" => ')',
+                    "excl" => '!',
+                    "quot" => '"',
+                    "apos" => '\'',
+                    "amp" => '&',
+                    "nbsp" => ' ',
+                    _ => return None,
+                }
+            };
+            Some((c, e + 1))
+        });
+        match decoded {
+            Some((c, used)) => {
+                out.push(c);
+                rest = after.get(used..).unwrap_or_default();
+            }
+            None => {
+                out.push('&');
+                rest = after;
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// CSS text with comments removed and escapes (`\3a `, `\:`) decoded.
+fn css_text(style: &str) -> String {
+    let mut out = String::with_capacity(style.len());
+    let mut chars = style.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '/' if chars.peek() == Some(&'*') => {
+                chars.next();
+                let mut last = ' ';
+                for c in chars.by_ref() {
+                    if last == '*' && c == '/' {
+                        break;
+                    }
+                    last = c;
+                }
+            }
+            '\\' => {
+                let mut hex = String::new();
+                while hex.len() < 6 && chars.peek().is_some_and(char::is_ascii_hexdigit) {
+                    hex.extend(chars.next());
+                }
+                if hex.is_empty() {
+                    out.extend(chars.next());
+                } else {
+                    if chars.peek() == Some(&' ') {
+                        chars.next();
+                    }
+                    out.extend(u32::from_str_radix(&hex, 16).ok().and_then(char::from_u32));
+                }
+            }
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 /// The index after the `</name>` that closes the element opened before `from`, counting
@@ -395,6 +574,15 @@ fn matching_end(lower: &str, from: usize, name: &str) -> Option<usize> {
     while let Some(off) = lower.get(i..).and_then(|s| s.find('<')) {
         let start = i + off;
         match parse_tag(lower, start) {
+            // A raw-text element's content is not markup: skip to its own end tag.
+            Some(tag)
+                if tag.name != name
+                    && RAW_TEXT.contains(&tag.name)
+                    && !tag.closing
+                    && !tag.self_closing =>
+            {
+                i = matching_end(lower, tag.end, tag.name).unwrap_or(lower.len());
+            }
             Some(tag) if tag.name == name => {
                 if tag.closing {
                     depth -= 1;

@@ -68,7 +68,9 @@ fn hostile_markup_stays_linear() {
     let text = "<a x=\"".repeat(20_000);
     let started = std::time::Instant::now();
     let (out, _) = hidden(&text);
-    assert_eq!(out, text);
+    // An attribute value that never closes swallows the rest of the page in a browser; here
+    // the unreadable tag is removed with everything after it (fail closed), in linear time.
+    assert!(out.is_empty(), "{} bytes left", out.len());
     assert!(started.elapsed() < std::time::Duration::from_secs(5));
 }
 
@@ -159,4 +161,68 @@ fn clean_text_is_untouched() {
     assert_eq!(out.text, text);
     assert_eq!(out.title, "Roadmap");
     assert_eq!(report, Report::default());
+}
+
+#[test]
+fn a_long_title_is_cleaned_before_it_is_cut() {
+    let filler = "x".repeat(185);
+    let mut d = doc(&format!("{filler} alice.smith@example.com"), "body");
+    d.title = format!("{filler} alice.smith@example.com");
+    let (clean, report) = prepare(d, &Sanitize::default());
+    assert!(!clean.title.contains("alice.smith@ex"), "{}", clean.title);
+    assert!(clean.title.chars().count() <= 200);
+    assert!(report.redacted.values().sum::<usize>() >= 1);
+}
+
+#[test]
+fn tags_are_cleaned_and_ids_checked() {
+    let mut d = doc("t", "body");
+    d.tags
+        .insert("owner".into(), "SSN 078-05-1120\u{200B}".into());
+    let (clean, _) = prepare(d, &Sanitize::default());
+    let owner = clean.tags.get("owner").unwrap();
+    assert!(
+        !owner.contains("078-05-1120") && !owner.contains('\u{200B}'),
+        "{owner}"
+    );
+    assert!(check_id("reports/q3.md").is_ok());
+    assert!(
+        check_id("ssn 078-05-1120")
+            .unwrap_err()
+            .contains("choose another id")
+    );
+    assert!(check_id("a\u{202E}b").is_err());
+    assert!(check_id("a\nb").is_err());
+}
+
+#[test]
+fn hidden_html_tricks_are_removed() {
+    let long = "A".repeat(5000);
+    for html in [
+        format!("<div style=\"display:none\" data-p=\"{long}\">SECRET</div>after"),
+        "<div style=\"display:/**/none\">SECRET</div>after".to_owned(),
+        "<div style=\"display&colon;none\">SECRET</div>after".to_owned(),
+        "<div style=\"display\\3a none\">SECRET</div>after".to_owned(),
+        "<div style=display:none x<y>SECRET</div>after".to_owned(),
+        "<template>SECRET</template>after".to_owned(),
+        "<script>var a = 'SECRET';</script>after".to_owned(),
+        "<style>.x::after { content: 'SECRET' }</style>after".to_owned(),
+        "<div hidden><script>\"</div>\"</script>SECRET</div>after".to_owned(),
+        "<span style=\"font-size:0.01px\">SECRET</span>after".to_owned(),
+        "<span style=\"opacity:0.01\">SECRET</span>after".to_owned(),
+    ] {
+        let (out, n) = hidden(&html);
+        assert!(!out.contains("SECRET"), "{html:.80} -> {out:.80}");
+        assert!(n > 0);
+        assert!(
+            out.contains("after") || html.contains(&long),
+            "{html:.80} -> {out:.80}"
+        );
+    }
+    // Visible markup stays.
+    let (out, _) = hidden("<p style=\"font-size:12px\">shown</p> <b>bold</b> a < b > c");
+    assert!(
+        out.contains("shown") && out.contains("bold") && out.contains("a < b > c"),
+        "{out}"
+    );
 }

@@ -5,7 +5,12 @@
 //!
 //! Keys: the store key is never used directly; sealing, the id MAC and the key check each use
 //! their own subkey ([`Key::derive`]). Each record is sealed with a fresh random nonce and its
-//! `id_mac` as associated data, so a sealed document cannot be moved to another id's row.
+//! `id_mac` as associated data, so a sealed document cannot be moved to another id's row. The
+//! whole set of records is covered by a MAC kept in `meta` (over every record's sequence
+//! number, id MAC and sealed bytes, and the change counter), rewritten by every put and remove
+//! and checked by every load: a record removed, added, or replayed from an older copy outside
+//! Warden makes the load fail. (Replacing the whole file with an older copy of itself is not
+//! detectable from inside it.)
 
 use std::cell::Cell;
 use std::path::{Path, PathBuf};
@@ -18,7 +23,7 @@ use crate::key::random;
 use crate::{Document, Error, Key, Result};
 
 /// Version of the file layout this build reads and writes.
-pub const FORMAT_VERSION: i64 = 1;
+pub const FORMAT_VERSION: i64 = 2;
 
 /// Associated data of the key check record.
 const KEY_CHECK_AAD: &[u8] = b"warden-docstore key check";
@@ -51,6 +56,8 @@ pub struct Store {
     conn: Connection,
     seal: LessSafeKey,
     mac: hmac::Key,
+    /// The MAC over the whole set of records.
+    set: hmac::Key,
     /// `(data_version, change counter)` last read, dropped after our own writes.
     version: Cell<Option<(i64, i64)>>,
 }
@@ -107,6 +114,13 @@ impl Store {
                     params![FORMAT_VERSION, record],
                 )
                 .map_err(&err)?;
+                let set = hmac::Key::new(hmac::HMAC_SHA256, &key.derive("set-mac"));
+                let digest = set_digest(&tx, &set).map_err(&err)?;
+                tx.execute(
+                    "INSERT INTO meta (name, value) VALUES ('set_mac', ?1)",
+                    params![digest.as_slice()],
+                )
+                .map_err(&err)?;
             }
             Some(FORMAT_VERSION) => {}
             Some(found) => {
@@ -130,6 +144,7 @@ impl Store {
             conn,
             seal,
             mac: hmac::Key::new(hmac::HMAC_SHA256, &key.derive("id-mac")),
+            set: hmac::Key::new(hmac::HMAC_SHA256, &key.derive("set-mac")),
             version: Cell::new(None),
         })
     }
@@ -158,6 +173,7 @@ impl Store {
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(&err)?;
+        verify_set(&tx, &self.set, &err)?;
         {
             let mut exists = tx
                 .prepare_cached("SELECT 1 FROM docs WHERE id_mac = ?1")
@@ -187,6 +203,7 @@ impl Store {
             }
         }
         bump(&tx).map_err(&err)?;
+        reseal_set(&tx, &self.set).map_err(&err)?;
         tx.commit().map_err(&err)?;
         self.version.set(None);
         Ok(report)
@@ -200,6 +217,7 @@ impl Store {
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(&err)?;
+        verify_set(&tx, &self.set, &err)?;
         let removed = tx
             .execute(
                 "DELETE FROM docs WHERE id_mac = ?1",
@@ -209,6 +227,7 @@ impl Store {
             > 0;
         if removed {
             bump(&tx).map_err(&err)?;
+            reseal_set(&tx, &self.set).map_err(&err)?;
         }
         tx.commit().map_err(&err)?;
         self.version.set(None);
@@ -224,19 +243,38 @@ impl Store {
             .conn
             .prepare_cached("SELECT seq, id_mac, nonce, sealed FROM docs ORDER BY seq")
             .map_err(&err)?;
+        let tx = self.conn.unchecked_transaction().map_err(&err)?;
         let mut rows = stmt.query([]).map_err(&err)?;
         let mut out = Vec::new();
+        let mut set = hmac::Context::with_key(&self.set);
         while let Some(row) = rows.next().map_err(&err)? {
             let seq: i64 = row.get(0).map_err(&err)?;
             let tampered = || Error::Tampered { seq };
             let id_mac: Vec<u8> = row.get(1).map_err(|_| tampered())?;
             let nonce: Vec<u8> = row.get(2).map_err(|_| tampered())?;
             let mut sealed: Vec<u8> = row.get(3).map_err(|_| tampered())?;
+            set_element(&mut set, seq, &id_mac, &nonce, &sealed);
             let plain =
                 open_in_place(&self.seal, &nonce, &id_mac, &mut sealed).ok_or_else(tampered)?;
             let doc: Document = serde_json::from_slice(plain).map_err(|_| tampered())?;
             hmac::verify(&self.mac, doc.id.as_bytes(), &id_mac).map_err(|_| tampered())?;
             out.push((seq, doc));
+        }
+        drop(rows);
+        let counter: i64 = tx
+            .query_row("SELECT value FROM meta WHERE name = 'changes'", [], |r| {
+                r.get(0)
+            })
+            .map_err(&err)?;
+        let stored: Vec<u8> = tx
+            .query_row("SELECT value FROM meta WHERE name = 'set_mac'", [], |r| {
+                r.get(0)
+            })
+            .map_err(&err)?;
+        set.update(&counter.to_be_bytes());
+        let digest = set.sign();
+        if !constant_eq(digest.as_ref(), &stored) {
+            return Err(Error::Incomplete);
         }
         Ok(out)
     }
@@ -274,6 +312,69 @@ impl Store {
         self.version.set(Some((data_version, counter)));
         Ok(counter)
     }
+}
+
+/// One record's part of the set MAC.
+fn set_element(ctx: &mut hmac::Context, seq: i64, id_mac: &[u8], nonce: &[u8], sealed: &[u8]) {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    h.update(nonce);
+    h.update(sealed);
+    ctx.update(&seq.to_be_bytes());
+    ctx.update(&(id_mac.len() as u64).to_be_bytes());
+    ctx.update(id_mac);
+    ctx.update(&h.finalize());
+}
+
+/// The MAC over every record and the change counter, as they are in `tx`.
+fn set_digest(tx: &rusqlite::Transaction<'_>, key: &hmac::Key) -> rusqlite::Result<Vec<u8>> {
+    let mut ctx = hmac::Context::with_key(key);
+    let mut stmt = tx.prepare_cached("SELECT seq, id_mac, nonce, sealed FROM docs ORDER BY seq")?;
+    let mut rows = stmt.query([])?;
+    while let Some(row) = rows.next()? {
+        let (seq, id_mac, nonce, sealed): (i64, Vec<u8>, Vec<u8>, Vec<u8>) =
+            (row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?);
+        set_element(&mut ctx, seq, &id_mac, &nonce, &sealed);
+    }
+    let counter: i64 = tx.query_row("SELECT value FROM meta WHERE name = 'changes'", [], |r| {
+        r.get(0)
+    })?;
+    ctx.update(&counter.to_be_bytes());
+    Ok(ctx.sign().as_ref().to_vec())
+}
+
+/// Refuses to change a store whose records are not the ones it last wrote (a write would
+/// otherwise vouch for them).
+fn verify_set(
+    tx: &rusqlite::Transaction<'_>,
+    key: &hmac::Key,
+    err: &impl Fn(rusqlite::Error) -> Error,
+) -> Result<()> {
+    let digest = set_digest(tx, key).map_err(err)?;
+    let stored: Vec<u8> = tx
+        .query_row("SELECT value FROM meta WHERE name = 'set_mac'", [], |r| {
+            r.get(0)
+        })
+        .map_err(err)?;
+    if constant_eq(&digest, &stored) {
+        Ok(())
+    } else {
+        Err(Error::Incomplete)
+    }
+}
+
+/// Rewrites the set MAC after a change (inside the caller's transaction).
+fn reseal_set(tx: &rusqlite::Transaction<'_>, key: &hmac::Key) -> rusqlite::Result<()> {
+    let digest = set_digest(tx, key)?;
+    tx.execute(
+        "UPDATE meta SET value = ?1 WHERE name = 'set_mac'",
+        params![digest.as_slice()],
+    )
+    .map(|_| ())
+}
+
+fn constant_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 /// Raises the change counter (inside the caller's transaction).

@@ -1,5 +1,6 @@
 use std::collections::{BTreeMap, BTreeSet};
 
+use base64::Engine as _;
 use warden_docstore::{Document, Error, Index, Page, SearchQuery};
 
 use crate::doc;
@@ -197,15 +198,10 @@ fn expected(docs: &[(i64, Document)], term: Option<&str>, who: &BTreeSet<String>
         t.extend(d.text.split_whitespace().map(str::to_lowercase));
         t
     };
-    let n = docs.len() as f64;
+    // Scores use the document alone: every term weighs 1, lengths normalize against 64.
     let lens: Vec<usize> = docs.iter().map(|(_, d)| tokens(d).len()).collect();
-    let avgdl = lens.iter().sum::<usize>() as f64 / n;
-    let df = term.map_or(0, |t| {
-        docs.iter()
-            .filter(|(_, d)| tokens(d).iter().any(|x| x == t))
-            .count()
-    }) as f64;
-    let idf = (1.0 + (n - df + 0.5) / (df + 0.5)).ln();
+    let avgdl = 64.0;
+    let idf = 1.0;
     let mut scored: Vec<(f64, i64, String)> = docs
         .iter()
         .zip(&lens)
@@ -443,4 +439,59 @@ fn search_latency_at_100k_documents() {
             "{text:?}: p99 {p99:?}"
         );
     }
+}
+
+/// A score depends on the document alone: documents the caller cannot read change nothing
+/// it can observe (ranking statistics over the whole store would let it count them).
+#[test]
+fn scores_do_not_depend_on_unreadable_documents() {
+    let mine = (1, doc("mine", "Memo", "the merger is on", &["user:eve"]));
+    let alone = Index::build(vec![mine.clone()], 1, [7; 32]);
+    let mut crowd = vec![mine];
+    for i in 0..5 {
+        crowd.push((
+            i + 2,
+            doc(
+                &format!("boss-{i}"),
+                "Memo",
+                "merger merger talks",
+                &["user:boss"],
+            ),
+        ));
+    }
+    let crowded = Index::build(crowd, 1, [7; 32]);
+    let eve = readers(&["user:eve"]);
+    let a = search(&alone, "merger", &eve, None).unwrap();
+    let b = search(&crowded, "merger", &eve, None).unwrap();
+    assert_eq!((a.total, b.total), (1, 1));
+    assert_eq!(a.hits[0].score, b.hits[0].score);
+}
+
+/// A cursor is sealed: it does not show the store position it stands for.
+#[test]
+fn cursors_do_not_show_positions() {
+    let docs: Vec<(i64, Document)> = (0..30)
+        .map(|i| (1000 + i, doc(&format!("d{i}"), "T", "word", &["public"])))
+        .collect();
+    let index = Index::build(docs, 1, [7; 32]);
+    let who = readers(&["public"]);
+    let first = search(&index, "word", &who, None).unwrap();
+    let cursor = first.next_cursor.unwrap();
+    let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(&cursor)
+        .unwrap();
+    let seq = 1009i64.to_be_bytes();
+    assert!(
+        !raw.windows(8).any(|w| w == seq),
+        "the position is in clear"
+    );
+    // The same position twice gives two different cursors (a fresh nonce), both valid.
+    let again = search(&index, "word", &who, None)
+        .unwrap()
+        .next_cursor
+        .unwrap();
+    assert_ne!(cursor, again);
+    let a = search(&index, "word", &who, Some(&cursor)).unwrap();
+    let b = search(&index, "word", &who, Some(&again)).unwrap();
+    assert_eq!(ids(&a), ids(&b));
 }

@@ -215,3 +215,57 @@ fn version_sees_another_handles_writes() {
     writer.remove("missing").unwrap();
     assert_eq!(reader.version().unwrap(), v2);
 }
+
+#[test]
+fn replayed_and_removed_records_are_detected() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("docs.db");
+    let mut store = Store::open(&path, &key(1)).unwrap();
+    store
+        .put(&[
+            doc("a", "A", "old", &["public"]),
+            doc("b", "B", "b", &["public"]),
+        ])
+        .unwrap();
+    let raw = rusqlite::Connection::open(&path).unwrap();
+    let (nonce, sealed): (Vec<u8>, Vec<u8>) = raw
+        .query_row(
+            "SELECT nonce, sealed FROM docs ORDER BY seq LIMIT 1",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    // Narrow a's ACL, then put its old, wider record back: the load refuses.
+    store
+        .put(&[doc("a", "A", "new", &["group:restricted"])])
+        .unwrap();
+    raw.execute(
+        "UPDATE docs SET nonce = ?1, sealed = ?2 WHERE seq = (SELECT min(seq) FROM docs)",
+        rusqlite::params![nonce, sealed],
+    )
+    .unwrap();
+    assert!(matches!(store.load(), Err(Error::Incomplete)));
+    // A later write does not vouch for the replayed record.
+    assert!(matches!(
+        store.put(&[doc("c", "C", "c", &["public"])]),
+        Err(Error::Incomplete)
+    ));
+    // A record deleted outside Warden is noticed too.
+    let other = dir.path().join("other.db");
+    let mut store = Store::open(&other, &key(1)).unwrap();
+    store
+        .put(&[
+            doc("a", "A", "a", &["public"]),
+            doc("b", "B", "b", &["public"]),
+        ])
+        .unwrap();
+    assert!(store.load().is_ok());
+    rusqlite::Connection::open(&other)
+        .unwrap()
+        .execute(
+            "DELETE FROM docs WHERE seq = (SELECT max(seq) FROM docs)",
+            [],
+        )
+        .unwrap();
+    assert!(matches!(store.load(), Err(Error::Incomplete)));
+}

@@ -17,7 +17,17 @@ use crate::{bridge, pipeline, reply};
 pub(crate) const META_SUBSCRIPTION: &str = "io.modelcontextprotocol/subscriptionId";
 
 /// Handles one message from the client.
-pub(crate) async fn from_client(shared: &Arc<Shared>, msg: Message) {
+pub(crate) async fn from_client(shared: &Arc<Shared>, mut msg: Message) {
+    // No client speaks for Warden: a caller stated in `_meta` is removed from every message
+    // (the governed path states the real one for Warden's own servers).
+    if let Some(meta) = msg
+        .value
+        .get_mut("params")
+        .and_then(|p| p.get_mut("_meta"))
+        .and_then(Value::as_object_mut)
+    {
+        meta.remove(pipeline::PRINCIPAL_META);
+    }
     {
         let mut state = shared.state();
         if state.client_era.is_none() {
