@@ -329,7 +329,8 @@ pub enum TokenCommand {
     Revoke {
         #[command(flatten)]
         config: ConfigArg,
-        /// Token id (`jti`).
+        /// Token id (`jti`; ids are base64url and may start with `-`).
+        #[arg(allow_hyphen_values = true)]
         id: String,
     },
 }

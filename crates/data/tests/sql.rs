@@ -643,10 +643,26 @@ async fn writes_stay_inside_the_filter(backend: Backend) {
             "whole row",
         ),
         ("DELETE FROM customers WHERE customers IS NULL", "whole row"),
+        (
+            "UPDATE customers c SET name = (SELECT s.x FROM (SELECT c.*) AS s(a, b, x, d))",
+            "whole row",
+        ),
+        (
+            "UPDATE customers SET name = 'x' WHERE EXISTS (SELECT customers.* INTERSECT SELECT 1, 'a', 'b', 'c')",
+            "whole row",
+        ),
         ("DROP TABLE orders", "INSERT, UPDATE or DELETE"),
     ] {
         let err = db.execute(sql, &me, &[]).await.unwrap_err().to_string();
         assert!(err.contains(why), "{sql}: {err}");
+    }
+    // No error oracle: the caller's condition never runs on another customer's row.
+    for sql in [
+        "UPDATE orders SET note = note WHERE abs(CASE WHEN total = 9001 THEN -9223372036854775807 - 1 ELSE 1 END) = 0",
+        "DELETE FROM orders WHERE abs(CASE WHEN total = 9001 THEN -9223372036854775807 - 1 ELSE 1 END) = 0",
+        "UPDATE orders SET note = note WHERE total = 9001 AND 1 / (total - 9001) = 1",
+    ] {
+        assert_eq!(changed(db.execute(sql, &me, &[]).await), 0, "{sql}");
     }
     // Read-only tables stay read-only, and sql.query never writes.
     let ro = database(

@@ -296,7 +296,22 @@ impl<'g> Walker<'g> {
                     wildcard_options(options)?;
                     match kind {
                         ast::SelectItemQualifiedWildcardKind::ObjectName(name)
-                            if name.0.len() == 1 => {}
+                            if name.0.len() == 1 =>
+                        {
+                            // In a write, `t.*` of the target is its whole row, masked
+                            // columns included.
+                            if let Some(ObjectNamePart::Identifier(i)) = name.0.first()
+                                && self.row_names.contains(&normalize(
+                                    self.dialect(),
+                                    &i.value,
+                                    i.quote_style,
+                                ))
+                            {
+                                return refuse(format!(
+                                    "`{i}.*` names the whole row: name its columns"
+                                ));
+                            }
+                        }
                         _ => return refuse("only `alias.*` wildcards are supported"),
                     }
                 }
@@ -556,11 +571,20 @@ impl<'g> Walker<'g> {
         });
         if let Some(filter) = filter {
             let filter = Expr::Nested(Box::new(filter));
+            // `CASE WHEN filter THEN condition ELSE false END`: the agent's condition is
+            // evaluated only on rows the filter admits (with `AND`, the database may evaluate
+            // it first, through an index, and an error it raises on another customer's row
+            // would tell the agent the row exists).
             *selection = Some(match selection.take() {
-                Some(w) => Expr::BinaryOp {
-                    left: Box::new(Expr::Nested(Box::new(w))),
-                    op: BinaryOperator::And,
-                    right: Box::new(filter),
+                Some(w) => Expr::Case {
+                    case_token: ast::helpers::attached_token::AttachedToken::empty(),
+                    end_token: ast::helpers::attached_token::AttachedToken::empty(),
+                    operand: None,
+                    conditions: vec![ast::CaseWhen {
+                        condition: filter,
+                        result: Expr::Nested(Box::new(w)),
+                    }],
+                    else_result: Some(Box::new(Expr::value(ast::Value::Boolean(false)))),
                 },
                 None => filter,
             });
