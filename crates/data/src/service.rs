@@ -249,18 +249,24 @@ impl Service {
         }
     }
 
-    async fn sql_query(&self, args: &Value, principal: &Value) -> Value {
-        let db = match self.database(args) {
-            Ok(db) => db,
-            Err(e) => return failure(e),
-        };
-        let Some(sql) = args["sql"].as_str() else {
-            return failure("`sql` (a string) is required");
-        };
-        let params: Vec<Value> = match &args["params"] {
+    /// The database, SQL and parameters a `sql.query` or `sql.execute` call names.
+    fn sql_args<'a>(&self, args: &'a Value) -> Result<(&SqlDb, &'a str, Vec<Value>), Value> {
+        let db = self.database(args).map_err(failure)?;
+        let sql = args["sql"]
+            .as_str()
+            .ok_or_else(|| failure("`sql` (a string) is required"))?;
+        let params = match &args["params"] {
             Value::Null => Vec::new(),
             Value::Array(items) => items.clone(),
-            _ => return failure("`params` must be an array"),
+            _ => return Err(failure("`params` must be an array")),
+        };
+        Ok((db, sql, params))
+    }
+
+    async fn sql_query(&self, args: &Value, principal: &Value) -> Value {
+        let (db, sql, params) = match self.sql_args(args) {
+            Ok(parts) => parts,
+            Err(answer) => return answer,
         };
         let outcome = db.query(sql, principal, &params).await;
         let mut body = json!({
@@ -298,17 +304,9 @@ impl Service {
     }
 
     async fn sql_execute(&self, args: &Value, principal: &Value) -> Value {
-        let db = match self.database(args) {
-            Ok(db) => db,
-            Err(e) => return failure(e),
-        };
-        let Some(sql) = args["sql"].as_str() else {
-            return failure("`sql` (a string) is required");
-        };
-        let params: Vec<Value> = match &args["params"] {
-            Value::Null => Vec::new(),
-            Value::Array(items) => items.clone(),
-            _ => return failure("`params` must be an array"),
+        let (db, sql, params) = match self.sql_args(args) {
+            Ok(parts) => parts,
+            Err(answer) => return answer,
         };
         let mut body = json!({
             "event": "data_write",

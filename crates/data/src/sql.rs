@@ -285,12 +285,20 @@ impl SqlitePool {
         })
     }
 
-    fn connect(&self) -> rusqlite::Result<Connection> {
-        let mut conn = Connection::open_with_flags(
-            &self.path,
-            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-        )?;
-        conn.pragma_update(None, "query_only", true)?;
+    /// A read-only connection (`query_only`), or with `write` a read-write one whose
+    /// authorizer lets it change only the writable tables; both without attached databases,
+    /// untrusted schema functions or huge values.
+    fn connect(&self, write: bool) -> rusqlite::Result<Connection> {
+        let mode = if write {
+            OpenFlags::SQLITE_OPEN_READ_WRITE
+        } else {
+            OpenFlags::SQLITE_OPEN_READ_ONLY
+        };
+        let mut conn =
+            Connection::open_with_flags(&self.path, mode | OpenFlags::SQLITE_OPEN_NO_MUTEX)?;
+        if !write {
+            conn.pragma_update(None, "query_only", true)?;
+        }
         conn.pragma_update(None, "trusted_schema", false)?;
         conn.set_limit(rusqlite::limits::Limit::SQLITE_LIMIT_ATTACHED, 0)?;
         conn.set_limit(
@@ -298,36 +306,18 @@ impl SqlitePool {
             16 * 1024 * 1024,
         )?;
         let unreadable = self.unreadable.clone();
+        let writable = write.then(|| self.writable.clone());
         conn.authorizer(Some(move |ctx: AuthContext<'_>| {
-            authorize(&unreadable, None, &ctx)
+            authorize(&unreadable, writable.as_deref(), &ctx)
         }))?;
         Ok(conn)
     }
 
-    /// A connection for one write: read-write, the same limits, and an authorizer that lets
-    /// it change only the writable tables.
+    /// One write, on a connection of its own.
     fn write(&self, sql: &str, timeout: Duration) -> Result<u64, QueryError> {
         let db = |e: rusqlite::Error| QueryError::Database(e.to_string());
-        let mut conn = Connection::open_with_flags(
-            &self.path,
-            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-        )
-        .map_err(db)?;
-        conn.pragma_update(None, "trusted_schema", false)
-            .map_err(db)?;
+        let mut conn = self.connect(true).map_err(db)?;
         conn.busy_timeout(timeout).map_err(db)?;
-        conn.set_limit(rusqlite::limits::Limit::SQLITE_LIMIT_ATTACHED, 0)
-            .map_err(db)?;
-        conn.set_limit(
-            rusqlite::limits::Limit::SQLITE_LIMIT_LENGTH,
-            16 * 1024 * 1024,
-        )
-        .map_err(db)?;
-        let (unreadable, writable) = (self.unreadable.clone(), self.writable.clone());
-        conn.authorizer(Some(move |ctx: AuthContext<'_>| {
-            authorize(&unreadable, Some(&writable), &ctx)
-        }))
-        .map_err(db)?;
         let deadline = Instant::now() + timeout;
         conn.progress_handler(10_000, Some(move || Instant::now() > deadline))
             .map_err(db)?;
@@ -359,7 +349,7 @@ impl SqlitePool {
         let idle = self.idle.lock().ok().and_then(|mut v| v.pop());
         let mut conn = match idle {
             Some(c) => c,
-            None => self.connect().map_err(db)?,
+            None => self.connect(false).map_err(db)?,
         };
         let deadline = Instant::now() + timeout;
         conn.progress_handler(10_000, Some(move || Instant::now() > deadline))
@@ -506,6 +496,25 @@ impl PgPool {
         Ok(client)
     }
 
+    /// An idle connection that is still open, or a new one.
+    async fn checkout(&self) -> Result<tokio_postgres::Client, QueryError> {
+        let idle = self.idle.lock().await.pop();
+        match idle {
+            Some(c) if !c.is_closed() => Ok(c),
+            _ => self.connect().await,
+        }
+    }
+
+    /// Keeps a connection for the next query (up to eight).
+    async fn checkin(&self, client: tokio_postgres::Client) {
+        if !client.is_closed() {
+            let mut idle = self.idle.lock().await;
+            if idle.len() < 8 {
+                idle.push(client);
+            }
+        }
+    }
+
     async fn shapes(&self) -> anyhow::Result<Vec<TableShape>> {
         let client = self.connect().await?;
         let rows = client
@@ -529,7 +538,7 @@ impl PgPool {
                 }),
             }
         }
-        self.idle.lock().await.push(client);
+        self.checkin(client).await;
         Ok(shapes)
     }
 
@@ -540,18 +549,9 @@ impl PgPool {
         timeout: Duration,
         max_rows: usize,
     ) -> Result<Rows, QueryError> {
-        let idle = self.idle.lock().await.pop();
-        let mut client = match idle {
-            Some(c) if !c.is_closed() => c,
-            _ => self.connect().await?,
-        };
+        let mut client = self.checkout().await?;
         let result = pg_query(&mut client, sql, settings, timeout, max_rows).await;
-        if !client.is_closed() {
-            let mut idle = self.idle.lock().await;
-            if idle.len() < 8 {
-                idle.push(client);
-            }
-        }
+        self.checkin(client).await;
         result
     }
 }
@@ -563,18 +563,9 @@ impl PgPool {
         settings: &[(String, String)],
         timeout: Duration,
     ) -> Result<u64, QueryError> {
-        let idle = self.idle.lock().await.pop();
-        let mut client = match idle {
-            Some(c) if !c.is_closed() => c,
-            _ => self.connect().await?,
-        };
+        let mut client = self.checkout().await?;
         let result = pg_write(&mut client, sql, settings, timeout).await;
-        if !client.is_closed() {
-            let mut idle = self.idle.lock().await;
-            if idle.len() < 8 {
-                idle.push(client);
-            }
-        }
+        self.checkin(client).await;
         result
     }
 }
