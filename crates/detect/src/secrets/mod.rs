@@ -67,7 +67,9 @@ impl Detector for ProviderKeys {
                 };
                 let (start, end) = hit.group;
                 let value = view.text.get(start..end).unwrap_or("");
-                if !IDENTIFIERS.contains(&rule.label) && looks_like_placeholder(value) {
+                if !IDENTIFIERS.contains(&rule.label)
+                    && (looks_like_placeholder(value) || is_fragment(hay, start, end))
+                {
                     continue;
                 }
                 push(out, &PROVIDER_KEYS, rule.label, view, start, end, 0.9);
@@ -86,6 +88,19 @@ const IDENTIFIERS: &[&str] = &[
     "aws_account_id",
     "azure_storage_account",
 ];
+
+/// Whether `start..end` is a piece of a longer token: joined by `-` or `_` to more of a
+/// base64url run on either side, as a key-shaped run inside a random base64url string (a
+/// pagination cursor, a nonce) is. A pasted key is set off by blanks, quotes or `=`.
+fn is_fragment(hay: &[u8], start: usize, end: usize) -> bool {
+    let joined = |joint: Option<&u8>, beyond: Option<&u8>| {
+        matches!(joint, Some(b'-' | b'_'))
+            && beyond.is_some_and(|&c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_')
+    };
+    let before = start.checked_sub(1).and_then(|i| hay.get(i));
+    let before2 = start.checked_sub(2).and_then(|i| hay.get(i));
+    joined(before, before2) || joined(hay.get(end), hay.get(end + 1))
+}
 
 /// Values that stand for a secret without being one: `xxxx`, `<token>`, `${TOKEN}`, `****`.
 pub(crate) fn looks_like_placeholder(v: &str) -> bool {

@@ -96,3 +96,27 @@ fn every_rule_compiles() {
         );
     }
 }
+
+#[test]
+fn key_shaped_runs_inside_longer_tokens_are_not_keys() {
+    // A TrueNAS-shaped run (digits, '-', 64 letters) joined by '-' or '_' to the rest of a
+    // random base64url string, as a pagination cursor can hold by chance.
+    let run = "QmFzZTY0dXJsUmFuZG9tQnl0ZXNGb3JBQ3Vyc29yVGhhdE5ldmVyRW5kc0hlcmVPSw";
+    let key = format!("1234-{}", &run[..64]);
+    for text in [
+        format!("{{\"next_cursor\": \"AH8ZsFsv-3EXMokp2rA936Fw-{key}_x9\"}}"),
+        format!("cursor AbC_{key}"),
+        format!("cursor {key}-Zz"),
+    ] {
+        assert_eq!(secrets(&text), Vec::<(String, String)>::new(), "{text}");
+    }
+    // Set off by blanks, quotes or '=', the same key counts.
+    for text in [format!("truenas {key}"), format!("key=\"{key}\"")] {
+        assert!(
+            secrets(&text)
+                .iter()
+                .any(|(label, _)| label == "truenas_key"),
+            "{text}"
+        );
+    }
+}
