@@ -289,7 +289,8 @@ fn append_all(conn: &Connection, batch: &[Job]) -> rusqlite::Result<Vec<i64>> {
     for job in batch {
         let Some(event) = &job.event else { continue };
         seq += 1;
-        let body = event.body.to_string();
+        // Valid UTF-8 by construction (JSON of Rust strings).
+        let body = String::from_utf8(warden_types::json::to_vec(&event.body)).unwrap_or_default();
         let kind = event.kind.as_str();
         let hash = chain_hash(&prev, seq, &ts, kind, &body);
         insert.execute(params![seq, ts, kind, body, prev, hash])?;

@@ -46,13 +46,18 @@ impl Peer {
 
     /// `warden mcp --config CONFIG -- warden demo-server`.
     pub(crate) fn proxied(warden: &Path, config: &Path) -> Result<Self> {
+        Self::proxied_by(warden, warden, config)
+    }
+
+    /// `proxy mcp --config CONFIG -- server demo-server`.
+    fn proxied_by(proxy: &Path, server: &Path, config: &Path) -> Result<Self> {
         Self::start(
-            Command::new(warden)
+            Command::new(proxy)
                 .arg("mcp")
                 .arg("--config")
                 .arg(config)
                 .arg("--")
-                .arg(warden)
+                .arg(server)
                 .arg("demo-server"),
         )
     }
@@ -86,31 +91,7 @@ impl Drop for Peer {
 
 pub fn run(warden: &Path) -> Result<()> {
     let dir = tempfile::tempdir()?;
-    let init = Command::new(warden).arg("init").arg(dir.path()).output()?;
-    anyhow::ensure!(init.status.success(), "warden init failed");
-    let config = dir.path().join("warden.toml");
-    // The same configuration with detection switched off: the proxy's own cost (policy and
-    // durable audit) apart from the cost of scanning arguments and results.
-    let plain = dir.path().join("warden-no-detect.toml");
-    let text = std::fs::read_to_string(&config)?;
-    let off = text
-        .lines()
-        .map(|l| {
-            if l.starts_with("arguments = {") {
-                "arguments = { injection = \"off\", pii = \"off\", secret = \"off\" }".to_owned()
-            } else if l.starts_with("results = {") {
-                "results = { injection = \"off\", pii = \"off\", secret = \"off\" }".to_owned()
-            } else {
-                l.to_owned()
-            }
-        })
-        .collect::<Vec<_>>()
-        .join("\n");
-    anyhow::ensure!(
-        off != text,
-        "the starter config has no [detect] lines to switch off"
-    );
-    std::fs::write(&plain, off)?;
+    let (config, plain) = configs(warden, dir.path())?;
     let cpus = std::fs::read_to_string("/proc/self/status")
         .ok()
         .and_then(|s| {
@@ -130,6 +111,78 @@ pub fn run(warden: &Path) -> Result<()> {
         table(warden, what, config, &cpus)?;
     }
     Ok(())
+}
+
+/// Two builds of Warden side by side (`latency --warden NEW --against OLD`): the same calls
+/// through each, in alternating blocks, to the same upstream binary (NEW's demo server).
+/// Detection off, so the rows show the relay, policy and audit.
+pub fn versus(new: &Path, old: &Path) -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let (_, plain) = configs(new, dir.path())?;
+    println!(
+        "## tools/call through two builds of `warden mcp` (detection off): {} against {}\n",
+        new.display(),
+        old.display()
+    );
+    println!(
+        "| argument size | old p50 | new p50 | new - old p50 | old p99 | new p99 | new - old p99 | calls each |"
+    );
+    println!("|---|---|---|---|---|---|---|---|");
+    for size in [1024usize, 64 * 1024] {
+        let mut a = Peer::proxied_by(old, new, &plain)?;
+        let mut b = Peer::proxied_by(new, new, &plain)?;
+        let text = "x".repeat(size);
+        let mut id = 0u64;
+        let mut request = || {
+            id += 1;
+            json!({"jsonrpc": "2.0", "id": id, "method": "tools/call", "params": {"name": "echo", "arguments": {"text": text}}}).to_string()
+        };
+        let (o, n) = compare(&mut a, &mut b, &mut request)?;
+        let count = o.len();
+        let (o, n) = (Samples::new(o), Samples::new(n));
+        println!(
+            "| {} KB | {:.1} µs | {:.1} µs | **{:+.1} µs** | {:.1} µs | {:.1} µs | **{:+.1} µs** | {count} |",
+            size / 1024,
+            o.pct(50.0),
+            n.pct(50.0),
+            n.pct(50.0) - o.pct(50.0),
+            o.pct(99.0),
+            n.pct(99.0),
+            n.pct(99.0) - o.pct(99.0),
+        );
+    }
+    println!();
+    Ok(())
+}
+
+/// The starter configuration in `dir`, and a copy with detection switched off.
+fn configs(warden: &Path, dir: &Path) -> Result<(std::path::PathBuf, std::path::PathBuf)> {
+    let init = Command::new(warden).arg("init").arg(dir).output()?;
+    anyhow::ensure!(init.status.success(), "warden init failed");
+    let config = dir.join("warden.toml");
+    // The same configuration with detection switched off: the proxy's own cost (policy and
+    // durable audit) apart from the cost of scanning arguments and results.
+    let plain = dir.join("warden-no-detect.toml");
+    let text = std::fs::read_to_string(&config)?;
+    let off = text
+        .lines()
+        .map(|l| {
+            if l.starts_with("arguments = {") {
+                "arguments = { injection = \"off\", pii = \"off\", secret = \"off\" }".to_owned()
+            } else if l.starts_with("results = {") {
+                "results = { injection = \"off\", pii = \"off\", secret = \"off\" }".to_owned()
+            } else {
+                l.to_owned()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    anyhow::ensure!(
+        off != text,
+        "the starter config has no [detect] lines to switch off"
+    );
+    std::fs::write(&plain, off)?;
+    Ok((config, plain))
 }
 
 /// Warms both peers up, then times `BLOCKS` alternating blocks of calls on each (which side

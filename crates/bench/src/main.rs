@@ -1,5 +1,6 @@
 //! `warden-bench`: the figures in BENCHMARKS.md, each measured side by side with its baseline in
-//! the same run. Usage: `warden-bench [latency|gateway|approvals|controls|sandbox|anomaly|policy|audit|flow|data|detect|all] [--warden PATH] [--corpus FILE]...`.
+//! the same run. Usage: `warden-bench [latency|gateway|approvals|controls|sandbox|anomaly|policy|audit|flow|data|detect|all] [--warden PATH] [--corpus FILE]...`;
+//! `warden-bench latency --warden NEW --against OLD` compares two builds.
 #![allow(
     clippy::disallowed_methods,
     reason = "the harness starts the binaries it measures"
@@ -44,6 +45,14 @@ fn main() -> anyhow::Result<()> {
     }
     if what == "otlp-sink" {
         return controls::sink();
+    }
+    let against = args
+        .iter()
+        .position(|a| a == "--against")
+        .and_then(|i| args.get(i + 1))
+        .map(PathBuf::from);
+    if let (Some(old), "latency") = (&against, what) {
+        return latency::versus(&warden, old);
     }
     if matches!(what, "latency" | "all") {
         latency::run(&warden)?;

@@ -66,7 +66,7 @@ impl<R: AsyncBufRead + Unpin> LineReader<R> {
                 // A last line without a newline still counts as a message.
                 break;
             }
-            let (chunk, found) = match available.iter().position(|&b| b == b'\n') {
+            let (chunk, found) = match memchr::memchr(b'\n', available) {
                 Some(i) => (available.get(..i).unwrap_or_default(), Some(i)),
                 None => (available, None),
             };

@@ -225,7 +225,7 @@ impl Message {
 
 /// Serializes a value as one stdio line (JSON has no raw newlines, so one line is one message).
 pub fn line(value: &Value) -> Vec<u8> {
-    let mut out = serde_json::to_vec(value).unwrap_or_else(|_| b"{}".to_vec());
+    let mut out = warden_types::json::to_vec(value);
     out.push(b'\n');
     out
 }

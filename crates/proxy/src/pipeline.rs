@@ -459,7 +459,7 @@ fn decision_event(
     } else if shared.settings.audit_arguments || request.arguments.is_null() {
         request.arguments
     } else {
-        json!({ "sha256": hex::encode(Sha256::digest(request.arguments.to_string())) })
+        json!({ "sha256": hex::encode(Sha256::digest(warden_types::json::to_vec(&request.arguments))) })
     };
     let mut body = json!({
         "session": shared.session_id,

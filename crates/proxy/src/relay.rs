@@ -291,7 +291,7 @@ async fn upstream_response(shared: &Shared, mut msg: Message, id: &Value) {
                     .and_then(|t| shared.settings.tools.get(t))
                     .and_then(|o| o.cost)
                     .unwrap_or(0.0);
-                let bytes = msg.result().map_or(0, |r| r.to_string().len());
+                let bytes = msg.result().map_or(0, warden_types::json::encoded_len);
                 a.record(bytes as u64, cost);
             }
             reply::post_process(shared, &call.method, &mut msg);

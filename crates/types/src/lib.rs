@@ -7,6 +7,7 @@
 mod audit;
 mod decision;
 mod finding;
+pub mod json;
 mod request;
 mod time;
 
