@@ -4,8 +4,9 @@
 //! Every message Warden relays is serialized at least once on the call's path (and the audit
 //! record once more), and the payload is mostly string contents: `serde_json` checks each byte
 //! of a string against its escape table one at a time, which made serialization the largest
-//! cost of relaying a 64 KB call. Here a whole 8-byte word is checked at once (no quote, no
-//! backslash, no control character) and copied with the run it belongs to.
+//! cost of relaying a 64 KB call. Here a whole block of 32 bytes is checked at once (no quote,
+//! no backslash, no control character; a loop without early exit, which the compiler turns
+//! into vector instructions) and copied with the run it belongs to.
 
 use serde_json::Value;
 
@@ -80,16 +81,14 @@ fn emit(out: &mut impl Sink, value: &Value) {
     }
 }
 
-const LOW: u64 = 0x0101_0101_0101_0101;
-const HIGH: u64 = 0x8080_8080_8080_8080;
+/// Bytes checked at once.
+const BLOCK: usize = 32;
 
-/// Whether any byte of `w` is `"`, `\` or below 0x20 (may not say which; the caller looks).
-fn needs_escape(w: u64) -> bool {
-    let has_zero = |v: u64| v.wrapping_sub(LOW) & !v & HIGH != 0;
-    // Bytes below 0x20: subtracting 0x20 borrows into the high bit only for them (bytes with
-    // the high bit already set are masked out by `!w`).
-    let control = w.wrapping_sub(LOW * 0x20) & !w & HIGH != 0;
-    control || has_zero(w ^ (LOW * u64::from(b'"'))) || has_zero(w ^ (LOW * u64::from(b'\\')))
+/// Whether no byte of `block` needs escaping (`"`, `\\`, below 0x20).
+fn plain(block: &[u8; BLOCK]) -> bool {
+    block
+        .iter()
+        .fold(true, |ok, &b| ok & (b >= 0x20) & (b != b'"') & (b != b'\\'))
 }
 
 fn string(out: &mut impl Sink, s: &str) {
@@ -98,14 +97,14 @@ fn string(out: &mut impl Sink, s: &str) {
     let mut run = 0; // start of the bytes not yet written
     let mut i = 0;
     loop {
-        while let Some(word) = bytes.get(i..).and_then(<[u8]>::first_chunk::<8>) {
-            if needs_escape(u64::from_le_bytes(*word)) {
+        while let Some(block) = bytes.get(i..).and_then(<[u8]>::first_chunk::<BLOCK>) {
+            if !plain(block) {
                 break;
             }
-            i += 8;
+            i += BLOCK;
         }
-        // At most one word, byte by byte, then back to whole words.
-        let stop = (i + 8).min(bytes.len());
+        // At most one block, byte by byte, then back to whole blocks.
+        let stop = (i + BLOCK).min(bytes.len());
         while i < stop {
             let b = bytes.get(i).copied().unwrap_or_default();
             i += 1;

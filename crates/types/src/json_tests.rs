@@ -14,15 +14,15 @@ fn same_as_serde(value: &Value) {
 
 #[test]
 fn every_character_that_needs_escaping_at_every_offset() {
-    // Each special byte at each position of a word, inside runs of plain text of every length
-    // around a word boundary.
+    // Each special byte at each position of a block, inside runs of plain text of every length
+    // around block boundaries.
     let specials: Vec<char> = (0u8..0x20)
         .map(char::from)
         .chain(['"', '\\', '\u{7f}', '/', 'é', '€', '😀', '\u{2028}'])
         .collect();
     for &c in &specials {
-        for before in 0..18 {
-            for after in [0, 1, 7, 8, 9] {
+        for before in 0..70 {
+            for after in [0, 1, 7, 8, 9, 31, 32, 33] {
                 let s = format!("{}{c}{}", "a".repeat(before), "b".repeat(after));
                 same_as_serde(&Value::String(s));
             }
