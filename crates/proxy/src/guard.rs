@@ -52,6 +52,11 @@ impl Actions {
             FindingKind::Secret => self.secret,
         }
     }
+
+    /// Whether any finding is redacted (only then does a scan rewrite what it scans).
+    pub(crate) fn redacts(&self) -> bool {
+        [self.injection, self.pii, self.secret].contains(&Act::Redact)
+    }
 }
 
 /// Detection settings: `[detect]` in `warden.toml`, or `[tools."<name>".detect]` for one tool.

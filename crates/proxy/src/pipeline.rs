@@ -94,11 +94,22 @@ pub(crate) async fn govern(shared: &Arc<Shared>, mut msg: Message, id: Value, me
     }
     // Stage 4: detection on the arguments.
     let settings = shared.detect_settings(tool.as_deref());
-    let mut scanned = request.arguments.clone();
+    // Scanned in place unless findings are redacted: the forwarded copy is then rewritten and
+    // the request keeps the agent's own arguments (for the audit copy).
+    let redacts = settings.arguments.redacts();
+    let mut scanned = if redacts {
+        request.arguments.clone()
+    } else {
+        Value::Null
+    };
     let verdict = {
         let mut state = shared.state();
         let v = guard::apply(
-            &mut scanned,
+            if redacts {
+                &mut scanned
+            } else {
+                &mut request.arguments
+            },
             &settings.arguments,
             settings.injection_threshold,
             &mut state.placeholders,
