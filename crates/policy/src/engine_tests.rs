@@ -250,6 +250,37 @@ when { resource.name == "late" && context.args has url };
 }
 
 #[test]
+fn a_guard_in_a_later_when_clause_does_not_hide_an_earlier_error() {
+    // Clauses are evaluated in order: the first one's type error (a text amount) must still
+    // deny, though the second clause's guard (`path`) is not met.
+    let policies = r#"
+@id("all") permit(principal, action, resource);
+@id("two-clauses") forbid(principal, action == Action::"call_tool", resource)
+when { context.args has amount && context.args.amount > 5 }
+when { context.args has path && context.args.path like "/secret/*" };
+"#;
+    let e = Engine::load(
+        &Source::new("s", STARTER_SCHEMA),
+        &[Source::new("p.cedar", policies)],
+    )
+    .unwrap();
+    assert_eq!(
+        e.evaluate(&call("refund", json!({"amount": "lots"})))
+            .outcome,
+        Outcome::Deny
+    );
+    assert_eq!(
+        e.evaluate(&call("refund", json!({"amount": 1}))).outcome,
+        Outcome::Allow
+    );
+    assert_eq!(
+        e.evaluate(&call("read", json!({"amount": 9, "path": "/secret/a"})))
+            .policies,
+        vec!["two-clauses"]
+    );
+}
+
+#[test]
 fn policy_sees_where_a_call_stands_against_its_limits() {
     let policies = format!(
         "{STARTER_POLICIES}\n@id(\"budget-low\")\n@reason(\"refund budget nearly spent\")\nforbid(principal, action == Action::\"call_tool\", resource)\nwhen {{ resource.name == \"refund\" && context.limits has cost_left && context.limits.cost_left < 100 }};\n"

@@ -145,35 +145,31 @@ fn is(uid: &EntityUid, ty: &EntityTypeName) -> bool {
     uid.type_name() == ty
 }
 
-/// Argument names a policy's `when` conditions test with leading `context.args has <name>`
-/// conjuncts.
+/// Argument names the policy's first condition tests with leading `context.args has <name>`
+/// conjuncts, when that condition is a `when`. Conditions are evaluated in order after the
+/// scope (which cannot fail), so only the first one's guards are safe to prune on: an earlier
+/// clause could raise an error (a text where a number is expected), which must still deny.
 fn required_args(policy: &Policy) -> Vec<String> {
     let Ok(est) = policy.to_json() else {
         return Vec::new();
     };
-    let mut out = Vec::new();
-    for cond in est
+    let first = est
         .get("conditions")
         .and_then(Value::as_array)
+        .and_then(|c| c.first());
+    let Some(body) = first
+        .filter(|c| c.get("kind").and_then(Value::as_str) == Some("when"))
+        .and_then(|c| c.get("body"))
+    else {
+        return Vec::new();
+    };
+    let mut conjuncts = Vec::new();
+    flatten_and(body, &mut conjuncts);
+    conjuncts
         .into_iter()
-        .flatten()
-    {
-        if cond.get("kind").and_then(Value::as_str) != Some("when") {
-            continue;
-        }
-        let Some(body) = cond.get("body") else {
-            continue;
-        };
-        let mut conjuncts = Vec::new();
-        flatten_and(body, &mut conjuncts);
-        for c in conjuncts {
-            match args_has(c) {
-                Some(name) => out.push(name.to_owned()),
-                None => break,
-            }
-        }
-    }
-    out
+        .map_while(args_has)
+        .map(str::to_owned)
+        .collect()
 }
 
 /// The conjuncts of `a && b && c`, left to right.
