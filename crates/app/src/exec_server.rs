@@ -233,8 +233,7 @@ pub async fn serve(settings: ExecSettings) -> std::io::Result<()> {
         let (settings, out) = (settings.clone(), out.clone());
         tasks.spawn(async move {
             if let Some(reply) = handle(&settings, &msg).await {
-                let mut line = serde_json::to_vec(&reply).unwrap_or_default();
-                line.push(b'\n');
+                let line = warden_mcp::message::line(&reply);
                 let mut out = out.lock().await;
                 let _ = out.write_all(&line).await;
                 let _ = out.flush().await;

@@ -124,31 +124,42 @@ pub fn versus(new: &Path, old: &Path) -> Result<()> {
         new.display(),
         old.display()
     );
+    rows(["old", "new", "new - old"], || {
+        Ok((
+            Peer::proxied_by(old, new, &plain)?,
+            Peer::proxied_by(new, new, &plain)?,
+        ))
+    })
+}
+
+/// One row per argument size: the same echo calls through the two peers `start` gives (fresh
+/// ones for each size), in alternating blocks, and the second's p50 and p99 minus the first's.
+fn rows(names: [&str; 3], mut start: impl FnMut() -> Result<(Peer, Peer)>) -> Result<()> {
+    let [a, b, diff] = names;
     println!(
-        "| argument size | old p50 | new p50 | new - old p50 | old p99 | new p99 | new - old p99 | calls each |"
+        "| argument size | {a} p50 | {b} p50 | {diff} p50 | {a} p99 | {b} p99 | {diff} p99 | calls each |"
     );
     println!("|---|---|---|---|---|---|---|---|");
     for size in [1024usize, 64 * 1024] {
-        let mut a = Peer::proxied_by(old, new, &plain)?;
-        let mut b = Peer::proxied_by(new, new, &plain)?;
+        let (mut first, mut second) = start()?;
         let text = "x".repeat(size);
         let mut id = 0u64;
         let mut request = || {
             id += 1;
             json!({"jsonrpc": "2.0", "id": id, "method": "tools/call", "params": {"name": "echo", "arguments": {"text": text}}}).to_string()
         };
-        let (o, n) = compare(&mut a, &mut b, &mut request)?;
-        let count = o.len();
-        let (o, n) = (Samples::new(o), Samples::new(n));
+        let (x, y) = compare(&mut first, &mut second, &mut request)?;
+        let n = x.len();
+        let (x, y) = (Samples::new(x), Samples::new(y));
         println!(
-            "| {} KB | {:.1} µs | {:.1} µs | **{:+.1} µs** | {:.1} µs | {:.1} µs | **{:+.1} µs** | {count} |",
+            "| {} KB | {:.1} µs | {:.1} µs | **{:.1} µs** | {:.1} µs | {:.1} µs | **{:.1} µs** | {n} |",
             size / 1024,
-            o.pct(50.0),
-            n.pct(50.0),
-            n.pct(50.0) - o.pct(50.0),
-            o.pct(99.0),
-            n.pct(99.0),
-            n.pct(99.0) - o.pct(99.0),
+            x.pct(50.0),
+            y.pct(50.0),
+            y.pct(50.0) - x.pct(50.0),
+            x.pct(99.0),
+            y.pct(99.0),
+            y.pct(99.0) - x.pct(99.0),
         );
     }
     println!();
@@ -213,33 +224,10 @@ pub(crate) fn compare(
 
 fn table(warden: &Path, what: &str, config: &Path, cpus: &str) -> Result<()> {
     println!("## tools/call latency: direct vs through `warden mcp` ({what}; CPUs {cpus})\n");
-    println!(
-        "| argument size | direct p50 | warden p50 | added p50 | direct p99 | warden p99 | added p99 | calls each |"
-    );
-    println!("|---|---|---|---|---|---|---|---|");
-    for size in [1024usize, 64 * 1024] {
-        let mut direct = Peer::start(Command::new(warden).arg("demo-server"))?;
-        let mut proxied = Peer::proxied(warden, config)?;
-        let text = "x".repeat(size);
-        let mut id = 0u64;
-        let mut request = || {
-            id += 1;
-            json!({"jsonrpc": "2.0", "id": id, "method": "tools/call", "params": {"name": "echo", "arguments": {"text": text}}}).to_string()
-        };
-        let (d, p) = compare(&mut direct, &mut proxied, &mut request)?;
-        let n = d.len();
-        let (d, p) = (Samples::new(d), Samples::new(p));
-        println!(
-            "| {} KB | {:.1} µs | {:.1} µs | **{:.1} µs** | {:.1} µs | {:.1} µs | **{:.1} µs** | {n} |",
-            size / 1024,
-            d.pct(50.0),
-            p.pct(50.0),
-            p.pct(50.0) - d.pct(50.0),
-            d.pct(99.0),
-            p.pct(99.0),
-            p.pct(99.0) - d.pct(99.0),
-        );
-    }
-    println!();
-    Ok(())
+    rows(["direct", "warden", "added"], || {
+        Ok((
+            Peer::start(Command::new(warden).arg("demo-server"))?,
+            Peer::proxied(warden, config)?,
+        ))
+    })
 }

@@ -98,8 +98,7 @@ pub async fn serve(service: Service) -> std::io::Result<()> {
         let (service, out) = (service.clone(), out.clone());
         tasks.spawn(async move {
             if let Some(reply) = handle(&service, &msg).await {
-                let mut line = serde_json::to_vec(&reply).unwrap_or_default();
-                line.push(b'\n');
+                let line = warden_mcp::message::line(&reply);
                 let mut out = out.lock().await;
                 let _ = out.write_all(&line).await;
                 let _ = out.flush().await;

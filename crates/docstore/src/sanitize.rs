@@ -345,19 +345,23 @@ fn parse_tag(full: &str, start: usize) -> Option<Tag<'_>> {
         i += 1;
     }
     let name = lower.get(name_start..i)?;
+    // Cut off by the length cap (the end of the text is not a tag): unreadable, so hidden.
+    let unreadable = || {
+        truncated.then_some(Tag {
+            name,
+            closing,
+            self_closing: false,
+            hidden: true,
+            end: cut,
+        })
+    };
     let mut hidden = false;
     let mut self_closing = false;
     loop {
         let Some(&b) = bytes.get(i) else {
             // Out of bytes: the end of the text (not a tag), or the length cap (an unreadable
             // tag, hidden).
-            return truncated.then_some(Tag {
-                name,
-                closing,
-                self_closing: false,
-                hidden: true,
-                end: cut,
-            });
+            return unreadable();
         };
         match b {
             b'>' => break,
@@ -387,13 +391,7 @@ fn parse_tag(full: &str, start: usize) -> Option<Tag<'_>> {
                     }
                     let Some((v, next)) = attr_value(lower, i) else {
                         // An unclosed quote up to the cap: unreadable, hidden.
-                        return truncated.then_some(Tag {
-                            name,
-                            closing,
-                            self_closing: false,
-                            hidden: true,
-                            end: cut,
-                        });
+                        return unreadable();
                     };
                     value = v;
                     i = next;

@@ -5,9 +5,14 @@ use super::*;
 use crate::{STARTER_POLICIES, STARTER_SCHEMA};
 
 fn engine() -> Engine {
+    engine_with(STARTER_POLICIES)
+}
+
+/// `policies` against the starter schema.
+fn engine_with(policies: &str) -> Engine {
     Engine::load(
         &Source::new("warden.cedarschema", STARTER_SCHEMA),
-        &[Source::new("policies.cedar", STARTER_POLICIES)],
+        &[Source::new("policies.cedar", policies)],
     )
     .unwrap()
 }
@@ -210,11 +215,7 @@ when { context.args has path && context.args.path like "/secret/*" };
 @id("late-guard") forbid(principal, action == Action::"call_tool", resource)
 when { resource.name == "late" && context.args has url };
 "#;
-    let e = Engine::load(
-        &Source::new("s", STARTER_SCHEMA),
-        &[Source::new("p.cedar", policies)],
-    )
-    .unwrap();
+    let e = engine_with(policies);
     assert_eq!(
         e.evaluate(&call("read", json!({"path": "/secret/x"})))
             .policies,
@@ -259,11 +260,7 @@ fn a_guard_in_a_later_when_clause_does_not_hide_an_earlier_error() {
 when { context.args has amount && context.args.amount > 5 }
 when { context.args has path && context.args.path like "/secret/*" };
 "#;
-    let e = Engine::load(
-        &Source::new("s", STARTER_SCHEMA),
-        &[Source::new("p.cedar", policies)],
-    )
-    .unwrap();
+    let e = engine_with(policies);
     assert_eq!(
         e.evaluate(&call("refund", json!({"amount": "lots"})))
             .outcome,
@@ -285,11 +282,7 @@ fn policy_sees_where_a_call_stands_against_its_limits() {
     let policies = format!(
         "{STARTER_POLICIES}\n@id(\"budget-low\")\n@reason(\"refund budget nearly spent\")\nforbid(principal, action == Action::\"call_tool\", resource)\nwhen {{ resource.name == \"refund\" && context.limits has cost_left && context.limits.cost_left < 100 }};\n"
     );
-    let e = Engine::load(
-        &Source::new("warden.cedarschema", STARTER_SCHEMA),
-        &[Source::new("policies.cedar", &policies)],
-    )
-    .unwrap();
+    let e = engine_with(&policies);
     assert!(e.reads_limits());
     assert!(!engine().reads_limits(), "the starter policies do not");
     let mut req = call("refund", json!({"amount": 30, "order_id": "A1"}));

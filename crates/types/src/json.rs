@@ -32,13 +32,8 @@ impl Sink for Count {
 /// `value` as compact JSON (what `serde_json::to_vec` returns).
 pub fn to_vec(value: &Value) -> Vec<u8> {
     let mut out = Vec::new();
-    write(&mut out, value);
+    emit(&mut out, value);
     out
-}
-
-/// Appends `value` as compact JSON to `out`.
-pub fn write(out: &mut Vec<u8>, value: &Value) {
-    emit(out, value);
 }
 
 /// The length of `value` as compact JSON, without writing it.
