@@ -26,6 +26,19 @@ const MAX_BATCH: usize = 4096;
 /// How often the background thread commits detached events and checkpoints the WAL.
 const TICK: Duration = Duration::from_millis(250);
 
+/// Bytes the WAL file is cut back to when it starts over after a burst.
+const WAL_SIZE_LIMIT: i64 = 64 << 20;
+
+/// WAL frames (of one page each) past which a checkpoint holds commits back for a moment so
+/// that the WAL starts over; see [`Inner::checkpoint`]. 4,096 frames of 4 KiB pages: 16 MiB.
+const WAL_RESTART_FRAMES: i64 = 4096;
+
+/// Most checkpoint passes that catch up with new commits before commits are held back.
+const CATCH_UP_PASSES: usize = 4;
+
+/// New frames few enough to copy with commits held back.
+const HELD_FRAMES: i64 = 256;
+
 /// How far an acknowledged record is guaranteed to survive.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize, serde::Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -86,7 +99,8 @@ impl Log {
         };
         // Checkpoints fsync; the background thread runs them so commits never wait for one.
         conn.execute_batch(&format!(
-            "PRAGMA journal_mode=WAL; PRAGMA synchronous={sync}; PRAGMA wal_autocheckpoint=0;"
+            "PRAGMA journal_mode=WAL; PRAGMA synchronous={sync}; PRAGMA wal_autocheckpoint=0; \
+             PRAGMA journal_size_limit={WAL_SIZE_LIMIT};"
         ))
         .map_err(sqlite(path))?;
         conn.busy_timeout(Duration::from_secs(10))
@@ -235,14 +249,60 @@ fn ticker(inner: &std::sync::Weak<Inner>, stop: &std::sync::mpsc::Receiver<()>) 
             stop.recv_timeout(TICK),
             Err(std::sync::mpsc::RecvTimeoutError::Timeout)
         );
-        if let Some(inner) = inner.upgrade() {
+        let live = inner.upgrade();
+        if let Some(inner) = &live {
             inner.drain();
         }
-        let mode = if stopping { "TRUNCATE" } else { "PASSIVE" };
-        let _ = conn.query_row(&format!("PRAGMA wal_checkpoint({mode})"), [], |_| Ok(()));
-        if stopping || inner.strong_count() == 0 {
+        match live {
+            Some(inner) if !stopping => inner.checkpoint(&conn),
+            _ => {
+                let _ = checkpoint(&conn, "TRUNCATE");
+                return;
+            }
+        }
+    }
+}
+
+/// `PRAGMA wal_checkpoint(mode)`: the WAL's frames and how many of them are now in the
+/// database file.
+fn checkpoint(conn: &Connection, mode: &str) -> rusqlite::Result<(i64, i64)> {
+    conn.query_row(&format!("PRAGMA wal_checkpoint({mode})"), [], |row| {
+        Ok((row.get(1)?, row.get(2)?))
+    })
+}
+
+impl Inner {
+    /// Copies the WAL into the database file without stopping commits, then, once the WAL has
+    /// grown past [`WAL_RESTART_FRAMES`], copies what was committed meanwhile with commits held
+    /// back (they queue and are committed right after), so that the next commit starts the WAL
+    /// over from its beginning. Without that last step a steady stream of commits always
+    /// leaves a few frames behind, the WAL is never restarted and grows without bound (every
+    /// commit then also extends the file). Passes without holding commits back go first while
+    /// they still find many new frames, so the held step is short.
+    fn checkpoint(&self, on: &Connection) {
+        // The frame counts are those of the WAL as the checkpoint found it: both are equal
+        // even when commits added frames meanwhile, so the size alone decides.
+        let Ok((mut frames, _)) = checkpoint(on, "PASSIVE") else {
+            return;
+        };
+        if frames <= WAL_RESTART_FRAMES {
             return;
         }
+        for _ in 0..CATCH_UP_PASSES {
+            let Ok((now, _)) = checkpoint(on, "PASSIVE") else {
+                return;
+            };
+            let added = now - frames;
+            frames = now;
+            if added <= HELD_FRAMES {
+                break;
+            }
+        }
+        {
+            let _held = lock(&self.conn);
+            let _ = checkpoint(on, "PASSIVE");
+        }
+        self.drain();
     }
 }
 

@@ -142,3 +142,54 @@ fn updates_are_refused_by_the_store() {
         .unwrap_err();
     assert!(err.to_string().contains("append-only"));
 }
+
+/// Frames in the WAL as a fresh connection finds it (a passive checkpoint reports them).
+fn wal_frames(path: &Path) -> i64 {
+    let conn = Connection::open(path).unwrap();
+    checkpoint(&conn, "PASSIVE").unwrap().0
+}
+
+#[test]
+fn the_wal_starts_over_under_a_steady_stream_of_commits() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("audit.db");
+    let log = Log::open(&path, Durability::ProcessCrash).unwrap();
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let writer = {
+        let (log, stop) = (log.clone(), stop.clone());
+        std::thread::spawn(move || {
+            let mut n = 0;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                n += 1;
+                let body = json!({ "n": n, "payload": "x".repeat(16 * 1024) });
+                log.append_blocking(AuditEvent::new(AuditKind::Decision, body))
+                    .unwrap();
+            }
+            n
+        })
+    };
+    // Commits never pause, so without the held step no commit would find the WAL fully
+    // copied and it would only grow.
+    let deadline = std::time::Instant::now() + Duration::from_secs(120);
+    while wal_frames(&path) <= 2 * WAL_RESTART_FRAMES {
+        assert!(std::time::Instant::now() < deadline, "the writer stalled");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let checkpointer = Connection::open(&path).unwrap();
+    let mut smallest = i64::MAX;
+    for _ in 0..3 {
+        log.inner.checkpoint(&checkpointer);
+        std::thread::sleep(Duration::from_millis(20));
+        smallest = smallest.min(wal_frames(&path));
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let written = writer.join().unwrap();
+    assert!(
+        smallest < WAL_RESTART_FRAMES,
+        "the WAL never started over: {smallest} frames after checkpoints"
+    );
+    log.close();
+    let report = verify(&path, None).unwrap();
+    assert!(report.ok(), "{report:?}");
+    assert_eq!(report.records, written);
+}
