@@ -2,7 +2,7 @@
 
 use std::time::Instant;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use serde_json::json;
 use warden_policy::{Engine, Source};
 use warden_types::{Action, Principal, Request, Resource, SessionFacts, ToolFacts};
@@ -14,7 +14,10 @@ const ITERATIONS: usize = 100_000;
 /// 100 policies in the shapes users write: per-tool permits with argument conditions, label
 /// rules, forbids with reasons, approval thresholds.
 /// `starter` is how many policies the starter set holds; the generated ones make up the rest.
-fn hundred(starter: usize) -> String {
+/// With `prunable`, the path forbids start with guards the engine prunes on
+/// (`has path && path like "..."`); without, each tests two patterns with `||`, which no guard
+/// rules out, so every one of them is evaluated for a call with a `path`.
+fn hundred(starter: usize, prunable: bool) -> String {
     let mut out = String::from(warden_policy::STARTER_POLICIES);
     let mut n = starter;
     let mut i = 0;
@@ -26,8 +29,11 @@ fn hundred(starter: usize) -> String {
             1 => format!(
                 "@id(\"p{i}\")\npermit(principal, action == Action::\"call_tool\", resource in Server::\"svc{i}\")\nwhen {{ resource.labels.contains(\"team{i}\") && principal has team && principal.team == \"t{i}\" }};\n"
             ),
-            2 => format!(
+            2 if prunable => format!(
                 "@id(\"p{i}\")\n@reason(\"blocked path {i}\")\nforbid(principal, action == Action::\"call_tool\", resource)\nwhen {{ context.args has path && context.args.path like \"/secret{i}/*\" }};\n"
+            ),
+            2 => format!(
+                "@id(\"p{i}\")\n@reason(\"blocked path {i}\")\nforbid(principal, action == Action::\"call_tool\", resource)\nwhen {{ context.args has path && (context.args.path like \"/secret{i}/*\" || context.args.path like \"/private{i}/*\") }};\n"
             ),
             _ => format!(
                 "@id(\"p{i}\")\n@approval(\"ops\")\npermit(principal, action == Action::\"call_tool\", resource == Tool::\"svc{i}/deploy\")\nwhen {{ context.time.hour >= 0 }};\n"
@@ -64,12 +70,21 @@ pub fn run() -> Result<()> {
     )?
     .policies()
     .count();
-    let big = Engine::load(&schema, &[Source::new("hundred.cedar", hundred(starter))])?;
-    anyhow::ensure!(
-        big.policies().count() == 100,
-        "expected 100 policies, got {}",
-        big.policies().count()
-    );
+    let big = Engine::load(
+        &schema,
+        &[Source::new("hundred.cedar", hundred(starter, true))],
+    )?;
+    let unpruned = Engine::load(
+        &schema,
+        &[Source::new("hundred.cedar", hundred(starter, false))],
+    )?;
+    for set in [&big, &unpruned] {
+        anyhow::ensure!(
+            set.policies().count() == 100,
+            "expected 100 policies, got {}",
+            set.policies().count()
+        );
+    }
     let one = Engine::load(
         &schema,
         &[Source::new(
@@ -105,35 +120,59 @@ pub fn run() -> Result<()> {
         },
         time_unix: 1_790_000_000,
     };
-    // Worst case of this set: a `path` argument makes all 24 unscoped `path` forbids apply.
-    let mut worst = request.clone();
-    if let Some(args) = worst.arguments.as_object_mut() {
-        args.insert("path".into(), json!("/orders/A-1001"));
-    }
-    let s1 = measure(&one, &request);
-    let s100 = measure(&big, &request);
-    let sworst = measure(&big, &worst);
+    // A `path` argument brings in the 24 unscoped `path` forbids: pruned by their guards when
+    // no pattern matches, one of them left (and denying) when one does; in the second set no
+    // guard rules them out, so all 24 are evaluated: the set's worst case.
+    let with_path = |path: &str| {
+        let mut r = request.clone();
+        if let Some(args) = r.arguments.as_object_mut() {
+            args.insert("path".into(), json!(path));
+        }
+        r
+    };
+    let (no_match, one_match) = (with_path("/orders/A-1001"), with_path("/secret2/key"));
+    let cases = [
+        ("1 policy (baseline)", &one, &request),
+        (
+            "100 policies, refund `{order_id, amount, reason}`",
+            &big,
+            &request,
+        ),
+        (
+            "100 policies, refund with a `path` no rule matches",
+            &big,
+            &no_match,
+        ),
+        (
+            "100 policies, refund with a `path` one rule denies",
+            &big,
+            &one_match,
+        ),
+        (
+            "100 policies whose path rules no guard prunes, refund with a `path` (worst case)",
+            &unpruned,
+            &no_match,
+        ),
+    ];
     println!("## Policy decision time (one `evaluate` of a refund call)\n");
-    println!("| policy set | policies evaluated | p50 | p99 | decisions |");
+    println!("| policy set and call | policies evaluated | p50 | p99 | decisions |");
     println!("|---|---|---|---|---|");
-    let row = |name: &str, n: usize, s: &Samples| {
+    let mut samples = Vec::new();
+    for (name, engine, req) in cases {
+        let s = measure(engine, req);
+        let n = engine
+            .policies_evaluated(req)
+            .context("the request cannot be evaluated")?;
         println!(
             "| {name} | {n} | {:.1} µs | **{:.1} µs** | {ITERATIONS} |",
             s.pct(50.0),
             s.pct(99.0)
         );
+        samples.push(s);
+    }
+    let [s1, s100, ..] = samples.as_slice() else {
+        anyhow::bail!("no samples");
     };
-    row("1 policy (baseline)", 1, &s1);
-    row(
-        "100 policies, refund `{order_id, amount, reason}`",
-        4,
-        &s100,
-    );
-    row(
-        "100 policies, worst case: a `path` argument too",
-        28,
-        &sworst,
-    );
     println!(
         "| ratio 100 policies / baseline | | {:.2}× | {:.2}× | |\n",
         s100.pct(50.0) / s1.pct(50.0),

@@ -13,7 +13,7 @@ use warden_types::{Action, Decision, Outcome, Principal, Request, Resource};
 
 use crate::convert::{record, to_cedar};
 use crate::listing::relax;
-use crate::slice::{Scope, Slicer};
+use crate::slice::{Scope, Slice, Slicer};
 use crate::{Error, Result, Source};
 
 /// What Warden knows about one loaded policy.
@@ -189,6 +189,14 @@ impl Engine {
     /// Decides one request. Never errors: evaluation problems deny (fail closed).
     pub fn evaluate(&self, request: &Request) -> Decision {
         self.decide(request, false)
+    }
+
+    /// How many policies deciding `request` evaluates: those whose scope matches the call and
+    /// whose leading argument guards do not rule them out (see `slice.rs`). For diagnostics
+    /// and benchmarks; `None` when the request cannot be evaluated.
+    pub fn policies_evaluated(&self, request: &Request) -> Option<usize> {
+        let (slice, _) = self.slice(request, &self.slicer, false).ok()?;
+        Some(slice.policies.policies().count())
     }
 
     /// Whether a listing (`tools/list`, `resources/list`, `prompts/list`) should show the
@@ -385,21 +393,27 @@ impl Engine {
         slicer: &Slicer,
         listing: bool,
     ) -> std::result::Result<cedar_policy::Response, String> {
+        let (slice, (principal, action, resource)) = self.slice(request, slicer, listing)?;
+        let context = build_context(request, !listing)?;
+        let cedar_request = cedar_policy::Request::new(principal, action, resource, context, None)
+            .map_err(|e| e.to_string())?;
+        Ok(self
+            .authorizer
+            .is_authorized(&cedar_request, &slice.policies, slice.entities()))
+    }
+
+    /// The slice of policies and entities `request` is evaluated against, and its uids.
+    fn slice(
+        &self,
+        request: &Request,
+        slicer: &Slicer,
+        listing: bool,
+    ) -> std::result::Result<(Slice, (EntityUid, EntityUid, EntityUid)), String> {
         let principal = uid("Agent", &request.principal.id)?;
         let action = uid("Action", request.action.as_str())?;
         let (resource, parents) = resource_uid(&request.resource)?;
-        let mut present: Vec<&str> = match &request.arguments {
-            Value::Object(map) if !listing => map
-                .iter()
-                .filter(|(_, v)| !v.is_null())
-                .map(|(k, _)| k.as_str())
-                .collect(),
-            _ => Vec::new(),
-        };
-        present.sort_unstable();
         let key = format!(
-            "{}\u{1f}{}\u{1f}{}\u{1f}{}",
-            serde_json::to_string(&present).map_err(|e| e.to_string())?,
+            "{}\u{1f}{}\u{1f}{}",
             request.action.as_str(),
             serde_json::to_string(&request.principal).map_err(|e| e.to_string())?,
             serde_json::to_string(&request.resource).map_err(|e| e.to_string())?,
@@ -410,19 +424,18 @@ impl Engine {
             resource: &resource,
             resource_parents: &parents,
         };
-        let args = (!listing).then_some(present.as_slice());
+        // Guards are evaluated on the arguments only where the context carries them.
+        let args = match &request.arguments {
+            Value::Object(map) if !listing && request.action != Action::ReadResource => Some(map),
+            _ => None,
+        };
         let slice = slicer.get(&key, &scope, args, || {
             let (_, mut entities) = resource_entities(&request.resource)?;
             entities.push(agent_entity(&request.principal)?);
             entities.extend(self.action_entities.iter().cloned());
             Entities::from_entities(entities, None).map_err(|e| e.to_string())
         })?;
-        let context = build_context(request, !listing)?;
-        let cedar_request = cedar_policy::Request::new(principal, action, resource, context, None)
-            .map_err(|e| e.to_string())?;
-        Ok(self
-            .authorizer
-            .is_authorized(&cedar_request, &slice.policies, &slice.entities))
+        Ok((slice, (principal, action, resource)))
     }
 }
 

@@ -358,3 +358,63 @@ fn a_hold_never_overrides_a_forbid_or_opens_a_closed_tool() {
     assert_eq!(d.outcome, Outcome::Deny);
     assert!(d.policies.contains(&"flow-none-after-injection".to_owned()));
 }
+
+#[test]
+fn pruning_on_argument_guards_never_changes_a_decision() {
+    // The same policies with `true &&` in front of each first clause are never pruned
+    // (their first conjunct is no guard): both engines must decide every call alike.
+    let policies = r#"
+@id("all") permit(principal, action, resource);
+@id("s1") forbid(principal, action == Action::"call_tool", resource)
+when { context.args has path && context.args.path like "/secret1/*" };
+@id("s2") forbid(principal, action == Action::"call_tool", resource)
+when { context.args has path && context.args.path like "/secret2/*" };
+@id("env") forbid(principal, action == Action::"call_tool", resource)
+when { context.args has path && context.args.path like "*.env" };
+@id("sized") forbid(principal, action == Action::"call_tool", resource)
+when { context.args has path && context.args.path like "/tmp/*" && context.args has amount && context.args.amount > 5 };
+@id("mid") forbid(principal, action == Action::"call_tool", resource)
+when { context.args has path && context.args.path like "*/x*y/*" };
+"#;
+    let unguarded = policies.replace("when { context", "when { true && context");
+    let (e, reference) = (engine_with(policies), engine_with(&unguarded));
+    let paths = [
+        None,
+        Some(json!(null)),
+        Some(json!(7)),
+        Some(json!(["/secret1/a"])),
+        Some(json!("/secret1/a")),
+        Some(json!("/secret1")),
+        Some(json!("/secret2/b")),
+        Some(json!("/secret10/b")),
+        Some(json!("prod.env")),
+        Some(json!("/tmp/a")),
+        Some(json!("/a/x1y/b")),
+        Some(json!("/a/xy")),
+        Some(json!("é/secret1/a")),
+        Some(json!("/orders/A-1")),
+    ];
+    let sizes = [None, Some(json!(1)), Some(json!(9)), Some(json!("big"))];
+    let mut calls = 0;
+    for path in &paths {
+        for size in &sizes {
+            let mut args = serde_json::Map::new();
+            if let Some(p) = path {
+                args.insert("path".into(), p.clone());
+            }
+            if let Some(s) = size {
+                args.insert("amount".into(), s.clone());
+            }
+            let req = call("read", serde_json::Value::Object(args));
+            let (got, want) = (e.evaluate(&req), reference.evaluate(&req));
+            assert_eq!(
+                (got.outcome, &got.policies),
+                (want.outcome, &want.policies),
+                "{:?}",
+                req.arguments
+            );
+            calls += 1;
+        }
+    }
+    assert_eq!(calls, 56);
+}

@@ -11,7 +11,7 @@ use cedar_policy::{
     ActionConstraint, Entities, EntityTypeName, EntityUid, Policy, PolicySet, PrincipalConstraint,
     ResourceConstraint,
 };
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 /// Most cached slices before the cache starts over.
 const MAX_CACHED: usize = 10_000;
@@ -24,19 +24,50 @@ pub(crate) struct Scope<'a> {
     pub resource_parents: &'a [EntityUid],
 }
 
-/// What a cached slice holds.
+/// The policies a decision evaluates, and the entities it is evaluated against.
 #[derive(Debug)]
 pub(crate) struct Slice {
-    pub policies: PolicySet,
-    pub entities: Entities,
+    pub policies: Arc<PolicySet>,
+    scoped: Arc<Scoped>,
+}
+
+impl Slice {
+    pub fn entities(&self) -> &Entities {
+        &self.scoped.entities
+    }
+}
+
+/// What is cached per scope: the policies whose scope matches, with their argument guards,
+/// the entities, and the policy sets already built for each combination of guards passed.
+#[derive(Debug)]
+struct Scoped {
+    members: Vec<(Policy, Arc<[Guard]>)>,
+    entities: Entities,
+    sets: RwLock<HashMap<Vec<u64>, Arc<PolicySet>>>,
+}
+
+/// A leading conjunct of a policy's first `when` clause that tests one argument.
+#[derive(Debug, Clone, PartialEq)]
+enum Guard {
+    /// `context.args has <name>`.
+    Has(String),
+    /// `context.args.<name> like <pattern>`.
+    Like(String, Vec<Piece>),
+}
+
+/// A piece of a `like` pattern.
+#[derive(Debug, Clone, PartialEq)]
+enum Piece {
+    Literal(String),
+    Wildcard,
 }
 
 /// Policies by scope, and the cache of slices.
 #[derive(Debug)]
 pub(crate) struct Slicer {
-    policies: Vec<(Policy, Vec<String>)>,
+    policies: Vec<(Policy, Arc<[Guard]>)>,
     action_ancestors: HashMap<EntityUid, HashSet<EntityUid>>,
-    cache: RwLock<HashMap<String, Arc<Slice>>>,
+    cache: RwLock<HashMap<String, Arc<Scoped>>>,
 }
 
 impl Slicer {
@@ -52,7 +83,7 @@ impl Slicer {
         }
         let policies = set
             .policies()
-            .map(|p| (p.clone(), required_args(p)))
+            .map(|p| (p.clone(), Arc::from(guards(p))))
             .collect();
         Self {
             policies,
@@ -61,51 +92,80 @@ impl Slicer {
         }
     }
 
-    /// The cached slice for `key`, building it with `entities` on a miss.
+    /// The slice for `key` (which names the principal, action and resource), building and
+    /// caching it with `entities` on a miss.
     ///
-    /// `args` are the names of the request's non-null arguments (`None` when arguments do not
-    /// matter, for listings): a policy whose `when` starts with `context.args has x && ...`
-    /// cannot apply without `x`, so it is left out of the slice. Only leading guards count,
-    /// because a conjunct before them could raise an error, which must still deny.
+    /// `args` are the call's arguments as the context carries them (`None` when the context
+    /// has none, or for listings, where arguments do not matter): a policy whose first `when`
+    /// clause starts with guards such as `context.args has x && context.args.x like "/etc/*"`
+    /// cannot apply when one of them is false, so it is left out. Only leading guards that
+    /// cannot raise an error count (a `like` on an argument that is missing or not a string
+    /// raises one, which must still deny), and only in the first clause: clauses are
+    /// evaluated in order, and an earlier clause's error must still deny.
     pub fn get(
         &self,
         key: &str,
         scope: &Scope<'_>,
-        args: Option<&[&str]>,
+        args: Option<&Map<String, Value>>,
         entities: impl FnOnce() -> Result<Entities, String>,
-    ) -> Result<Arc<Slice>, String> {
-        if let Some(hit) = self
-            .cache
-            .read()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .get(key)
-        {
+    ) -> Result<Slice, String> {
+        let scoped = self.scoped(key, scope, entities)?;
+        let mut passed = vec![0u64; scoped.members.len().div_ceil(64)];
+        for (i, (_, guards)) in scoped.members.iter().enumerate() {
+            if args.is_none_or(|args| may_apply(guards, args))
+                && let Some(word) = passed.get_mut(i / 64)
+            {
+                *word |= 1 << (i % 64);
+            }
+        }
+        let hit = read(&scoped.sets).get(&passed).cloned();
+        let policies = match hit {
+            Some(set) => set,
+            None => {
+                let mut set = PolicySet::new();
+                for (i, (policy, _)) in scoped.members.iter().enumerate() {
+                    if passed.get(i / 64).is_some_and(|w| w & (1 << (i % 64)) != 0) {
+                        set.add(policy.clone()).map_err(|e| e.to_string())?;
+                    }
+                }
+                let set = Arc::new(set);
+                let mut sets = write(&scoped.sets);
+                if sets.len() >= MAX_CACHED {
+                    sets.clear();
+                }
+                sets.insert(passed, set.clone());
+                set
+            }
+        };
+        Ok(Slice { policies, scoped })
+    }
+
+    fn scoped(
+        &self,
+        key: &str,
+        scope: &Scope<'_>,
+        entities: impl FnOnce() -> Result<Entities, String>,
+    ) -> Result<Arc<Scoped>, String> {
+        if let Some(hit) = read(&self.cache).get(key) {
             return Ok(hit.clone());
         }
-        let mut policies = PolicySet::new();
-        let guarded_out = |required: &[String]| {
-            args.is_some_and(|present| required.iter().any(|r| !present.contains(&r.as_str())))
-        };
-        for (policy, _) in self
+        let members = self
             .policies
             .iter()
-            .filter(|(p, required)| self.applies(p, scope) && !guarded_out(required))
-        {
-            policies.add(policy.clone()).map_err(|e| e.to_string())?;
-        }
-        let slice = Arc::new(Slice {
-            policies,
+            .filter(|(p, _)| self.applies(p, scope))
+            .cloned()
+            .collect();
+        let scoped = Arc::new(Scoped {
+            members,
             entities: entities()?,
+            sets: RwLock::new(HashMap::new()),
         });
-        let mut cache = self
-            .cache
-            .write()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut cache = write(&self.cache);
         if cache.len() >= MAX_CACHED {
             cache.clear();
         }
-        cache.insert(key.to_owned(), slice.clone());
-        Ok(slice)
+        cache.insert(key.to_owned(), scoped.clone());
+        Ok(scoped)
     }
 
     fn applies(&self, policy: &Policy, scope: &Scope<'_>) -> bool {
@@ -145,11 +205,90 @@ fn is(uid: &EntityUid, ty: &EntityTypeName) -> bool {
     uid.type_name() == ty
 }
 
-/// Argument names the policy's first condition tests with leading `context.args has <name>`
-/// conjuncts, when that condition is a `when`. Conditions are evaluated in order after the
-/// scope (which cannot fail), so only the first one's guards are safe to prune on: an earlier
-/// clause could raise an error (a text where a number is expected), which must still deny.
-fn required_args(policy: &Policy) -> Vec<String> {
+fn read<T>(lock: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
+    lock.read()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+fn write<T>(lock: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
+    lock.write()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Whether a policy with these guards can apply to a call with `args`: `false` only when a
+/// guard is certainly false and every guard before it certainly true, none raising an error.
+fn may_apply(guards: &[Guard], args: &Map<String, Value>) -> bool {
+    for guard in guards {
+        match guard {
+            Guard::Has(name) => {
+                // A `null` argument is left out of the context.
+                if args.get(name).is_none_or(Value::is_null) {
+                    return false;
+                }
+            }
+            Guard::Like(name, pattern) => match args.get(name) {
+                Some(Value::String(text)) => {
+                    if !like(text, pattern) {
+                        return false;
+                    }
+                }
+                // Missing or not a string: Cedar raises an error, which must deny.
+                _ => return true,
+            },
+        }
+    }
+    true
+}
+
+/// Cedar's `like`: the whole text matches, `*` standing for any run of characters.
+fn like(text: &str, pattern: &[Piece]) -> bool {
+    let mut pieces = pattern.iter().peekable();
+    let mut rest = text;
+    // Literals before the first wildcard are a prefix.
+    while let Some(Piece::Literal(lit)) = pieces.peek() {
+        match rest.strip_prefix(lit.as_str()) {
+            Some(after) => rest = after,
+            None => return false,
+        }
+        pieces.next();
+    }
+    if pieces.peek().is_none() {
+        return rest.is_empty();
+    }
+    // Between wildcards, each literal at its leftmost place; the literals after the last
+    // wildcard are a suffix.
+    let tail: Vec<&Piece> = pieces.collect();
+    let last_wild = tail
+        .iter()
+        .rposition(|p| **p == Piece::Wildcard)
+        .unwrap_or(0);
+    let (middle, suffix) = tail.split_at(last_wild);
+    let suffix: String = suffix
+        .iter()
+        .filter_map(|p| match p {
+            Piece::Literal(lit) => Some(lit.as_str()),
+            Piece::Wildcard => None,
+        })
+        .collect();
+    let Some(mut body) = rest.strip_suffix(suffix.as_str()) else {
+        return false;
+    };
+    for piece in middle {
+        if let Piece::Literal(lit) = piece {
+            match body.find(lit.as_str()) {
+                Some(at) => body = body.get(at + lit.len()..).unwrap_or_default(),
+                None => return false,
+            }
+        }
+    }
+    true
+}
+
+/// The leading argument guards of the policy's first condition, when that condition is a
+/// `when`. Conditions are evaluated in order after the scope (which cannot fail), so only the
+/// first one's guards are safe to prune on: an earlier clause could raise an error (a text
+/// where a number is expected), which must still deny.
+fn guards(policy: &Policy) -> Vec<Guard> {
     let Ok(est) = policy.to_json() else {
         return Vec::new();
     };
@@ -165,11 +304,7 @@ fn required_args(policy: &Policy) -> Vec<String> {
     };
     let mut conjuncts = Vec::new();
     flatten_and(body, &mut conjuncts);
-    conjuncts
-        .into_iter()
-        .map_while(args_has)
-        .map(str::to_owned)
-        .collect()
+    conjuncts.into_iter().map_while(guard).collect()
 }
 
 /// The conjuncts of `a && b && c`, left to right.
@@ -185,15 +320,47 @@ fn flatten_and<'a>(expr: &'a Value, out: &mut Vec<&'a Value>) {
     }
 }
 
-/// `<name>` if `expr` is `context.args has <name>`.
-fn args_has(expr: &Value) -> Option<&str> {
-    let has = expr.get("has")?;
-    let left = has.get("left")?.get(".")?;
-    let is_args = left.get("left")?.get("Var")?.as_str()? == "context"
-        && left.get("attr")?.as_str()? == "args";
-    if is_args {
-        has.get("attr")?.as_str()
-    } else {
-        None
+/// `expr` as a guard, if it is `context.args has <name>` or `context.args.<name> like <p>`.
+fn guard(expr: &Value) -> Option<Guard> {
+    if let Some(has) = expr.get("has") {
+        is_args(has.get("left")?).then_some(())?;
+        return Some(Guard::Has(has.get("attr")?.as_str()?.to_owned()));
     }
+    let like = expr.get("like")?;
+    let attr = like.get("left")?.get(".")?;
+    is_args(attr.get("left")?).then_some(())?;
+    let name = attr.get("attr")?.as_str()?.to_owned();
+    let pattern = like
+        .get("pattern")?
+        .as_array()?
+        .iter()
+        .map(|piece| match piece {
+            Value::String(w) if w == "Wildcard" => Some(Piece::Wildcard),
+            Value::Object(o) => Some(Piece::Literal(o.get("Literal")?.as_str()?.to_owned())),
+            _ => None,
+        })
+        .try_fold(Vec::new(), |mut pieces: Vec<Piece>, piece| {
+            // Adjacent literals are one literal.
+            match (pieces.last_mut(), piece?) {
+                (Some(Piece::Literal(prev)), Piece::Literal(next)) => prev.push_str(&next),
+                (_, piece) => pieces.push(piece),
+            }
+            Some(pieces)
+        })?;
+    Some(Guard::Like(name, pattern))
 }
+
+/// Whether `expr` is `context.args`.
+fn is_args(expr: &Value) -> bool {
+    expr.get(".").is_some_and(|dot| {
+        dot.get("left")
+            .and_then(|l| l.get("Var"))
+            .and_then(Value::as_str)
+            == Some("context")
+            && dot.get("attr").and_then(Value::as_str) == Some("args")
+    })
+}
+
+#[cfg(test)]
+#[path = "slice_tests.rs"]
+mod tests;

@@ -1,0 +1,108 @@
+use serde_json::json;
+
+use super::*;
+
+fn pieces(pattern: &str) -> Vec<Piece> {
+    let mut out = Vec::new();
+    for (i, lit) in pattern.split('*').enumerate() {
+        if i > 0 {
+            out.push(Piece::Wildcard);
+        }
+        if !lit.is_empty() {
+            out.push(Piece::Literal(lit.to_owned()));
+        }
+    }
+    out
+}
+
+#[test]
+fn like_matches_the_whole_text() {
+    let cases = [
+        ("/secret/*", "/secret/a", true),
+        ("/secret/*", "/secret/", true),
+        ("/secret/*", "/secrets/a", false),
+        ("/secret/*", "x/secret/a", false),
+        ("*.env", "prod.env", true),
+        ("*.env", ".env", true),
+        ("*.env", "prod.env.bak", false),
+        ("a*b*c", "abc", true),
+        ("a*b*c", "aXbYc", true),
+        ("a*b*c", "acb", false),
+        ("a*b*c", "abcb", false),
+        ("a*bc*bc", "abcbc", true),
+        ("ab*ba", "aba", false),
+        ("*", "", true),
+        ("**", "x", true),
+        ("exact", "exact", true),
+        ("exact", "exactly", false),
+        ("é*ü", "éaü", true),
+        ("é*ü", "ü", false),
+    ];
+    for (pattern, text, want) in cases {
+        assert_eq!(
+            like(text, &pieces(pattern)),
+            want,
+            "{text:?} like {pattern:?}"
+        );
+    }
+}
+
+fn slicer(policies: &str) -> Slicer {
+    let set: PolicySet = policies.parse().unwrap();
+    Slicer::new(&set, &Entities::empty())
+}
+
+fn guards_of(policy: &str) -> Vec<Guard> {
+    let s = slicer(policy);
+    s.policies.first().unwrap().1.to_vec()
+}
+
+#[test]
+fn leading_has_and_like_conjuncts_of_the_first_when_are_guards() {
+    assert_eq!(
+        guards_of(
+            r#"forbid(principal, action, resource) when { context.args has path && context.args.path like "/etc/*" && context.args.n > 1 };"#
+        ),
+        vec![
+            Guard::Has("path".into()),
+            Guard::Like("path".into(), pieces("/etc/*"))
+        ]
+    );
+    // A literal star is part of a literal.
+    assert_eq!(
+        guards_of(r#"forbid(principal, action, resource) when { context.args.p like "a\*b*" };"#),
+        vec![Guard::Like(
+            "p".into(),
+            vec![Piece::Literal("a*b".into()), Piece::Wildcard]
+        )]
+    );
+    // Not leading, not the first clause, or an `unless`: no guard.
+    for policy in [
+        r#"forbid(principal, action, resource) when { context.args.n > 1 && context.args has path };"#,
+        r#"forbid(principal, action, resource) when { true } when { context.args has path };"#,
+        r#"forbid(principal, action, resource) unless { context.args has path };"#,
+        r#"forbid(principal, action, resource) when { context.other like "x*" };"#,
+    ] {
+        assert_eq!(guards_of(policy), vec![], "{policy}");
+    }
+}
+
+#[test]
+fn only_a_guard_that_is_certainly_false_prunes() {
+    let guards = [
+        Guard::Has("path".into()),
+        Guard::Like("path".into(), pieces("/etc/*")),
+    ];
+    let args = |v: serde_json::Value| v.as_object().unwrap().clone();
+    assert!(!may_apply(&guards, &args(json!({}))));
+    assert!(!may_apply(&guards, &args(json!({"path": null}))));
+    assert!(!may_apply(&guards, &args(json!({"path": "/home/x"}))));
+    assert!(may_apply(&guards, &args(json!({"path": "/etc/passwd"}))));
+    // Not a string: `like` raises an error, which must deny, so the policy stays.
+    assert!(may_apply(&guards, &args(json!({"path": 7}))));
+    assert!(may_apply(&guards, &args(json!({"path": ["/etc/x"]}))));
+    // Without a `has` first, a missing argument raises an error too.
+    let bare = [Guard::Like("path".into(), pieces("/etc/*"))];
+    assert!(may_apply(&bare, &args(json!({}))));
+    assert!(!may_apply(&bare, &args(json!({"path": "/tmp"}))));
+}
