@@ -38,9 +38,15 @@ pub(crate) fn record(
     map: &serde_json::Map<String, Value>,
     depth: usize,
 ) -> Option<RestrictedExpression> {
-    let fields = map
-        .iter()
-        .filter_map(|(k, v)| convert(v, depth + 1).map(|e| (k.clone(), e)));
+    record_of(map.iter(), depth)
+}
+
+/// [`record`] of some of an object's fields.
+pub(crate) fn record_of<'a>(
+    fields: impl Iterator<Item = (&'a String, &'a Value)>,
+    depth: usize,
+) -> Option<RestrictedExpression> {
+    let fields = fields.filter_map(|(k, v)| convert(v, depth + 1).map(|e| (k.clone(), e)));
     // Duplicate keys are impossible in a JSON object map, so this cannot fail.
     RestrictedExpression::new_record(fields).ok()
 }

@@ -11,7 +11,7 @@ use cedar_policy::{
 use serde_json::Value;
 use warden_types::{Action, Decision, Outcome, Principal, Request, Resource};
 
-use crate::convert::{record, to_cedar};
+use crate::convert::{record, record_of, to_cedar};
 use crate::listing::relax;
 use crate::slice::{Scope, Slice, Slicer};
 use crate::{Error, Result, Source};
@@ -56,6 +56,8 @@ pub struct Engine {
     authorizer: Authorizer,
     /// Whether any policy reads `context.limits` (the standing is computed only then).
     reads_limits: bool,
+    /// The arguments the policies read (`None`: all of them); only those go into the context.
+    args_read: Option<HashSet<String>>,
 }
 
 impl Engine {
@@ -147,6 +149,7 @@ impl Engine {
             p.to_json()
                 .is_ok_and(|json| crate::listing::reads_context_attr(&json, "limits"))
         });
+        let args_read = crate::reads::args_read(&policies);
         let action_entities = actions.iter().cloned().collect();
         Ok(Self {
             schema: schema_value,
@@ -157,6 +160,7 @@ impl Engine {
             info,
             authorizer: Authorizer::new(),
             reads_limits,
+            args_read,
         })
     }
 
@@ -394,7 +398,7 @@ impl Engine {
         listing: bool,
     ) -> std::result::Result<cedar_policy::Response, String> {
         let (slice, (principal, action, resource)) = self.slice(request, slicer, listing)?;
-        let context = build_context(request, !listing)?;
+        let context = build_context(request, !listing, self.args_read.as_ref())?;
         let cedar_request = cedar_policy::Request::new(principal, action, resource, context, None)
             .map_err(|e| e.to_string())?;
         Ok(self
@@ -532,7 +536,12 @@ fn resource_entities(resource: &Resource) -> std::result::Result<(EntityUid, Vec
     ))
 }
 
-fn build_context(request: &Request, with_args: bool) -> std::result::Result<Context, String> {
+/// The request's context; `args_read` limits the arguments to those policies read.
+fn build_context(
+    request: &Request,
+    with_args: bool,
+    args_read: Option<&HashSet<String>>,
+) -> std::result::Result<Context, String> {
     let time = request.time_unix;
     let clock = RestrictedExpression::new_record([
         ("unix".to_owned(), RestrictedExpression::new_long(time)),
@@ -610,7 +619,13 @@ fn build_context(request: &Request, with_args: bool) -> std::result::Result<Cont
     }
     if with_args && request.action != Action::ReadResource {
         let args = match &request.arguments {
-            Value::Object(map) => record(map, 0),
+            Value::Object(map) => match args_read {
+                Some(names) => record_of(
+                    map.iter().filter(|(name, _)| names.contains(name.as_str())),
+                    0,
+                ),
+                None => record(map, 0),
+            },
             Value::Null => record(&serde_json::Map::new(), 0),
             _ => return Err("arguments must be a JSON object".to_owned()),
         };

@@ -15,6 +15,7 @@ mod convert;
 mod engine;
 mod error;
 mod listing;
+mod reads;
 mod slice;
 mod source;
 
