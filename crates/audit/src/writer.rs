@@ -282,21 +282,32 @@ impl Inner {
     fn checkpoint(&self, on: &Connection) {
         // The frame counts are those of the WAL as the checkpoint found it: both are equal
         // even when commits added frames meanwhile, so the size alone decides.
-        let Ok((mut frames, _)) = checkpoint(on, "PASSIVE") else {
+        let Ok((mut frames, copied)) = checkpoint(on, "PASSIVE") else {
             return;
         };
-        if frames <= WAL_RESTART_FRAMES {
+        // Fewer copied than found: a reader still uses older frames, so the WAL cannot start
+        // over yet and holding commits back would not help.
+        if frames <= WAL_RESTART_FRAMES || copied < frames {
             return;
         }
+        let mut added = i64::MAX;
         for _ in 0..CATCH_UP_PASSES {
-            let Ok((now, _)) = checkpoint(on, "PASSIVE") else {
+            let Ok((now, copied)) = checkpoint(on, "PASSIVE") else {
                 return;
             };
-            let added = now - frames;
+            if copied < now {
+                return;
+            }
+            added = now - frames;
             frames = now;
             if added <= HELD_FRAMES {
                 break;
             }
+        }
+        // Commits outpace the checkpoint (or another process writes too): try again next tick
+        // rather than hold commits back for long.
+        if added > HELD_FRAMES {
+            return;
         }
         {
             let _held = lock(&self.conn);

@@ -75,6 +75,9 @@ pub(crate) fn decimal_text(text: &str) -> Option<String> {
     if frac.len() > 4 || int.trim_start_matches('-').len() > 15 {
         return None;
     }
+    // Cedar holds a decimal as an i64 count of ten-thousandths.
+    let digits = format!("{int}{frac:0<4}");
+    digits.parse::<i64>().ok()?;
     Some(format!("{int}.{frac}"))
 }
 

@@ -32,15 +32,33 @@ fn visit(value: &Value, names: &mut HashSet<String>) -> bool {
                 if let Some(access) = map.get(op)
                     && let Some(left) = access.get("left")
                 {
-                    let attr = access.get("attr").and_then(Value::as_str);
+                    // `e has a.b.c` is one node whose `attr` is the path `["a", "b", "c"]`.
+                    let path: Vec<&str> = match access.get("attr") {
+                        Some(Value::String(a)) => vec![a.as_str()],
+                        Some(Value::Array(parts)) => {
+                            match parts.iter().map(Value::as_str).collect::<Option<Vec<_>>>() {
+                                Some(path) => path,
+                                None => return false,
+                            }
+                        }
+                        _ => return false,
+                    };
                     if is_var_context(left) {
-                        // `context.<attr>` or `context has <attr>`: `context.args` itself is
-                        // only allowed as the left of a further access, handled below.
-                        return attr != Some("args") || op == "has";
+                        // `context.<attr>` or `context has <attr>...`: `context.args` itself is
+                        // only allowed as the left of a further access (handled below) or in
+                        // `context has args.<name>...`, which reads `<name>`.
+                        return match path.as_slice() {
+                            ["args"] => op == "has",
+                            ["args", name, ..] => {
+                                names.insert((*name).to_owned());
+                                true
+                            }
+                            _ => true,
+                        };
                     }
                     if is_args(left) {
-                        if let Some(attr) = attr {
-                            names.insert(attr.to_owned());
+                        if let Some(name) = path.first() {
+                            names.insert((*name).to_owned());
                         }
                         return true;
                     }
@@ -87,6 +105,14 @@ mod tests {
                    permit(principal, action, resource) when { context has limits };"#
             ),
             Some(vec!["amount".into(), "path".into()])
+        );
+        // `has` with a path is one node: its first name is the argument read.
+        assert_eq!(
+            read(
+                r#"forbid(principal, action, resource) when { context.args has options.force };
+                   forbid(principal, action, resource) when { context has args.mode.x };"#
+            ),
+            Some(vec!["mode".into(), "options".into()])
         );
         assert_eq!(read("permit(principal, action, resource);"), Some(vec![]));
     }

@@ -38,12 +38,12 @@ impl Slice {
 }
 
 /// What is cached per scope: the policies whose scope matches, with their argument guards,
-/// the entities, and the policy sets already built for each combination of guards passed.
+/// and the entities. `id` keys the policy sets built for it in [`Slicer::sets`].
 #[derive(Debug)]
 struct Scoped {
+    id: u64,
     members: Vec<(Policy, Arc<[Guard]>)>,
     entities: Entities,
-    sets: RwLock<HashMap<Vec<u64>, Arc<PolicySet>>>,
 }
 
 /// A leading conjunct of a policy's first `when` clause that tests one argument.
@@ -68,6 +68,9 @@ pub(crate) struct Slicer {
     policies: Vec<(Policy, Arc<[Guard]>)>,
     action_ancestors: HashMap<EntityUid, HashSet<EntityUid>>,
     cache: RwLock<HashMap<String, Arc<Scoped>>>,
+    /// Policy sets by scope and the guards passed (a bit per member), bounded as a whole.
+    sets: RwLock<HashMap<(u64, Vec<u64>), Arc<PolicySet>>>,
+    next_id: std::sync::atomic::AtomicU64,
 }
 
 impl Slicer {
@@ -89,6 +92,8 @@ impl Slicer {
             policies,
             action_ancestors,
             cache: RwLock::new(HashMap::new()),
+            sets: RwLock::new(HashMap::new()),
+            next_id: std::sync::atomic::AtomicU64::new(0),
         }
     }
 
@@ -118,22 +123,23 @@ impl Slicer {
                 *word |= 1 << (i % 64);
             }
         }
-        let hit = read(&scoped.sets).get(&passed).cloned();
+        let key = (scoped.id, passed);
+        let hit = read(&self.sets).get(&key).cloned();
         let policies = match hit {
             Some(set) => set,
             None => {
                 let mut set = PolicySet::new();
                 for (i, (policy, _)) in scoped.members.iter().enumerate() {
-                    if passed.get(i / 64).is_some_and(|w| w & (1 << (i % 64)) != 0) {
+                    if key.1.get(i / 64).is_some_and(|w| w & (1 << (i % 64)) != 0) {
                         set.add(policy.clone()).map_err(|e| e.to_string())?;
                     }
                 }
                 let set = Arc::new(set);
-                let mut sets = write(&scoped.sets);
+                let mut sets = write(&self.sets);
                 if sets.len() >= MAX_CACHED {
                     sets.clear();
                 }
-                sets.insert(passed, set.clone());
+                sets.insert(key, set.clone());
                 set
             }
         };
@@ -156,9 +162,11 @@ impl Slicer {
             .cloned()
             .collect();
         let scoped = Arc::new(Scoped {
+            id: self
+                .next_id
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed),
             members,
             entities: entities()?,
-            sets: RwLock::new(HashMap::new()),
         });
         let mut cache = write(&self.cache);
         if cache.len() >= MAX_CACHED {
