@@ -46,6 +46,9 @@ struct Scoped {
     entities: Entities,
 }
 
+/// A scope's id and a bit per member: set when the member's guards do not rule it out.
+type SetKey = (u64, Vec<u64>);
+
 /// A leading conjunct of a policy's first `when` clause that tests one argument.
 #[derive(Debug, Clone, PartialEq)]
 enum Guard {
@@ -69,7 +72,7 @@ pub(crate) struct Slicer {
     action_ancestors: HashMap<EntityUid, HashSet<EntityUid>>,
     cache: RwLock<HashMap<String, Arc<Scoped>>>,
     /// Policy sets by scope and the guards passed (a bit per member), bounded as a whole.
-    sets: RwLock<HashMap<(u64, Vec<u64>), Arc<PolicySet>>>,
+    sets: RwLock<HashMap<SetKey, Arc<PolicySet>>>,
     next_id: std::sync::atomic::AtomicU64,
 }
 
