@@ -267,6 +267,8 @@ pub struct GatewayConfig {
     pub allowed_origins: Vec<String>,
     /// Close sessions idle this long (default 30 minutes).
     pub session_idle_secs: Option<u64>,
+    /// Most sessions one agent may hold open (default 256).
+    pub max_sessions_per_agent: Option<usize>,
     /// Longest time a forwarded request may take (default 120 s).
     pub call_timeout_ms: Option<u64>,
     /// External identity providers whose tokens are accepted.

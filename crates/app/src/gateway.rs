@@ -362,6 +362,7 @@ pub fn settings(
         max_body_bytes: loaded.config.limits.max_message_bytes,
         call_timeout: Duration::from_millis(g.call_timeout_ms.unwrap_or(120_000)),
         session_idle: Duration::from_secs(g.session_idle_secs.unwrap_or(1800)),
+        max_sessions_per_agent: g.max_sessions_per_agent.unwrap_or(256),
         authorization_servers: std::iter::once(base.clone())
             .chain(g.trust.iter().map(|t| t.issuer.clone()))
             .collect(),

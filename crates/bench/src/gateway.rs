@@ -109,6 +109,14 @@ async fn client(
             String::from_utf8_lossy(&bytes)
         );
     }
+    // Closes the session: an agent may hold only so many open at once.
+    if let Some(s) = &session {
+        let mut req = http.delete(&target.url).header("mcp-session-id", s);
+        if let Some(t) = &target.token {
+            req = req.header("authorization", format!("Bearer {t}"));
+        }
+        req.send().await?;
+    }
     Ok(out)
 }
 

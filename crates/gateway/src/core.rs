@@ -153,8 +153,28 @@ impl Core {
         (s.owner == owner_of(agent)).then_some(s)
     }
 
-    pub(crate) fn add_session(&self, s: Arc<Session>) {
-        lock(&self.sessions).insert(s.id.clone(), s);
+    /// Adds a legacy session unless its agent already holds the most allowed; returns how
+    /// many it holds then.
+    pub(crate) fn add_session(&self, s: Arc<Session>) -> std::result::Result<(), usize> {
+        let mut sessions = lock(&self.sessions);
+        let held = sessions
+            .values()
+            .filter(|other| other.agent_uid == s.agent_uid)
+            .count();
+        if held >= self.settings.max_sessions_per_agent {
+            return Err(held);
+        }
+        sessions.insert(s.id.clone(), s);
+        Ok(())
+    }
+
+    /// Whether the agent already holds the most sessions allowed.
+    pub(crate) fn at_session_limit(&self, agent_uid: &str) -> bool {
+        lock(&self.sessions)
+            .values()
+            .filter(|s| s.agent_uid == agent_uid)
+            .count()
+            >= self.settings.max_sessions_per_agent
     }
 
     pub(crate) fn remove_session(&self, id: &str) -> Option<Arc<Session>> {

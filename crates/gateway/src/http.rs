@@ -266,8 +266,26 @@ async fn mcp_post(State(core): State<Arc<Core>>, headers: HeaderMap, body: Body)
                     "this session is already initialized",
                 );
             }
+            // Checked before the upstreams start, and again (atomically) when it is added.
+            let refuse = |held: usize| {
+                rpc_error(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    id.clone(),
+                    code::INVALID_REQUEST,
+                    &format!(
+                        "agent `{}` holds {held} open sessions, the most `[gateway] max_sessions_per_agent` allows: close one (HTTP DELETE with its Mcp-Session-Id) or let idle ones expire",
+                        agent.agent.id
+                    ),
+                )
+            };
+            if core.at_session_limit(&session.agent_uid) {
+                return refuse(core.settings.max_sessions_per_agent);
+            }
             session.start_all().await;
-            core.add_session(session.clone());
+            if let Err(held) = core.add_session(session.clone()) {
+                session.close().await;
+                return refuse(held);
+            }
             audit(&core, AuditKind::Lifecycle, json!({"event": "gateway_session_start", "session": session.id, "agent": agent.agent.id, "chain": agent.chain, "version": session.version})).await;
             let instructions: Vec<String> = session
                 .upstream_info

@@ -78,6 +78,8 @@ pub(crate) struct Session {
     pub id: String,
     /// Who may use it: agent uid and delegation chain.
     pub owner: String,
+    /// The agent's uid (whatever the chain), for the per-agent session limit.
+    pub agent_uid: String,
     pub era: Era,
     /// Negotiated protocol version (legacy) or `2026-07-28`.
     pub version: String,
@@ -133,6 +135,7 @@ impl Session {
             Self {
                 id,
                 owner: owner_of(&agent),
+                agent_uid: agent.agent.uid.clone(),
                 era,
                 version,
                 agent: Mutex::new(agent),

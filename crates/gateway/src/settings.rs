@@ -52,6 +52,9 @@ pub struct Settings {
     pub call_timeout: Duration,
     /// A session idle this long is closed.
     pub session_idle: Duration,
+    /// Most legacy sessions one agent may hold open at once (each has its own upstream
+    /// connections and processes); `initialize` beyond it is refused.
+    pub max_sessions_per_agent: usize,
     /// Authorization servers to list in the protected resource metadata (Warden's own
     /// issuer first).
     pub authorization_servers: Vec<String>,

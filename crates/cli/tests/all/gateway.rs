@@ -720,3 +720,58 @@ fn unreachable_and_silent_upstreams_are_clear_errors() {
         assert_eq!(text(&r), "order A1: 2 items, paid, shipped");
     });
 }
+
+#[test]
+fn an_agent_holds_at_most_its_session_limit() {
+    let dir = workspace();
+    configure(dir.path(), &demo_stdio(dir.path()), POLICIES);
+    let config = dir.path().join("warden.toml");
+    let text = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(
+        &config,
+        text.replace(
+            "call_timeout_ms = 20000",
+            "call_timeout_ms = 20000\nmax_sessions_per_agent = 2",
+        ),
+    )
+    .unwrap();
+    add_agent(dir.path(), "alice", &["team=support"]);
+    add_agent(dir.path(), "bob", &["team=finance"]);
+    let gw = Gateway::start(dir.path());
+    let alice = token(dir.path(), "alice", "10m", &[]);
+    let bob = token(dir.path(), "bob", "10m", &[]);
+    rt().block_on(async {
+        let init = json!({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}});
+        let first = gw.initialize(&alice).await;
+        let _second = gw.initialize(&alice).await;
+        let (status, headers, body) = gw.post(Some(&alice), None, &init).await;
+        assert_eq!(status, 429, "{body}");
+        assert!(headers.get("mcp-session-id").is_none());
+        let message = body["error"]["message"].as_str().unwrap_or_default();
+        assert!(
+            message.contains("alice") && message.contains("max_sessions_per_agent"),
+            "{message}"
+        );
+        // The limit is per agent.
+        let theirs = gw.initialize(&bob).await;
+        let (status, _, _) = gw
+            .call(&bob, &theirs, "demo__get_order", json!({"order_id": "A1"}))
+            .await;
+        assert_eq!(status, 200);
+        // A closed session makes room; the open ones still work.
+        let resp = gw
+            .client
+            .delete(gw.mcp())
+            .header("authorization", format!("Bearer {alice}"))
+            .header("mcp-session-id", &first)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status().as_u16(), 204);
+        let third = gw.initialize(&alice).await;
+        let (status, _, body) = gw
+            .call(&alice, &third, "demo__get_order", json!({"order_id": "A1"}))
+            .await;
+        assert_eq!(status, 200, "{body}");
+    });
+}
