@@ -181,12 +181,24 @@ impl Core {
         lock(&self.sessions).remove(id)
     }
 
-    /// The modern context of an agent (one per agent and delegation chain).
-    pub(crate) fn context(self: &Arc<Self>, agent: &Verified) -> Arc<Session> {
+    /// The modern context of an agent (one per agent and delegation chain). A new chain is
+    /// refused (`Err` with how many the agent holds) once the agent holds the most contexts
+    /// its session limit allows: each starts its own stdio upstreams.
+    pub(crate) fn context(
+        self: &Arc<Self>,
+        agent: &Verified,
+    ) -> std::result::Result<Arc<Session>, usize> {
         let owner = owner_of(agent);
         let mut contexts = lock(&self.contexts);
         if let Some(s) = contexts.get(&owner) {
-            return s.clone();
+            return Ok(s.clone());
+        }
+        let held = contexts
+            .values()
+            .filter(|s| s.agent_uid == agent.agent.uid)
+            .count();
+        if held >= self.settings.max_sessions_per_agent {
+            return Err(held);
         }
         let s = Session::new(
             self.clone(),
@@ -197,7 +209,7 @@ impl Core {
             Value::Null,
         );
         contexts.insert(owner, s.clone());
-        s
+        Ok(s)
     }
 
     /// `server/discover` result.

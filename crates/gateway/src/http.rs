@@ -191,7 +191,20 @@ async fn mcp_post(State(core): State<Arc<Core>>, headers: HeaderMap, body: Body)
         if let Err(r) = check_modern_headers(&headers, &msg) {
             return r;
         }
-        (core.context(&agent), false)
+        match core.context(&agent) {
+            Ok(context) => (context, false),
+            Err(held) => {
+                return rpc_error(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    msg.value.get("id").cloned().unwrap_or(Value::Null),
+                    code::INVALID_REQUEST,
+                    &format!(
+                        "agent `{}` holds {held} contexts (one per delegation chain), the most `[gateway] max_sessions_per_agent` allows: let idle ones expire",
+                        agent.agent.id
+                    ),
+                );
+            }
+        }
     } else if msg.method() == Some("initialize") {
         let params = msg
             .params()

@@ -3,8 +3,11 @@
 
 use serde_json::{Value, json};
 
-use crate::gateway::{challenge, setup, text};
-use crate::support::gateway::{Gateway, cli, rt, token};
+use crate::gateway::{POLICIES, challenge, setup, text};
+use crate::support::gateway::{
+    Gateway, add_agent, cli, configure, demo_stdio, limit_sessions, rt, token,
+};
+use crate::support::workspace;
 
 async fn exchange(gw: &Gateway, subject: &str, extra: &str) -> (u16, Value) {
     let body = format!(
@@ -122,4 +125,54 @@ fn delegated_tokens_only_narrow_and_carry_their_chain_to_policy() {
         audit.contains("token_exchanged") && audit.contains("helper"),
         "{audit}"
     );
+}
+
+#[test]
+fn delegation_chains_count_towards_the_session_limit() {
+    // Each chain has its own modern context (and upstream processes): an agent cannot open
+    // unbounded ones by minting sub-agent tokens.
+    let dir = workspace();
+    configure(dir.path(), &demo_stdio(dir.path()), POLICIES);
+    limit_sessions(dir.path(), 2);
+    add_agent(dir.path(), "bob", &["team=finance"]);
+    let gw = Gateway::start(dir.path());
+    let bob = token(dir.path(), "bob", "10m", &[]);
+    rt().block_on(async {
+        let call = |t: String| {
+            let gw = &gw;
+            async move {
+                let mut params = json!({"name": "demo__get_order", "arguments": {"order_id": "A1"}});
+                params["_meta"] = json!({"io.modelcontextprotocol/protocolVersion": "2026-07-28", "io.modelcontextprotocol/clientCapabilities": {}, "io.modelcontextprotocol/clientInfo": {"name": "t", "version": "1"}});
+                let body = json!({"jsonrpc": "2.0", "id": 3, "method": "tools/call", "params": params});
+                gw.post_with(
+                    Some(&t),
+                    None,
+                    &body,
+                    &[
+                        ("mcp-protocol-version", "2026-07-28"),
+                        ("mcp-method", "tools/call"),
+                        ("mcp-name", "demo__get_order"),
+                    ],
+                )
+                .await
+            }
+        };
+        let (status, _, body) = call(bob.clone()).await;
+        assert_eq!(status, 200, "{body}");
+        let mut delegated = Vec::new();
+        for actor in ["h1", "h2"] {
+            let (status, body) = exchange(&gw, &bob, &format!("&actor={actor}")).await;
+            assert_eq!(status, 200, "{body}");
+            delegated.push(body["access_token"].as_str().unwrap().to_owned());
+        }
+        let (status, _, body) = call(delegated[0].clone()).await;
+        assert_eq!(status, 200, "{body}");
+        let (status, _, body) = call(delegated[1].clone()).await;
+        assert_eq!(status, 429, "{body}");
+        let message = body["error"]["message"].as_str().unwrap_or_default();
+        assert!(message.contains("max_sessions_per_agent"), "{message}");
+        // Contexts already open keep working.
+        let (status, _, body) = call(bob.clone()).await;
+        assert_eq!(status, 200, "{body}");
+    });
 }

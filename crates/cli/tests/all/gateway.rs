@@ -7,7 +7,7 @@ use base64::Engine as _;
 use serde_json::{Value, json};
 
 use crate::support::gateway::{
-    Gateway, KillOnDrop, add_agent, cli, configure, demo_stdio, rt, token,
+    Gateway, KillOnDrop, add_agent, cli, configure, demo_stdio, limit_sessions, rt, token,
 };
 use crate::support::workspace;
 
@@ -725,16 +725,7 @@ fn unreachable_and_silent_upstreams_are_clear_errors() {
 fn an_agent_holds_at_most_its_session_limit() {
     let dir = workspace();
     configure(dir.path(), &demo_stdio(dir.path()), POLICIES);
-    let config = dir.path().join("warden.toml");
-    let text = std::fs::read_to_string(&config).unwrap();
-    std::fs::write(
-        &config,
-        text.replace(
-            "call_timeout_ms = 20000",
-            "call_timeout_ms = 20000\nmax_sessions_per_agent = 2",
-        ),
-    )
-    .unwrap();
+    limit_sessions(dir.path(), 2);
     add_agent(dir.path(), "alice", &["team=support"]);
     add_agent(dir.path(), "bob", &["team=finance"]);
     let gw = Gateway::start(dir.path());

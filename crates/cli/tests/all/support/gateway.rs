@@ -60,6 +60,20 @@ call_timeout_ms = 20000
     port
 }
 
+/// Sets `[gateway] max_sessions_per_agent` in the config `configure` wrote.
+pub fn limit_sessions(dir: &Path, most: usize) {
+    let config = dir.join("warden.toml");
+    let text = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(
+        &config,
+        text.replace(
+            "call_timeout_ms = 20000",
+            &format!("call_timeout_ms = 20000\nmax_sessions_per_agent = {most}"),
+        ),
+    )
+    .unwrap();
+}
+
 /// The demo server over stdio as upstream `demo`, recording what it receives.
 pub fn demo_stdio(dir: &Path) -> String {
     format!(
