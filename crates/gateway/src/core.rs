@@ -153,28 +153,31 @@ impl Core {
         (s.owner == owner_of(agent)).then_some(s)
     }
 
-    /// Adds a legacy session unless its agent already holds the most allowed; returns how
-    /// many it holds then.
+    /// Adds a legacy session unless its agent already holds the most allowed (`Err` with how
+    /// many it holds).
     pub(crate) fn add_session(&self, s: Arc<Session>) -> std::result::Result<(), usize> {
         let mut sessions = lock(&self.sessions);
-        let held = sessions
-            .values()
-            .filter(|other| other.agent_uid == s.agent_uid)
-            .count();
-        if held >= self.settings.max_sessions_per_agent {
-            return Err(held);
-        }
+        self.below_limit(&sessions, &s.agent_uid)?;
         sessions.insert(s.id.clone(), s);
         Ok(())
     }
 
-    /// Whether the agent already holds the most sessions allowed.
-    pub(crate) fn at_session_limit(&self, agent_uid: &str) -> bool {
-        lock(&self.sessions)
-            .values()
-            .filter(|s| s.agent_uid == agent_uid)
-            .count()
-            >= self.settings.max_sessions_per_agent
+    /// `Err` with how many legacy sessions the agent holds when that is the most allowed.
+    pub(crate) fn session_room(&self, agent_uid: &str) -> std::result::Result<(), usize> {
+        self.below_limit(&lock(&self.sessions), agent_uid)
+    }
+
+    /// `Err` with how many of `held` belong to the agent when that is the most allowed.
+    fn below_limit(
+        &self,
+        held: &HashMap<String, Arc<Session>>,
+        agent_uid: &str,
+    ) -> std::result::Result<(), usize> {
+        let n = held.values().filter(|s| s.agent_uid == agent_uid).count();
+        if n >= self.settings.max_sessions_per_agent {
+            return Err(n);
+        }
+        Ok(())
     }
 
     pub(crate) fn remove_session(&self, id: &str) -> Option<Arc<Session>> {
@@ -193,13 +196,7 @@ impl Core {
         if let Some(s) = contexts.get(&owner) {
             return Ok(s.clone());
         }
-        let held = contexts
-            .values()
-            .filter(|s| s.agent_uid == agent.agent.uid)
-            .count();
-        if held >= self.settings.max_sessions_per_agent {
-            return Err(held);
-        }
+        self.below_limit(&contexts, &agent.agent.uid)?;
         let s = Session::new(
             self.clone(),
             format!("m-{}", new_id()),

@@ -291,8 +291,8 @@ async fn mcp_post(State(core): State<Arc<Core>>, headers: HeaderMap, body: Body)
                     ),
                 )
             };
-            if core.at_session_limit(&session.agent_uid) {
-                return refuse(core.settings.max_sessions_per_agent);
+            if let Err(held) = core.session_room(&session.agent_uid) {
+                return refuse(held);
             }
             session.start_all().await;
             if let Err(held) = core.add_session(session.clone()) {
