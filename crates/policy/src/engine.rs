@@ -398,7 +398,7 @@ impl Engine {
         listing: bool,
     ) -> std::result::Result<cedar_policy::Response, String> {
         let (slice, (principal, action, resource)) = self.slice(request, slicer, listing)?;
-        let context = build_context(request, !listing, self.args_read.as_ref())?;
+        let context = build_context(request, listing, self.args_read.as_ref())?;
         let cedar_request = cedar_policy::Request::new(principal, action, resource, context, None)
             .map_err(|e| e.to_string())?;
         Ok(self
@@ -430,7 +430,7 @@ impl Engine {
         };
         // Guards are evaluated on the arguments only where the context carries them.
         let args = match &request.arguments {
-            Value::Object(map) if !listing && request.action != Action::ReadResource => Some(map),
+            Value::Object(map) if carries_args(request, listing) => Some(map),
             _ => None,
         };
         let slice = slicer.get(&key, &scope, args, || {
@@ -536,10 +536,16 @@ fn resource_entities(resource: &Resource) -> std::result::Result<(EntityUid, Vec
     ))
 }
 
+/// Whether the request's context carries its arguments (`context.args`): not for listings,
+/// where arguments do not matter, nor for `resources/read`.
+fn carries_args(request: &Request, listing: bool) -> bool {
+    !listing && request.action != Action::ReadResource
+}
+
 /// The request's context; `args_read` limits the arguments to those policies read.
 fn build_context(
     request: &Request,
-    with_args: bool,
+    listing: bool,
     args_read: Option<&HashSet<String>>,
 ) -> std::result::Result<Context, String> {
     let time = request.time_unix;
@@ -617,7 +623,7 @@ fn build_context(
             RestrictedExpression::new_set(request.session.carries.iter().map(|s| string(s))),
         ));
     }
-    if with_args && request.action != Action::ReadResource {
+    if carries_args(request, listing) {
         let args = match &request.arguments {
             Value::Object(map) => match args_read {
                 Some(names) => record_of(

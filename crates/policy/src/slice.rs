@@ -13,6 +13,8 @@ use cedar_policy::{
 };
 use serde_json::{Map, Value};
 
+use crate::reads::is_args;
+
 /// Most cached slices before the cache starts over.
 const MAX_CACHED: usize = 10_000;
 
@@ -54,15 +56,9 @@ type SetKey = (u64, Vec<u64>);
 enum Guard {
     /// `context.args has <name>`.
     Has(String),
-    /// `context.args.<name> like <pattern>`.
-    Like(String, Vec<Piece>),
-}
-
-/// A piece of a `like` pattern.
-#[derive(Debug, Clone, PartialEq)]
-enum Piece {
-    Literal(String),
-    Wildcard,
+    /// `context.args.<name> like <pattern>`, the pattern as the literal texts between its
+    /// wildcards (`"/etc/*"`: `["/etc/", ""]`; no wildcard: one text).
+    Like(String, Vec<String>),
 }
 
 /// Policies by scope, and the cache of slices.
@@ -251,45 +247,26 @@ fn may_apply(guards: &[Guard], args: &Map<String, Value>) -> bool {
     true
 }
 
-/// Cedar's `like`: the whole text matches, `*` standing for any run of characters.
-fn like(text: &str, pattern: &[Piece]) -> bool {
-    let mut pieces = pattern.iter().peekable();
-    let mut rest = text;
-    // Literals before the first wildcard are a prefix.
-    while let Some(Piece::Literal(lit)) = pieces.peek() {
-        match rest.strip_prefix(lit.as_str()) {
-            Some(after) => rest = after,
-            None => return false,
-        }
-        pieces.next();
-    }
-    if pieces.peek().is_none() {
-        return rest.is_empty();
-    }
-    // Between wildcards, each literal at its leftmost place; the literals after the last
-    // wildcard are a suffix.
-    let tail: Vec<&Piece> = pieces.collect();
-    let last_wild = tail
-        .iter()
-        .rposition(|p| **p == Piece::Wildcard)
-        .unwrap_or(0);
-    let (middle, suffix) = tail.split_at(last_wild);
-    let suffix: String = suffix
-        .iter()
-        .filter_map(|p| match p {
-            Piece::Literal(lit) => Some(lit.as_str()),
-            Piece::Wildcard => None,
-        })
-        .collect();
-    let Some(mut body) = rest.strip_suffix(suffix.as_str()) else {
+/// Cedar's `like`: the whole text matches, a wildcard between each two of `segments` (the
+/// literal texts) standing for any run of characters.
+fn like(text: &str, segments: &[String]) -> bool {
+    let Some((first, rest)) = segments.split_first() else {
+        return text.is_empty();
+    };
+    let Some(body) = text.strip_prefix(first.as_str()) else {
         return false;
     };
-    for piece in middle {
-        if let Piece::Literal(lit) = piece {
-            match body.find(lit.as_str()) {
-                Some(at) => body = body.get(at + lit.len()..).unwrap_or_default(),
-                None => return false,
-            }
+    let Some((last, middle)) = rest.split_last() else {
+        return body.is_empty();
+    };
+    let Some(mut body) = body.strip_suffix(last.as_str()) else {
+        return false;
+    };
+    // Each literal between wildcards at its leftmost place after the one before.
+    for lit in middle {
+        match body.find(lit.as_str()) {
+            Some(at) => body = body.get(at + lit.len()..).unwrap_or_default(),
+            None => return false,
         }
     }
     true
@@ -341,35 +318,15 @@ fn guard(expr: &Value) -> Option<Guard> {
     let attr = like.get("left")?.get(".")?;
     is_args(attr.get("left")?).then_some(())?;
     let name = attr.get("attr")?.as_str()?.to_owned();
-    let pattern = like
-        .get("pattern")?
-        .as_array()?
-        .iter()
-        .map(|piece| match piece {
-            Value::String(w) if w == "Wildcard" => Some(Piece::Wildcard),
-            Value::Object(o) => Some(Piece::Literal(o.get("Literal")?.as_str()?.to_owned())),
-            _ => None,
-        })
-        .try_fold(Vec::new(), |mut pieces: Vec<Piece>, piece| {
-            // Adjacent literals are one literal.
-            match (pieces.last_mut(), piece?) {
-                (Some(Piece::Literal(prev)), Piece::Literal(next)) => prev.push_str(&next),
-                (_, piece) => pieces.push(piece),
-            }
-            Some(pieces)
-        })?;
-    Some(Guard::Like(name, pattern))
-}
-
-/// Whether `expr` is `context.args`.
-fn is_args(expr: &Value) -> bool {
-    expr.get(".").is_some_and(|dot| {
-        dot.get("left")
-            .and_then(|l| l.get("Var"))
-            .and_then(Value::as_str)
-            == Some("context")
-            && dot.get("attr").and_then(Value::as_str) == Some("args")
-    })
+    let mut segments = vec![String::new()];
+    for piece in like.get("pattern")?.as_array()? {
+        match piece {
+            Value::String(w) if w == "Wildcard" => segments.push(String::new()),
+            Value::Object(o) => segments.last_mut()?.push_str(o.get("Literal")?.as_str()?),
+            _ => return None,
+        }
+    }
+    Some(Guard::Like(name, segments))
 }
 
 #[cfg(test)]
