@@ -96,20 +96,14 @@ pub(crate) async fn govern(shared: &Arc<Shared>, mut msg: Message, id: Value, me
     let settings = shared.detect_settings(tool.as_deref());
     // Scanned in place unless findings are redacted: the forwarded copy is then rewritten and
     // the request keeps the agent's own arguments (for the audit copy).
-    let redacts = settings.arguments.redacts();
-    let mut scanned = if redacts {
-        request.arguments.clone()
-    } else {
-        Value::Null
-    };
+    let mut scanned = settings
+        .arguments
+        .redacts()
+        .then(|| request.arguments.clone());
     let verdict = {
         let mut state = shared.state();
         let v = guard::apply(
-            if redacts {
-                &mut scanned
-            } else {
-                &mut request.arguments
-            },
+            scanned.as_mut().unwrap_or(&mut request.arguments),
             &settings.arguments,
             settings.injection_threshold,
             &mut state.placeholders,
@@ -122,7 +116,7 @@ pub(crate) async fn govern(shared: &Arc<Shared>, mut msg: Message, id: Value, me
         if verdict.act == Act::Block {
             decision = Decision::refuse(verdict.reason("arguments"));
         } else if verdict.act == Act::Redact
-            && let Some(params) = msg.params_mut()
+            && let (Some(params), Some(scanned)) = (msg.params_mut(), scanned)
         {
             params.insert("arguments".to_owned(), scanned);
         }
