@@ -3,11 +3,8 @@
 
 use serde_json::{Value, json};
 
-use crate::gateway::{POLICIES, challenge, setup, text};
-use crate::support::gateway::{
-    Gateway, add_agent, cli, configure, demo_stdio, limit_sessions, rt, token,
-};
-use crate::support::workspace;
+use crate::gateway::{challenge, modern, setup, setup_with, text};
+use crate::support::gateway::{Gateway, cli, rt, token};
 
 async fn exchange(gw: &Gateway, subject: &str, extra: &str) -> (u16, Value) {
     let body = format!(
@@ -131,19 +128,16 @@ fn delegated_tokens_only_narrow_and_carry_their_chain_to_policy() {
 fn delegation_chains_count_towards_the_session_limit() {
     // Each chain has its own modern context (and upstream processes): an agent cannot open
     // unbounded ones by minting sub-agent tokens.
-    let dir = workspace();
-    configure(dir.path(), &demo_stdio(dir.path()), POLICIES);
-    limit_sessions(dir.path(), 2);
-    add_agent(dir.path(), "bob", &["team=finance"]);
-    let gw = Gateway::start(dir.path());
+    let (dir, gw) = setup_with(Some(2));
     let bob = token(dir.path(), "bob", "10m", &[]);
     rt().block_on(async {
         let call = |t: String| {
             let gw = &gw;
             async move {
-                let mut params = json!({"name": "demo__get_order", "arguments": {"order_id": "A1"}});
-                params["_meta"] = json!({"io.modelcontextprotocol/protocolVersion": "2026-07-28", "io.modelcontextprotocol/clientCapabilities": {}, "io.modelcontextprotocol/clientInfo": {"name": "t", "version": "1"}});
-                let body = json!({"jsonrpc": "2.0", "id": 3, "method": "tools/call", "params": params});
+                let body = modern(
+                    "tools/call",
+                    json!({"name": "demo__get_order", "arguments": {"order_id": "A1"}}),
+                );
                 gw.post_with(
                     Some(&t),
                     None,

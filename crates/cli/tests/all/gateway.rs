@@ -42,8 +42,16 @@ when { context.session.depth > 0 && !resource.read_only };
 "#;
 
 pub(crate) fn setup() -> (tempfile::TempDir, Gateway) {
+    setup_with(None)
+}
+
+/// [`setup`], optionally with `[gateway] max_sessions_per_agent`.
+pub(crate) fn setup_with(max_sessions: Option<usize>) -> (tempfile::TempDir, Gateway) {
     let dir = workspace();
     configure(dir.path(), &demo_stdio(dir.path()), POLICIES);
+    if let Some(most) = max_sessions {
+        limit_sessions(dir.path(), most);
+    }
     add_agent(dir.path(), "alice", &["team=support"]);
     add_agent(dir.path(), "bob", &["team=finance"]);
     let gw = Gateway::start(dir.path());
@@ -283,15 +291,7 @@ fn suspension_takes_effect_on_the_next_call_and_sessions_belong_to_their_agent()
             .await;
         assert_eq!(status, 200, "{body}");
         // A deleted session is gone.
-        let resp = gw
-            .client
-            .delete(gw.mcp())
-            .header("authorization", format!("Bearer {alice}"))
-            .header("mcp-session-id", &sa)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(resp.status().as_u16(), 204);
+        assert_eq!(gw.delete_session(&alice, &sa).await, 204);
         let (status, _, _) = gw
             .call(&alice, &sa, "demo__get_order", json!({"order_id": "A1"}))
             .await;
@@ -387,7 +387,7 @@ fn origin_host_and_bad_input_are_refused_clearly() {
     });
 }
 
-fn modern(method: &str, params: Value) -> Value {
+pub(crate) fn modern(method: &str, params: Value) -> Value {
     let mut params = params;
     params["_meta"] = json!({"io.modelcontextprotocol/protocolVersion": "2026-07-28", "io.modelcontextprotocol/clientCapabilities": {}, "io.modelcontextprotocol/clientInfo": {"name": "t", "version": "1"}});
     json!({"jsonrpc": "2.0", "id": 3, "method": method, "params": params})
@@ -723,12 +723,7 @@ fn unreachable_and_silent_upstreams_are_clear_errors() {
 
 #[test]
 fn an_agent_holds_at_most_its_session_limit() {
-    let dir = workspace();
-    configure(dir.path(), &demo_stdio(dir.path()), POLICIES);
-    limit_sessions(dir.path(), 2);
-    add_agent(dir.path(), "alice", &["team=support"]);
-    add_agent(dir.path(), "bob", &["team=finance"]);
-    let gw = Gateway::start(dir.path());
+    let (dir, gw) = setup_with(Some(2));
     let alice = token(dir.path(), "alice", "10m", &[]);
     let bob = token(dir.path(), "bob", "10m", &[]);
     rt().block_on(async {
@@ -750,15 +745,7 @@ fn an_agent_holds_at_most_its_session_limit() {
             .await;
         assert_eq!(status, 200);
         // A closed session makes room; the open ones still work.
-        let resp = gw
-            .client
-            .delete(gw.mcp())
-            .header("authorization", format!("Bearer {alice}"))
-            .header("mcp-session-id", &first)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(resp.status().as_u16(), 204);
+        assert_eq!(gw.delete_session(&alice, &first).await, 204);
         let third = gw.initialize(&alice).await;
         let (status, _, body) = gw
             .call(&alice, &third, "demo__get_order", json!({"order_id": "A1"}))

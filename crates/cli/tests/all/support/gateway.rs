@@ -204,6 +204,19 @@ impl Gateway {
         (status, headers, value)
     }
 
+    /// `DELETE` of a legacy session; returns the status.
+    pub async fn delete_session(&self, token: &str, session: &str) -> u16 {
+        self.client
+            .delete(self.mcp())
+            .header("authorization", format!("Bearer {token}"))
+            .header("mcp-session-id", session)
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16()
+    }
+
     /// `initialize` + `initialized`; returns the session id.
     pub async fn initialize(&self, token: &str) -> String {
         let (status, headers, body) = self
