@@ -39,6 +39,17 @@ if [ "$what" = all ] || [ "$what" = detect ]; then
     target/release/warden eval "$C/injection/$held.jsonl" --benign target/benign/benign-eval.jsonl \
       --model "target/held-out-$held.bin" | grep "^$held"
   done
+  # Each attack family held out (trained on everything else), and the PII corpus's sentences
+  # read as benign user input.
+  python3 scripts/split-corpus.py $C target/families | while read -r family file; do
+    # shellcheck disable=SC2086
+    target/release/warden train $C/injection/*.jsonl --benign target/benign/benign-train.jsonl \
+      --exclude-family "$family" -o target/families/model.bin >/dev/null
+    target/release/warden eval "$file" --benign target/benign/benign-eval.jsonl \
+      --model target/families/model.bin | sed -n "2s|^[^ ]*|$family|p"
+  done
+  target/release/warden eval target/families/pii-sentences-benign.jsonl --json | python3 -c \
+    'import json,sys; r=json.load(sys.stdin)[0]; print("PII sentences read as benign input:", r["overall"]["fp"], "of", r["items"], "flagged as injection")'
   if [ ! -x target/pypeers/bin/python ]; then
     python3 -m venv target/pypeers
     target/pypeers/bin/pip install -q presidio-analyzer==2.2.366 detect-secrets==1.5.0

@@ -128,13 +128,20 @@ pub fn bigram(a: &Token, b: &Token) -> u64 {
     a.hash.rotate_left(17) ^ b.hash.wrapping_mul(31) ^ 0x5bd1_e995
 }
 
-/// Feature hash of a rule hit.
+/// The weight index of rule `index`'s feature: rules have their own weights after the hashed
+/// buckets, so no word shares a rule's weight.
+pub fn rule_feature(index: usize) -> usize {
+    BUCKETS + index
+}
+
+/// Feature hash of a rule hit in the first weights format, where rules shared the buckets.
 pub fn rule(index: usize) -> u64 {
     0xa076_1d64_78bd_642f_u64.wrapping_mul(index as u64 + 1) ^ 0xe703_7ed1_a0b4_28db
 }
 
-/// Calls `f(token_index, bucket)` for every feature: the unigram of each token, the bigram with
-/// the previous token, and each rule hit (`(rule_index, byte_offset)`) at the token it starts in.
+/// Calls `f(token_index, weight_index)` for every feature: the unigram of each token, the bigram
+/// with the previous token (hashed buckets), and each rule hit (`(rule_index, byte_offset)`,
+/// [`rule_feature`]) at the token it starts in.
 /// `rule_hits` must be sorted by offset.
 pub fn for_each_feature(
     tokens: &[Token],
@@ -152,7 +159,7 @@ pub fn for_each_feature(
             if at >= t.end && i + 1 < tokens.len() {
                 break;
             }
-            f(i, bucket(rule(rule_index)));
+            f(i, rule_feature(rule_index));
             hits.next();
         }
         prev = Some(t);

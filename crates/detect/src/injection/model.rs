@@ -1,16 +1,21 @@
-//! The injection classifier's weights: a logistic regression over hashed features, quantized to
-//! one signed byte per bucket. Trained by `warden train` from the corpora (see
-//! `docs/detectors.md`); the file is committed and compiled in.
+//! The injection classifier's weights: a logistic regression over hashed word features,
+//! quantized to one signed byte per bucket, and one weight per phrase rule. Trained by
+//! `warden train` from the corpora (see `docs/detectors.md`); the file is committed and compiled
+//! in.
 //!
-//! Format: `WDNINJ01`, then little-endian `u32` bucket bits, `f32` scale, `f32` bias, `f32` threshold, then one
-//! `i8` per bucket.
+//! Format `WDNINJ02`: little-endian `u32` bucket bits, `f32` scale, `f32` bias, `f32` threshold,
+//! one `i8` per bucket, `u32` rule count, one `f32` per rule. Rule weights are kept apart and
+//! unquantized: they start from a prior in training and are much larger than word weights, which
+//! would otherwise share their coarse quantization step. `WDNINJ01` files (rules hashed into the
+//! buckets) still load and score as before.
 
-use super::features::{BUCKET_BITS, BUCKETS};
+use super::features::{self, BUCKET_BITS, BUCKETS};
+use super::rules::RULES;
 
 /// Loaded weights.
 #[derive(Debug, Clone)]
 pub struct Model {
-    /// Dequantized weights, one per bucket.
+    /// Dequantized weights, one per bucket, then one per rule ([`features::rule_feature`]).
     pub weights: Vec<f32>,
     /// Intercept.
     pub bias: f32,
@@ -19,16 +24,18 @@ pub struct Model {
     pub threshold: f32,
 }
 
-const MAGIC: &[u8; 8] = b"WDNINJ01";
+const MAGIC_V1: &[u8; 8] = b"WDNINJ01";
+const MAGIC: &[u8; 8] = b"WDNINJ02";
 
 /// The weights that ship with Warden.
 pub static SHIPPED: &[u8] = include_bytes!("../../model/injection.bin");
 
 impl Model {
-    /// Parses a weights file; `None` if it is not one (wrong magic, size or bucket count).
+    /// Parses a weights file; `None` if it is not one (wrong magic, size, bucket or rule count).
     pub fn parse(bytes: &[u8]) -> Option<Self> {
         let header = bytes.get(..24)?;
-        if header.get(..8)? != MAGIC {
+        let v1 = header.get(..8)? == MAGIC_V1;
+        if !v1 && header.get(..8)? != MAGIC {
             return None;
         }
         let word = |at: usize| -> Option<[u8; 4]> { header.get(at..at + 4)?.try_into().ok() };
@@ -36,16 +43,42 @@ impl Model {
         let scale = f32::from_le_bytes(word(12)?);
         let bias = f32::from_le_bytes(word(16)?);
         let threshold = f32::from_le_bytes(word(20)?);
-        let body = bytes.get(24..)?;
+        let body = bytes.get(24..24 + BUCKETS)?;
         if bits != BUCKET_BITS
-            || body.len() != BUCKETS
             || !scale.is_finite()
             || !bias.is_finite()
             || !(0.0..=1.0).contains(&threshold)
         {
             return None;
         }
-        let weights = body.iter().map(|&b| f32::from(b as i8) * scale).collect();
+        let mut weights: Vec<f32> = body.iter().map(|&b| f32::from(b as i8) * scale).collect();
+        let rest = bytes.get(24 + BUCKETS..)?;
+        if v1 {
+            // Rules shared the buckets: each rule's weight is its bucket's.
+            if !rest.is_empty() {
+                return None;
+            }
+            let shared: Vec<f32> = (0..RULES.len())
+                .map(|i| {
+                    let b = features::bucket(features::rule(i));
+                    weights.get(b).copied().unwrap_or(0.0)
+                })
+                .collect();
+            weights.extend(shared);
+        } else {
+            let count = u32::from_le_bytes(rest.get(..4)?.try_into().ok()?) as usize;
+            let rules = rest.get(4..)?;
+            if count != RULES.len() || rules.len() != count * 4 {
+                return None;
+            }
+            for w in rules.chunks_exact(4) {
+                let w = f32::from_le_bytes(w.try_into().ok()?);
+                if !w.is_finite() {
+                    return None;
+                }
+                weights.push(w);
+            }
+        }
         Some(Self {
             weights,
             bias,
@@ -53,32 +86,33 @@ impl Model {
         })
     }
 
-    /// Serializes, quantizing weights to `i8`.
+    /// Serializes, quantizing bucket weights to `i8`.
     pub fn to_bytes(&self) -> Vec<u8> {
-        let max = self
-            .weights
-            .iter()
-            .fold(0f32, |m, w| m.max(w.abs()))
-            .max(1e-6);
+        let (buckets, rules) = self.weights.split_at(BUCKETS.min(self.weights.len()));
+        let max = buckets.iter().fold(0f32, |m, w| m.max(w.abs())).max(1e-6);
         let scale = max / 127.0;
-        let mut out = Vec::with_capacity(24 + BUCKETS);
+        let mut out = Vec::with_capacity(28 + BUCKETS + 4 * rules.len());
         out.extend_from_slice(MAGIC);
         out.extend_from_slice(&BUCKET_BITS.to_le_bytes());
         out.extend_from_slice(&scale.to_le_bytes());
         out.extend_from_slice(&self.bias.to_le_bytes());
         out.extend_from_slice(&self.threshold.to_le_bytes());
         out.extend(
-            self.weights
+            buckets
                 .iter()
                 .map(|w| (w / scale).round().clamp(-127.0, 127.0) as i8 as u8),
         );
+        out.extend_from_slice(&(rules.len() as u32).to_le_bytes());
+        for w in rules {
+            out.extend_from_slice(&w.to_le_bytes());
+        }
         out
     }
 
     /// An all-zero model (every window scores sigmoid(bias)).
     pub fn zero() -> Self {
         Self {
-            weights: vec![0.0; BUCKETS],
+            weights: vec![0.0; BUCKETS + RULES.len()],
             bias: 0.0,
             threshold: 0.5,
         }

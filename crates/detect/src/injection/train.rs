@@ -26,6 +26,9 @@ pub struct Options {
     pub l2: f32,
     /// Shuffle seed.
     pub seed: u64,
+    /// Where each rule's weight starts, and what the L2 penalty pulls it back to: a rule is
+    /// written evidence of an injection, so one that training data never shows still counts.
+    pub rule_prior: f32,
 }
 
 impl Default for Options {
@@ -35,6 +38,7 @@ impl Default for Options {
             learning_rate: 0.2,
             l2: 1e-5,
             seed: 20261202,
+            rule_prior: RULE_PRIOR,
         }
     }
 }
@@ -73,6 +77,13 @@ pub fn windows(text: &str) -> Vec<Vec<u32>> {
     out
 }
 
+/// Where rule weights start. A rule firing alone in a window of 80 features adds 12 / √80 ≈ 1.3
+/// to the logit: strong evidence, not a verdict. Measured with each corpus file held out of
+/// training (`BENCHMARKS.md`): from a prior of 0 to 12, held-out recall at 1% false positives
+/// rose from 0.851 to 0.917 on AgentDojo tool outputs, with 23 false positives instead of 20
+/// on 4,365 benign texts; higher priors traded more false positives for little recall.
+pub const RULE_PRIOR: f32 = 12.0;
+
 /// The fixed intercept: sigmoid(-4) ≈ 0.018 for text without features.
 pub const PRIOR: f32 = -4.0;
 
@@ -86,7 +97,16 @@ pub fn train(examples: &[Example], options: Options) -> Model {
     let negatives = data.iter().filter(|d| !d.1).count().max(1) as f32;
     let total = positives + negatives;
     let (wp, wn) = (total / (2.0 * positives), total / (2.0 * negatives));
-    let mut weights = vec![0f32; BUCKETS];
+    let rules = super::rules::RULES.len();
+    let mut weights = vec![0f32; BUCKETS + rules];
+    let mut prior = vec![0f32; BUCKETS + rules];
+    for i in 0..rules {
+        let f = features::rule_feature(i);
+        if let (Some(w), Some(p)) = (weights.get_mut(f), prior.get_mut(f)) {
+            *w = options.rule_prior;
+            *p = options.rule_prior;
+        }
+    }
     // The intercept is fixed on the benign side, not learned: text with no evidence either way
     // (a short value, an unfamiliar language) must score low, so every bit of score comes from
     // features seen in injections.
@@ -109,8 +129,8 @@ pub fn train(examples: &[Example], options: Options) -> Model {
             let (y, cw) = if *positive { (1.0, wp) } else { (0.0, wn) };
             let g = (p - y) * cw;
             for &f in feats {
-                if let Some(w) = weights.get_mut(f as usize) {
-                    *w -= lr * (g * scale + options.l2 * *w);
+                if let (Some(w), Some(&p)) = (weights.get_mut(f as usize), prior.get(f as usize)) {
+                    *w -= lr * (g * scale + options.l2 * (*w - p));
                 }
             }
         }
