@@ -94,9 +94,11 @@ pub fn run(files: &[&Path], benign: &[&Path], model: Option<&Path>) -> Result<Ve
             extra_benign.push(field(&row, "text").to_owned());
         }
     }
+    // Scored with the weights under evaluation: the 1%-FPR point must come from the same model
+    // as the scores it is compared with.
     let extra_scores: Vec<f32> = extra_benign
         .iter()
-        .map(|t| warden_detect::injection::score(&Input::new(t)).value)
+        .map(|t| injection_score(t, model))
         .collect();
     let mut out = Vec::new();
     for f in files {

@@ -30,7 +30,9 @@ pub struct Token {
 }
 
 /// Splits lowercase `text` into words (alphanumeric runs, with apostrophes inside) and single
-/// punctuation tokens (a run of the same punctuation character is one token).
+/// punctuation tokens (a run of the same punctuation character is one token). A token equal to
+/// the one before it is dropped: repetition is not evidence, and a window of `y y y …` (the
+/// output of `yes`) would otherwise weigh one word's weight forty times.
 pub fn tokenize(text: &str, out: &mut Vec<Token>) {
     out.clear();
     let b = text.as_bytes();
@@ -65,11 +67,7 @@ pub fn tokenize(text: &str, out: &mut Vec<Token>) {
                     }
                 }
             }
-            out.push(Token {
-                hash: h,
-                start: i,
-                end,
-            });
+            push(out, h, i, end);
             i = end;
         } else if c.is_whitespace() {
             i += len;
@@ -84,13 +82,16 @@ pub fn tokenize(text: &str, out: &mut Vec<Token>) {
                     end += len;
                 }
             }
-            out.push(Token {
-                hash: fnv_char(fnv_start() ^ 0x9e37_79b9, c),
-                start: i,
-                end,
-            });
+            push(out, fnv_char(fnv_start() ^ 0x9e37_79b9, c), i, end);
             i = end;
         }
+    }
+}
+
+/// Appends a token unless it repeats the previous one.
+fn push(out: &mut Vec<Token>, hash: u64, start: usize, end: usize) {
+    if out.last().is_none_or(|t| t.hash != hash) {
+        out.push(Token { hash, start, end });
     }
 }
 

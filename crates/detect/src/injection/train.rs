@@ -79,9 +79,10 @@ pub fn windows(text: &str) -> Vec<Vec<u32>> {
 
 /// Where rule weights start. A rule firing alone in a window of 80 features adds 12 / √80 ≈ 1.3
 /// to the logit: strong evidence, not a verdict. Measured with each corpus file held out of
-/// training (`BENCHMARKS.md`): from a prior of 0 to 12, held-out recall at 1% false positives
-/// rose from 0.851 to 0.917 on AgentDojo tool outputs, with 23 false positives instead of 20
-/// on 4,365 benign texts; higher priors traded more false positives for little recall.
+/// training (`BENCHMARKS.md`): from a prior of 0 to 12, held-out recall at the model's
+/// threshold rose from 0.775 to 0.882 on AgentDojo tool outputs, with 23 false positives
+/// instead of 20 on 4,365 benign texts; higher priors traded more false positives for little
+/// recall.
 pub const RULE_PRIOR: f32 = 12.0;
 
 /// The fixed intercept: sigmoid(-4) ≈ 0.018 for text without features.
