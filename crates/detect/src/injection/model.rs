@@ -7,7 +7,7 @@
 //! one `i8` per bucket, `u32` rule count, one `f32` per rule. Rule weights are kept apart and
 //! unquantized: they start from a prior in training and are much larger than word weights, which
 //! would otherwise share their coarse quantization step. `WDNINJ01` files (rules hashed into the
-//! buckets) still load and score as before.
+//! buckets) still load, each rule weighing what its bucket weighed.
 
 use super::features::{self, BUCKET_BITS, BUCKETS};
 use super::rules::RULES;
