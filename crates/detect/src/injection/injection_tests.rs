@@ -146,20 +146,26 @@ fn tokenizer_agrees_with_the_character_reference() {
 
 #[test]
 fn rule_weights_are_kept_apart_and_survive_a_round_trip() {
-    let mut m = Model::zero();
-    if let Some(w) = m.weights.get_mut(7) {
-        *w = 0.5;
-    }
-    if let Some(w) = m.weights.get_mut(features::rule_feature(3)) {
-        *w = 12.25;
-    }
+    let mut weights = vec![0.0; features::BUCKETS + rules::RULES.len()];
+    weights[7] = 0.5;
+    weights[8] = -0.125;
+    weights[features::rule_feature(3)] = 12.25;
+    let m = Model::from_weights(&weights, -4.0, 0.75);
     let bytes = m.to_bytes();
     let back = Model::parse(&bytes).unwrap();
-    assert_eq!(back.weights.len(), features::BUCKETS + rules::RULES.len());
     // Rule weights are stored exactly; bucket weights are quantized against the largest bucket
     // weight alone, so a large rule weight does not coarsen them.
-    assert_eq!(back.weights[features::rule_feature(3)], 12.25);
-    assert!((back.weights[7] - 0.5).abs() < 1e-6, "{}", back.weights[7]);
+    assert_eq!(back.weight(features::rule_feature(3)), 12.25);
+    assert!((back.weight(7) - 0.5).abs() < 1e-6, "{}", back.weight(7));
+    assert!(
+        (back.weight(8) + 0.125).abs() < 0.5 / 127.0,
+        "{}",
+        back.weight(8)
+    );
+    assert_eq!(back.weight(9), 0.0);
+    assert_eq!(back.weight(features::rule_feature(rules::RULES.len())), 0.0);
+    assert_eq!((back.bias, back.threshold), (-4.0, 0.75));
+    assert_eq!(back.to_bytes(), bytes);
     // A file written for a different rule list does not load.
     let mut short = bytes.clone();
     short.truncate(bytes.len() - 4);
@@ -181,8 +187,8 @@ fn first_format_files_score_rules_with_their_shared_bucket() {
     body[features::bucket(features::rule(2))] = 10;
     v1.extend_from_slice(&body);
     let m = Model::parse(&v1).unwrap();
-    assert_eq!(m.weights[features::rule_feature(2)], 5.0);
-    assert_eq!(m.weights[features::rule_feature(1)], 0.0);
+    assert_eq!(m.weight(features::rule_feature(2)), 5.0);
+    assert_eq!(m.weight(features::rule_feature(1)), 0.0);
     v1.push(0);
     assert!(Model::parse(&v1).is_none(), "trailing bytes");
 }
@@ -204,12 +210,12 @@ fn a_rule_training_never_shows_keeps_its_prior() {
         .iter()
         .position(|r| r.label == "todo_directive")
         .unwrap();
-    assert_eq!(m.weights[features::rule_feature(todo)], train::RULE_PRIOR);
+    assert_eq!(m.weight(features::rule_feature(todo)), train::RULE_PRIOR);
     let fired = rules::RULES
         .iter()
         .position(|r| r.label == "instruction_override")
         .unwrap();
-    assert!(m.weights[features::rule_feature(fired)] > train::RULE_PRIOR);
+    assert!(m.weight(features::rule_feature(fired)) > train::RULE_PRIOR);
 }
 
 #[test]

@@ -136,7 +136,7 @@ fn score_view(view: &View, model: &Model, tokens: &mut Vec<Token>) -> Score {
     let mut count = vec![0u32; n + 1];
     features::for_each_feature(tokens, &starts, |i, b| {
         if let (Some(s), Some(c)) = (sum.get_mut(i + 1), count.get_mut(i + 1)) {
-            *s += model.weights.get(b).copied().unwrap_or(0.0);
+            *s += model.weight(b);
             *c += 1;
         }
     });

@@ -136,11 +136,7 @@ pub fn train(examples: &[Example], options: Options) -> Model {
             }
         }
     }
-    Model {
-        weights,
-        bias,
-        threshold: 0.5,
-    }
+    Model::from_weights(&weights, bias, 0.5)
 }
 
 /// The smallest threshold whose false-positive rate on `benign_scores` is at most `fpr`.
