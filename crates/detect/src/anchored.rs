@@ -14,9 +14,11 @@
 
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
 use regex_automata::meta::Regex;
+use regex_automata::nfa::thompson;
 use regex_automata::util::captures::Captures;
+use regex_automata::util::start;
 use regex_automata::util::syntax;
-use regex_automata::{Anchored, Input};
+use regex_automata::{Anchored, Input, hybrid};
 use regex_syntax::hir::literal::{ExtractKind, Extractor};
 use regex_syntax::hir::{Class, Hir, HirKind};
 
@@ -42,7 +44,7 @@ pub(crate) struct Table {
     /// detectors use the shared one in [`crate::literals`]); `None` if it cannot be built.
     own: std::sync::OnceLock<Option<AhoCorasick>>,
     /// For each literal, the patterns whose matches may start with it, or that contain it.
-    owners: Vec<Vec<(usize, Role)>>,
+    owners: Vec<Vec<Owner>>,
     /// Patterns without a usable literal.
     free: Vec<usize>,
     /// Of those, the ones whose matches are runs of at least `.1` base64-alphabet bytes
@@ -62,6 +64,28 @@ enum Role {
     Within,
 }
 
+/// A pattern a literal belongs to.
+#[derive(Debug, Clone, Copy)]
+struct Owner {
+    pattern: usize,
+    role: Role,
+    /// For [`Role::Starts`]: the bytes that may follow the literal in a match of the pattern
+    /// (a 256-bit set). `the` starts `the\s+(?:new|real)…` only where white space follows, so
+    /// `then`, `there` and `these` cost a bit test, not an anchored search.
+    follow: [u64; 4],
+}
+
+impl Owner {
+    fn may_follow(&self, byte: Option<&u8>) -> bool {
+        // At the end of the text the pattern decides.
+        byte.is_none_or(|&b| {
+            self.follow
+                .get(usize::from(b >> 6))
+                .is_some_and(|w| w >> (b & 63) & 1 == 1)
+        })
+    }
+}
+
 /// One match: the pattern, the whole match, and group 1 (the whole match when the pattern has
 /// no group 1 or it did not take part).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -79,7 +103,7 @@ impl Table {
         let mut regexes = Vec::new();
         let mut max_len = Vec::new();
         let mut literals: Vec<Vec<u8>> = Vec::new();
-        let mut owners: Vec<Vec<(usize, Role)>> = Vec::new();
+        let mut owners: Vec<Vec<Owner>> = Vec::new();
         let mut free = Vec::new();
         let mut in_runs = Vec::new();
         let mut word_start = Vec::new();
@@ -97,14 +121,27 @@ impl Table {
                 }
                 continue;
             };
+            let mut dfa = match role {
+                Role::Starts => hir.and_then(lazy_dfa),
+                Role::Within => None,
+            };
             for lit in lits {
+                let follow = dfa
+                    .as_mut()
+                    .and_then(|(dfa, cache)| follow_set(dfa, cache, &lit))
+                    .unwrap_or([u64::MAX; 4]);
+                let owner = Owner {
+                    pattern: i,
+                    role,
+                    follow,
+                };
                 if let Some(at) = literals.iter().position(|l| *l == lit) {
                     if let Some(o) = owners.get_mut(at) {
-                        o.push((i, role));
+                        o.push(owner);
                     }
                 } else {
                     literals.push(lit);
-                    owners.push(vec![(i, role)]);
+                    owners.push(vec![owner]);
                 }
             }
         }
@@ -197,9 +234,13 @@ impl Table {
             let Some(owners) = self.owners.get(literal) else {
                 continue;
             };
-            for &(p, role) in owners {
-                match role {
+            for owner in owners {
+                let p = owner.pattern;
+                match owner.role {
                     Role::Starts => {
+                        if !owner.may_follow(hay.get(lit_end)) {
+                            continue;
+                        }
                         let at = lit_start;
                         // `\b` before a word byte needs a non-word byte before it.
                         let inside_word = at > 0
@@ -344,6 +385,76 @@ fn alphabet_run(hir: &Hir) -> Option<usize> {
     }
     let min = hir.properties().minimum_len()?;
     (min >= 8 && only_alphabet(hir)).then_some(min)
+}
+
+/// A lazy DFA of `hir`, to learn what may follow its leading literals.
+fn lazy_dfa(hir: &Hir) -> Option<(hybrid::dfa::DFA, hybrid::dfa::Cache)> {
+    let nfa = thompson::Compiler::new()
+        .configure(thompson::Config::new().utf8(false))
+        .build_from_hir(hir)
+        .ok()?;
+    let dfa = hybrid::dfa::DFA::builder().build_from_nfa(nfa).ok()?;
+    let cache = dfa.create_cache();
+    Some((dfa, cache))
+}
+
+/// The bytes that may follow `literal` (any ASCII case of it, as the literal automaton finds
+/// it) at the start of a match, whatever byte precedes it; `None` if the lazy DFA gives up.
+/// A byte is kept when the DFA is not dead after it, or when a match ended before it.
+fn follow_set(
+    dfa: &hybrid::dfa::DFA,
+    cache: &mut hybrid::dfa::Cache,
+    literal: &[u8],
+) -> Option<[u64; 4]> {
+    let mut states = Vec::new();
+    for behind in [
+        None,
+        Some(b' '),
+        Some(b'\n'),
+        Some(b'\r'),
+        Some(b'a'),
+        Some(b'-'),
+    ] {
+        let config = start::Config::new()
+            .anchored(Anchored::Yes)
+            .look_behind(behind);
+        states.push(dfa.start_state(cache, &config).ok()?);
+    }
+    for &byte in literal {
+        let mut next = Vec::new();
+        for &s in &states {
+            for b in [byte.to_ascii_lowercase(), byte.to_ascii_uppercase()] {
+                let n = dfa.next_state(cache, s, b).ok()?;
+                if n.is_quit() {
+                    return None;
+                }
+                if n.is_match() {
+                    // The pattern can end inside the literal: anything may follow.
+                    return Some([u64::MAX; 4]);
+                }
+                if !n.is_dead() && !next.contains(&n) {
+                    next.push(n);
+                }
+            }
+        }
+        states = next;
+    }
+    let mut follow = [0u64; 4];
+    for &s in &states {
+        for b in 0..=255u8 {
+            let n = dfa.next_state(cache, s, b).ok()?;
+            if n.is_quit() {
+                return None;
+            }
+            if (n.is_match() || !n.is_dead())
+                && let Some(w) = follow.get_mut(usize::from(b >> 6))
+            {
+                *w |= 1 << (b & 63);
+            }
+        }
+    }
+    // No way on: the extraction and the DFA disagree; do not rule anything out.
+    (follow != [0; 4]).then_some(follow)
 }
 
 fn parse(p: &str) -> Option<Hir> {

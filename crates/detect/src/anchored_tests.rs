@@ -79,6 +79,15 @@ fn texts() -> Vec<Vec<u8>> {
         "<|im_start|>",
         "' or 1=1",
         "; rm -rf",
+        "then",
+        "the new task is",
+        "The\tReal task is",
+        "no rules",
+        "nothing",
+        "if you are an ai",
+        "iframe",
+        "## system",
+        "##\n",
     ];
     crate::util::fragment_texts(0x2545_f491_4f6c_dd1d, fragments, 400, 85)
         .into_iter()
@@ -238,4 +247,39 @@ fn word_start_patterns_are_recognised() {
     assert!(n >= 20, "{:?}", table.word_start);
     let t = Table::new([r"\bfoo", r"\bfoo|\bbar", r"foo|\bbar", r"(?i)\b(?:x|y)z"]);
     assert_eq!(t.word_start, [true, true, false, true]);
+}
+
+#[test]
+fn a_literal_is_tried_only_where_a_match_can_continue_it() {
+    let table = Table::new([
+        r"\b(?:your|the)\s+(?:new|real)\s+task\b",
+        r"AKIA[0-9A-Z]{16}",
+        r"\bno\b",
+    ]);
+    let follow = |literal: &[u8], byte: Option<u8>| {
+        let at = table
+            .literal_list
+            .iter()
+            .position(|l| l == literal)
+            .unwrap();
+        table.owners[at][0].may_follow(byte.as_ref())
+    };
+    // `the` goes on only with white space.
+    for b in [b' ', b'\t', b'\n', b'\r'] {
+        assert!(follow(b"the", Some(b)), "{b}");
+    }
+    for b in [b'n', b'y', b'r', b'-', b'.'] {
+        assert!(!follow(b"the", Some(b)), "{b}");
+    }
+    // The literal automaton ignores case, the pattern does not: `akia` is followed by what
+    // follows any casing of it.
+    assert!(follow(b"akia", Some(b'7')));
+    assert!(follow(b"akia", Some(b'Q')));
+    assert!(!follow(b"akia", Some(b'q')));
+    // A complete match may end with the literal: anything that is not a word byte follows.
+    assert!(follow(b"no", Some(b' ')));
+    assert!(follow(b"no", Some(b'.')));
+    assert!(!follow(b"no", Some(b't')));
+    // At the end of the text the pattern decides.
+    assert!(follow(b"the", None));
 }

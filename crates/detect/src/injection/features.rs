@@ -35,57 +35,108 @@ pub struct Token {
 /// output of `yes`) would otherwise weigh one word's weight forty times.
 pub fn tokenize(text: &str, out: &mut Vec<Token>) {
     out.clear();
+    out.reserve(text.len() / 5);
     let b = text.as_bytes();
     let mut i = 0;
     while let Some(&first) = b.get(i) {
-        // ASCII bytes are classified directly; other characters are decoded.
-        let (c, len) = if first.is_ascii() {
-            (char::from(first), 1)
-        } else {
-            match text.get(i..).and_then(|r| r.chars().next()) {
-                Some(c) => (c, c.len_utf8()),
-                None => break,
+        match class(first) {
+            WORD => {
+                let (h, end) = word_from(text, fnv_byte(FNV_OFFSET, first), i + 1);
+                push(out, h, i, end);
+                i = end;
             }
-        };
-        if c.is_alphanumeric() {
-            let mut h = fnv_char(fnv_start(), c);
-            let mut end = i + len;
-            while let Some(&d) = b.get(end) {
-                if d.is_ascii() {
-                    if !(d.is_ascii_alphanumeric() || d == b'\'') {
-                        break;
-                    }
-                    h = fnv_byte(h, d);
-                    end += 1;
-                } else {
-                    match text.get(end..).and_then(|r| r.chars().next()) {
-                        Some(d) if d.is_alphanumeric() => {
-                            h = fnv_char(h, d);
-                            end += d.len_utf8();
-                        }
-                        _ => break,
-                    }
-                }
-            }
-            push(out, h, i, end);
-            i = end;
-        } else if c.is_whitespace() {
-            i += len;
-        } else {
-            let mut end = i + len;
-            if len == 1 {
+            SPACE => i += 1,
+            OTHER | APOSTROPHE => {
+                let mut end = i + 1;
                 while b.get(end) == Some(&first) {
                     end += 1;
                 }
-            } else {
-                while text.get(end..).is_some_and(|r| r.starts_with(c)) {
-                    end += len;
+                push(out, fnv_byte(FNV_OFFSET ^ 0x9e37_79b9, first), i, end);
+                i = end;
+            }
+            _ => {
+                let Some(c) = text.get(i..).and_then(|r| r.chars().next()) else {
+                    break;
+                };
+                let len = c.len_utf8();
+                if c.is_alphanumeric() {
+                    let (h, end) = word_from(text, fnv_char(FNV_OFFSET, c), i + len);
+                    push(out, h, i, end);
+                    i = end;
+                } else if c.is_whitespace() {
+                    i += len;
+                } else {
+                    let mut end = i + len;
+                    while text.get(end..).is_some_and(|r| r.starts_with(c)) {
+                        end += len;
+                    }
+                    push(out, fnv_char(FNV_OFFSET ^ 0x9e37_79b9, c), i, end);
+                    i = end;
                 }
             }
-            push(out, fnv_char(fnv_start() ^ 0x9e37_79b9, c), i, end);
-            i = end;
         }
     }
+}
+
+/// Byte classes of the tokenizer: ASCII letters and digits, the apostrophe (inside words),
+/// ASCII white space, other ASCII, and bytes of multi-byte characters.
+const WORD: u8 = 0;
+const APOSTROPHE: u8 = 1;
+const SPACE: u8 = 2;
+const OTHER: u8 = 3;
+const MULTIBYTE: u8 = 4;
+
+#[expect(
+    clippy::indexing_slicing,
+    reason = "a const loop over 0..128 into a [u8; 256]"
+)]
+static CLASSES: [u8; 256] = {
+    let mut t = [MULTIBYTE; 256];
+    let mut b = 0;
+    while b < 128 {
+        let c = b as u8;
+        t[b] = if c.is_ascii_alphanumeric() {
+            WORD
+        } else if c == b'\'' {
+            APOSTROPHE
+        } else if matches!(c, b'\t' | b'\n' | 0x0b | 0x0c | b'\r' | b' ') {
+            // `char::is_white_space` on ASCII.
+            SPACE
+        } else {
+            OTHER
+        };
+        b += 1;
+    }
+    t
+};
+
+#[inline]
+fn class(b: u8) -> u8 {
+    CLASSES.get(usize::from(b)).copied().unwrap_or(MULTIBYTE)
+}
+
+/// Continues a word at byte `end` with hash `h`: letters, digits and apostrophes, ASCII or
+/// not. Returns the hash and the end.
+#[inline]
+fn word_from(text: &str, mut h: u64, mut end: usize) -> (u64, usize) {
+    let b = text.as_bytes();
+    while let Some(&d) = b.get(end) {
+        match class(d) {
+            WORD | APOSTROPHE => {
+                h = fnv_byte(h, d);
+                end += 1;
+            }
+            MULTIBYTE => match text.get(end..).and_then(|r| r.chars().next()) {
+                Some(c) if c.is_alphanumeric() => {
+                    h = fnv_char(h, c);
+                    end += c.len_utf8();
+                }
+                _ => break,
+            },
+            _ => break,
+        }
+    }
+    (h, end)
 }
 
 /// Appends a token unless it repeats the previous one.
@@ -97,10 +148,6 @@ fn push(out: &mut Vec<Token>, hash: u64, start: usize, end: usize) {
 
 const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
 const FNV_PRIME: u64 = 0x0000_0100_0000_01b3;
-
-fn fnv_start() -> u64 {
-    FNV_OFFSET
-}
 
 fn fnv_byte(h: u64, b: u8) -> u64 {
     (h ^ u64::from(b)).wrapping_mul(FNV_PRIME)
