@@ -70,19 +70,36 @@ struct Owner {
     pattern: usize,
     role: Role,
     /// For [`Role::Starts`]: the bytes that may follow the literal in a match of the pattern
-    /// (a 256-bit set). `the` starts `the\s+(?:new|real)…` only where white space follows, so
-    /// `then`, `there` and `these` cost a bit test, not an anchored search.
+    /// (a 256-bit set), and those that may follow it after white space. `the` starts
+    /// `the\s+(?:new|real)…` only where white space follows, then `n` or `r`: `then`, `there`
+    /// and `the end` cost a few bit tests, not an anchored search.
     follow: [u64; 4],
+    after_space: [u64; 4],
+}
+
+fn contains(set: &[u64; 4], b: u8) -> bool {
+    set.get(usize::from(b >> 6))
+        .is_some_and(|w| w >> (b & 63) & 1 == 1)
 }
 
 impl Owner {
-    fn may_follow(&self, byte: Option<&u8>) -> bool {
+    /// Whether a match may start with the literal that ends at `end` in `hay`.
+    fn may_continue(&self, hay: &[u8], end: usize) -> bool {
         // At the end of the text the pattern decides.
-        byte.is_none_or(|&b| {
-            self.follow
-                .get(usize::from(b >> 6))
-                .is_some_and(|w| w >> (b & 63) & 1 == 1)
-        })
+        let Some(&b) = hay.get(end) else {
+            return true;
+        };
+        if !contains(&self.follow, b) {
+            return false;
+        }
+        if !is_space(b) {
+            return true;
+        }
+        // Past a long run of white space, or at the end, the pattern decides.
+        match hay.iter().skip(end + 1).take(32).find(|&&c| !is_space(c)) {
+            Some(&c) => contains(&self.after_space, c),
+            None => true,
+        }
     }
 }
 
@@ -126,14 +143,15 @@ impl Table {
                 Role::Within => None,
             };
             for lit in lits {
-                let follow = dfa
+                let (follow, after_space) = dfa
                     .as_mut()
-                    .and_then(|(dfa, cache)| follow_set(dfa, cache, &lit))
-                    .unwrap_or([u64::MAX; 4]);
+                    .and_then(|(dfa, cache)| follow_sets(dfa, cache, &lit))
+                    .unwrap_or(([u64::MAX; 4], [u64::MAX; 4]));
                 let owner = Owner {
                     pattern: i,
                     role,
                     follow,
+                    after_space,
                 };
                 if let Some(at) = literals.iter().position(|l| *l == lit) {
                     if let Some(o) = owners.get_mut(at) {
@@ -238,7 +256,7 @@ impl Table {
                 let p = owner.pattern;
                 match owner.role {
                     Role::Starts => {
-                        if !owner.may_follow(hay.get(lit_end)) {
+                        if !owner.may_continue(hay, lit_end) {
                             continue;
                         }
                         let at = lit_start;
@@ -398,14 +416,30 @@ fn lazy_dfa(hir: &Hir) -> Option<(hybrid::dfa::DFA, hybrid::dfa::Cache)> {
     Some((dfa, cache))
 }
 
+/// ASCII white space, as `\s` in `(?-u)` patterns.
+const SPACE: [u8; 6] = [b'\t', b'\n', 0x0b, 0x0c, b'\r', b' '];
+
+fn is_space(b: u8) -> bool {
+    SPACE.contains(&b)
+}
+
+/// Adds byte `b` to a 256-bit set.
+fn insert(set: &mut [u64; 4], b: u8) {
+    if let Some(w) = set.get_mut(usize::from(b >> 6)) {
+        *w |= 1 << (b & 63);
+    }
+}
+
 /// The bytes that may follow `literal` (any ASCII case of it, as the literal automaton finds
-/// it) at the start of a match, whatever byte precedes it; `None` if the lazy DFA gives up.
-/// A byte is kept when the DFA is not dead after it, or when a match ended before it.
-fn follow_set(
+/// it) at the start of a match, whatever byte precedes it, and the bytes that may follow the
+/// literal plus a run of white space; `None` if the lazy DFA gives up. A byte is kept when the
+/// DFA is not dead after it, or when a match ended before it.
+fn follow_sets(
     dfa: &hybrid::dfa::DFA,
     cache: &mut hybrid::dfa::Cache,
     literal: &[u8],
-) -> Option<[u64; 4]> {
+) -> Option<([u64; 4], [u64; 4])> {
+    const ALL: [u64; 4] = [u64::MAX; 4];
     let mut states = Vec::new();
     for behind in [
         None,
@@ -430,7 +464,7 @@ fn follow_set(
                 }
                 if n.is_match() {
                     // The pattern can end inside the literal: anything may follow.
-                    return Some([u64::MAX; 4]);
+                    return Some((ALL, ALL));
                 }
                 if !n.is_dead() && !next.contains(&n) {
                     next.push(n);
@@ -439,22 +473,50 @@ fn follow_set(
         }
         states = next;
     }
-    let mut follow = [0u64; 4];
-    for &s in &states {
+    let first = leading_on(dfa, cache, &states)?;
+    // Every state one or more white-space bytes lead to.
+    let mut spaced: Vec<hybrid::LazyStateID> = Vec::new();
+    let mut frontier = states;
+    while let Some(s) = frontier.pop() {
+        for b in SPACE {
+            let n = dfa.next_state(cache, s, b).ok()?;
+            if n.is_quit() || n.is_match() || spaced.len() > 64 {
+                return (first != [0; 4]).then_some((first, ALL));
+            }
+            if !n.is_dead() && !spaced.contains(&n) {
+                spaced.push(n);
+                frontier.push(n);
+            }
+        }
+    }
+    let after_space = if spaced.is_empty() {
+        ALL
+    } else {
+        leading_on(dfa, cache, &spaced)?
+    };
+    // No way on: the extraction and the DFA disagree; do not rule anything out.
+    (first != [0; 4]).then_some((first, after_space))
+}
+
+/// The bytes that lead on from any of `states`: to a live state, or past a match.
+fn leading_on(
+    dfa: &hybrid::dfa::DFA,
+    cache: &mut hybrid::dfa::Cache,
+    states: &[hybrid::LazyStateID],
+) -> Option<[u64; 4]> {
+    let mut set = [0u64; 4];
+    for &s in states {
         for b in 0..=255u8 {
             let n = dfa.next_state(cache, s, b).ok()?;
             if n.is_quit() {
                 return None;
             }
-            if (n.is_match() || !n.is_dead())
-                && let Some(w) = follow.get_mut(usize::from(b >> 6))
-            {
-                *w |= 1 << (b & 63);
+            if n.is_match() || !n.is_dead() {
+                insert(&mut set, b);
             }
         }
     }
-    // No way on: the extraction and the DFA disagree; do not rule anything out.
-    (follow != [0; 4]).then_some(follow)
+    Some(set)
 }
 
 fn parse(p: &str) -> Option<Hir> {

@@ -256,13 +256,17 @@ fn a_literal_is_tried_only_where_a_match_can_continue_it() {
         r"AKIA[0-9A-Z]{16}",
         r"\bno\b",
     ]);
-    let follow = |literal: &[u8], byte: Option<u8>| {
+    let owner = |literal: &[u8]| {
         let at = table
             .literal_list
             .iter()
             .position(|l| l == literal)
             .unwrap();
-        table.owners[at][0].may_follow(byte.as_ref())
+        table.owners[at][0]
+    };
+    let follow = |literal: &[u8], byte: Option<u8>| {
+        let hay: Vec<u8> = literal.iter().copied().chain(byte).collect();
+        owner(literal).may_continue(&hay, literal.len())
     };
     // `the` goes on only with white space.
     for b in [b' ', b'\t', b'\n', b'\r'] {
@@ -282,4 +286,16 @@ fn a_literal_is_tried_only_where_a_match_can_continue_it() {
     assert!(!follow(b"no", Some(b't')));
     // At the end of the text the pattern decides.
     assert!(follow(b"the", None));
+    // After white space, the next word must begin `new` or `real`.
+    let the = owner(b"the");
+    for (text, may) in [
+        ("the new", true),
+        ("the \t\n real", true),
+        ("the   ", true),
+        ("the end", false),
+        ("the\tother", false),
+        ("then", false),
+    ] {
+        assert_eq!(the.may_continue(text.as_bytes(), 3), may, "{text:?}");
+    }
 }

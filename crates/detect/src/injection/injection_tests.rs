@@ -246,3 +246,46 @@ fn repeated_output_scores_low() {
         assert!(s < 0.1, "{s} for {text:?}");
     }
 }
+
+#[test]
+#[ignore]
+fn scratch_rule_cost() {
+    let text = std::fs::read_to_string("/work/main/target/benign/benign-eval.jsonl").unwrap();
+    let texts: Vec<String> = text
+        .lines()
+        .map(|line| {
+            let v: serde_json::Value = serde_json::from_str(line).unwrap();
+            super::lower(v["text"].as_str().unwrap())
+        })
+        .collect();
+    let bytes: usize = texts.iter().map(|t| t.len()).sum();
+    for (i, r) in rules::RULES.iter().enumerate() {
+        let table = crate::anchored::Table::new([r.pattern]);
+        let ac = crate::anchored::automaton(table.literal_list()).unwrap();
+        let occ: Vec<Vec<(usize, usize, usize)>> = texts
+            .iter()
+            .map(|t| {
+                ac.find_overlapping_iter(t.as_bytes())
+                    .map(|m| (m.pattern().as_usize(), m.start(), m.end()))
+                    .collect()
+            })
+            .collect();
+        let t0 = std::time::Instant::now();
+        let mut n = 0;
+        for (t, o) in texts.iter().zip(&occ) {
+            n += table.find_from(t.as_bytes(), o.iter().copied()).len();
+        }
+        let a = t0.elapsed().as_secs_f64();
+        let t0 = std::time::Instant::now();
+        for (t, o) in texts.iter().zip(&occ) {
+            n += table.find_from(t.as_bytes(), o.iter().copied()).len();
+        }
+        let b = t0.elapsed().as_secs_f64();
+        eprintln!(
+            "{i:>2} {:<22} cold {:.3} warm {:.3} ms/MB  {n}",
+            r.label,
+            a * 1e9 / bytes as f64,
+            b * 1e9 / bytes as f64
+        );
+    }
+}
