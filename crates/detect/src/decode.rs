@@ -62,22 +62,72 @@ fn decode_all(text: &str, base64: bool) -> Vec<Decoded> {
             }
         }
     }
-    // Whole-text decodings are built only when they change something.
-    let escapes = memchr::memchr_iter(b'%', bytes)
+    // Percent and HTML decodings cover the lines around their escapes, built only when they
+    // change something.
+    let percents: Vec<usize> = memchr::memchr_iter(b'%', bytes)
         .filter(|&i| percent_escape(bytes, i).is_some())
-        .take(2)
-        .count();
-    if escapes >= 2
-        && let Some(d) = percent(text)
-    {
-        out.push(d);
+        .collect();
+    if percents.len() >= 2 {
+        for (start, end) in regions(text, &percents) {
+            out.extend(percent(text, start, end));
+        }
     }
-    let has_entity =
-        memchr::memchr_iter(b'&', bytes).any(|i| text.get(i..).and_then(entity).is_some());
-    if has_entity && let Some(d) = html(text) {
-        out.push(d);
+    let entities: Vec<usize> = memchr::memchr_iter(b'&', bytes)
+        .filter(|&i| text.get(i..).and_then(entity).is_some())
+        .collect();
+    for (start, end) in regions(text, &entities) {
+        out.extend(html(text, start, end));
     }
     out
+}
+
+/// How far a region reaches from an escape inside a long line, in bytes.
+const REACH: usize = 256;
+/// Regions closer than this are one.
+const REGION_GAP: usize = 256;
+/// More regions than this become one, from the first to the last.
+const MAX_REGIONS: usize = 8;
+
+/// The parts of `text` a percent or HTML decoding covers: the lines holding the escapes at
+/// `at` (sorted), at most [`REACH`] bytes either side of an escape, merged when close. A page
+/// with one `&amp;` is not read twice over; an encoded payload keeps its line around it.
+fn regions(text: &str, at: &[usize]) -> Vec<(usize, usize)> {
+    let b = text.as_bytes();
+    let mut out: Vec<(usize, usize)> = Vec::new();
+    for &i in at {
+        let low = i.saturating_sub(REACH);
+        let start =
+            memchr::memrchr(b'\n', b.get(low..i).unwrap_or(&[])).map_or(low, |n| low + n + 1);
+        let high = (i + REACH).min(b.len());
+        let end = memchr::memchr(b'\n', b.get(i..high).unwrap_or(&[])).map_or(high, |n| i + n);
+        let (start, end) = (char_start(text, start), char_end(text, end));
+        match out.last_mut() {
+            Some(last) if start <= last.1 + REGION_GAP => last.1 = last.1.max(end),
+            _ => out.push((start, end)),
+        }
+    }
+    if out.len() > MAX_REGIONS
+        && let (Some(&(start, _)), Some(&(_, end))) = (out.first(), out.last())
+    {
+        out = vec![(start, end)];
+    }
+    out
+}
+
+/// The char boundary at or before `i`.
+fn char_start(text: &str, mut i: usize) -> usize {
+    while i > 0 && !text.is_char_boundary(i) {
+        i -= 1;
+    }
+    i
+}
+
+/// The char boundary at or after `i`.
+fn char_end(text: &str, mut i: usize) -> usize {
+    while i < text.len() && !text.is_char_boundary(i) {
+        i += 1;
+    }
+    i.min(text.len())
 }
 
 /// The byte a valid `%XX` escape at `i` stands for.
@@ -306,13 +356,13 @@ fn hex_run(run: &str) -> Option<String> {
     readable(hex::decode(digits).ok()?)
 }
 
-/// Percent-decodes the whole text, keeping a per-byte source map. Invalid sequences stay.
-fn percent(text: &str) -> Option<Decoded> {
-    let b = text.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut source = Vec::with_capacity(b.len());
+/// Percent-decodes `text[start..end]`, keeping a per-byte source map. Invalid sequences stay.
+fn percent(text: &str, start: usize, end: usize) -> Option<Decoded> {
+    let b = text.as_bytes().get(..end)?;
+    let mut out = Vec::with_capacity(end - start);
+    let mut source = Vec::with_capacity(end - start);
     let mut changed = 0;
-    let mut i = 0;
+    let mut i = start;
     while let Some(&c) = b.get(i) {
         if c == b'%'
             && let Some(v) = percent_escape(b, i)
@@ -327,24 +377,26 @@ fn percent(text: &str) -> Option<Decoded> {
         source.push(i as u32);
         i += 1;
     }
-    if changed < 2 {
+    if changed == 0 {
         return None;
     }
     let text = String::from_utf8(out).ok()?;
     Some(Decoded {
         text,
         source,
-        span: (0, b.len()),
+        span: (start, end),
         encoding: "percent",
     })
 }
 
-/// Decodes HTML character references (`&#112;`, `&#x70;`, `&lt;` and friends).
-fn html(text: &str) -> Option<Decoded> {
-    let mut out = String::with_capacity(text.len());
-    let mut source = Vec::with_capacity(text.len());
+/// Decodes HTML character references (`&#112;`, `&#x70;`, `&lt;` and friends) in
+/// `text[start..end]`.
+fn html(text: &str, start: usize, end: usize) -> Option<Decoded> {
+    let mut out = String::with_capacity(end - start);
+    let mut source = Vec::with_capacity(end - start);
     let mut changed = 0;
-    let mut i = 0;
+    let mut i = start;
+    let text = text.get(..end)?;
     while i < text.len() {
         let rest = text.get(i..)?;
         if rest.starts_with('&')
@@ -365,7 +417,7 @@ fn html(text: &str) -> Option<Decoded> {
     (changed > 0).then_some(Decoded {
         text: out,
         source,
-        span: (0, text.len()),
+        span: (start, end),
         encoding: "html",
     })
 }
