@@ -5,6 +5,8 @@
 //! are also base64 or hex alphabets) are not turned into noise.
 
 use base64::Engine as _;
+
+use crate::util::{ceil_char, floor_char};
 use base64::alphabet;
 use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 
@@ -100,7 +102,7 @@ fn regions(text: &str, at: &[usize]) -> Vec<(usize, usize)> {
             memchr::memrchr(b'\n', b.get(low..i).unwrap_or(&[])).map_or(low, |n| low + n + 1);
         let high = (i + REACH).min(b.len());
         let end = memchr::memchr(b'\n', b.get(i..high).unwrap_or(&[])).map_or(high, |n| i + n);
-        let (start, end) = (char_start(text, start), char_end(text, end));
+        let (start, end) = (floor_char(text, start), ceil_char(text, end));
         match out.last_mut() {
             Some(last) if start <= last.1 + REGION_GAP => last.1 = last.1.max(end),
             _ => out.push((start, end)),
@@ -112,22 +114,6 @@ fn regions(text: &str, at: &[usize]) -> Vec<(usize, usize)> {
         out = vec![(start, end)];
     }
     out
-}
-
-/// The char boundary at or before `i`.
-fn char_start(text: &str, mut i: usize) -> usize {
-    while i > 0 && !text.is_char_boundary(i) {
-        i -= 1;
-    }
-    i
-}
-
-/// The char boundary at or after `i`.
-fn char_end(text: &str, mut i: usize) -> usize {
-    while i < text.len() && !text.is_char_boundary(i) {
-        i += 1;
-    }
-    i.min(text.len())
 }
 
 /// The byte a valid `%XX` escape at `i` stands for.

@@ -110,6 +110,24 @@ pub(crate) fn is_word(c: u8) -> bool {
     c.is_ascii_alphanumeric() || c == b'_'
 }
 
+/// The first ASCII digit in `b` at or after `from`. Text has long stretches without digits:
+/// they are skipped 16 bytes at a time, with a test the compiler vectorizes.
+pub(crate) fn next_digit(b: &[u8], mut from: usize) -> Option<usize> {
+    while let Some(chunk) = b.get(from..from + 16) {
+        if chunk
+            .iter()
+            .fold(false, |any, &c| any | (c.wrapping_sub(b'0') < 10))
+        {
+            break;
+        }
+        from += 16;
+    }
+    b.get(from..)?
+        .iter()
+        .position(u8::is_ascii_digit)
+        .map(|p| from + p)
+}
+
 /// `i` moved down to a character boundary of `t`.
 pub(crate) fn floor_char(t: &str, mut i: usize) -> usize {
     i = i.min(t.len());
@@ -155,4 +173,29 @@ pub(crate) fn fragment_texts(
                 .collect()
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn next_digit_finds_what_a_byte_loop_finds() {
+        let pieces = [
+            "abc",
+            "0",
+            "9",
+            "/",
+            ":",
+            "x".repeat(20).leak(),
+            "é",
+            "\u{0660}",
+            " ",
+        ];
+        for t in super::fragment_texts(0x9e37_79b9_7f4a_7c15, &pieces, 500, 40) {
+            let b = t.as_bytes();
+            for from in 0..=b.len() + 2 {
+                let want = (from..b.len()).find(|&i| b[i].is_ascii_digit());
+                assert_eq!(super::next_digit(b, from), want, "{t:?} from {from}");
+            }
+        }
+    }
 }

@@ -37,22 +37,17 @@ fn starts(b: &[u8]) -> Vec<usize> {
     let word = |i: usize| b.get(i).copied().is_some_and(crate::util::is_word);
     let mut out = Vec::new();
     let mut i = 2;
-    while i + 1 < b.len() {
-        // `i` is the first digit's position.
-        match (b.get(i), b.get(i + 1)) {
-            (Some(d1), Some(d2)) if d1.is_ascii_digit() => {
-                if d2.is_ascii_digit()
-                    && b.get(i - 2).is_some_and(u8::is_ascii_alphabetic)
-                    && b.get(i - 1).is_some_and(u8::is_ascii_alphabetic)
-                    && (i == 2 || !word(i - 3))
-                {
-                    out.push(i - 2);
-                }
-                i += 1;
-            }
-            // Not a digit: neither can the next pair start here.
-            _ => i += 1,
+    // `i` is the first digit's position.
+    while let Some(digit) = crate::util::next_digit(b, i) {
+        i = digit;
+        if b.get(i + 1).is_some_and(u8::is_ascii_digit)
+            && b.get(i - 2).is_some_and(u8::is_ascii_alphabetic)
+            && b.get(i - 1).is_some_and(u8::is_ascii_alphabetic)
+            && (i == 2 || !word(i - 3))
+        {
+            out.push(i - 2);
         }
+        i += 1;
     }
     out
 }

@@ -80,11 +80,8 @@ fn number_runs(b: &[u8]) -> Vec<(usize, usize)> {
     let part = |c: u8| c.is_ascii_digit() || matches!(c, b' ' | b'.' | b'-' | b'(' | b')' | b'+');
     let mut out: Vec<(usize, usize)> = Vec::new();
     let mut i = 0;
-    while i < b.len() {
-        if !b.get(i).is_some_and(u8::is_ascii_digit) {
-            i += 1;
-            continue;
-        }
+    while let Some(digit) = crate::util::next_digit(b, i) {
+        i = digit;
         let mut start = i;
         while start > 0 && b.get(start - 1).is_some_and(|&c| part(c)) {
             start -= 1;
