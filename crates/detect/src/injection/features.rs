@@ -35,7 +35,9 @@ pub struct Token {
 /// output of `yes`) would otherwise weigh one word's weight forty times.
 pub fn tokenize(text: &str, out: &mut Vec<Token>) {
     out.clear();
-    out.reserve(text.len() / 5);
+    // Prose has a token every five bytes or so, JSON and code up to one every two: room for
+    // the dense case spares the copies of growing.
+    out.reserve(text.len() / 2 + 1);
     let b = text.as_bytes();
     let mut i = 0;
     while let Some(&first) = b.get(i) {
