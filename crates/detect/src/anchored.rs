@@ -29,6 +29,9 @@ use crate::util::{BROKEN, is_word};
 /// search; such a pattern is gated on a contained literal instead.
 const MIN_LITERAL: usize = 2;
 
+/// Leading literals up to this long get follow sets ([`Owner`]) in a [`Table::new`].
+const SHORT_LITERAL: usize = 4;
+
 /// A contained literal this short still spares the search on texts without it.
 const MIN_CONTAINED: usize = 2;
 
@@ -117,6 +120,16 @@ impl Table {
     /// Builds the table. A pattern that does not compile is recorded in [`BROKEN`] (which
     /// [`crate::self_check`] reports) and never matches.
     pub(crate) fn new<'a>(patterns: impl IntoIterator<Item = &'a str>) -> Self {
+        Self::build(patterns, SHORT_LITERAL)
+    }
+
+    /// Like [`Table::new`], with follow sets for every leading literal: for tables of phrase
+    /// rules, whose literals are all common words.
+    pub(crate) fn of_phrases<'a>(patterns: impl IntoIterator<Item = &'a str>) -> Self {
+        Self::build(patterns, usize::MAX)
+    }
+
+    fn build<'a>(patterns: impl IntoIterator<Item = &'a str>, follow_up_to: usize) -> Self {
         let mut regexes = Vec::new();
         let mut max_len = Vec::new();
         let mut literals: Vec<Vec<u8>> = Vec::new();
@@ -138,13 +151,19 @@ impl Table {
                 }
                 continue;
             };
+            // Follow sets pay for short literals, which are common words; a longer one (`ghp_`,
+            // `xoxb-`) is rare enough that computing its sets costs more start-up time than
+            // they would save.
             let mut dfa = match role {
-                Role::Starts => hir.and_then(lazy_dfa),
-                Role::Within => None,
+                Role::Starts if lits.iter().any(|l| l.len() <= follow_up_to) => {
+                    hir.and_then(lazy_dfa)
+                }
+                _ => None,
             };
             for lit in lits {
                 let (follow, after_space) = dfa
                     .as_mut()
+                    .filter(|_| lit.len() <= follow_up_to)
                     .and_then(|(dfa, cache)| follow_sets(dfa, cache, &lit))
                     .unwrap_or(([u64::MAX; 4], [u64::MAX; 4]));
                 let owner = Owner {
@@ -498,22 +517,37 @@ fn follow_sets(
     (first != [0; 4]).then_some((first, after_space))
 }
 
-/// The bytes that lead on from any of `states`: to a live state, or past a match.
+/// The bytes that lead on from any of `states`: to a live state, or past a match. One byte of
+/// each of the DFA's byte classes is tried; the verdict holds for its whole class.
 fn leading_on(
     dfa: &hybrid::dfa::DFA,
     cache: &mut hybrid::dfa::Cache,
     states: &[hybrid::LazyStateID],
 ) -> Option<[u64; 4]> {
-    let mut set = [0u64; 4];
+    let classes = dfa.byte_classes();
+    let mut live = [false; 256];
     for &s in states {
-        for b in 0..=255u8 {
+        for unit in classes.representatives(..) {
+            let Some(b) = unit.as_u8() else { continue };
             let n = dfa.next_state(cache, s, b).ok()?;
             if n.is_quit() {
                 return None;
             }
-            if n.is_match() || !n.is_dead() {
-                insert(&mut set, b);
+            if (n.is_match() || !n.is_dead())
+                && let Some(l) = live.get_mut(usize::from(classes.get(b)))
+            {
+                *l = true;
             }
+        }
+    }
+    let mut set = [0u64; 4];
+    for b in 0..=255u8 {
+        if live
+            .get(usize::from(classes.get(b)))
+            .copied()
+            .unwrap_or(true)
+        {
+            insert(&mut set, b);
         }
     }
     Some(set)

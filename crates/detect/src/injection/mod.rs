@@ -45,7 +45,7 @@ pub(crate) fn table() -> &'static Table {
 }
 
 static RULES: LazyLock<Table> =
-    LazyLock::new(|| Table::new(rules::RULES.iter().map(|r| r.pattern)));
+    LazyLock::new(|| Table::of_phrases(rules::RULES.iter().map(|r| r.pattern)));
 
 /// The shipped model; an unreadable file leaves the rules alone with a fixed weight, and a
 /// test keeps that from shipping.
