@@ -27,6 +27,21 @@ fn windows(text: &str, out: &mut Vec<String>) {
     }
 }
 
+/// One timed round: every text through all detectors. A function of its own, so that an
+/// instruction count covers exactly the timed scans, which wall-clock noise does not touch:
+/// `valgrind --tool=callgrind --toggle-collect=warden_bench::detect::scan_round
+/// target/release/warden-bench detect --corpus …` (`BENCHMARKS.md`).
+#[inline(never)]
+fn scan_round(round: &[String], per_text: &mut Vec<std::time::Duration>) -> usize {
+    let mut found = 0;
+    for t in round {
+        let s = Instant::now();
+        found += warden_detect::scan(t).len();
+        per_text.push(s.elapsed());
+    }
+    found
+}
+
 pub fn run(corpora: &[PathBuf]) -> anyhow::Result<()> {
     let mut texts = Vec::new();
     let mut joined = String::new();
@@ -68,11 +83,7 @@ pub fn run(corpora: &[PathBuf]) -> anyhow::Result<()> {
     for round in &rounds {
         let bytes: usize = round.iter().map(String::len).sum();
         let start = Instant::now();
-        for t in round {
-            let s = Instant::now();
-            found += warden_detect::scan(t).len();
-            per_text.push(s.elapsed());
-        }
+        found += scan_round(round, &mut per_text);
         speeds.push(bytes as f64 / 1e6 / start.elapsed().as_secs_f64());
         total += round.len();
     }

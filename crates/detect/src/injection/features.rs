@@ -193,6 +193,7 @@ pub fn rule(index: usize) -> u64 {
 /// with the previous token (hashed buckets), and each rule hit (`(rule_index, byte_offset)`,
 /// [`rule_feature`]) at the token it starts in.
 /// `rule_hits` must be sorted by offset.
+#[inline]
 pub fn for_each_feature(
     tokens: &[Token],
     rule_hits: &[(usize, usize)],

@@ -4,10 +4,8 @@ use std::sync::LazyLock;
 
 use regex::bytes::Regex;
 
-use crate::util::MatchStr as _;
-
 use super::looks_like_placeholder;
-use crate::util::{entropy, pattern, push};
+use crate::util::{entropy, pattern, push, searcher};
 use crate::{Detector, Finding, FindingKind, Input, Meta};
 
 /// Values assigned to secret-like names.
@@ -30,13 +28,72 @@ static META: Meta = Meta {
     summary: "credential-like values assigned to secret-like names",
 };
 
-static ASSIGN: LazyLock<Regex> = LazyLock::new(|| {
-    pattern(concat!(
-        r#"(?i)([\w.-]*(?:passw(?:or)?d|passphrase|\bpwd|\bpass\b|secret|token|api[_-]?key|apikey|access[_-]?key|auth[_-]?key|private[_-]?key|client[_-]?secret|credentials?|signing[_-]?key|encryption[_-]?key|session[_-]?key|license[_-]?key|x-api-key)[\w.-]*)"#,
-        r#"(?:\\?["'`]?\s{0,20}(?::=|=>|=|:|\s)\s{0,3}|["'`]\s*,\s*)"#,
-        r#"(?:\\?'((?:[^'\r\n\\]|\\[^'\r\n]){6,200})\\?'|\\?"((?:[^"\r\n\\]|\\[^"\r\n]){6,200})\\?"|`([^`\r\n]{6,200})`|([^\s"'`,;)}\]<>\\]{8,200}))"#
-    ))
-});
+/// The secret-like words a name must hold.
+const NAME_WORDS: &str = r"(?i)passw(?:or)?d|passphrase|\bpwd|\bpass\b|secret|token|api[_-]?key|apikey|access[_-]?key|auth[_-]?key|private[_-]?key|client[_-]?secret|credentials?|signing[_-]?key|encryption[_-]?key|session[_-]?key|license[_-]?key|x-api-key";
+/// What follows a name: the assignment, then the value (groups 1-4: single-quoted,
+/// double-quoted, backticked, bare).
+const TAIL: &str = concat!(
+    r#"(?:\\?["'`]?\s{0,20}(?::=|=>|=|:|\s)\s{0,3}|["'`]\s*,\s*)"#,
+    r#"(?:\\?'((?:[^'\r\n\\]|\\[^'\r\n]){6,200})\\?'|\\?"((?:[^"\r\n\\]|\\[^"\r\n]){6,200})\\?"|`([^`\r\n]{6,200})`|([^\s"'`,;)}\]<>\\]{8,200}))"#
+);
+
+static WORDS: LazyLock<Regex> = LazyLock::new(|| pattern(NAME_WORDS));
+static ASSIGNMENT: LazyLock<regex_automata::meta::Regex> = LazyLock::new(|| searcher(TAIL));
+
+/// A name is a run of `[\w.-]` bytes holding one of [`NAME_WORDS`].
+fn in_name(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-')
+}
+
+/// One assignment: the name's span, the value's span and whether the value was quoted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Assignment {
+    name: (usize, usize),
+    value: (usize, usize),
+    quoted: bool,
+}
+
+/// Every assignment in `hay`, as a leftmost-first search for
+/// `([\w.-]*(?:NAME_WORDS)[\w.-]*)TAIL` reports them. What follows a name cannot begin with a
+/// name byte, so a name always ends where its run of name bytes ends, and whether a match
+/// starts in a run depends only on that end: the words are found first (a small automaton
+/// that soon stops meeting new states), then the tail is tried, anchored, once per run.
+/// Searched as one pattern, the tail's counted repetitions made the lazy DFA build new states
+/// on most new texts.
+fn assignments(hay: &[u8]) -> Vec<Assignment> {
+    let mut out = Vec::new();
+    let mut caps = ASSIGNMENT.create_captures();
+    // Where the next match may start (matches do not overlap).
+    let mut from = 0;
+    let mut at = 0;
+    while let Some(word) = WORDS.find_at(hay, at) {
+        let mut start = word.start();
+        while start > from && hay.get(start - 1).copied().is_some_and(in_name) {
+            start -= 1;
+        }
+        let mut end = word.end();
+        while hay.get(end).copied().is_some_and(in_name) {
+            end += 1;
+        }
+        at = end.max(word.end() + 1);
+        let input = regex_automata::Input::new(hay)
+            .range(end..)
+            .anchored(regex_automata::Anchored::Yes);
+        ASSIGNMENT.search_captures(&input, &mut caps);
+        let Some(m) = caps.get_match() else { continue };
+        let Some((group, span)) = (1..=4).find_map(|g| Some((g, caps.get_group(g)?))) else {
+            continue;
+        };
+        out.push(Assignment {
+            name: (start, end),
+            value: (span.start, span.end),
+            quoted: group < 4,
+        });
+        from = m.end();
+        at = at.max(from);
+    }
+    out
+}
 
 impl Detector for Assignments {
     fn meta(&self) -> &Meta {
@@ -45,29 +102,30 @@ impl Detector for Assignments {
 
     fn scan(&self, input: &Input<'_>, out: &mut Vec<Finding>) {
         for view in &input.views {
-            for caps in ASSIGN.captures_iter(view.text.as_bytes()) {
-                let Some(name) = caps.get(1) else { continue };
-                let quoted = caps.get(2).or_else(|| caps.get(3)).or_else(|| caps.get(4));
-                let Some(value) = quoted.or_else(|| caps.get(5)) else {
+            for a in assignments(view.text.as_bytes()) {
+                let (Some(name), Some(value)) = (
+                    view.text.get(a.name.0..a.name.1),
+                    view.text.get(a.value.0..a.value.1),
+                ) else {
                     continue;
                 };
                 // `pass 'strict'` in prose: only blanks between the name and the value.
                 let loose = view
                     .text
-                    .get(name.end()..value.start())
+                    .get(a.name.1..a.value.0)
                     .is_some_and(|sep| !sep.contains([':', '=', ',']));
                 let shape = Shape {
-                    quoted: quoted.is_some(),
+                    quoted: a.quoted,
                     loose,
                 };
-                if let Some(confidence) = judge(name.as_str(), value.as_str(), shape) {
+                if let Some(confidence) = judge(name, value, shape) {
                     push(
                         out,
                         &META,
                         "secret_assignment",
                         view,
-                        value.start(),
-                        value.end(),
+                        a.value.0,
+                        a.value.1,
                         confidence,
                     );
                 }
@@ -213,3 +271,7 @@ fn array_access(v: &str) -> bool {
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.')
 }
+
+#[cfg(test)]
+#[path = "assignments_tests.rs"]
+mod tests;
