@@ -128,6 +128,56 @@ pub(crate) fn next_digit(b: &[u8], mut from: usize) -> Option<usize> {
         .map(|p| from + p)
 }
 
+/// Maximal runs of `member` bytes (digits among them) that hold a digit and that `keep`
+/// accepts. A pattern whose matches are made of such bytes only matches inside such a run: it
+/// is searched there alone ([`matches_in_runs`]).
+pub(crate) fn digit_runs(
+    b: &[u8],
+    member: impl Fn(u8) -> bool,
+    keep: impl Fn(&[u8]) -> bool,
+) -> Vec<(usize, usize)> {
+    let mut out = Vec::new();
+    let mut i = 0;
+    while let Some(digit) = next_digit(b, i) {
+        let mut start = digit;
+        while start > i && b.get(start - 1).copied().is_some_and(&member) {
+            start -= 1;
+        }
+        let mut end = digit + 1;
+        while b.get(end).copied().is_some_and(&member) {
+            end += 1;
+        }
+        if b.get(start..end).is_some_and(&keep) {
+            out.push((start, end));
+        }
+        i = end;
+    }
+    out
+}
+
+/// Every match of `re` (leftmost-first, not overlapping) inside `runs` of `hay`, as a search of
+/// the whole text finds them when no match can cross a run's edge. Look-arounds see the byte
+/// on either side of a run.
+pub(crate) fn matches_in_runs<'h>(
+    re: &Regex,
+    hay: &'h [u8],
+    runs: &[(usize, usize)],
+) -> Vec<regex::bytes::Captures<'h>> {
+    let mut out = Vec::new();
+    for &(start, end) in runs {
+        let Some(upto) = hay.get(..(end + 1).min(hay.len())) else {
+            continue;
+        };
+        let mut at = start;
+        while let Some(c) = re.captures_at(upto, at) {
+            let Some(m) = c.get(0) else { break };
+            at = m.end().max(at + 1);
+            out.push(c);
+        }
+    }
+    out
+}
+
 /// `i` moved down to a character boundary of `t`.
 pub(crate) fn floor_char(t: &str, mut i: usize) -> usize {
     i = i.min(t.len());
@@ -177,6 +227,68 @@ pub(crate) fn fragment_texts(
 
 #[cfg(test)]
 mod tests {
+    use super::{Regex, digit_runs, matches_in_runs, pattern};
+
+    fn spans(found: Vec<regex::bytes::Captures<'_>>) -> Vec<Vec<Option<(usize, usize)>>> {
+        found
+            .iter()
+            .map(|c| c.iter().map(|g| g.map(|m| (m.start(), m.end()))).collect())
+            .collect()
+    }
+
+    fn whole(re: &Regex, hay: &[u8]) -> Vec<Vec<Option<(usize, usize)>>> {
+        spans(re.captures_iter(hay).collect())
+    }
+
+    #[test]
+    fn searching_digit_runs_finds_what_searching_the_text_finds() {
+        let pieces = [
+            "123",
+            "45",
+            "6789",
+            "1",
+            "0",
+            "-",
+            " ",
+            ".",
+            "a",
+            "x1",
+            "_",
+            "\n",
+            "192.168",
+            ".0.1",
+            "255.255.255.255",
+            "123-45-6789",
+            "123 45 6789",
+            "é",
+            "1234567890",
+        ];
+        let ssn = pattern(r"\b(\d{3})([- ])(\d{2})([- ])(\d{4})\b");
+        let v4 = pattern(r"\b\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}\b");
+        let digits = |r: &[u8]| r.iter().filter(|c| c.is_ascii_digit()).count();
+        let mut found = 0;
+        for t in super::fragment_texts(0x5eed_0f5e_ed00_0001, &pieces, 3000, 20) {
+            let b = t.as_bytes();
+            let runs = digit_runs(
+                b,
+                |c| c.is_ascii_digit() || c == b'-' || c == b' ',
+                |r| digits(r) >= 9,
+            );
+            let want = whole(&ssn, b);
+            found += want.len();
+            assert_eq!(spans(matches_in_runs(&ssn, b, &runs)), want, "{t:?}");
+            let runs = digit_runs(
+                b,
+                |c| c.is_ascii_digit() || c == b'.',
+                |r| r.iter().filter(|&&c| c == b'.').count() >= 3 && digits(r) >= 4,
+            );
+            let want = whole(&v4, b);
+            found += want.len();
+            assert_eq!(spans(matches_in_runs(&v4, b, &runs)), want, "{t:?}");
+        }
+        assert!(found > 500, "{found}");
+    }
+
     #[test]
     fn next_digit_finds_what_a_byte_loop_finds() {
         let pieces = [

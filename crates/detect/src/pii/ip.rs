@@ -40,7 +40,17 @@ impl Detector for IpAddress {
     fn scan(&self, input: &Input<'_>, out: &mut Vec<Finding>) {
         for view in &input.views {
             let t = &view.text;
-            for m in V4.find_iter(t.as_bytes()) {
+            // Addresses lie in runs of digits and dots holding four digits and three dots.
+            let runs = crate::util::digit_runs(
+                t.as_bytes(),
+                |c| c.is_ascii_digit() || c == b'.',
+                |run| {
+                    run.iter().filter(|&&c| c == b'.').count() >= 3
+                        && run.iter().filter(|c| c.is_ascii_digit()).count() >= 4
+                },
+            );
+            for c in crate::util::matches_in_runs(&V4, t.as_bytes(), &runs) {
+                let Some(m) = c.get(0) else { continue };
                 if m.as_str().parse::<Ipv4Addr>().is_ok() && standalone(t, m.start(), m.end()) {
                     let versiony =
                         super::context_before(t, m.start(), 10, &["version", "v", "ver."]);
