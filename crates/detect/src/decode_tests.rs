@@ -44,3 +44,34 @@ fn run_finders_match_their_patterns() {
         );
     }
 }
+
+#[test]
+fn block_tested_runs_are_the_byte_by_byte_runs() {
+    let pieces = [
+        "A",
+        "b",
+        "0",
+        "+",
+        "/",
+        "-",
+        "_",
+        " ",
+        "=",
+        ".",
+        "é",
+        "abcdefgh",
+        "0123456789abcdef",
+        "x",
+    ];
+    for t in crate::util::fragment_texts(0x0dd5_eed5_1234_4321, &pieces, 5000, 60) {
+        let t = t.into_bytes();
+        for min in [1, 2, 3, 7, 8, 12, 15, 16, 17, 20, 31, 32, 40] {
+            assert_eq!(
+                alphabet_runs(&t, min),
+                alphabet_runs_bytewise(&t, min),
+                "min {min} in {:?}",
+                String::from_utf8_lossy(&t)
+            );
+        }
+    }
+}
