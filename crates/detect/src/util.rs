@@ -155,9 +155,9 @@ pub(crate) fn digit_runs(
     out
 }
 
-/// Every match of `re` (leftmost-first, not overlapping) inside `runs` of `hay`, as a search of
-/// the whole text finds them when no match can cross a run's edge. Look-arounds see the byte
-/// on either side of a run.
+/// Every match of `re` (leftmost-first, not overlapping) inside `runs` of `hay` (sorted, apart),
+/// as a search of the whole text finds them when every match lies inside one run. Look-arounds
+/// see the byte on either side of a run.
 pub(crate) fn matches_in_runs<'h>(
     re: &Regex,
     hay: &'h [u8],

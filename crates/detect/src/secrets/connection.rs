@@ -33,6 +33,29 @@ static URL_CREDS: LazyLock<Regex> = LazyLock::new(|| {
     )
 });
 
+/// The longest stretch before the `@` a match can have: scheme (21), `:`, `//`, user (100),
+/// `:`, password (200).
+const BEFORE_AT: usize = 325;
+
+fn in_host(c: u8) -> bool {
+    c.is_ascii_alphanumeric() || matches!(c, b'.' | b'-' | b'[' | b']' | b'_')
+}
+
+/// Where matches can be: every match holds exactly one `@` (no other part admits one), at most
+/// [`BEFORE_AT`] bytes after its start, and ends where the host's run of bytes after it ends.
+/// Overlapping stretches are merged, so a search of each finds what a search of the text does.
+fn around_at_signs(hay: &[u8]) -> Vec<(usize, usize)> {
+    let mut out = Vec::new();
+    for at in memchr::memchr_iter(b'@', hay) {
+        let mut end = at + 1;
+        while hay.get(end).copied().is_some_and(in_host) {
+            end += 1;
+        }
+        crate::util::add_window(&mut out, (at.saturating_sub(BEFORE_AT), end));
+    }
+    out
+}
+
 impl Detector for ConnectionStrings {
     fn meta(&self) -> &Meta {
         &META
@@ -40,10 +63,8 @@ impl Detector for ConnectionStrings {
 
     fn scan(&self, input: &Input<'_>, out: &mut Vec<Finding>) {
         for view in &input.views {
-            if !view.text.contains('@') {
-                continue;
-            }
-            for caps in URL_CREDS.captures_iter(view.text.as_bytes()) {
+            let hay = view.text.as_bytes();
+            for caps in crate::util::matches_in_runs(&URL_CREDS, hay, &around_at_signs(hay)) {
                 let Some(pw) = caps.get(1) else { continue };
                 let v = pw.as_str();
                 if looks_like_placeholder(v)
@@ -65,3 +86,7 @@ impl Detector for ConnectionStrings {
         }
     }
 }
+
+#[cfg(test)]
+#[path = "connection_tests.rs"]
+mod tests;
