@@ -119,7 +119,7 @@ fn class(b: u8) -> u8 {
 
 /// Continues a word at byte `end` with hash `h`: letters, digits and apostrophes, ASCII or
 /// not. Returns the hash and the end.
-#[inline]
+#[inline(always)]
 fn word_from(text: &str, mut h: u64, mut end: usize) -> (u64, usize) {
     let b = text.as_bytes();
     while let Some(&d) = b.get(end) {
