@@ -171,14 +171,13 @@ pub(crate) fn alphabet_runs(b: &[u8], min: usize) -> Vec<(usize, usize)> {
         .find(|&k| 2 * k - 1 <= min)
         .unwrap_or(1);
     let mut out = Vec::new();
-    // Bytes before `from` are settled.
+    // Bytes before `from` are settled (blocks are tested from there on).
     let mut from = 0;
     let mut at = 0;
     while let Some(chunk) = b.get(at..at + block) {
-        if at < from
-            || !chunk
-                .iter()
-                .fold(true, |all, &c| all & in_base64_alphabet(c))
+        if !chunk
+            .iter()
+            .fold(true, |all, &c| all & in_base64_alphabet(c))
         {
             at += block;
             continue;

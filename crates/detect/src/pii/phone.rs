@@ -78,27 +78,10 @@ const EXTENSION: usize = 16;
 /// extension after. Text without such runs is not searched.
 fn number_runs(b: &[u8]) -> Vec<(usize, usize)> {
     let part = |c: u8| c.is_ascii_digit() || matches!(c, b' ' | b'.' | b'-' | b'(' | b')' | b'+');
+    let enough = |run: &[u8]| run.iter().filter(|c| c.is_ascii_digit()).count() >= 7;
     let mut out: Vec<(usize, usize)> = Vec::new();
-    let mut i = 0;
-    while let Some(digit) = crate::util::next_digit(b, i) {
-        i = digit;
-        let mut start = i;
-        while start > 0 && b.get(start - 1).is_some_and(|&c| part(c)) {
-            start -= 1;
-        }
-        let mut end = i;
-        let mut digits = 0;
-        while let Some(&c) = b.get(end) {
-            if !part(c) {
-                break;
-            }
-            digits += usize::from(c.is_ascii_digit());
-            end += 1;
-        }
-        if digits >= 7 {
-            crate::util::add_window(&mut out, (start, (end + EXTENSION).min(b.len())));
-        }
-        i = end.max(i + 1);
+    for (start, end) in crate::util::digit_runs(b, part, enough) {
+        crate::util::add_window(&mut out, (start, (end + EXTENSION).min(b.len())));
     }
     out
 }

@@ -75,7 +75,8 @@ fn assignments(hay: &[u8]) -> Vec<Assignment> {
         while hay.get(end).copied().is_some_and(in_name) {
             end += 1;
         }
-        at = end.max(word.end() + 1);
+        // Every word in this name ends by `end`.
+        at = end;
         let input = regex_automata::Input::new(hay)
             .range(end..)
             .anchored(regex_automata::Anchored::Yes);
