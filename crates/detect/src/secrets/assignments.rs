@@ -28,8 +28,8 @@ static META: Meta = Meta {
     summary: "credential-like values assigned to secret-like names",
 };
 
-/// The secret-like words a name must hold.
-const NAME_WORDS: &str = r"(?i)passw(?:or)?d|passphrase|\bpwd|\bpass\b|secret|token|api[_-]?key|apikey|access[_-]?key|auth[_-]?key|private[_-]?key|client[_-]?secret|credentials?|signing[_-]?key|encryption[_-]?key|session[_-]?key|license[_-]?key|x-api-key";
+/// The secret-like words a name must hold, in lowercase (ASCII case is ignored).
+const NAME_WORDS: &str = r"passw(?:or)?d|passphrase|\bpwd|\bpass\b|secret|token|api[_-]?key|apikey|access[_-]?key|auth[_-]?key|private[_-]?key|client[_-]?secret|credentials?|signing[_-]?key|encryption[_-]?key|session[_-]?key|license[_-]?key|x-api-key";
 /// What follows a name: the assignment, then the value (groups 1-4: single-quoted,
 /// double-quoted, backticked, bare).
 const TAIL: &str = concat!(
@@ -37,6 +37,9 @@ const TAIL: &str = concat!(
     r#"(?:\\?'((?:[^'\r\n\\]|\\[^'\r\n]){6,200})\\?'|\\?"((?:[^"\r\n\\]|\\[^"\r\n]){6,200})\\?"|`([^`\r\n]{6,200})`|([^\s"'`,;)}\]<>\\]{8,200}))"#
 );
 
+/// [`NAME_WORDS`] as written (lowercase), searched in the lowercased text: the same matches
+/// as ignoring ASCII case in the text itself (lowercasing keeps every offset, and only ASCII
+/// bytes become ASCII letters), but case-sensitive words let the search skip ahead to them.
 static WORDS: LazyLock<Regex> = LazyLock::new(|| pattern(NAME_WORDS));
 static ASSIGNMENT: LazyLock<regex_automata::meta::Regex> = LazyLock::new(|| searcher(TAIL));
 
@@ -60,13 +63,15 @@ struct Assignment {
 /// that soon stops meeting new states), then the tail is tried, anchored, once per run.
 /// Searched as one pattern, the tail's counted repetitions made the lazy DFA build new states
 /// on most new texts.
-fn assignments(hay: &[u8]) -> Vec<Assignment> {
+///
+/// `lower` is `hay` lowercased with every offset kept ([`crate::View::lower`]).
+fn assignments(hay: &[u8], lower: &[u8]) -> Vec<Assignment> {
     let mut out = Vec::new();
     let mut caps = ASSIGNMENT.create_captures();
     // Where the next match may start (matches do not overlap).
     let mut from = 0;
     let mut at = 0;
-    while let Some(word) = WORDS.find_at(hay, at) {
+    while let Some(word) = WORDS.find_at(lower, at) {
         let mut start = word.start();
         while start > from && hay.get(start - 1).copied().is_some_and(in_name) {
             start -= 1;
@@ -103,7 +108,7 @@ impl Detector for Assignments {
 
     fn scan(&self, input: &Input<'_>, out: &mut Vec<Finding>) {
         for view in &input.views {
-            for a in assignments(view.text.as_bytes()) {
+            for a in assignments(view.text.as_bytes(), view.lower().as_bytes()) {
                 let (Some(name), Some(value)) = (
                     view.text.get(a.name.0..a.name.1),
                     view.text.get(a.value.0..a.value.1),

@@ -3,7 +3,7 @@ use super::*;
 /// The whole assignment as one pattern, searched the usual way: the reference
 /// [`assignments`] must agree with.
 fn reference(hay: &[u8]) -> Vec<Assignment> {
-    let whole = pattern(&format!(r"([\w.-]*(?:{NAME_WORDS})[\w.-]*){TAIL}"));
+    let whole = pattern(&format!(r"([\w.-]*(?i:{NAME_WORDS})[\w.-]*){TAIL}"));
     whole
         .captures_iter(hay)
         .filter_map(|c| {
@@ -62,6 +62,11 @@ fn assignments_are_what_the_whole_pattern_finds() {
         "hunter2hunter2",
         "0123456789abcdef",
         "é",
+        "K",
+        "İ",
+        "ẞ",
+        "TOKEN",
+        "Secret",
         ";",
         ")",
         "<",
@@ -71,7 +76,8 @@ fn assignments_are_what_the_whole_pattern_finds() {
     for t in crate::util::fragment_texts(0x1234_5678_9abc_def1, &pieces, 4000, 24) {
         let want = reference(t.as_bytes());
         matched += want.len();
-        assert_eq!(assignments(t.as_bytes()), want, "{t:?}");
+        let lower = crate::normalize::lower(&t);
+        assert_eq!(assignments(t.as_bytes(), lower.as_bytes()), want, "{t:?}");
     }
     // The texts exercise matches, not only misses.
     assert!(matched > 1000, "{matched}");
