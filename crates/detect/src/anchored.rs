@@ -227,7 +227,7 @@ impl Table {
                 let occurrences = ac
                     .find_overlapping_iter(hay)
                     .map(|m| (m.pattern().as_usize(), m.start(), m.end()));
-                self.find_from(hay, occurrences)
+                self.find_from(hay, occurrences, None)
             }
             // No automaton: every pattern searches the whole text (slower, still complete).
             None => {
@@ -245,11 +245,14 @@ impl Table {
 
     /// Like [`Table::find`], given the occurrences `(literal, start, end)` of the table's
     /// literals in `hay` (all of them, ASCII case ignored), found by a caller's automaton that
-    /// holds them (numbered as [`Table::literal_list`]).
+    /// holds them (numbered as [`Table::literal_list`]). `runs`, when given, are `hay`'s
+    /// maximal base64-alphabet runs of at least [`crate::decode::RUNS_MIN`] bytes
+    /// ([`crate::View::alphabet_runs`]).
     pub(crate) fn find_from(
         &self,
         hay: &[u8],
         occurrences: impl Iterator<Item = (usize, usize, usize)>,
+        runs: Option<&[(usize, usize)]>,
     ) -> Vec<Hit> {
         let mut starts: Vec<(usize, usize)> = Vec::new();
         // (pattern, window) for patterns that contain a literal: a match holding the
@@ -259,7 +262,15 @@ impl Table {
             self.free.iter().map(|&p| (p, 0, hay.len())).collect();
         if !self.in_runs.is_empty() {
             let shortest = self.in_runs.iter().map(|&(_, min)| min).min().unwrap_or(0);
-            for (start, end) in crate::decode::alphabet_runs(hay, shortest) {
+            let found;
+            let runs = match runs {
+                Some(runs) if shortest >= crate::decode::RUNS_MIN => runs,
+                _ => {
+                    found = crate::decode::alphabet_runs(hay, shortest);
+                    &found
+                }
+            };
+            for &(start, end) in runs.iter().filter(|&&(s, e)| e - s >= shortest) {
                 for &(p, min) in &self.in_runs {
                     if end - start >= min {
                         within.push((p, start, end));

@@ -36,29 +36,36 @@ const ESCAPED_HEX_MIN: usize = 6;
 /// Runs of at least this many hex digit pairs are decoded.
 const HEX_PAIRS_MIN: usize = 8;
 
-/// Every decoding found in `text`.
-pub fn decodings(text: &str) -> Vec<Decoded> {
-    decode_all(text, true)
+/// Decoding looks only at [`alphabet_runs`] at least this long; a view keeps them
+/// ([`crate::View::alphabet_runs`]) for the pattern tables too.
+pub(crate) const RUNS_MIN: usize = if BASE64_MIN < 2 * HEX_PAIRS_MIN {
+    BASE64_MIN
+} else {
+    2 * HEX_PAIRS_MIN
+};
+
+/// Every decoding found in `text`, given its [`alphabet_runs`] of at least [`RUNS_MIN`] bytes.
+pub(crate) fn decodings_in(text: &str, runs: &[(usize, usize)]) -> Vec<Decoded> {
+    decode_all(text, runs, true)
 }
 
 /// Every decoding but base64 (for callers that decode base64 their own way, [`base64_any`]).
 pub(crate) fn decodings_but_base64(text: &str) -> Vec<Decoded> {
-    decode_all(text, false)
+    decode_all(text, &alphabet_runs(text.as_bytes(), RUNS_MIN), false)
 }
 
-fn decode_all(text: &str, base64: bool) -> Vec<Decoded> {
+fn decode_all(text: &str, runs: &[(usize, usize)], base64: bool) -> Vec<Decoded> {
     let mut out = Vec::new();
     let bytes = text.as_bytes();
     if bytes.len() >= 16 {
-        let runs = alphabet_runs(bytes, BASE64_MIN.min(2 * HEX_PAIRS_MIN));
         if base64 {
-            for (start, end) in base64_runs(bytes, &runs) {
+            for (start, end) in base64_runs(bytes, runs) {
                 if let Some(d) = text.get(start..end).and_then(base64_run) {
                     out.push(constant(d, start, end, "base64"));
                 }
             }
         }
-        for (start, end) in hex_runs(bytes, &runs) {
+        for (start, end) in hex_runs(bytes, runs) {
             if let Some(d) = text.get(start..end).and_then(hex_run) {
                 out.push(constant(d, start, end, "hex"));
             }

@@ -73,5 +73,15 @@ fn block_tested_runs_are_the_byte_by_byte_runs() {
                 String::from_utf8_lossy(&t)
             );
         }
+        // Runs are maximal: the longer ones are the shared runs a view keeps, filtered.
+        let shared = alphabet_runs(&t, RUNS_MIN);
+        for min in [RUNS_MIN, 17, 31, 50, 62] {
+            let longer: Vec<_> = shared
+                .iter()
+                .copied()
+                .filter(|(s, e)| e - s >= min)
+                .collect();
+            assert_eq!(alphabet_runs(&t, min), longer, "min {min}");
+        }
     }
 }

@@ -29,6 +29,9 @@ pub struct View {
     lower: std::sync::OnceLock<String>,
     /// Occurrences of the shared detector literals ([`crate::literals`]), found on first use.
     occurrences: std::sync::OnceLock<Option<Vec<crate::literals::Occurrence>>>,
+    /// Maximal runs of the base64 alphabet at least [`decode::RUNS_MIN`] long, found on first
+    /// use: decoding reads them, and so do patterns that only match inside such runs.
+    runs: std::sync::OnceLock<Vec<(usize, usize)>>,
 }
 
 impl View {
@@ -43,6 +46,13 @@ impl View {
             .get_or_init(|| crate::literals::occurrences(&self.text))
             .as_deref()?;
         crate::literals::of(all, set)
+    }
+
+    /// Maximal runs of base64 alphabet bytes (a superset of hex digits) at least
+    /// [`decode::RUNS_MIN`] long ([`decode::alphabet_runs`]).
+    pub(crate) fn alphabet_runs(&self) -> &[(usize, usize)] {
+        self.runs
+            .get_or_init(|| decode::alphabet_runs(self.text.as_bytes(), decode::RUNS_MIN))
     }
 
     /// The text lowercased, byte offsets unchanged.
@@ -85,6 +95,7 @@ impl<'a> Input<'a> {
             depth: 0,
             lower: std::sync::OnceLock::new(),
             occurrences: std::sync::OnceLock::new(),
+            runs: std::sync::OnceLock::new(),
         }];
         let mut budget = original.len().saturating_mul(2).saturating_add(4096);
         let mut next = 0;
@@ -94,7 +105,7 @@ impl<'a> Input<'a> {
             if view.depth >= MAX_DEPTH {
                 continue;
             }
-            for d in decode::decodings(&view.text) {
+            for d in decode::decodings_in(&view.text, view.alphabet_runs()) {
                 if views.len() >= MAX_VIEWS || d.text.len() > budget {
                     break;
                 }
@@ -129,6 +140,7 @@ fn compose(parent: &View, d: decode::Decoded) -> View {
         depth: parent.depth + 1,
         lower: std::sync::OnceLock::new(),
         occurrences: std::sync::OnceLock::new(),
+        runs: std::sync::OnceLock::new(),
     }
 }
 

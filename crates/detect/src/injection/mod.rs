@@ -106,7 +106,7 @@ pub fn rule_hits(lowered: &str) -> Vec<(usize, usize, usize)> {
 fn view_rule_hits(view: &View) -> Vec<(usize, usize, usize)> {
     let lowered = view.lower().as_bytes();
     match view.occurrences(crate::literals::Set::Injection) {
-        Some(occurrences) => by_start(RULES.find_from(lowered, occurrences)),
+        Some(occurrences) => by_start(RULES.find_from(lowered, occurrences, None)),
         None => by_start(RULES.find(lowered)),
     }
 }

@@ -58,7 +58,7 @@ impl Detector for ProviderKeys {
         for view in &input.views {
             let hay = view.text.as_bytes();
             let hits = match view.occurrences(crate::literals::Set::ProviderKeys) {
-                Some(occurrences) => TABLE.find_from(hay, occurrences),
+                Some(occurrences) => TABLE.find_from(hay, occurrences, Some(view.alphabet_runs())),
                 None => TABLE.find(hay),
             };
             for hit in hits {
