@@ -46,6 +46,9 @@ pub trait Detector: Sync {
     fn meta(&self) -> &Meta;
     /// Appends what it finds in `input` to `out`, spans in original offsets.
     fn scan(&self, input: &Input<'_>, out: &mut Vec<Finding>);
+    /// Compiles every pattern the detector may use, so none is compiled (and none fails)
+    /// on the first text that needs it ([`self_check`] calls it at start-up).
+    fn prepare(&self) {}
 }
 
 /// Every built-in detector, in the order they run.
@@ -99,6 +102,9 @@ pub fn scan(text: &str) -> Vec<Finding> {
 /// Compiles every detector's patterns and loads the model; returns what failed. Call at
 /// startup: a gateway whose detectors are broken must refuse to start (fail closed).
 pub fn self_check() -> Result<(), Vec<String>> {
+    for d in DETECTORS {
+        d.prepare();
+    }
     let _ = scan("self check: a@b.io 4111 1111 1111 1111 ghp_x ignore previous instructions");
     let mut problems = util::BROKEN
         .lock()

@@ -196,6 +196,11 @@ impl Detector for Injection {
         &META
     }
 
+    fn prepare(&self) {
+        LazyLock::force(&RULES);
+        LazyLock::force(&MODEL);
+    }
+
     fn scan(&self, input: &Input<'_>, out: &mut Vec<Finding>) {
         let s = score(input);
         if s.value < MODEL.threshold {

@@ -93,6 +93,11 @@ impl Detector for StreetAddress {
         &META
     }
 
+    fn prepare(&self) {
+        LazyLock::force(&FORMS);
+        LazyLock::force(&GATE);
+    }
+
     fn scan(&self, input: &Input<'_>, out: &mut Vec<Finding>) {
         for view in &input.views {
             for (start, end) in addresses(view.text.as_bytes()) {

@@ -36,6 +36,10 @@ impl Detector for CreditCard {
         &META
     }
 
+    fn prepare(&self) {
+        LazyLock::force(&CARD);
+    }
+
     fn scan(&self, input: &Input<'_>, out: &mut Vec<Finding>) {
         for view in &input.views {
             for m in CARD.find_iter(view.text.as_bytes()) {

@@ -52,6 +52,10 @@ impl Detector for DateOfBirth {
         &META
     }
 
+    fn prepare(&self) {
+        LazyLock::force(&DATE);
+    }
+
     fn scan(&self, input: &Input<'_>, out: &mut Vec<Finding>) {
         for view in &input.views {
             let t = &view.text;

@@ -57,6 +57,10 @@ impl Detector for Iban {
         &META
     }
 
+    fn prepare(&self) {
+        LazyLock::force(&IBAN);
+    }
+
     fn scan(&self, input: &Input<'_>, out: &mut Vec<Finding>) {
         for view in &input.views {
             let hay = view.text.as_bytes();

@@ -37,6 +37,10 @@ impl Detector for IpAddress {
         &META
     }
 
+    fn prepare(&self) {
+        LazyLock::force(&V4);
+    }
+
     fn scan(&self, input: &Input<'_>, out: &mut Vec<Finding>) {
         for view in &input.views {
             let t = &view.text;

@@ -50,6 +50,13 @@ impl Detector for Phone {
         &META
     }
 
+    fn prepare(&self) {
+        LazyLock::force(&PHONE);
+        LazyLock::force(&NANP);
+        LazyLock::force(&DATE_PREFIX);
+        LazyLock::force(&DATE_LIKE);
+    }
+
     fn scan(&self, input: &Input<'_>, out: &mut Vec<Finding>) {
         for view in &input.views {
             let t = &view.text;

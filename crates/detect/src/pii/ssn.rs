@@ -47,6 +47,10 @@ impl Detector for Ssn {
         &META
     }
 
+    fn prepare(&self) {
+        LazyLock::force(&BARE);
+    }
+
     fn scan(&self, input: &Input<'_>, out: &mut Vec<Finding>) {
         for view in &input.views {
             let t = &view.text;

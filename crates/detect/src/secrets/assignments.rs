@@ -106,6 +106,11 @@ impl Detector for Assignments {
         &META
     }
 
+    fn prepare(&self) {
+        LazyLock::force(&WORDS);
+        LazyLock::force(&ASSIGNMENT);
+    }
+
     fn scan(&self, input: &Input<'_>, out: &mut Vec<Finding>) {
         for view in &input.views {
             for a in assignments(view.text.as_bytes(), view.lower().as_bytes()) {

@@ -36,6 +36,10 @@ impl Detector for Jwt {
         &META
     }
 
+    fn prepare(&self) {
+        LazyLock::force(&JWT);
+    }
+
     fn scan(&self, input: &Input<'_>, out: &mut Vec<Finding>) {
         for view in &input.views {
             if !view.text.contains("eyJ") {

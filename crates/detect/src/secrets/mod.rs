@@ -54,6 +54,10 @@ impl Detector for ProviderKeys {
         &PROVIDER_KEYS
     }
 
+    fn prepare(&self) {
+        LazyLock::force(&TABLE);
+    }
+
     fn scan(&self, input: &Input<'_>, out: &mut Vec<Finding>) {
         for view in &input.views {
             let hay = view.text.as_bytes();

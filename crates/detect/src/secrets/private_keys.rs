@@ -42,6 +42,11 @@ impl Detector for PrivateKeys {
         &META
     }
 
+    fn prepare(&self) {
+        LazyLock::force(&PEM);
+        LazyLock::force(&PUTTY);
+    }
+
     fn scan(&self, input: &Input<'_>, out: &mut Vec<Finding>) {
         for view in &input.views {
             if !view.text.contains("PRIVATE KEY") && !view.text.contains("PuTTY") {
