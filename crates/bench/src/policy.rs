@@ -14,10 +14,8 @@ const ITERATIONS: usize = 100_000;
 /// 100 policies in the shapes users write: per-tool permits with argument conditions, label
 /// rules, forbids with reasons, approval thresholds.
 /// `starter` is how many policies the starter set holds; the generated ones make up the rest.
-/// With `prunable`, the path forbids start with guards the engine prunes on
-/// (`has path && path like "..."`); without, each tests two patterns with `||`, which no guard
-/// rules out, so every one of them is evaluated for a call with a `path`.
-fn hundred(starter: usize, prunable: bool) -> String {
+/// `paths` is the shape of the 24 path forbids.
+fn hundred(starter: usize, paths: Paths) -> String {
     let mut out = String::from(warden_policy::STARTER_POLICIES);
     let mut n = starter;
     let mut i = 0;
@@ -29,12 +27,20 @@ fn hundred(starter: usize, prunable: bool) -> String {
             1 => format!(
                 "@id(\"p{i}\")\npermit(principal, action == Action::\"call_tool\", resource in Server::\"svc{i}\")\nwhen {{ resource.labels.contains(\"team{i}\") && principal has team && principal.team == \"t{i}\" }};\n"
             ),
-            2 if prunable => format!(
-                "@id(\"p{i}\")\n@reason(\"blocked path {i}\")\nforbid(principal, action == Action::\"call_tool\", resource)\nwhen {{ context.args has path && context.args.path like \"/secret{i}/*\" }};\n"
-            ),
-            2 => format!(
-                "@id(\"p{i}\")\n@reason(\"blocked path {i}\")\nforbid(principal, action == Action::\"call_tool\", resource)\nwhen {{ context.args has path && (context.args.path like \"/secret{i}/*\" || context.args.path like \"/private{i}/*\") }};\n"
-            ),
+            2 => {
+                let test = match paths {
+                    Paths::Like => format!("context.args.path like \"/secret{i}/*\""),
+                    Paths::EitherLike => format!(
+                        "(context.args.path like \"/secret{i}/*\" || context.args.path like \"/private{i}/*\")"
+                    ),
+                    Paths::OrOffHours => format!(
+                        "(context.args.path like \"/secret{i}/*\" || context.time.hour < 6)"
+                    ),
+                };
+                format!(
+                    "@id(\"p{i}\")\n@reason(\"blocked path {i}\")\nforbid(principal, action == Action::\"call_tool\", resource)\nwhen {{ context.args has path && {test} }};\n"
+                )
+            }
             _ => format!(
                 "@id(\"p{i}\")\n@approval(\"ops\")\npermit(principal, action == Action::\"call_tool\", resource == Tool::\"svc{i}/deploy\")\nwhen {{ context.time.hour >= 0 }};\n"
             ),
@@ -44,6 +50,19 @@ fn hundred(starter: usize, prunable: bool) -> String {
         i += 1;
     }
     out
+}
+
+/// How the path forbids test a call's `path`.
+#[derive(Debug, Clone, Copy)]
+enum Paths {
+    /// `has path && path like "/secret3/*"`: guards the engine prunes on.
+    Like,
+    /// `has path && (path like "/secret3/*" || path like "/private3/*")`: an `||` of guards,
+    /// pruned too.
+    EitherLike,
+    /// `has path && (path like "/secret3/*" || context.time.hour < 6)`: no guard rules them
+    /// out, so every one is evaluated for a call with a `path`: the set's worst case.
+    OrOffHours,
 }
 
 fn measure(engine: &Engine, request: &Request) -> Samples {
@@ -70,15 +89,18 @@ pub fn run() -> Result<()> {
     )?
     .policies()
     .count();
-    let big = Engine::load(
-        &schema,
-        &[Source::new("hundred.cedar", hundred(starter, true))],
-    )?;
-    let unpruned = Engine::load(
-        &schema,
-        &[Source::new("hundred.cedar", hundred(starter, false))],
-    )?;
-    for set in [&big, &unpruned] {
+    let load = |paths| {
+        Engine::load(
+            &schema,
+            &[Source::new("hundred.cedar", hundred(starter, paths))],
+        )
+    };
+    let (big, either, unpruned) = (
+        load(Paths::Like)?,
+        load(Paths::EitherLike)?,
+        load(Paths::OrOffHours)?,
+    );
+    for set in [&big, &either, &unpruned] {
         anyhow::ensure!(
             set.policies().count() == 100,
             "expected 100 policies, got {}",
@@ -121,7 +143,7 @@ pub fn run() -> Result<()> {
         time_unix: 1_790_000_000,
     };
     // A `path` argument brings in the 24 unscoped `path` forbids: pruned by their guards when
-    // no pattern matches, one of them left (and denying) when one does; in the second set no
+    // no pattern matches, one of them left (and denying) when one does; in the last set no
     // guard rules them out, so all 24 are evaluated: the set's worst case.
     let with_path = |path: &str| {
         let mut r = request.clone();
@@ -149,7 +171,12 @@ pub fn run() -> Result<()> {
             &one_match,
         ),
         (
-            "100 policies whose path rules no guard prunes, refund with a `path` (worst case)",
+            "100 policies whose path rules test two patterns with `\\|\\|`, refund with a `path`",
+            &either,
+            &no_match,
+        ),
+        (
+            "100 policies whose path rules no guard prunes (`like … \\|\\| context.time.hour < 6`), refund with a `path` (worst case)",
             &unpruned,
             &no_match,
         ),

@@ -375,6 +375,12 @@ when { context.args has path && context.args.path like "*.env" };
 when { context.args has path && context.args.path like "/tmp/*" && context.args has amount && context.args.amount > 5 };
 @id("mid") forbid(principal, action == Action::"call_tool", resource)
 when { context.args has path && context.args.path like "*/x*y/*" };
+@id("either") forbid(principal, action == Action::"call_tool", resource)
+when { context.args has path && (context.args.path like "/secret3/*" || context.args.path like "/private3/*") };
+@id("or-amount") forbid(principal, action == Action::"call_tool", resource)
+when { context.args has path && (context.args.path like "/one/*" || context.args has amount) && context.args.path like "*x" };
+@id("or-sized") forbid(principal, action == Action::"call_tool", resource)
+when { context.args has path && (context.args has amount || context.args.path like "*.key") && context.args.path like "/two/*" };
 "#;
     let unguarded = policies.replace("when { context", "when { true && context");
     let (e, reference) = (engine_with(policies), engine_with(&unguarded));
@@ -393,6 +399,12 @@ when { context.args has path && context.args.path like "*/x*y/*" };
         Some(json!("/a/xy")),
         Some(json!("é/secret1/a")),
         Some(json!("/orders/A-1")),
+        Some(json!("/secret3/a")),
+        Some(json!("/private3/b")),
+        Some(json!("/one/x")),
+        Some(json!("/one/y")),
+        Some(json!("/two/x")),
+        Some(json!("/two/x.key")),
     ];
     let sizes = [None, Some(json!(1)), Some(json!(9)), Some(json!("big"))];
     let mut calls = 0;
@@ -416,5 +428,5 @@ when { context.args has path && context.args.path like "*/x*y/*" };
             calls += 1;
         }
     }
-    assert_eq!(calls, 56);
+    assert_eq!(calls, 80);
 }

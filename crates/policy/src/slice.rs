@@ -59,6 +59,42 @@ enum Guard {
     /// `context.args.<name> like <pattern>`, the pattern as the literal texts between its
     /// wildcards (`"/etc/*"`: `["/etc/", ""]`; no wildcard: one text).
     Like(String, Vec<String>),
+    /// `a || b || …` of guards (`context.args.path like "/a/*" || context.args.path like
+    /// "/b/*"`).
+    Any(Vec<Guard>),
+}
+
+/// What a guard is for a call, as far as it is known without Cedar.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Known {
+    True,
+    False,
+    /// Cedar raises an error here (a `like` on an argument that is missing or not a string),
+    /// which must deny.
+    Error,
+}
+
+impl Guard {
+    fn eval(&self, args: &Map<String, Value>) -> Known {
+        match self {
+            // A `null` argument is left out of the context.
+            Guard::Has(name) => match args.get(name) {
+                Some(v) if !v.is_null() => Known::True,
+                _ => Known::False,
+            },
+            Guard::Like(name, pattern) => match args.get(name) {
+                Some(Value::String(text)) if like(text, pattern) => Known::True,
+                Some(Value::String(_)) => Known::False,
+                _ => Known::Error,
+            },
+            // Left to right, stopping at the first `true` or error, as Cedar evaluates `||`.
+            Guard::Any(guards) => guards
+                .iter()
+                .map(|g| g.eval(args))
+                .find(|k| *k != Known::False)
+                .unwrap_or(Known::False),
+        }
+    }
 }
 
 /// Policies by scope, and the cache of slices.
@@ -226,22 +262,10 @@ fn write<T>(lock: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
 /// guard is certainly false and every guard before it certainly true, none raising an error.
 fn may_apply(guards: &[Guard], args: &Map<String, Value>) -> bool {
     for guard in guards {
-        match guard {
-            Guard::Has(name) => {
-                // A `null` argument is left out of the context.
-                if args.get(name).is_none_or(Value::is_null) {
-                    return false;
-                }
-            }
-            Guard::Like(name, pattern) => match args.get(name) {
-                Some(Value::String(text)) => {
-                    if !like(text, pattern) {
-                        return false;
-                    }
-                }
-                // Missing or not a string: Cedar raises an error, which must deny.
-                _ => return true,
-            },
+        match guard.eval(args) {
+            Known::True => {}
+            Known::False => return false,
+            Known::Error => return true,
         }
     }
     true
@@ -297,19 +321,34 @@ fn guards(policy: &Policy) -> Vec<Guard> {
 
 /// The conjuncts of `a && b && c`, left to right.
 fn flatten_and<'a>(expr: &'a Value, out: &mut Vec<&'a Value>) {
-    match expr.get("&&") {
-        Some(and) => {
-            if let (Some(left), Some(right)) = (and.get("left"), and.get("right")) {
-                flatten_and(left, out);
-                flatten_and(right, out);
+    flatten("&&", expr, out);
+}
+
+/// The operands of a chain of `op` (`&&` or `||`), left to right.
+fn flatten<'a>(op: &str, expr: &'a Value, out: &mut Vec<&'a Value>) {
+    match expr.get(op) {
+        Some(node) => {
+            if let (Some(left), Some(right)) = (node.get("left"), node.get("right")) {
+                flatten(op, left, out);
+                flatten(op, right, out);
             }
         }
         None => out.push(expr),
     }
 }
 
-/// `expr` as a guard, if it is `context.args has <name>` or `context.args.<name> like <p>`.
+/// `expr` as a guard, if it is `context.args has <name>`, `context.args.<name> like <p>`, or
+/// an `||` of such guards.
 fn guard(expr: &Value) -> Option<Guard> {
+    if expr.get("||").is_some() {
+        let mut operands = Vec::new();
+        flatten("||", expr, &mut operands);
+        return operands
+            .into_iter()
+            .map(guard)
+            .collect::<Option<Vec<_>>>()
+            .map(Guard::Any);
+    }
     if let Some(has) = expr.get("has") {
         is_args(has.get("left")?).then_some(())?;
         return Some(Guard::Has(has.get("attr")?.as_str()?.to_owned()));

@@ -97,3 +97,44 @@ fn only_a_guard_that_is_certainly_false_prunes() {
     assert!(may_apply(&bare, &args(json!({}))));
     assert!(!may_apply(&bare, &args(json!({"path": "/tmp"}))));
 }
+
+#[test]
+fn an_or_of_guards_is_a_guard_evaluated_as_cedar_does() {
+    let policy = r#"forbid(principal, action, resource) when { context.args has path && (context.args.path like "/a/*" || context.args.path like "/b/*" || context.args has force) };"#;
+    let any = Guard::Any(vec![
+        Guard::Like("path".into(), pieces("/a/*")),
+        Guard::Like("path".into(), pieces("/b/*")),
+        Guard::Has("force".into()),
+    ]);
+    assert_eq!(
+        guards_of(policy),
+        vec![Guard::Has("path".into()), any.clone()]
+    );
+    // An operand that is no guard makes the whole `||` none.
+    assert_eq!(
+        guards_of(
+            r#"forbid(principal, action, resource) when { context.args.path like "/a/*" || context.args.n > 1 };"#
+        ),
+        vec![]
+    );
+    let args = |v: serde_json::Value| v.as_object().unwrap().clone();
+    let any = [any];
+    assert!(may_apply(&any, &args(json!({"path": "/a/x"}))));
+    assert!(may_apply(&any, &args(json!({"path": "/b/x"}))));
+    assert!(may_apply(
+        &any,
+        &args(json!({"path": "/c/x", "force": true}))
+    ));
+    assert!(!may_apply(&any, &args(json!({"path": "/c/x"}))));
+    // The first operand raises an error (not a string): it must deny, so the policy stays,
+    // even though `has force` would be false.
+    assert!(may_apply(&any, &args(json!({"path": 7}))));
+    // An error after a `true` operand is never reached.
+    let later = [Guard::Any(vec![
+        Guard::Has("force".into()),
+        Guard::Like("n".into(), pieces("x*")),
+    ])];
+    assert!(may_apply(&later, &args(json!({"force": 1, "n": 2}))));
+    assert!(may_apply(&later, &args(json!({"n": 2}))));
+    assert!(!may_apply(&later, &args(json!({"n": "y"}))));
+}
