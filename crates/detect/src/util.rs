@@ -163,16 +163,30 @@ pub(crate) fn matches_in_runs<'h>(
     hay: &'h [u8],
     runs: &[(usize, usize)],
 ) -> Vec<regex::bytes::Captures<'h>> {
+    searches_in_runs(hay, runs, |upto, at| {
+        let c = re.captures_at(upto, at)?;
+        let end = c.get(0)?.end();
+        Some((c, end))
+    })
+}
+
+/// [`matches_in_runs`] with the search given: `search(upto, at)` finds the next match at or
+/// after `at` in `upto` (the text up to just past the run) and returns what to keep and where
+/// the match ends; the next search starts there.
+pub(crate) fn searches_in_runs<'h, T>(
+    hay: &'h [u8],
+    runs: &[(usize, usize)],
+    mut search: impl FnMut(&'h [u8], usize) -> Option<(T, usize)>,
+) -> Vec<T> {
     let mut out = Vec::new();
     for &(start, end) in runs {
         let Some(upto) = hay.get(..(end + 1).min(hay.len())) else {
             continue;
         };
         let mut at = start;
-        while let Some(c) = re.captures_at(upto, at) {
-            let Some(m) = c.get(0) else { break };
-            at = m.end().max(at + 1);
-            out.push(c);
+        while let Some((found, end)) = search(upto, at) {
+            at = end.max(at + 1);
+            out.push(found);
         }
     }
     out

@@ -315,13 +315,8 @@ fn guards(policy: &Policy) -> Vec<Guard> {
         return Vec::new();
     };
     let mut conjuncts = Vec::new();
-    flatten_and(body, &mut conjuncts);
+    flatten("&&", body, &mut conjuncts);
     conjuncts.into_iter().map_while(guard).collect()
-}
-
-/// The conjuncts of `a && b && c`, left to right.
-fn flatten_and<'a>(expr: &'a Value, out: &mut Vec<&'a Value>) {
-    flatten("&&", expr, out);
 }
 
 /// The operands of a chain of `op` (`&&` or `||`), left to right.

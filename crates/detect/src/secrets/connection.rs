@@ -71,37 +71,19 @@ fn around_at_signs(hay: &[u8]) -> Vec<(usize, usize)> {
 /// leftmost match is `URL_CREDS`'s when the parts fit their bounds; otherwise `URL_CREDS`
 /// cannot match before it and is searched from there.
 fn passwords(hay: &[u8], windows: &[(usize, usize)]) -> Vec<(usize, usize)> {
-    let mut out = Vec::new();
-    for &(start, end) in windows {
-        let Some(upto) = hay.get(..(end + 1).min(hay.len())) else {
-            continue;
-        };
-        let mut at = start;
-        while let Some(c) = SEARCH.captures_at(upto, at) {
-            let (Some(m), Some(scheme), Some(user), Some(password)) =
-                (c.get(0), c.get(1), c.get(2), c.get(3))
-            else {
-                break;
-            };
-            let fits = (2..=21).contains(&scheme.len())
-                && (1..=100).contains(&user.len())
-                && (3..=200).contains(&password.len());
-            let (found, password) = if fits {
-                (m.end(), (password.start(), password.end()))
-            } else {
-                let Some(c) = URL_CREDS.captures_at(upto, m.start()) else {
-                    break;
-                };
-                let (Some(m), Some(password)) = (c.get(0), c.get(1)) else {
-                    break;
-                };
-                (m.end(), (password.start(), password.end()))
-            };
-            out.push(password);
-            at = found.max(at + 1);
+    crate::util::searches_in_runs(hay, windows, |upto, at| {
+        let c = SEARCH.captures_at(upto, at)?;
+        let (m, scheme, user, password) = (c.get(0)?, c.get(1)?, c.get(2)?, c.get(3)?);
+        if (2..=21).contains(&scheme.len())
+            && (1..=100).contains(&user.len())
+            && (3..=200).contains(&password.len())
+        {
+            return Some(((password.start(), password.end()), m.end()));
         }
-    }
-    out
+        let c = URL_CREDS.captures_at(upto, m.start())?;
+        let (m, password) = (c.get(0)?, c.get(1)?);
+        Some(((password.start(), password.end()), m.end()))
+    })
 }
 
 impl Detector for ConnectionStrings {
