@@ -36,6 +36,12 @@ fn hundred(starter: usize, paths: Paths) -> String {
                     Paths::OrOffHours => format!(
                         "(context.args.path like \"/secret{i}/*\" || context.time.hour < 6)"
                     ),
+                    Paths::OrLabel => format!(
+                        "(context.args.path like \"/secret{i}/*\" || resource.labels.contains(\"restricted{i}\"))"
+                    ),
+                    Paths::OrSum => format!(
+                        "(context.args.path like \"/secret{i}/*\" || context.session.calls + {i} > 1000)"
+                    ),
                 };
                 format!(
                     "@id(\"p{i}\")\n@reason(\"blocked path {i}\")\nforbid(principal, action == Action::\"call_tool\", resource)\nwhen {{ context.args has path && {test} }};\n"
@@ -60,9 +66,15 @@ enum Paths {
     /// `has path && (path like "/secret3/*" || path like "/private3/*")`: an `||` of guards,
     /// pruned too.
     EitherLike,
-    /// `has path && (path like "/secret3/*" || context.time.hour < 6)`: no guard rules them
-    /// out, so every one is evaluated for a call with a `path`: the set's worst case.
+    /// `has path && (path like "/secret3/*" || context.time.hour < 6)`: the clock is a guard
+    /// too, pruned outside the night hours.
     OrOffHours,
+    /// `has path && (path like "/secret3/*" || resource.labels.contains("restricted3"))`: the
+    /// tool's labels are a guard too.
+    OrLabel,
+    /// `has path && (path like "/secret3/*" || context.session.calls + 3 > 1000)`: arithmetic
+    /// is no guard, so every one is evaluated for a call with a `path`: the set's worst case.
+    OrSum,
 }
 
 fn measure(engine: &Engine, request: &Request) -> Samples {
@@ -95,12 +107,14 @@ pub fn run() -> Result<()> {
             &[Source::new("hundred.cedar", hundred(starter, paths))],
         )
     };
-    let (big, either, unpruned) = (
+    let (big, either, off_hours, labels, unpruned) = (
         load(Paths::Like)?,
         load(Paths::EitherLike)?,
         load(Paths::OrOffHours)?,
+        load(Paths::OrLabel)?,
+        load(Paths::OrSum)?,
     );
-    for set in [&big, &either, &unpruned] {
+    for set in [&big, &either, &off_hours, &labels, &unpruned] {
         anyhow::ensure!(
             set.policies().count() == 100,
             "expected 100 policies, got {}",
@@ -176,7 +190,17 @@ pub fn run() -> Result<()> {
             &no_match,
         ),
         (
-            "100 policies whose path rules no guard prunes (`like … \\|\\| context.time.hour < 6`), refund with a `path` (worst case)",
+            "100 policies whose path rules test the clock (`like … \\|\\| context.time.hour < 6`), refund with a `path` at 14:00",
+            &off_hours,
+            &no_match,
+        ),
+        (
+            "100 policies whose path rules test the tool's labels (`like … \\|\\| resource.labels.contains(…)`), refund with a `path`",
+            &labels,
+            &no_match,
+        ),
+        (
+            "100 policies whose path rules no guard prunes (`like … \\|\\| context.session.calls + 3 > 1000`), refund with a `path` (worst case)",
             &unpruned,
             &no_match,
         ),

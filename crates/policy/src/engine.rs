@@ -8,10 +8,11 @@ use cedar_policy::{
     EntityUid, Policy, PolicyId, PolicySet, RestrictedExpression, Schema, ValidationMode,
     Validator,
 };
-use serde_json::Value;
+use serde_json::{Map, Value};
 use warden_types::{Action, Decision, Outcome, Principal, Request, Resource};
 
 use crate::convert::{record, record_of, to_cedar};
+use crate::guard::{Facts, actor, depth, hour, weekday};
 use crate::listing::relax;
 use crate::slice::{Scope, Slice, Slicer};
 use crate::{Error, Result, Source};
@@ -428,12 +429,25 @@ impl Engine {
             resource: &resource,
             resource_parents: &parents,
         };
-        // Guards are evaluated on the arguments only where the context carries them.
-        let args = match &request.arguments {
-            Value::Object(map) if carries_args(request, listing) => Some(map),
+        // Listings do not prune; arguments that are not an object refuse the call anyway.
+        let empty = Map::new();
+        let facts = match &request.arguments {
+            _ if listing => None,
+            _ if !carries_args(request, listing) => Some(Facts {
+                request,
+                args: None,
+            }),
+            Value::Object(map) => Some(Facts {
+                request,
+                args: Some(map),
+            }),
+            Value::Null => Some(Facts {
+                request,
+                args: Some(&empty),
+            }),
             _ => None,
         };
-        let slice = slicer.get(&key, &scope, args, || {
+        let slice = slicer.get(&key, &scope, facts.as_ref(), || {
             let (_, mut entities) = resource_entities(&request.resource)?;
             entities.push(agent_entity(&request.principal)?);
             entities.extend(self.action_entities.iter().cloned());
@@ -553,12 +567,11 @@ fn build_context(
         ("unix".to_owned(), RestrictedExpression::new_long(time)),
         (
             "hour".to_owned(),
-            RestrictedExpression::new_long(time.rem_euclid(86_400) / 3600),
+            RestrictedExpression::new_long(hour(time)),
         ),
-        // 1970-01-01 was a Thursday; 0 = Sunday.
         (
             "weekday".to_owned(),
-            RestrictedExpression::new_long((time.div_euclid(86_400) + 4).rem_euclid(7)),
+            RestrictedExpression::new_long(weekday(time)),
         ),
     ])
     .map_err(|e| e.to_string())?;
@@ -569,21 +582,10 @@ fn build_context(
             "calls".to_owned(),
             RestrictedExpression::new_long(request.session.calls),
         ),
-        (
-            "actor".to_owned(),
-            string(
-                request
-                    .session
-                    .delegation
-                    .last()
-                    .unwrap_or(&request.principal.id),
-            ),
-        ),
+        ("actor".to_owned(), string(actor(request))),
         (
             "depth".to_owned(),
-            RestrictedExpression::new_long(
-                i64::try_from(request.session.delegation.len().saturating_sub(1)).unwrap_or(0),
-            ),
+            RestrictedExpression::new_long(depth(request)),
         ),
         (
             "delegation".to_owned(),

@@ -430,3 +430,119 @@ when { context.args has path && (context.args has amount || context.args.path li
     }
     assert_eq!(calls, 80);
 }
+
+#[test]
+fn pruning_on_context_guards_never_changes_a_decision() {
+    // Guards on arguments, the clock, the session, the limits and the principal's and the
+    // resource's attributes, with `!`, `&&` and `||`;
+    // the same policies behind `true &&` are never pruned. Both must decide every call alike.
+    let policies = r#"
+@id("all") permit(principal, action, resource);
+@id("big") forbid(principal, action == Action::"call_tool", resource)
+when { context.args has amount && context.args.amount > 50 };
+@id("exact") forbid(principal, action == Action::"call_tool", resource)
+when { context.args has amount && context.args.amount == 7 };
+@id("night") forbid(principal, action == Action::"call_tool", resource)
+when { context.time.hour < 6 && context.args has amount };
+@id("weekend") forbid(principal, action == Action::"call_tool", resource)
+when { context.time.weekday == 0 || 6 <= context.time.weekday };
+@id("pii") forbid(principal, action == Action::"call_tool", resource)
+when { context.session.labels.contains("pii") && !(context.args has order_id) };
+@id("modern") forbid(principal, action == Action::"call_tool", resource)
+when { context.session.era != "legacy" && context.session.calls >= 2 };
+@id("carry") forbid(principal, action == Action::"call_tool", resource)
+when { context.carries.contains("secret") || context.args has command && context.args.command == "rm" };
+@id("rate") forbid(principal, action == Action::"call_tool", resource)
+when { (context.limits has rate_left && context.limits.rate_left < 2) || context.limits.rules.contains("strict") };
+@id("unset") forbid(principal, action == Action::"call_tool", resource)
+when { context.limits has calls_left && context.limits.calls_left < 1 };
+@id("both") forbid(principal, action == Action::"call_tool", resource)
+when { (context.args has path && context.args.path like "/x/*") && context.args has amount && context.args.amount != 3 };
+@id("team") forbid(principal, action == Action::"call_tool", resource)
+when { principal has team && principal.team == "ops" };
+@id("roles") forbid(principal, action == Action::"call_tool", resource)
+when { principal has roles && principal.roles.contains("intern") && context.args has amount };
+@id("label") forbid(principal, action == Action::"call_tool", resource)
+when { resource.labels.contains("payments") && context.args has path };
+@id("destructive") forbid(principal, action == Action::"call_tool", resource)
+when { resource.destructive == true && context.time.hour < 6 };
+@id("bank") forbid(principal, action == Action::"call_tool", resource)
+when { resource.server == "bank" || principal has environment && principal.environment == "prod" };
+"#;
+    let unguarded = policies.replace("when { ", "when { true && ");
+    let (e, reference) = (engine_with(policies), engine_with(&unguarded));
+    let amounts = [
+        None,
+        Some(json!(3)),
+        Some(json!(7)),
+        Some(json!(80)),
+        Some(json!("80")),
+        Some(json!(80.5)),
+        Some(json!(null)),
+    ];
+    let extras = [
+        json!({}),
+        json!({"order_id": "A-1", "command": "rm"}),
+        json!({"command": 5, "path": "/x/a"}),
+        json!({"path": 4}),
+    ];
+    // 1970-01-01 was a Thursday: 03:00 Thursday, 12:00 Sunday.
+    let times = [3 * 3600, 3 * 86_400 + 12 * 3600];
+    let (mut calls, mut pruned) = (0, 0);
+    for amount in &amounts {
+        for extra in &extras {
+            for (t, time) in [0, 1, 2, 3].iter().map(|t| (t / 2, times[t % 2])) {
+                let mut args = extra.as_object().unwrap().clone();
+                if let Some(a) = amount {
+                    args.insert("amount".into(), a.clone());
+                }
+                let mut req = call("pay", serde_json::Value::Object(args));
+                req.time_unix = time;
+                // Each time with a plain session and with one that sets everything.
+                if t == 1 {
+                    req.session.era = "modern".into();
+                    req.session.calls = 5;
+                    req.session.labels = vec!["pii".into()];
+                    req.session.carries = vec!["secret".into()];
+                    req.session.limits.rate_left = Some(1);
+                    req.session.limits.calls_left = Some(0);
+                    req.session.limits.rules = vec!["strict".into()];
+                    req.principal.attributes = [
+                        ("team".to_owned(), json!("ops")),
+                        ("roles".to_owned(), json!(["intern"])),
+                    ]
+                    .into_iter()
+                    .collect();
+                    req.resource = Resource::Tool {
+                        server: "bank".into(),
+                        name: "pay".into(),
+                        facts: ToolFacts {
+                            labels: vec!["payments".into()],
+                            destructive: true,
+                            ..ToolFacts::default()
+                        },
+                    };
+                }
+                let (got, want) = (e.evaluate(&req), reference.evaluate(&req));
+                assert_eq!(
+                    (got.outcome, &got.policies, got.errors.len()),
+                    (want.outcome, &want.policies, want.errors.len()),
+                    "{:?} at {time} ({t})",
+                    req.arguments
+                );
+                let (n, all) = (
+                    e.policies_evaluated(&req).unwrap(),
+                    reference.policies_evaluated(&req).unwrap(),
+                );
+                assert!(n <= all);
+                pruned += usize::from(n < all);
+                calls += 1;
+            }
+        }
+    }
+    assert_eq!(calls, 112);
+    assert!(
+        pruned > 80,
+        "guards pruned in only {pruned} of {calls} calls"
+    );
+}

@@ -14,6 +14,7 @@
 mod convert;
 mod engine;
 mod error;
+mod guard;
 mod listing;
 mod reads;
 mod slice;

@@ -7,13 +7,11 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, RwLock};
 
+use crate::guard::{self, Facts, Guard, may_apply};
 use cedar_policy::{
     ActionConstraint, Entities, EntityTypeName, EntityUid, Policy, PolicySet, PrincipalConstraint,
     ResourceConstraint,
 };
-use serde_json::{Map, Value};
-
-use crate::reads::is_args;
 
 /// Most cached slices before the cache starts over.
 const MAX_CACHED: usize = 10_000;
@@ -51,52 +49,6 @@ struct Scoped {
 /// A scope's id and a bit per member: set when the member's guards do not rule it out.
 type SetKey = (u64, Vec<u64>);
 
-/// A leading conjunct of a policy's first `when` clause that tests one argument.
-#[derive(Debug, Clone, PartialEq)]
-enum Guard {
-    /// `context.args has <name>`.
-    Has(String),
-    /// `context.args.<name> like <pattern>`, the pattern as the literal texts between its
-    /// wildcards (`"/etc/*"`: `["/etc/", ""]`; no wildcard: one text).
-    Like(String, Vec<String>),
-    /// `a || b || …` of guards (`context.args.path like "/a/*" || context.args.path like
-    /// "/b/*"`).
-    Any(Vec<Guard>),
-}
-
-/// What a guard is for a call, as far as it is known without Cedar.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Known {
-    True,
-    False,
-    /// Cedar raises an error here (a `like` on an argument that is missing or not a string),
-    /// which must deny.
-    Error,
-}
-
-impl Guard {
-    fn eval(&self, args: &Map<String, Value>) -> Known {
-        match self {
-            // A `null` argument is left out of the context.
-            Guard::Has(name) => match args.get(name) {
-                Some(v) if !v.is_null() => Known::True,
-                _ => Known::False,
-            },
-            Guard::Like(name, pattern) => match args.get(name) {
-                Some(Value::String(text)) if like(text, pattern) => Known::True,
-                Some(Value::String(_)) => Known::False,
-                _ => Known::Error,
-            },
-            // Left to right, stopping at the first `true` or error, as Cedar evaluates `||`.
-            Guard::Any(guards) => guards
-                .iter()
-                .map(|g| g.eval(args))
-                .find(|k| *k != Known::False)
-                .unwrap_or(Known::False),
-        }
-    }
-}
-
 /// Policies by scope, and the cache of slices.
 #[derive(Debug)]
 pub(crate) struct Slicer {
@@ -121,7 +73,13 @@ impl Slicer {
         }
         let policies = set
             .policies()
-            .map(|p| (bare(p), Arc::from(guards(p))))
+            .map(|p| {
+                let guards = p
+                    .to_json()
+                    .map(|est| guard::leading(&est))
+                    .unwrap_or_default();
+                (bare(p), Arc::from(guards))
+            })
             .collect();
         Self {
             policies,
@@ -135,24 +93,25 @@ impl Slicer {
     /// The slice for `key` (which names the principal, action and resource), building and
     /// caching it with `entities` on a miss.
     ///
-    /// `args` are the call's arguments as the context carries them (`None` when the context
-    /// has none, or for listings, where arguments do not matter): a policy whose first `when`
-    /// clause starts with guards such as `context.args has x && context.args.x like "/etc/*"`
-    /// cannot apply when one of them is false, so it is left out. Only leading guards that
-    /// cannot raise an error count (a `like` on an argument that is missing or not a string
-    /// raises one, which must still deny), and only in the first clause: clauses are
-    /// evaluated in order, and an earlier clause's error must still deny.
+    /// `facts` is what the request's context is built from (`None` for listings, where
+    /// arguments and session do not matter): a policy whose first `when` clause starts with
+    /// guards such as `context.args has x && context.args.x like "/etc/*"` or
+    /// `context.time.hour < 6` cannot apply when one of them is false, so it is left out. A
+    /// guard that would raise an error (a `like` on an argument that is missing or not a
+    /// string), which must still deny, or that Warden cannot evaluate keeps the policy, and
+    /// only the first clause counts: clauses are evaluated in order, and an earlier clause's
+    /// error must still deny.
     pub fn get(
         &self,
         key: &str,
         scope: &Scope<'_>,
-        args: Option<&Map<String, Value>>,
+        facts: Option<&Facts<'_>>,
         entities: impl FnOnce() -> Result<Entities, String>,
     ) -> Result<Slice, String> {
         let scoped = self.scoped(key, scope, entities)?;
         let mut passed = vec![0u64; scoped.members.len().div_ceil(64)];
         for (i, (_, guards)) in scoped.members.iter().enumerate() {
-            if args.is_none_or(|args| may_apply(guards, args))
+            if facts.is_none_or(|facts| may_apply(guards, facts))
                 && let Some(word) = passed.get_mut(i / 64)
             {
                 *word |= 1 << (i % 64);
@@ -270,111 +229,6 @@ fn read<T>(lock: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
 fn write<T>(lock: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
     lock.write()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
-}
-
-/// Whether a policy with these guards can apply to a call with `args`: `false` only when a
-/// guard is certainly false and every guard before it certainly true, none raising an error.
-fn may_apply(guards: &[Guard], args: &Map<String, Value>) -> bool {
-    for guard in guards {
-        match guard.eval(args) {
-            Known::True => {}
-            Known::False => return false,
-            Known::Error => return true,
-        }
-    }
-    true
-}
-
-/// Cedar's `like`: the whole text matches, a wildcard between each two of `segments` (the
-/// literal texts) standing for any run of characters.
-fn like(text: &str, segments: &[String]) -> bool {
-    let Some((first, rest)) = segments.split_first() else {
-        return text.is_empty();
-    };
-    let Some(body) = text.strip_prefix(first.as_str()) else {
-        return false;
-    };
-    let Some((last, middle)) = rest.split_last() else {
-        return body.is_empty();
-    };
-    let Some(mut body) = body.strip_suffix(last.as_str()) else {
-        return false;
-    };
-    // Each literal between wildcards at its leftmost place after the one before.
-    for lit in middle {
-        match body.find(lit.as_str()) {
-            Some(at) => body = body.get(at + lit.len()..).unwrap_or_default(),
-            None => return false,
-        }
-    }
-    true
-}
-
-/// The leading argument guards of the policy's first condition, when that condition is a
-/// `when`. Conditions are evaluated in order after the scope (which cannot fail), so only the
-/// first one's guards are safe to prune on: an earlier clause could raise an error (a text
-/// where a number is expected), which must still deny.
-fn guards(policy: &Policy) -> Vec<Guard> {
-    let Ok(est) = policy.to_json() else {
-        return Vec::new();
-    };
-    let first = est
-        .get("conditions")
-        .and_then(Value::as_array)
-        .and_then(|c| c.first());
-    let Some(body) = first
-        .filter(|c| c.get("kind").and_then(Value::as_str) == Some("when"))
-        .and_then(|c| c.get("body"))
-    else {
-        return Vec::new();
-    };
-    let mut conjuncts = Vec::new();
-    flatten("&&", body, &mut conjuncts);
-    conjuncts.into_iter().map_while(guard).collect()
-}
-
-/// The operands of a chain of `op` (`&&` or `||`), left to right.
-fn flatten<'a>(op: &str, expr: &'a Value, out: &mut Vec<&'a Value>) {
-    match expr.get(op) {
-        Some(node) => {
-            if let (Some(left), Some(right)) = (node.get("left"), node.get("right")) {
-                flatten(op, left, out);
-                flatten(op, right, out);
-            }
-        }
-        None => out.push(expr),
-    }
-}
-
-/// `expr` as a guard, if it is `context.args has <name>`, `context.args.<name> like <p>`, or
-/// an `||` of such guards.
-fn guard(expr: &Value) -> Option<Guard> {
-    if expr.get("||").is_some() {
-        let mut operands = Vec::new();
-        flatten("||", expr, &mut operands);
-        return operands
-            .into_iter()
-            .map(guard)
-            .collect::<Option<Vec<_>>>()
-            .map(Guard::Any);
-    }
-    if let Some(has) = expr.get("has") {
-        is_args(has.get("left")?).then_some(())?;
-        return Some(Guard::Has(has.get("attr")?.as_str()?.to_owned()));
-    }
-    let like = expr.get("like")?;
-    let attr = like.get("left")?.get(".")?;
-    is_args(attr.get("left")?).then_some(())?;
-    let name = attr.get("attr")?.as_str()?.to_owned();
-    let mut segments = vec![String::new()];
-    for piece in like.get("pattern")?.as_array()? {
-        match piece {
-            Value::String(w) if w == "Wildcard" => segments.push(String::new()),
-            Value::Object(o) => segments.last_mut()?.push_str(o.get("Literal")?.as_str()?),
-            _ => return None,
-        }
-    }
-    Some(Guard::Like(name, segments))
 }
 
 #[cfg(test)]
