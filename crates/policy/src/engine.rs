@@ -436,14 +436,17 @@ impl Engine {
             _ if !carries_args(request, listing) => Some(Facts {
                 request,
                 args: None,
+                args_read: None,
             }),
             Value::Object(map) => Some(Facts {
                 request,
                 args: Some(map),
+                args_read: self.args_read.as_ref(),
             }),
             Value::Null => Some(Facts {
                 request,
                 args: Some(&empty),
+                args_read: None,
             }),
             _ => None,
         };

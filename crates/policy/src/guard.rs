@@ -11,6 +11,8 @@
 //! arguments) is not a guard; an argument whose value Cedar would see as anything but a
 //! `Long`, `String` or `Bool` makes the guard unknown, which keeps the policy.
 
+use std::collections::HashSet;
+
 use serde_json::{Map, Value};
 use warden_types::{Action, Request, Resource};
 
@@ -74,8 +76,20 @@ impl Known {
 /// What the request's context is built from, for guards.
 pub(crate) struct Facts<'a> {
     pub request: &'a Request,
-    /// The arguments as `context.args` carries them; `None` when the context has no `args`.
+    /// The call's arguments; `None` when the context has no `args`.
     pub args: Option<&'a Map<String, Value>>,
+    /// The arguments the context keeps (those policies read; `None`: all), as
+    /// `engine::build_context` filters them.
+    pub args_read: Option<&'a HashSet<String>>,
+}
+
+impl<'a> Facts<'a> {
+    /// Argument `name` as `context.args` carries it: `null` and unread arguments are left out.
+    fn arg(&self, name: &str) -> Option<&'a Value> {
+        self.args?
+            .get(name)
+            .filter(|v| !v.is_null() && self.args_read.is_none_or(|read| read.contains(name)))
+    }
 }
 
 /// One attribute of the context, as Cedar would see it.
@@ -92,23 +106,32 @@ enum Fact<'a> {
 
 impl<'a> Facts<'a> {
     fn get(&self, path: &[String]) -> Fact<'a> {
-        let Some((var, rest)) = path.split_first() else {
+        match path.split_last() {
+            Some((name, record)) => self.member(record, name),
+            None => Fact::Other,
+        }
+    }
+
+    /// Attribute `name` of the record or entity at `record` (`["context", "args"]`,
+    /// `["principal"]`).
+    fn member(&self, record: &[String], name: &str) -> Fact<'a> {
+        let Some((var, rest)) = record.split_first() else {
             return Fact::Other;
         };
         match (var.as_str(), rest) {
-            ("context", [record, name]) => self.context(record, name),
-            ("context", [name]) if name == "carries" => {
+            ("context", [record]) => self.context(record, name),
+            ("context", []) if name == "carries" => {
                 if self.request.action == Action::CallTool {
                     strs(&self.request.session.carries)
                 } else {
                     Fact::Missing
                 }
             }
-            ("principal", [name]) => match self.request.principal.attributes.get(name) {
+            ("principal", []) => match self.request.principal.attributes.get(name) {
                 None | Some(Value::Null) => Fact::Missing,
                 Some(value) => json_fact(value),
             },
-            ("resource", [name]) => resource_fact(&self.request.resource, name),
+            ("resource", []) => resource_fact(&self.request.resource, name),
             _ => Fact::Other,
         }
     }
@@ -118,13 +141,7 @@ impl<'a> Facts<'a> {
         let r = self.request;
         let s = &r.session;
         match record {
-            "args" => match self.args {
-                None => Fact::Missing,
-                Some(args) => match args.get(name) {
-                    None | Some(Value::Null) => Fact::Missing,
-                    Some(value) => json_fact(value),
-                },
-            },
+            "args" => self.arg(name).map_or(Fact::Missing, json_fact),
             "time" => match name {
                 "unix" => Fact::Long(r.time_unix),
                 "hour" => Fact::Long(hour(r.time_unix)),
@@ -232,22 +249,19 @@ impl Guard {
             Guard::Has(record, name) => match record.as_slice() {
                 [v, r] if v == "context" && r == "args" => match facts.args {
                     None => Known::Error,
-                    // A `null` argument is left out of the context.
-                    Some(args) => Known::of(args.get(name).is_some_and(|v| !v.is_null())),
+                    Some(_) => Known::of(facts.arg(name).is_some()),
                 },
-                _ => match facts.get(&[record.clone(), vec![name.clone()]].concat()) {
+                _ => match facts.member(record, name) {
                     Fact::Missing => Known::False,
                     Fact::Other => Known::Unknown,
                     _ => Known::True,
                 },
             },
-            Guard::Like(name, pattern) => {
-                match facts.get(&["context".into(), "args".into(), name.clone()]) {
-                    Fact::Str(text) => Known::of(like(text, pattern)),
-                    Fact::Other => Known::Unknown,
-                    _ => Known::Error,
-                }
-            }
+            Guard::Like(name, pattern) => match facts.context("args", name) {
+                Fact::Str(text) => Known::of(like(text, pattern)),
+                Fact::Other => Known::Unknown,
+                _ => Known::Error,
+            },
             Guard::Compare(path, op, lit) => compare(facts.get(path), *op, lit),
             Guard::Contains(path, lit) => match (facts.get(path), lit) {
                 (Fact::Set(items), Lit::Str(s)) => Known::of(items.contains(&s.as_str())),
@@ -356,20 +370,24 @@ pub(crate) fn leading(est: &Value) -> Vec<Guard> {
         return Vec::new();
     };
     let mut conjuncts = Vec::new();
-    flatten("&&", body, &mut conjuncts);
+    if flatten("&&", body, &mut conjuncts).is_none() {
+        return Vec::new();
+    }
     conjuncts.into_iter().map_while(guard).collect()
 }
 
-/// The operands of a chain of `op` (`&&` or `||`), left to right.
-fn flatten<'a>(op: &str, expr: &'a Value, out: &mut Vec<&'a Value>) {
+/// The operands of a chain of `op` (`&&` or `||`), left to right; `None` if a node of the
+/// chain lacks one (which Cedar's policy JSON never does).
+fn flatten<'a>(op: &str, expr: &'a Value, out: &mut Vec<&'a Value>) -> Option<()> {
     match expr.get(op) {
         Some(node) => {
-            if let (Some(left), Some(right)) = (node.get("left"), node.get("right")) {
-                flatten(op, left, out);
-                flatten(op, right, out);
-            }
+            flatten(op, node.get("left")?, out)?;
+            flatten(op, node.get("right")?, out)
         }
-        None => out.push(expr),
+        None => {
+            out.push(expr);
+            Some(())
+        }
     }
 }
 
@@ -437,7 +455,7 @@ fn guard(expr: &Value) -> Option<Guard> {
 /// The operands of a chain of `op` as guards, if every one is a guard.
 fn operands(op: &str, expr: &Value) -> Option<Vec<Guard>> {
     let mut operands = Vec::new();
-    flatten(op, expr, &mut operands);
+    flatten(op, expr, &mut operands)?;
     operands.into_iter().map(guard).collect()
 }
 

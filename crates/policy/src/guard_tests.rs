@@ -92,6 +92,7 @@ fn applies(guards: &[Guard], args: &serde_json::Value) -> bool {
     let facts = Facts {
         request: &req,
         args: args.as_object(),
+        args_read: None,
     };
     may_apply(guards, &facts)
 }
@@ -101,6 +102,7 @@ fn eval(guard: &Guard, args: serde_json::Value) -> Known {
     let facts = Facts {
         request: &req,
         args: req.arguments.as_object(),
+        args_read: None,
     };
     guard.eval(&facts)
 }
@@ -312,4 +314,29 @@ fn guards_evaluate_as_cedar_does() {
     assert_eq!(eval(&any, json!({})), Known::True);
     let any = Guard::Any(vec![amount(Op::Gt, 50), labels("pii")]);
     assert_eq!(eval(&any, json!({"amount": 80.5})), Known::Unknown);
+}
+
+#[test]
+fn arguments_no_policy_reads_are_not_in_the_context() {
+    let req = request(json!({"a": 1, "b": 2}));
+    let read: std::collections::HashSet<String> = ["a".to_owned()].into();
+    let facts = Facts {
+        request: &req,
+        args: req.arguments.as_object(),
+        args_read: Some(&read),
+    };
+    assert_eq!(has("a").eval(&facts), Known::True);
+    assert_eq!(has("b").eval(&facts), Known::False);
+    let b = Guard::Compare(at("args.b"), Op::Eq, Lit::Long(2));
+    assert_eq!(b.eval(&facts), Known::Error);
+}
+
+#[test]
+fn a_chain_missing_an_operand_is_no_guard() {
+    let est = json!({"effect": "forbid", "conditions": [{"kind": "when", "body":
+        {"||": {"left": {"Value": false}}}}]});
+    assert_eq!(leading(&est), vec![]);
+    let est = json!({"effect": "forbid", "conditions": [{"kind": "when", "body":
+        {"&&": {"left": {"has": {"left": {".": {"left": {"Var": "context"}, "attr": "args"}}, "attr": "x"}}}}}]});
+    assert_eq!(leading(&est), vec![]);
 }
