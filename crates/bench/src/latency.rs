@@ -117,8 +117,11 @@ pub fn run(warden: &Path) -> Result<()> {
 /// through each, in alternating blocks, to the same upstream binary (NEW's demo server).
 /// Detection off, so the rows show the relay, policy and audit.
 pub fn versus(new: &Path, old: &Path) -> Result<()> {
-    let dir = tempfile::tempdir()?;
-    let (_, plain) = configs(new, dir.path())?;
+    // A configuration (and so an audit file) for each side: two processes appending to one
+    // file would each pay for the other's commits and checkpoints.
+    let (dir_old, dir_new) = (tempfile::tempdir()?, tempfile::tempdir()?);
+    let (_, plain_old) = configs(new, dir_old.path())?;
+    let (_, plain_new) = configs(new, dir_new.path())?;
     println!(
         "## tools/call through two builds of `warden mcp` (detection off): {} against {}\n",
         new.display(),
@@ -126,8 +129,8 @@ pub fn versus(new: &Path, old: &Path) -> Result<()> {
     );
     rows(["old", "new", "new - old"], || {
         Ok((
-            Peer::proxied_by(old, new, &plain)?,
-            Peer::proxied_by(new, new, &plain)?,
+            Peer::proxied_by(old, new, &plain_old)?,
+            Peer::proxied_by(new, new, &plain_new)?,
         ))
     })
 }
