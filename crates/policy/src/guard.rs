@@ -2,14 +2,16 @@
 //! Cedar, exactly as Cedar would, so that a policy one of them rules out is not evaluated at
 //! all (see `slice.rs`).
 //!
-//! A guard reads what the request's context is built from (`engine::build_context`): the
-//! call's arguments, the clock, the session and the limits. It compares one attribute with a
-//! literal (`context.args.amount <= 50`, `context.time.hour < 6`, `context.session.era ==
-//! "modern"`), tests membership (`context.session.labels.contains("pii")`), presence
-//! (`context.args has path`) or a `like` pattern, and combines those with `!`, `&&` and `||`.
-//! Anything else (entity attributes, arithmetic, extension functions, sets and records of
-//! arguments) is not a guard; an argument whose value Cedar would see as anything but a
-//! `Long`, `String` or `Bool` makes the guard unknown, which keeps the policy.
+//! A guard reads what the request's context and entities are built from
+//! (`engine::build_context`, `engine::agent_entity`, `engine::resource_entities`): the call's
+//! arguments, the clock, the session, the limits and the principal's and resource's
+//! attributes. It compares one attribute with a literal (`context.args.amount <= 50`,
+//! `context.time.hour < 6`, `principal.team == "ops"`), tests membership
+//! (`context.session.labels.contains("pii")`), presence (`context.args has path`) or a `like`
+//! pattern, and combines those with `!`, `&&` and `||`. Anything else (arithmetic, extension
+//! functions, entity hierarchy, two attributes compared) is not a guard; an attribute Cedar
+//! would see as anything but a `Long`, `String`, `Bool` or set of strings makes the guard
+//! unknown, which keeps the policy.
 
 use std::collections::HashSet;
 
@@ -19,12 +21,14 @@ use warden_types::{Action, Request, Resource};
 /// A condition Warden evaluates without Cedar.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum Guard {
-    /// `context.<record> has <name>` (`record` is `["args"]` or `["limits"]`).
+    /// `<record> has <name>` (`record` is `context.args`, `context.limits`, `principal` or
+    /// `resource`, as a path).
     Has(Vec<String>, String),
     /// `context.args.<name> like <pattern>`, the pattern as the literal texts between its
     /// wildcards (`"/etc/*"`: `["/etc/", ""]`; no wildcard: one text).
     Like(String, Vec<String>),
-    /// `<attribute> <op> <literal>`, the attribute as its path under `context`.
+    /// `<attribute> <op> <literal>`, the attribute as its path (`["context", "time", "hour"]`,
+    /// `["principal", "team"]`).
     Compare(Vec<String>, Op, Lit),
     /// `<set attribute>.contains(<literal>)`.
     Contains(Vec<String>, Lit),
@@ -73,7 +77,7 @@ impl Known {
     }
 }
 
-/// What the request's context is built from, for guards.
+/// What the request's context and entities are built from, for guards.
 pub(crate) struct Facts<'a> {
     pub request: &'a Request,
     /// The call's arguments; `None` when the context has no `args`.
@@ -83,16 +87,7 @@ pub(crate) struct Facts<'a> {
     pub args_read: Option<&'a HashSet<String>>,
 }
 
-impl<'a> Facts<'a> {
-    /// Argument `name` as `context.args` carries it: `null` and unread arguments are left out.
-    fn arg(&self, name: &str) -> Option<&'a Value> {
-        self.args?
-            .get(name)
-            .filter(|v| !v.is_null() && self.args_read.is_none_or(|read| read.contains(name)))
-    }
-}
-
-/// One attribute of the context, as Cedar would see it.
+/// One attribute of the context or of an entity, as Cedar would see it.
 enum Fact<'a> {
     Long(i64),
     Str(&'a str),
@@ -105,6 +100,14 @@ enum Fact<'a> {
 }
 
 impl<'a> Facts<'a> {
+    /// Argument `name` as `context.args` carries it: `null` and unread arguments are left out.
+    fn arg(&self, name: &str) -> Option<&'a Value> {
+        self.args?
+            .get(name)
+            .filter(|v| !v.is_null() && self.args_read.is_none_or(|read| read.contains(name)))
+    }
+
+    /// The attribute at `path` (`["context", "time", "hour"]`).
     fn get(&self, path: &[String]) -> Fact<'a> {
         match path.split_last() {
             Some((name, record)) => self.member(record, name),
