@@ -431,22 +431,17 @@ impl Engine {
         };
         // Listings do not prune; arguments that are not an object refuse the call anyway.
         let empty = Map::new();
-        let facts = match &request.arguments {
-            _ if listing => None,
-            _ if !carries_args(request, listing) => Some(Facts {
+        let args = match &request.arguments {
+            _ if !carries_args(request, listing) => Ok(None),
+            Value::Object(map) => Ok(Some(map)),
+            Value::Null => Ok(Some(&empty)),
+            _ => Err(()),
+        };
+        let facts = match args {
+            Ok(args) if !listing => Some(Facts {
                 request,
-                args: None,
-                args_read: None,
-            }),
-            Value::Object(map) => Some(Facts {
-                request,
-                args: Some(map),
+                args,
                 args_read: self.args_read.as_ref(),
-            }),
-            Value::Null => Some(Facts {
-                request,
-                args: Some(&empty),
-                args_read: None,
             }),
             _ => None,
         };

@@ -76,7 +76,7 @@ fn is_var_context(value: &Value) -> bool {
 }
 
 /// Whether `value` is `context.args`.
-pub(crate) fn is_args(value: &Value) -> bool {
+fn is_args(value: &Value) -> bool {
     value.get(".").is_some_and(|dot| {
         dot.get("left").is_some_and(is_var_context)
             && dot.get("attr").and_then(Value::as_str) == Some("args")

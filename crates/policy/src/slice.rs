@@ -7,11 +7,12 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, RwLock};
 
-use crate::guard::{self, Facts, Guard, may_apply};
 use cedar_policy::{
     ActionConstraint, Entities, EntityTypeName, EntityUid, Policy, PolicySet, PrincipalConstraint,
     ResourceConstraint,
 };
+
+use crate::guard::{self, Facts, Guard, may_apply};
 
 /// Most cached slices before the cache starts over.
 const MAX_CACHED: usize = 10_000;
@@ -73,12 +74,9 @@ impl Slicer {
         }
         let policies = set
             .policies()
-            .map(|p| {
-                let guards = p
-                    .to_json()
-                    .map(|est| guard::leading(&est))
-                    .unwrap_or_default();
-                (bare(p), Arc::from(guards))
+            .map(|p| match p.to_json() {
+                Ok(est) => (bare(p, &est), Arc::from(guard::leading(&est))),
+                Err(_) => (p.clone(), Arc::from([])),
             })
             .collect();
         Self {
@@ -203,18 +201,14 @@ impl Slicer {
     }
 }
 
-/// The policy as evaluated: the same policy re-read from its JSON form, which carries no
-/// source locations. Cedar's evaluator gives every value it computes the location of the
+/// The policy as evaluated: the same policy re-read from its JSON form (`est`), which carries
+/// no source locations. Cedar's evaluator gives every value it computes the location of the
 /// expression it came from (a reference-counted copy of the policy text per sub-expression);
 /// without locations that is skipped, a quarter of the evaluation time of a policy. The
 /// messages of evaluation errors do not show locations, so decisions and their reasons are
 /// the same (`evaluation_without_source_locations_decides_the_same`).
-fn bare(policy: &Policy) -> Policy {
-    policy
-        .to_json()
-        .ok()
-        .and_then(|json| Policy::from_json(Some(policy.id().clone()), json).ok())
-        .unwrap_or_else(|| policy.clone())
+fn bare(policy: &Policy, est: &serde_json::Value) -> Policy {
+    Policy::from_json(Some(policy.id().clone()), est.clone()).unwrap_or_else(|_| policy.clone())
 }
 
 fn is(uid: &EntityUid, ty: &EntityTypeName) -> bool {

@@ -16,7 +16,8 @@ forbid(principal, action, resource) unless { decimal(context.price) < decimal("1
 permit(principal, action, resource) when { context.tags.contains("x") || context.missing };
 "#;
     let set: PolicySet = policies.parse().unwrap();
-    let without = PolicySet::from_policies(set.policies().map(bare)).unwrap();
+    let without =
+        PolicySet::from_policies(set.policies().map(|p| bare(p, &p.to_json().unwrap()))).unwrap();
     let uid = |t: &str, id: &str| {
         EntityUid::from_type_name_and_id(t.parse().unwrap(), id.parse().unwrap())
     };
