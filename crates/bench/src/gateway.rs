@@ -22,6 +22,56 @@ const PACED_RATE: f64 = 5000.0;
 
 pub(crate) struct Kill(pub Child);
 
+/// CPU time (user and system, all threads) process `pid` has used so far, in seconds: a
+/// steadier measure of the work per call than rates on a shared VM.
+pub(crate) fn cpu_secs(pid: u32) -> f64 {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return f64::NAN;
+    };
+    // After the command name (in parentheses, which may hold anything): `state` is field 3,
+    // `utime` 14 and `stime` 15, in clock ticks of 1/100 s.
+    let Some((_, rest)) = stat.rsplit_once(')') else {
+        return f64::NAN;
+    };
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(f64::NAN)
+    };
+    (ticks(11) + ticks(12)) / 100.0
+}
+
+/// CPU used by processes over a round, per call.
+#[derive(Default)]
+struct Cpu {
+    secs: Vec<f64>,
+    calls: usize,
+}
+
+impl Cpu {
+    fn measure<T>(
+        &mut self,
+        pids: &[u32],
+        calls: impl FnOnce() -> Result<(T, usize)>,
+    ) -> Result<T> {
+        let before: Vec<f64> = pids.iter().map(|p| cpu_secs(*p)).collect();
+        let (out, n) = calls()?;
+        self.secs.resize(pids.len(), 0.0);
+        for ((total, p), b) in self.secs.iter_mut().zip(pids).zip(before) {
+            *total += cpu_secs(*p) - b;
+        }
+        self.calls += n;
+        Ok(out)
+    }
+
+    /// µs of CPU per call of process `i`.
+    fn per_call(&self, i: usize) -> f64 {
+        self.secs.get(i).copied().unwrap_or(f64::NAN) * 1e6 / self.calls.max(1) as f64
+    }
+}
+
 impl Drop for Kill {
     fn drop(&mut self) {
         let _ = self.0.kill();
@@ -150,7 +200,7 @@ pub(crate) struct Setup {
     warden: std::path::PathBuf,
     _dir: tempfile::TempDir,
     config: std::path::PathBuf,
-    _upstream: Kill,
+    upstream: Kill,
     pub upstream_url: String,
 }
 
@@ -178,9 +228,14 @@ impl Setup {
             warden: warden.to_owned(),
             _dir: dir,
             config,
-            _upstream: upstream,
+            upstream,
             upstream_url,
         })
+    }
+
+    /// The upstream's process id.
+    pub(crate) fn upstream_pid(&self) -> u32 {
+        self.upstream.0.id()
     }
 
     /// Runs a `warden` command on this configuration; its trimmed stdout.
@@ -242,9 +297,26 @@ pub fn run(warden: &Path) -> Result<()> {
         ROUND.as_secs()
     );
     println!(
-        "{:>8} {:>12} {:>12} {:>9} {:>9} {:>9} {:>9} {:>10} {:>10}",
-        "clients", "direct/s", "warden/s", "d p50", "w p50", "d p99", "w p99", "+p50 µs", "+p99 µs"
+        "CPU per call (µs, from /proc): Warden's; the upstream's and the load generator's, direct and through Warden"
     );
+    println!(
+        "{:>8} {:>12} {:>12} {:>9} {:>9} {:>9} {:>9} {:>10} {:>10} {:>9} {:>9} {:>9} {:>9} {:>9}",
+        "clients",
+        "direct/s",
+        "warden/s",
+        "d p50",
+        "w p50",
+        "d p99",
+        "w p99",
+        "+p50 µs",
+        "+p99 µs",
+        "w CPU",
+        "up d",
+        "up w",
+        "gen d",
+        "gen w"
+    );
+    let pids = [gateway.0.id(), setup.upstream_pid(), std::process::id()];
     let mut summary: Vec<Value> = Vec::new();
     for &clients in CONCURRENCY {
         rt.block_on(async {
@@ -255,11 +327,20 @@ pub fn run(warden: &Path) -> Result<()> {
         });
         let (mut d_rates, mut w_rates, mut d_all, mut w_all) =
             (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        let (mut d_cpu, mut w_cpu) = (Cpu::default(), Cpu::default());
         for _ in 0..ROUNDS {
-            let (r, s) = rt.block_on(round(&direct, clients, None))?;
+            let (r, s) = d_cpu.measure(&pids, || {
+                let out = rt.block_on(round(&direct, clients, None))?;
+                let n = out.1.len();
+                Ok((out, n))
+            })?;
             d_rates.push(r);
             d_all.extend(s);
-            let (r, s) = rt.block_on(round(&through, clients, None))?;
+            let (r, s) = w_cpu.measure(&pids, || {
+                let out = rt.block_on(round(&through, clients, None))?;
+                let n = out.1.len();
+                Ok((out, n))
+            })?;
             w_rates.push(r);
             w_all.extend(s);
         }
@@ -270,16 +351,23 @@ pub fn run(warden: &Path) -> Result<()> {
         let (dr, wr) = (median(d_rates), median(w_rates));
         let (d, w) = (Samples::new(d_all), Samples::new(w_all));
         println!(
-            "{clients:>8} {dr:>12.0} {wr:>12.0} {:>9.0} {:>9.0} {:>9.0} {:>9.0} {:>10.0} {:>10.0}",
+            "{clients:>8} {dr:>12.0} {wr:>12.0} {:>9.0} {:>9.0} {:>9.0} {:>9.0} {:>10.0} {:>10.0} {:>9.0} {:>9.0} {:>9.0} {:>9.0} {:>9.0}",
             d.pct(50.0),
             w.pct(50.0),
             d.pct(99.0),
             w.pct(99.0),
             w.pct(50.0) - d.pct(50.0),
-            w.pct(99.0) - d.pct(99.0)
+            w.pct(99.0) - d.pct(99.0),
+            w_cpu.per_call(0),
+            d_cpu.per_call(1),
+            w_cpu.per_call(1),
+            d_cpu.per_call(2),
+            w_cpu.per_call(2)
         );
         summary.push(json!({"clients": clients, "direct_per_s": dr.round(), "warden_per_s": wr.round(),
-            "added_p50_us": (w.pct(50.0) - d.pct(50.0)).round(), "added_p99_us": (w.pct(99.0) - d.pct(99.0)).round()}));
+            "added_p50_us": (w.pct(50.0) - d.pct(50.0)).round(), "added_p99_us": (w.pct(99.0) - d.pct(99.0)).round(),
+            "warden_cpu_us_per_call": w_cpu.per_call(0).round(), "upstream_cpu_us_per_call_direct": d_cpu.per_call(1).round(),
+            "upstream_cpu_us_per_call_through": w_cpu.per_call(1).round()}));
     }
     // Latency at a sustained offered load: 64 clients sending 5,000 calls/s between them.
     let rate = PACED_RATE;
