@@ -9,7 +9,7 @@ use serde_json::Value;
 
 /// Deepest argument nesting converted; deeper parts become the string `"<too deep>"`, which no
 /// well-typed policy condition matches.
-const MAX_DEPTH: usize = 32;
+pub(crate) const MAX_DEPTH: usize = 32;
 
 /// Converts a JSON value. `null` has no Cedar counterpart and yields `None` (record fields that
 /// are `null` are left out, so `context.args has x` is false for them).

@@ -2,6 +2,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::str::FromStr;
+use std::sync::LazyLock;
 
 use cedar_policy::{
     Authorizer, Context, Decision as CedarDecision, Entities, Entity, EntityId, EntityTypeName,
@@ -11,8 +12,8 @@ use cedar_policy::{
 use serde_json::{Map, Value};
 use warden_types::{Action, Decision, Outcome, Principal, Request, Resource};
 
-use crate::convert::{record, record_of, to_cedar};
-use crate::guard::{Facts, actor, depth, hour, weekday};
+use crate::convert::to_cedar;
+use crate::guard::Facts;
 use crate::listing::relax;
 use crate::slice::{Scope, Slice, Slicer};
 use crate::{Error, Result, Source};
@@ -473,8 +474,26 @@ fn stem(name: &str) -> &str {
 }
 
 fn uid(kind: &str, id: &str) -> std::result::Result<EntityUid, String> {
-    let kind = EntityTypeName::from_str(kind).map_err(|e| e.to_string())?;
-    Ok(EntityUid::from_type_name_and_id(kind, EntityId::new(id)))
+    Ok(EntityUid::from_type_name_and_id(
+        type_name(kind)?,
+        EntityId::new(id),
+    ))
+}
+
+/// An entity type's name. Cedar reads a type name with its whole grammar, which cost a
+/// noticeable share of a decision when done four times per call; Warden's own types are read
+/// once.
+fn type_name(kind: &str) -> std::result::Result<EntityTypeName, String> {
+    static KNOWN: LazyLock<Vec<(&str, EntityTypeName)>> = LazyLock::new(|| {
+        ["Agent", "Action", "Server", "Tool", "Resource", "Prompt"]
+            .into_iter()
+            .filter_map(|k| EntityTypeName::from_str(k).ok().map(|name| (k, name)))
+            .collect()
+    });
+    match KNOWN.iter().find(|(k, _)| *k == kind) {
+        Some((_, name)) => Ok(name.clone()),
+        None => EntityTypeName::from_str(kind).map_err(|e| e.to_string()),
+    }
 }
 
 fn agent_entity(principal: &Principal) -> std::result::Result<Entity, String> {
@@ -560,87 +579,7 @@ fn build_context(
     listing: bool,
     args_read: Option<&HashSet<String>>,
 ) -> std::result::Result<Context, String> {
-    let time = request.time_unix;
-    let clock = RestrictedExpression::new_record([
-        ("unix".to_owned(), RestrictedExpression::new_long(time)),
-        (
-            "hour".to_owned(),
-            RestrictedExpression::new_long(hour(time)),
-        ),
-        (
-            "weekday".to_owned(),
-            RestrictedExpression::new_long(weekday(time)),
-        ),
-    ])
-    .map_err(|e| e.to_string())?;
-    let session = RestrictedExpression::new_record([
-        ("id".to_owned(), string(&request.session.id)),
-        ("era".to_owned(), string(&request.session.era)),
-        (
-            "calls".to_owned(),
-            RestrictedExpression::new_long(request.session.calls),
-        ),
-        ("actor".to_owned(), string(actor(request))),
-        (
-            "depth".to_owned(),
-            RestrictedExpression::new_long(depth(request)),
-        ),
-        (
-            "delegation".to_owned(),
-            RestrictedExpression::new_set(request.session.delegation.iter().map(|s| string(s))),
-        ),
-        (
-            "labels".to_owned(),
-            RestrictedExpression::new_set(request.session.labels.iter().map(|s| string(s))),
-        ),
-    ])
-    .map_err(|e| e.to_string())?;
-    let l = &request.session.limits;
-    let mut limits = vec![(
-        "rules".to_owned(),
-        RestrictedExpression::new_set(l.rules.iter().map(|s| string(s))),
-    )];
-    for (name, value) in [
-        ("rate_left", l.rate_left),
-        ("slots_free", l.slots_free),
-        ("calls_left", l.calls_left),
-        ("bytes_left", l.bytes_left),
-        ("cost_left", l.cost_left),
-    ] {
-        if let Some(v) = value {
-            limits.push((name.to_owned(), RestrictedExpression::new_long(v)));
-        }
-    }
-    let limits = RestrictedExpression::new_record(limits).map_err(|e| e.to_string())?;
-    let mut pairs = vec![
-        ("time".to_owned(), clock),
-        ("session".to_owned(), session),
-        ("limits".to_owned(), limits),
-    ];
-    if request.action == Action::CallTool {
-        pairs.push((
-            "carries".to_owned(),
-            RestrictedExpression::new_set(request.session.carries.iter().map(|s| string(s))),
-        ));
-    }
-    if carries_args(request, listing) {
-        let args = match &request.arguments {
-            Value::Object(map) => match args_read {
-                Some(names) => record_of(
-                    map.iter().filter(|(name, _)| names.contains(name.as_str())),
-                    0,
-                ),
-                None => record(map, 0),
-            },
-            Value::Null => record(&serde_json::Map::new(), 0),
-            _ => return Err("arguments must be a JSON object".to_owned()),
-        };
-        pairs.push((
-            "args".to_owned(),
-            args.ok_or("arguments could not be converted")?,
-        ));
-    }
-    Context::from_pairs(pairs).map_err(|e| e.to_string())
+    crate::context::build(request, carries_args(request, listing), args_read)
 }
 
 #[cfg(test)]

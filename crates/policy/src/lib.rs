@@ -11,6 +11,7 @@
 //! - `@reason("...")`: the text an agent sees when this `forbid` denies it;
 //! - `@approval("finance")`: a `permit` that only allows after a human of that group approves.
 
+mod context;
 mod convert;
 mod engine;
 mod error;
