@@ -186,13 +186,46 @@ enum AnyValue<'a> {
     #[serde(rename = "boolValue")]
     Bool(bool),
     #[serde(rename = "intValue")]
-    Int(String),
+    Int(Quoted),
     #[serde(rename = "doubleValue")]
     Double(f64),
     #[serde(rename = "stringValue")]
     Str(&'a str),
     #[serde(rename = "stringValue")]
     Text(String),
+}
+
+/// A 64-bit integer as OTLP's JSON encoding spells it: a decimal string (written without the
+/// formatting machinery: each span has a few of them, on the call's thread).
+struct Quoted(i128);
+
+impl Serialize for Quoted {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut buf = [0u8; 40];
+        let mut at = buf.len();
+        let mut v = self.0.unsigned_abs();
+        loop {
+            at -= 1;
+            if let Some(slot) = buf.get_mut(at) {
+                *slot = b'0' + (v % 10) as u8;
+            }
+            v /= 10;
+            if v == 0 {
+                break;
+            }
+        }
+        if self.0 < 0 {
+            at -= 1;
+            if let Some(slot) = buf.get_mut(at) {
+                *slot = b'-';
+            }
+        }
+        s.serialize_str(
+            buf.get(at..)
+                .and_then(|b| std::str::from_utf8(b).ok())
+                .unwrap_or("0"),
+        )
+    }
 }
 
 #[derive(Serialize)]
@@ -204,7 +237,8 @@ struct KeyValue<'a> {
 fn attribute<'a>(key: &'a str, value: &'a Value) -> KeyValue<'a> {
     let value = match value {
         Value::Bool(b) => AnyValue::Bool(*b),
-        Value::Number(n) if n.is_i64() || n.is_u64() => AnyValue::Int(n.to_string()),
+        Value::Number(n) if let Some(i) = n.as_i64() => AnyValue::Int(Quoted(i.into())),
+        Value::Number(n) if let Some(u) = n.as_u64() => AnyValue::Int(Quoted(u.into())),
         Value::Number(n) => AnyValue::Double(n.as_f64().unwrap_or(0.0)),
         Value::String(s) => AnyValue::Str(s),
         other => AnyValue::Text(other.to_string()),
@@ -226,8 +260,8 @@ struct Span<'a> {
     parent_span_id: Option<&'a str>,
     name: &'a str,
     kind: u8,
-    start_time_unix_nano: String,
-    end_time_unix_nano: String,
+    start_time_unix_nano: Quoted,
+    end_time_unix_nano: Quoted,
     attributes: Vec<KeyValue<'a>>,
     status: Status,
 }
@@ -241,8 +275,8 @@ impl<'a> Span<'a> {
             parent_span_id: s.parent_span_id.as_deref(),
             name: &s.name,
             kind: 2,
-            start_time_unix_nano: s.start_unix_nanos.to_string(),
-            end_time_unix_nano: s.end_unix_nanos.to_string(),
+            start_time_unix_nano: Quoted(s.start_unix_nanos.into()),
+            end_time_unix_nano: Quoted(s.end_unix_nanos.into()),
             attributes: s.attributes.iter().map(|(k, v)| attribute(k, v)).collect(),
             status: Status {
                 code: if s.error { 2 } else { 1 },
@@ -276,6 +310,15 @@ mod tests {
         assert_eq!(spans.as_array().unwrap().len(), 2);
         assert_eq!(spans[0]["attributes"][0]["value"]["intValue"], "7");
         assert_eq!(spans[0]["startTimeUnixNano"], "1");
+        for (n, text) in [
+            (Value::from(0), "0"),
+            (Value::from(-42), "-42"),
+            (Value::from(i64::MIN), "-9223372036854775808"),
+            (Value::from(u64::MAX), "18446744073709551615"),
+        ] {
+            let encoded = serde_json::to_value(attribute("k", &n)).unwrap();
+            assert_eq!(encoded["value"]["intValue"], text);
+        }
         assert_eq!(
             body["resourceSpans"][0]["resource"]["attributes"][0]["value"]["stringValue"],
             "svc"

@@ -13,8 +13,10 @@ use serde_json::json;
 use crate::latency::{Peer, compare};
 use crate::stats::Samples;
 
-/// Rounds per configuration, each with fresh processes on both sides.
-const ROUNDS: usize = 5;
+/// Rounds per configuration, each with fresh processes on both sides (the side started first
+/// alternates). Where the scheduler places a pair of processes biases a whole round by tens of
+/// microseconds on a shared VM, so a difference of a few needs many rounds.
+const ROUNDS: usize = 15;
 
 const CONTROLS: &str = r#"
 [[limits.rate]]
@@ -188,9 +190,14 @@ pub fn run(warden: &Path) -> Result<()> {
         // Each round starts both sides afresh: where the scheduler happens to place a pair of
         // processes biases a whole round, so one round is not enough on a shared VM.
         let (mut without, mut with, mut added) = (Vec::new(), Vec::new(), Vec::new());
-        for _ in 0..ROUNDS {
-            let (mut plain, mut controlled) =
-                (Peer::proxied(warden, &off)?, Peer::proxied(warden, config)?);
+        for round in 0..ROUNDS {
+            let (mut plain, mut controlled) = if round % 2 == 0 {
+                let plain = Peer::proxied(warden, &off)?;
+                (plain, Peer::proxied(warden, config)?)
+            } else {
+                let controlled = Peer::proxied(warden, config)?;
+                (Peer::proxied(warden, &off)?, controlled)
+            };
             let (a, b) = compare(&mut plain, &mut controlled, &mut request)?;
             let (sa, sb) = (Samples::new(a.clone()), Samples::new(b.clone()));
             added.push(sb.pct(50.0) - sa.pct(50.0));

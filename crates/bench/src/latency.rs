@@ -135,6 +135,51 @@ pub fn versus(new: &Path, old: &Path) -> Result<()> {
     })
 }
 
+/// Two builds side by side over `rounds` rounds of fresh processes (1 KB calls): where the
+/// scheduler happens to place a pair of processes biases a whole round on a shared VM, so a
+/// small difference needs many rounds. The side started first alternates between rounds.
+/// Prints each round's NEW − OLD p50 and their median.
+pub fn versus_rounds(new: &Path, old: &Path, rounds: usize) -> Result<()> {
+    let (dir_old, dir_new) = (tempfile::tempdir()?, tempfile::tempdir()?);
+    let (_, plain_old) = configs(new, dir_old.path())?;
+    let (_, plain_new) = configs(new, dir_new.path())?;
+    let text = "x".repeat(1024);
+    let mut id = 0u64;
+    let mut request = || {
+        id += 1;
+        json!({"jsonrpc": "2.0", "id": id, "method": "tools/call", "params": {"name": "echo", "arguments": {"text": text}}}).to_string()
+    };
+    let (mut diffs, mut all_old, mut all_new) = (Vec::new(), Vec::new(), Vec::new());
+    for round in 0..rounds {
+        let (mut o, mut n) = if round % 2 == 0 {
+            let o = Peer::proxied_by(old, new, &plain_old)?;
+            (o, Peer::proxied_by(new, new, &plain_new)?)
+        } else {
+            let n = Peer::proxied_by(new, new, &plain_new)?;
+            (Peer::proxied_by(old, new, &plain_old)?, n)
+        };
+        let (x, y) = compare(&mut o, &mut n, &mut request)?;
+        let (sx, sy) = (Samples::new(x.clone()), Samples::new(y.clone()));
+        diffs.push(sy.pct(50.0) - sx.pct(50.0));
+        all_old.extend(x);
+        all_new.extend(y);
+    }
+    let mut sorted = diffs.clone();
+    sorted.sort_by(f64::total_cmp);
+    let median = sorted.get(sorted.len() / 2).copied().unwrap_or(f64::NAN);
+    let (a, b) = (Samples::new(all_old), Samples::new(all_new));
+    let rounds: Vec<String> = sorted.iter().map(|d| format!("{d:.1}")).collect();
+    println!(
+        "1 KB, {} against {}: old p50 {:.1} µs, new p50 {:.1} µs, new − old p50 median of rounds **{median:.1} µs** (rounds: {})",
+        new.display(),
+        old.display(),
+        a.pct(50.0),
+        b.pct(50.0),
+        rounds.join(", ")
+    );
+    Ok(())
+}
+
 /// One row per argument size: the same echo calls through the two peers `start` gives (fresh
 /// ones for each size), in alternating blocks, and the second's p50 and p99 minus the first's.
 fn rows(names: [&str; 3], mut start: impl FnMut() -> Result<(Peer, Peer)>) -> Result<()> {

@@ -1,6 +1,6 @@
 //! `warden-bench`: the figures in BENCHMARKS.md, each measured side by side with its baseline in
 //! the same run. Usage: `warden-bench [latency|gateway|approvals|controls|sandbox|anomaly|policy|audit|flow|data|detect|all] [--warden PATH] [--corpus FILE]...`;
-//! `warden-bench latency --warden NEW --against OLD` compares two builds.
+//! `warden-bench latency --warden NEW --against OLD [--rounds N]` compares two builds.
 #![allow(
     clippy::disallowed_methods,
     reason = "the harness starts the binaries it measures"
@@ -51,6 +51,14 @@ fn main() -> anyhow::Result<()> {
         .position(|a| a == "--against")
         .and_then(|i| args.get(i + 1))
         .map(PathBuf::from);
+    let rounds = args
+        .iter()
+        .position(|a| a == "--rounds")
+        .and_then(|i| args.get(i + 1))
+        .and_then(|n| n.parse::<usize>().ok());
+    if let (Some(old), "latency", Some(rounds)) = (&against, what, rounds) {
+        return latency::versus_rounds(&warden, old, rounds);
+    }
     if let (Some(old), "latency") = (&against, what) {
         return latency::versus(&warden, old);
     }

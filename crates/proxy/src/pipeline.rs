@@ -65,10 +65,14 @@ pub(crate) async fn govern(shared: &Arc<Shared>, mut msg: Message, id: Value, me
         }
     };
     let mut span = shared.settings.spans.as_ref().map(|_| {
-        crate::trace::Open::start(
-            era::meta(&msg),
-            format!("{method} {}/{target}", shared.settings.server),
-        )
+        let server = &shared.settings.server;
+        let mut name = String::with_capacity(method.len() + server.len() + target.len() + 2);
+        name.push_str(&method);
+        name.push(' ');
+        name.push_str(server);
+        name.push('/');
+        name.push_str(&target);
+        crate::trace::Open::start(era::meta(&msg), name)
     });
     // Stage 2: tool facts.
     let tool_or_target = target.clone();

@@ -285,15 +285,6 @@ async fn upstream_response(shared: &Shared, mut msg: Message, id: &Value) {
                 span.set("warden.result", result);
                 (span, result != "ok")
             });
-            if let Some(a) = admission.filter(warden_controls::Admission::counts_results) {
-                let tool = call.target.as_ref().and_then(Value::as_str);
-                let cost = tool
-                    .and_then(|t| shared.settings.tools.get(t))
-                    .and_then(|o| o.cost)
-                    .unwrap_or(0.0);
-                let bytes = msg.result().map_or(0, warden_types::json::encoded_len);
-                a.record(bytes as u64, cost);
-            }
             reply::post_process(shared, &call.method, &mut msg);
             if call.method == "tools/list"
                 && let Some(result) = msg.result_mut()
@@ -316,13 +307,26 @@ async fn upstream_response(shared: &Shared, mut msg: Message, id: &Value) {
                     reply::withhold(result, &reason, Value::Array(Vec::new()));
                 }
             }
+            msg.set_id(call.client_id);
+            shared.send_client(&msg.value).await;
+            // The rest is bookkeeping that does not change the answer, so the client has it
+            // first: every microsecond between reading the upstream's answer and writing it out
+            // is on the call's path (and costs more than a microsecond when the client waits on
+            // another vCPU).
+            if let Some(a) = admission.filter(warden_controls::Admission::counts_results) {
+                let tool = call.target.as_ref().and_then(Value::as_str);
+                let cost = tool
+                    .and_then(|t| shared.settings.tools.get(t))
+                    .and_then(|o| o.cost)
+                    .unwrap_or(0.0);
+                let bytes = msg.result().map_or(0, warden_types::json::encoded_len);
+                a.record(bytes as u64, cost);
+            }
             if let Some(seq) = call.decision_seq {
                 let failed = msg.value.get("error").is_some();
                 pipeline::breaker_outcome(shared, failed, call.started).await;
                 pipeline::record_outcome(shared, seq, &msg, call.started, verdict.as_ref()).await;
             }
-            msg.set_id(call.client_id);
-            shared.send_client(&msg.value).await;
             if let (Some((span, failed)), Some(sink)) = (span, &shared.settings.spans) {
                 span.finish(sink, failed);
             }

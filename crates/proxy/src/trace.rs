@@ -44,21 +44,41 @@ fn now_nanos() -> u64 {
     u64::try_from(warden_types::now_unix_micros()).unwrap_or(0) * 1000
 }
 
-fn random_hex<const N: usize>() -> String {
-    // Span ids need uniqueness, not secrecy: a fast hash of time, a counter and the address of
-    // a stack value is enough.
+/// `n` random bytes as lowercase hex. Span ids need uniqueness, not secrecy: a SplitMix64
+/// sequence per thread, seeded once from the standard library's per-process random keys.
+fn random_hex(n: usize) -> String {
+    use std::cell::Cell;
     use std::hash::{BuildHasher, Hasher};
-    static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-    let mut out = String::with_capacity(N * 2);
-    let state = std::collections::hash_map::RandomState::new();
-    while out.len() < N * 2 {
-        let mut h = state.build_hasher();
-        h.write_u64(COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
-        h.write_u64(now_nanos());
-        let _ = std::fmt::Write::write_fmt(&mut out, format_args!("{:016x}", h.finish()));
+    thread_local! {
+        static STATE: Cell<u64> = Cell::new({
+            let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+            h.write_u64(now_nanos());
+            h.finish()
+        });
     }
-    out.truncate(N * 2);
+    let mut out = String::with_capacity(n * 2);
+    while out.len() < n * 2 {
+        let x = STATE.with(|state| {
+            let next = state.get().wrapping_add(0x9e37_79b9_7f4a_7c15);
+            state.set(next);
+            let mut z = next;
+            z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+            z ^ (z >> 31)
+        });
+        for byte in x.to_be_bytes() {
+            if out.len() < n * 2 {
+                push_hex(&mut out, byte);
+            }
+        }
+    }
     out
+}
+
+fn push_hex(out: &mut String, byte: u8) {
+    for nibble in [byte >> 4, byte & 0xf] {
+        out.push(char::from_digit(u32::from(nibble), 16).unwrap_or('0'));
+    }
 }
 
 /// Parses a W3C `traceparent` (`00-<trace id>-<parent id>-<flags>`).
@@ -89,12 +109,12 @@ impl Open {
             .and_then(parse_traceparent);
         let (trace_id, parent_span_id) = match parent {
             Some((t, p)) => (t, Some(p)),
-            None => (random_hex::<16>(), None),
+            None => (random_hex(16), None),
         };
         Self {
             data: SpanData {
                 trace_id,
-                span_id: random_hex::<8>(),
+                span_id: random_hex(8),
                 parent_span_id,
                 name,
                 start_unix_nanos: now_nanos(),
@@ -107,7 +127,13 @@ impl Open {
 
     /// This span as the `traceparent` of the forwarded request.
     pub fn traceparent(&self) -> String {
-        format!("00-{}-{}-01", self.data.trace_id, self.data.span_id)
+        let mut out = String::with_capacity(55);
+        out.push_str("00-");
+        out.push_str(&self.data.trace_id);
+        out.push('-');
+        out.push_str(&self.data.span_id);
+        out.push_str("-01");
+        out
     }
 
     /// Adds an attribute.
@@ -163,5 +189,19 @@ mod tests {
         let fresh = Open::start(None, "x".into());
         assert_eq!(fresh.data.trace_id.len(), 32);
         assert!(fresh.data.parent_span_id.is_none());
+        assert_eq!(
+            parse_traceparent(&fresh.traceparent()),
+            Some((fresh.data.trace_id.clone(), fresh.data.span_id.clone()))
+        );
+        let ids: std::collections::HashSet<String> = (0..1000)
+            .map(|_| Open::start(None, "x".into()).data.span_id)
+            .collect();
+        assert_eq!(ids.len(), 1000);
+        assert!(ids.iter().all(|id| {
+            id.len() == 16
+                && id
+                    .bytes()
+                    .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        }));
     }
 }
