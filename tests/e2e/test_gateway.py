@@ -56,7 +56,7 @@ def warden(dir, *args, stdin=None) -> str:
 
 
 class Gateway:
-    def __init__(self, dir):
+    def __init__(self, dir, extra=""):
         self.dir = dir
         self.procs = []
         self.peer_port = free_port()
@@ -96,7 +96,7 @@ url = "http://127.0.0.1:{self.peer_port}/mcp"
 
 [upstreams.evhttp]
 url = "http://127.0.0.1:{self.everything_port}/mcp"
-""")
+{extra}""")
         warden(dir, "agent", "add", "alice", "--attr", "team=support")
         warden(dir, "agent", "add", "bob", "--attr", "team=ops")
         self.alice = warden(dir, "token", "issue", "alice", "--ttl", "30m")

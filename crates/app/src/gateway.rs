@@ -284,8 +284,14 @@ pub fn profiles(loaded: &Loaded, env: &Env) -> Result<Vec<Profile>> {
     Ok(out)
 }
 
-/// Gateway settings for a listener bound at `bound`, and the keeper of anomaly baselines (to
-/// hold until the gateway stops).
+/// What the gateway holds until it stops: the keeper of anomaly baselines (the last ones are
+/// written when it goes) and the span exporter (finished to send what is buffered).
+pub struct Held {
+    keeper: Option<crate::anomaly::Keeper>,
+    exporter: Option<crate::telemetry::Exporter>,
+}
+
+/// Gateway settings for a listener bound at `bound`, and what to hold until the gateway stops.
 pub fn settings(
     loaded: &Loaded,
     bound: SocketAddr,
@@ -293,7 +299,7 @@ pub fn settings(
     env: &Env,
     store: &Arc<Store>,
     approvals: Option<Arc<Approvals>>,
-) -> Result<(Settings, Option<crate::anomaly::Keeper>)> {
+) -> Result<(Settings, Held)> {
     let base = loaded.public_url(Some(bound))?;
     let g = &loaded.config.gateway;
     let helper = crate::sandbox::helper(env)?;
@@ -324,7 +330,8 @@ pub fn settings(
     };
     let metrics = Arc::new(warden_proxy::Metrics::default());
     let alerts = loaded.alerts(env, Some(store))?;
-    let spans = loaded.exporter()?.map(|e| e.spans);
+    let exporter = loaded.exporter()?;
+    let spans = exporter.as_ref().map(|e| e.spans.clone());
     let pins = loaded.pinning()?;
     for u in &mut upstreams {
         u.proxy.pins = pins.clone();
@@ -369,7 +376,7 @@ pub fn settings(
         approvals,
         metrics: Some(metrics),
     };
-    Ok((settings, keeper))
+    Ok((settings, Held { keeper, exporter }))
 }
 
 /// Runs the gateway until SIGINT or SIGTERM.
@@ -400,7 +407,7 @@ pub async fn serve(
     }
     let approvals = loaded.approvals(&log, env, Some(&store), Some(base.clone()))?;
     let _watch = approvals.as_ref().map(Approvals::watch);
-    let (settings, keeper) = settings(loaded, bound, exe, env, &store, approvals)?;
+    let (settings, held) = settings(loaded, bound, exe, env, &store, approvals)?;
     if loaded
         .config
         .upstreams
@@ -487,7 +494,10 @@ pub async fn serve(
         .await
         .map_err(|e| anyhow::anyhow!(e))?;
     // The last baselines are written when the keeper goes.
-    drop(keeper);
+    drop(held.keeper);
+    if let Some(exporter) = held.exporter {
+        exporter.finish(std::time::Duration::from_secs(5)).await;
+    }
     closer.flush().await?;
     closer.close();
     Ok(())

@@ -48,17 +48,19 @@ fn lock(shared: &Shared) -> std::sync::MutexGuard<'_, Buffer> {
 pub struct Exporter {
     pub spans: Spans,
     shared: Shared,
-    thread: std::thread::JoinHandle<()>,
+    /// Closed when the exporter thread ends.
+    done: tokio::sync::oneshot::Receiver<()>,
 }
 
 impl Exporter {
-    /// Sends what is buffered and stops the exporter (waiting up to `wait`).
+    /// Sends what is buffered and stops the exporter, waiting up to `wait` for it. A collector
+    /// that does not answer does not hold the caller back longer: the thread is left to end
+    /// with the process (joining it, even from a blocking task, would make the runtime's
+    /// shutdown wait for its request's own timeout).
     pub async fn finish(self, wait: Duration) {
         lock(&self.shared).closed = true;
         self.shared.1.notify_one();
-        let thread = self.thread;
-        let _ =
-            tokio::time::timeout(wait, tokio::task::spawn_blocking(move || thread.join())).await;
+        let _ = tokio::time::timeout(wait, self.done).await;
     }
 }
 
@@ -88,9 +90,13 @@ impl Loaded {
             .context("OTLP exporter runtime")?;
         let shared: Shared = Arc::new((Mutex::new(Buffer::default()), Condvar::new()));
         let for_thread = shared.clone();
-        let thread = std::thread::Builder::new()
+        let (ended, done) = tokio::sync::oneshot::channel();
+        std::thread::Builder::new()
             .name("warden-otlp".to_owned())
-            .spawn(move || export(&for_thread, &runtime, &client, &url, &service))
+            .spawn(move || {
+                export(&for_thread, &runtime, &client, &url, &service);
+                drop(ended);
+            })
             .context("OTLP exporter thread")?;
         let sink = shared.clone();
         let spans = Spans(Arc::new(move |span: SpanData| {
@@ -113,7 +119,7 @@ impl Loaded {
         Ok(Some(Exporter {
             spans,
             shared,
-            thread,
+            done,
         }))
     }
 }
