@@ -101,13 +101,17 @@ def _stuck_collector():
     listener.bind(("127.0.0.1", 0))
     listener.listen(16)
 
+    def drain(conn):
+        while conn.recv(65536):
+            pass
+
     def serve():
         while True:
             try:
                 conn, _ = listener.accept()
             except OSError:
                 return
-            threading.Thread(target=lambda c=conn: [None for _ in iter(lambda: c.recv(65536), b"")], daemon=True).start()
+            threading.Thread(target=drain, args=(conn,), daemon=True).start()
 
     threading.Thread(target=serve, daemon=True).start()
     return listener, f"http://127.0.0.1:{listener.getsockname()[1]}"
@@ -162,7 +166,7 @@ def test_the_gateway_exports_a_span_per_call_and_sends_the_last_ones_when_it_sto
         async def go():
             async with gw.client(gw.bob) as b:
                 assert not (await b.call_tool("peer__add", {"a": 1, "b": 2})).is_error
-                assert (await b.call_tool("peer__add", {"a": "x"})).is_error is not None
+                assert not (await b.call_tool("peer__add", {"a": 3, "b": 4})).is_error
         run(go())
     finally:
         gw.close()

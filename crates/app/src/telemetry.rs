@@ -201,36 +201,24 @@ enum AnyValue<'a> {
     Text(String),
 }
 
-/// A 64-bit integer as OTLP's JSON encoding spells it: a decimal string (written without the
-/// formatting machinery: each span has a few of them, on the call's thread).
+/// A 64-bit integer as OTLP's JSON encoding spells it: a decimal string. The digits are
+/// `serde_json`'s own (itoa), written to a stack buffer: each span has a few of them, encoded
+/// on the call's thread, and `to_string` would allocate and go through `fmt`.
 struct Quoted(i128);
 
 impl Serialize for Quoted {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let mut buf = [0u8; 40];
-        let mut at = buf.len();
-        let mut v = self.0.unsigned_abs();
-        loop {
-            at -= 1;
-            if let Some(slot) = buf.get_mut(at) {
-                *slot = b'0' + (v % 10) as u8;
-            }
-            v /= 10;
-            if v == 0 {
-                break;
-            }
-        }
-        if self.0 < 0 {
-            at -= 1;
-            if let Some(slot) = buf.get_mut(at) {
-                *slot = b'-';
-            }
-        }
-        s.serialize_str(
-            buf.get(at..)
-                .and_then(|b| std::str::from_utf8(b).ok())
-                .unwrap_or("0"),
-        )
+        let left = {
+            let mut rest: &mut [u8] = &mut buf;
+            serde_json::to_writer(&mut rest, &self.0).map_err(serde::ser::Error::custom)?;
+            rest.len()
+        };
+        let digits = buf
+            .get(..buf.len() - left)
+            .and_then(|b| std::str::from_utf8(b).ok())
+            .unwrap_or("0");
+        s.serialize_str(digits)
     }
 }
 

@@ -10,8 +10,7 @@ use std::process::Command;
 use anyhow::Result;
 use serde_json::json;
 
-use crate::latency::{Peer, compare};
-use crate::stats::Samples;
+use crate::latency::{Peer, median_and_rounds, over_rounds};
 
 /// Rounds per configuration, each with fresh processes on both sides (the side started first
 /// alternates). Where the scheduler places a pair of processes biases a whole round by tens of
@@ -189,31 +188,19 @@ pub fn run(warden: &Path) -> Result<()> {
         let off = write(&format!("off-{row}"), "")?;
         // Each round starts both sides afresh: where the scheduler happens to place a pair of
         // processes biases a whole round, so one round is not enough on a shared VM.
-        let (mut without, mut with, mut added) = (Vec::new(), Vec::new(), Vec::new());
-        for round in 0..ROUNDS {
-            let (mut plain, mut controlled) = if round % 2 == 0 {
-                let plain = Peer::proxied(warden, &off)?;
-                (plain, Peer::proxied(warden, config)?)
-            } else {
-                let controlled = Peer::proxied(warden, config)?;
-                (Peer::proxied(warden, &off)?, controlled)
-            };
-            let (a, b) = compare(&mut plain, &mut controlled, &mut request)?;
-            let (sa, sb) = (Samples::new(a.clone()), Samples::new(b.clone()));
-            added.push(sb.pct(50.0) - sa.pct(50.0));
-            without.extend(a);
-            with.extend(b);
-        }
-        let n = without.len();
-        let (a, b) = (Samples::new(without), Samples::new(with));
-        added.sort_by(f64::total_cmp);
-        let median = added.get(added.len() / 2).copied().unwrap_or(f64::NAN);
-        let rounds: Vec<String> = added.iter().map(|d| format!("{d:.1}")).collect();
+        let (added, a, b) = over_rounds(
+            ROUNDS,
+            || Peer::proxied(warden, &off),
+            || Peer::proxied(warden, config),
+            &mut request,
+        )?;
+        let n = a.len();
+        let (median, rounds) = median_and_rounds(&added);
         println!(
             "| {what} | {:.1} µs | {:.1} µs | **{median:.1} µs** | {} | {:.1} µs | {:.1} µs | {n} |",
             a.pct(50.0),
             b.pct(50.0),
-            rounds.join(", "),
+            rounds,
             a.pct(99.0),
             b.pct(99.0)
         );

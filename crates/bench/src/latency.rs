@@ -135,10 +135,44 @@ pub fn versus(new: &Path, old: &Path) -> Result<()> {
     })
 }
 
-/// Two builds side by side over `rounds` rounds of fresh processes (1 KB calls): where the
-/// scheduler happens to place a pair of processes biases a whole round on a shared VM, so a
-/// small difference needs many rounds. The side started first alternates between rounds.
-/// Prints each round's NEW − OLD p50 and their median.
+/// Fresh peers from `start_a` and `start_b` for each of `rounds` rounds (which side starts
+/// first alternates: where the scheduler happens to place a pair of processes biases a whole
+/// round on a shared VM), each round timed with [`compare`]. Returns each round's B − A p50,
+/// sorted, and all samples of each side.
+pub(crate) fn over_rounds(
+    rounds: usize,
+    mut start_a: impl FnMut() -> Result<Peer>,
+    mut start_b: impl FnMut() -> Result<Peer>,
+    request: &mut impl FnMut() -> String,
+) -> Result<(Vec<f64>, Samples, Samples)> {
+    let (mut diffs, mut all_a, mut all_b) = (Vec::new(), Vec::new(), Vec::new());
+    for round in 0..rounds {
+        let (mut a, mut b) = if round % 2 == 0 {
+            let a = start_a()?;
+            (a, start_b()?)
+        } else {
+            let b = start_b()?;
+            (start_a()?, b)
+        };
+        let (x, y) = compare(&mut a, &mut b, request)?;
+        let (sx, sy) = (Samples::new(x.clone()), Samples::new(y.clone()));
+        diffs.push(sy.pct(50.0) - sx.pct(50.0));
+        all_a.extend(x);
+        all_b.extend(y);
+    }
+    diffs.sort_by(f64::total_cmp);
+    Ok((diffs, Samples::new(all_a), Samples::new(all_b)))
+}
+
+/// The median of sorted values, and the values as text.
+pub(crate) fn median_and_rounds(sorted: &[f64]) -> (f64, String) {
+    let median = sorted.get(sorted.len() / 2).copied().unwrap_or(f64::NAN);
+    let rounds: Vec<String> = sorted.iter().map(|d| format!("{d:.1}")).collect();
+    (median, rounds.join(", "))
+}
+
+/// Two builds side by side over `rounds` rounds of fresh processes (1 KB calls), for a
+/// difference too small for one round. Prints each round's NEW − OLD p50 and their median.
 pub fn versus_rounds(new: &Path, old: &Path, rounds: usize) -> Result<()> {
     let (dir_old, dir_new) = (tempfile::tempdir()?, tempfile::tempdir()?);
     let (_, plain_old) = configs(new, dir_old.path())?;
@@ -149,33 +183,19 @@ pub fn versus_rounds(new: &Path, old: &Path, rounds: usize) -> Result<()> {
         id += 1;
         json!({"jsonrpc": "2.0", "id": id, "method": "tools/call", "params": {"name": "echo", "arguments": {"text": text}}}).to_string()
     };
-    let (mut diffs, mut all_old, mut all_new) = (Vec::new(), Vec::new(), Vec::new());
-    for round in 0..rounds {
-        let (mut o, mut n) = if round % 2 == 0 {
-            let o = Peer::proxied_by(old, new, &plain_old)?;
-            (o, Peer::proxied_by(new, new, &plain_new)?)
-        } else {
-            let n = Peer::proxied_by(new, new, &plain_new)?;
-            (Peer::proxied_by(old, new, &plain_old)?, n)
-        };
-        let (x, y) = compare(&mut o, &mut n, &mut request)?;
-        let (sx, sy) = (Samples::new(x.clone()), Samples::new(y.clone()));
-        diffs.push(sy.pct(50.0) - sx.pct(50.0));
-        all_old.extend(x);
-        all_new.extend(y);
-    }
-    let mut sorted = diffs.clone();
-    sorted.sort_by(f64::total_cmp);
-    let median = sorted.get(sorted.len() / 2).copied().unwrap_or(f64::NAN);
-    let (a, b) = (Samples::new(all_old), Samples::new(all_new));
-    let rounds: Vec<String> = sorted.iter().map(|d| format!("{d:.1}")).collect();
+    let (diffs, a, b) = over_rounds(
+        rounds,
+        || Peer::proxied_by(old, new, &plain_old),
+        || Peer::proxied_by(new, new, &plain_new),
+        &mut request,
+    )?;
+    let (median, rounds) = median_and_rounds(&diffs);
     println!(
-        "1 KB, {} against {}: old p50 {:.1} µs, new p50 {:.1} µs, new − old p50 median of rounds **{median:.1} µs** (rounds: {})",
+        "1 KB, {} against {}: old p50 {:.1} µs, new p50 {:.1} µs, new − old p50 median of rounds **{median:.1} µs** (rounds: {rounds})",
         new.display(),
         old.display(),
         a.pct(50.0),
         b.pct(50.0),
-        rounds.join(", ")
     );
     Ok(())
 }

@@ -11,6 +11,11 @@ impl Samples {
         Self(v.into_iter().map(|d| d.as_secs_f64() * 1e6).collect())
     }
 
+    /// How many samples.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
     /// The `p`-th percentile (0..=100), nearest rank.
     pub fn pct(&self, p: f64) -> f64 {
         if self.0.is_empty() {

@@ -44,9 +44,10 @@ fn now_nanos() -> u64 {
     u64::try_from(warden_types::now_unix_micros()).unwrap_or(0) * 1000
 }
 
-/// `n` random bytes as lowercase hex. Span ids need uniqueness, not secrecy: a SplitMix64
-/// sequence per thread, seeded once from the standard library's per-process random keys.
-fn random_hex(n: usize) -> String {
+/// `N` random bytes (at most 16) as lowercase hex. Span ids need uniqueness, not secrecy: a
+/// SplitMix64 sequence per thread, seeded once from the standard library's per-process random
+/// keys.
+fn random_hex<const N: usize>() -> String {
     use std::cell::Cell;
     use std::hash::{BuildHasher, Hasher};
     thread_local! {
@@ -56,29 +57,22 @@ fn random_hex(n: usize) -> String {
             h.finish()
         });
     }
-    let mut out = String::with_capacity(n * 2);
-    while out.len() < n * 2 {
-        let x = STATE.with(|state| {
+    let next = || {
+        STATE.with(|state| {
             let next = state.get().wrapping_add(0x9e37_79b9_7f4a_7c15);
             state.set(next);
             let mut z = next;
             z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
             z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
             z ^ (z >> 31)
-        });
-        for byte in x.to_be_bytes() {
-            if out.len() < n * 2 {
-                push_hex(&mut out, byte);
-            }
-        }
+        })
+    };
+    let mut bytes = [0u8; N];
+    for chunk in bytes.chunks_mut(8) {
+        let x = next().to_be_bytes();
+        chunk.copy_from_slice(x.get(..chunk.len()).unwrap_or(&x));
     }
-    out
-}
-
-fn push_hex(out: &mut String, byte: u8) {
-    for nibble in [byte >> 4, byte & 0xf] {
-        out.push(char::from_digit(u32::from(nibble), 16).unwrap_or('0'));
-    }
+    hex::encode(bytes)
 }
 
 /// Parses a W3C `traceparent` (`00-<trace id>-<parent id>-<flags>`).
@@ -109,12 +103,12 @@ impl Open {
             .and_then(parse_traceparent);
         let (trace_id, parent_span_id) = match parent {
             Some((t, p)) => (t, Some(p)),
-            None => (random_hex(16), None),
+            None => (random_hex::<16>(), None),
         };
         Self {
             data: SpanData {
                 trace_id,
-                span_id: random_hex(8),
+                span_id: random_hex::<8>(),
                 parent_span_id,
                 name,
                 start_unix_nanos: now_nanos(),
