@@ -16,9 +16,13 @@ pub struct Record {
     pub ts: String,
     /// Event kind.
     pub kind: AuditKind,
-    /// Event body (a JSON object), exactly as hashed.
+    /// Event body (a JSON object) as it was appended, large values included.
     #[serde(serialize_with = "raw_json")]
     pub body: String,
+    /// The body as stored and hashed, where it differs from `body`: large values are kept
+    /// beside the database and named by place and digest (see the `payload` module).
+    #[serde(skip)]
+    pub stored: Option<String>,
     /// Hash of the previous record (hex on export).
     #[serde(serialize_with = "hex32")]
     pub prev_hash: [u8; 32],
@@ -38,6 +42,13 @@ pub fn chain_hash(prev: &[u8; 32], seq: i64, ts: &str, kind: &str, body: &str) -
         h.update(part.as_bytes());
     }
     h.finalize().into()
+}
+
+impl Record {
+    /// The body the chain hash covers.
+    pub fn hashed_body(&self) -> &str {
+        self.stored.as_deref().unwrap_or(&self.body)
+    }
 }
 
 fn hex32<S: serde::Serializer>(v: &[u8; 32], s: S) -> Result<S::Ok, S::Error> {

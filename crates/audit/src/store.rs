@@ -6,6 +6,7 @@ use rusqlite::{Connection, OpenFlags, params};
 use warden_types::AuditKind;
 
 use crate::error::sqlite;
+use crate::payload::Source;
 use crate::{Error, Record, Result};
 
 pub(crate) const SCHEMA: &str = "
@@ -28,6 +29,7 @@ BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
 pub struct Reader {
     conn: Connection,
     path: PathBuf,
+    payloads: Source,
 }
 
 impl Reader {
@@ -43,6 +45,7 @@ impl Reader {
         Ok(Self {
             conn,
             path: path.to_owned(),
+            payloads: Source::new(path),
         })
     }
 
@@ -65,7 +68,7 @@ impl Reader {
             .map_err(sqlite(&self.path))?;
         let mut rows = stmt.query(params![from]).map_err(sqlite(&self.path))?;
         while let Some(row) = rows.next().map_err(sqlite(&self.path))? {
-            f(decode(row).map_err(sqlite(&self.path))??)?;
+            f(self.decode(row)?)?;
         }
         Ok(())
     }
@@ -98,7 +101,7 @@ impl Reader {
             .map_err(sqlite(&self.path))?;
         let mut out = Vec::new();
         while let Some(row) = rows.next().map_err(sqlite(&self.path))? {
-            out.push(decode(row).map_err(sqlite(&self.path))??);
+            out.push(self.decode(row)?);
         }
         Ok(out)
     }
@@ -112,6 +115,24 @@ impl Reader {
             Ok(())
         })?;
         Ok(out)
+    }
+}
+
+impl Reader {
+    /// A row as a record, with the large values its body names put back.
+    fn decode(&self, row: &rusqlite::Row<'_>) -> Result<Record> {
+        let mut record = decode(row).map_err(sqlite(&self.path))??;
+        match self.payloads.resolve(&record.body) {
+            Ok(None) => {}
+            Ok(Some(body)) => record.stored = Some(std::mem::replace(&mut record.body, body)),
+            Err(message) => {
+                return Err(Error::Corrupt {
+                    seq: record.seq,
+                    message,
+                });
+            }
+        }
+        Ok(record)
     }
 }
 
@@ -135,6 +156,7 @@ fn decode(row: &rusqlite::Row<'_>) -> rusqlite::Result<Result<Record>> {
         ts: row.get(1)?,
         kind,
         body: row.get(3)?,
+        stored: None,
         prev_hash,
         hash,
     }))

@@ -55,7 +55,7 @@ pub fn verify(path: &Path, anchor: Option<(i64, &str)>) -> Result<Report> {
                 seq: expected,
                 what: format!("record {expected} is missing (the next record is {})", rec.seq),
             });
-        } else if chain_hash(&rec.prev_hash, rec.seq, &rec.ts, rec.kind.as_str(), &rec.body) != rec.hash {
+        } else if chain_hash(&rec.prev_hash, rec.seq, &rec.ts, rec.kind.as_str(), rec.hashed_body()) != rec.hash {
             problem = found(format!("record {} was modified: its hash does not match its content", rec.seq));
         } else if rec.prev_hash != prev {
             problem = found(format!(

@@ -17,6 +17,7 @@ use tokio::sync::oneshot;
 use warden_types::{AuditEvent, now_rfc3339};
 
 use crate::error::sqlite;
+use crate::payload::Side;
 use crate::store::SCHEMA;
 use crate::{Error, GENESIS, Result, chain_hash};
 
@@ -59,9 +60,17 @@ struct Job {
     ack: Option<Ack>,
 }
 
+/// The write connection and the side file for large values; holding it is holding the right
+/// to commit.
+struct Writer {
+    conn: Connection,
+    side: Side,
+    durability: Durability,
+}
+
 struct Inner {
     path: PathBuf,
-    conn: Mutex<Connection>,
+    conn: Mutex<Writer>,
     queue: Mutex<Vec<Job>>,
     stop: Mutex<Option<std::sync::mpsc::Sender<()>>>,
     ticker: Mutex<Option<JoinHandle<()>>>,
@@ -108,7 +117,11 @@ impl Log {
         conn.execute_batch(SCHEMA).map_err(sqlite(path))?;
         let inner = Arc::new(Inner {
             path: path.to_owned(),
-            conn: Mutex::new(conn),
+            conn: Mutex::new(Writer {
+                conn,
+                side: Side::new(path),
+                durability,
+            }),
             queue: Mutex::new(Vec::new()),
             stop: Mutex::new(None),
             ticker: Mutex::new(None),
@@ -325,15 +338,27 @@ impl Drop for Inner {
 }
 
 /// Appends every event of the batch in one transaction. The chain head is read inside the
-/// write transaction, so several processes sharing one file still build a single chain.
-fn commit(conn: &mut Connection, batch: &[Job]) -> rusqlite::Result<Vec<i64>> {
+/// write transaction, so several processes sharing one file still build a single chain; the
+/// transaction's lock also keeps their appends to the side file apart.
+fn commit(writer: &mut Writer, batch: &[Job]) -> rusqlite::Result<Vec<i64>> {
     if batch.iter().all(|j| j.event.is_none()) {
         return Ok(Vec::new());
     }
+    let Writer {
+        conn,
+        side,
+        durability,
+    } = writer;
     // Every statement, BEGIN and COMMIT included, comes from the statement cache: parsing SQL
     // was a sizeable share of a commit's cost.
     conn.prepare_cached("BEGIN IMMEDIATE")?.execute([])?;
-    let appended = append_all(conn, batch).and_then(|seqs| {
+    side.begin();
+    let appended = append_all(conn, side, batch).and_then(|seqs| {
+        // Values the records name are on disk before the records are.
+        if *durability == Durability::PowerLoss {
+            side.sync()
+                .map_err(|e| failure(format!("cannot sync the payload file: {e}")))?;
+        }
         conn.prepare_cached("COMMIT")?.execute([])?;
         Ok(seqs)
     });
@@ -343,7 +368,12 @@ fn commit(conn: &mut Connection, batch: &[Job]) -> rusqlite::Result<Vec<i64>> {
     appended
 }
 
-fn append_all(conn: &Connection, batch: &[Job]) -> rusqlite::Result<Vec<i64>> {
+/// A failure outside SQLite, as the error a commit reports.
+fn failure(message: String) -> rusqlite::Error {
+    rusqlite::Error::ToSqlConversionFailure(message.into())
+}
+
+fn append_all(conn: &Connection, side: &mut Side, batch: &[Job]) -> rusqlite::Result<Vec<i64>> {
     let head: Option<(i64, Vec<u8>)> = conn
         .prepare_cached("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1")?
         .query_row([], |r| Ok((r.get(0)?, r.get(1)?)))
@@ -360,8 +390,7 @@ fn append_all(conn: &Connection, batch: &[Job]) -> rusqlite::Result<Vec<i64>> {
     for job in batch {
         let Some(event) = &job.event else { continue };
         seq += 1;
-        // Valid UTF-8 by construction (JSON of Rust strings).
-        let body = String::from_utf8(warden_types::json::to_vec(&event.body)).unwrap_or_default();
+        let body = side.encode(&event.body).map_err(failure)?;
         let kind = event.kind.as_str();
         let hash = chain_hash(&prev, seq, &ts, kind, &body);
         insert.execute(params![seq, ts, kind, body, prev, hash])?;

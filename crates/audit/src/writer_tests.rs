@@ -161,7 +161,7 @@ fn the_wal_starts_over_under_a_steady_stream_of_commits() {
             let mut n = 0;
             while !stop.load(std::sync::atomic::Ordering::Relaxed) {
                 n += 1;
-                let body = json!({ "n": n, "payload": "x".repeat(16 * 1024) });
+                let body = json!({ "n": n, "payload": "x".repeat(crate::INLINE_MAX / 2) });
                 log.append_blocking(AuditEvent::new(AuditKind::Decision, body))
                     .unwrap();
             }

@@ -38,6 +38,18 @@ pub fn to_vec(value: &Value) -> Vec<u8> {
     out
 }
 
+/// Appends `value` as compact JSON to `out`.
+pub fn extend(out: &mut Vec<u8>, value: &Value) {
+    out.reserve(size_hint(value));
+    emit(out, value);
+}
+
+/// Appends `s` as a JSON string (quoted and escaped) to `out`.
+pub fn extend_str(out: &mut Vec<u8>, s: &str) {
+    out.reserve(s.len() + 2);
+    string(out, s);
+}
+
 /// About the length of `value` as compact JSON (exact where no string needs escaping and
 /// numbers are short), from the lengths of its strings: no byte of them is read.
 fn size_hint(value: &Value) -> usize {

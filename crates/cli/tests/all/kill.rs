@@ -1,4 +1,5 @@
-//! SIGKILL under load loses no acknowledged audit record.
+//! SIGKILL under load loses no acknowledged audit record, nor the large arguments some of them
+//! keep beside the database.
 
 use std::collections::HashSet;
 use std::io::Write;
@@ -14,11 +15,16 @@ fn sigkill_under_load_loses_no_acknowledged_record() {
     disable_approvals(dir.path());
     let mut s = Session::start(dir.path());
     s.initialize();
-    // A writer thread pipelines calls as fast as Warden takes them.
+    // A writer thread pipelines calls as fast as Warden takes them; every fifth one carries
+    // arguments too large to be stored inline.
     let mut stdin = s.stdin.take().unwrap();
     let writer = std::thread::spawn(move || {
         for id in 1000..21_000 {
-            let msg = json!({"jsonrpc": "2.0", "id": id, "method": "tools/call", "params": {"name": "refund", "arguments": {"amount": id % 100}}});
+            let arguments = match id % 5 {
+                0 => json!({"amount": id % 100, "order_id": order(id)}),
+                _ => json!({"amount": id % 100}),
+            };
+            let msg = json!({"jsonrpc": "2.0", "id": id, "method": "tools/call", "params": {"name": "refund", "arguments": arguments}});
             if stdin.write_all(format!("{msg}\n").as_bytes()).is_err() {
                 break;
             }
@@ -37,11 +43,24 @@ fn sigkill_under_load_loses_no_acknowledged_record() {
     let _ = writer.join();
 
     let records = audit_records(dir.path());
-    let recorded: HashSet<i64> = records
+    let decisions: Vec<_> = records.iter().filter(|r| r["kind"] == "decision").collect();
+    let recorded: HashSet<i64> = decisions
         .iter()
-        .filter(|r| r["kind"] == "decision")
         .filter_map(|r| r["body"]["request_id"].as_i64())
         .collect();
+    let large = decisions
+        .iter()
+        .filter(|r| {
+            r["body"]["request_id"]
+                .as_i64()
+                .is_some_and(|id| id % 5 == 0)
+        })
+        .inspect(|r| {
+            let id = r["body"]["request_id"].as_i64().unwrap();
+            assert_eq!(r["body"]["arguments"]["order_id"], order(id), "call {id}");
+        })
+        .count();
+    assert!(large >= 600, "{large} records with large arguments");
     let lost: Vec<_> = acknowledged.difference(&recorded).collect();
     assert!(
         lost.is_empty(),
@@ -58,4 +77,9 @@ fn sigkill_under_load_loses_no_acknowledged_record() {
         "{}",
         String::from_utf8_lossy(&out.stdout)
     );
+}
+
+/// An order id of 20 KB: stored beside the database, not in the record.
+fn order(id: i64) -> String {
+    format!("o-{id}-{}", "z".repeat(20 * 1024))
 }

@@ -1,0 +1,247 @@
+//! Large values kept beside the database.
+//!
+//! A record's body is hashed into the chain and stored in SQLite, where a value of many
+//! kilobytes (typically a tool call's arguments) is written twice, once to the WAL and once more
+//! when a checkpoint copies it into the database file: that was most of what a 64 KB call cost
+//! the proxy. A top-level field of the body longer than [`INLINE_MAX`] bytes of JSON is instead
+//! appended, once, to a side file next to the database (`<audit file>-payloads`) before the
+//! transaction that names it commits. The stored body keeps the field, as `null`, and says
+//! where its value is under the reserved key [`KEY`]:
+//!
+//! ```json
+//! {"agent":"a","arguments":null,"$payloads":{"arguments":{"at":0,"len":65547,"blake3":"…"}}}
+//! ```
+//!
+//! The chain hash covers the stored body, digests included, so a changed, truncated or missing
+//! payload is found at the record that names it. Readers put the values back ([`Source`]) and
+//! check each digest on the way. BLAKE3 rather than SHA-256 for the digest: it runs several
+//! times faster on long inputs (SIMD over independent chunks), and it is what a 64 KB
+//! payload's digest costs on the call's path.
+
+use std::fs::{File, OpenOptions};
+use std::io;
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, PoisonError};
+
+use serde_json::{Map, Value};
+use warden_types::json;
+
+/// Longest top-level field (as compact JSON) stored in the record itself.
+pub const INLINE_MAX: usize = 8 * 1024;
+
+/// The reserved top-level key of a stored body that lists its external fields.
+pub const KEY: &str = "$payloads";
+
+/// The side file of the audit file at `db`.
+pub fn side_path(db: &Path) -> PathBuf {
+    let mut name = db.as_os_str().to_owned();
+    name.push("-payloads");
+    PathBuf::from(name)
+}
+
+/// The side file as the writer holds it: opened on first use, appended at its end.
+pub(crate) struct Side {
+    path: PathBuf,
+    file: Option<File>,
+    /// Where the next payload goes. Read from the file's length once per transaction: another
+    /// process may have appended since, and bytes a failed transaction left behind are skipped.
+    end: Option<u64>,
+    /// Written since the last [`Side::sync`].
+    unsynced: bool,
+}
+
+impl Side {
+    pub(crate) fn new(db: &Path) -> Self {
+        Self {
+            path: side_path(db),
+            file: None,
+            end: None,
+            unsynced: false,
+        }
+    }
+
+    /// Called inside each write transaction, before its first append: the transaction's lock
+    /// is what keeps two processes from appending at the same offset.
+    pub(crate) fn begin(&mut self) {
+        self.end = None;
+    }
+
+    fn append(&mut self, bytes: &[u8]) -> io::Result<u64> {
+        let file = match &mut self.file {
+            Some(file) => file,
+            None => self.file.insert(
+                OpenOptions::new()
+                    .read(true)
+                    .write(true)
+                    .create(true)
+                    .truncate(false)
+                    .open(&self.path)?,
+            ),
+        };
+        let at = match self.end {
+            Some(end) => end,
+            None => file.metadata()?.len(),
+        };
+        file.write_all_at(bytes, at)?;
+        self.end = Some(at + bytes.len() as u64);
+        self.unsynced = true;
+        Ok(at)
+    }
+
+    /// Flushes what was appended to the disk (for power-loss durability, before the commit
+    /// that names it).
+    pub(crate) fn sync(&mut self) -> io::Result<()> {
+        if let (true, Some(file)) = (self.unsynced, &self.file) {
+            file.sync_data()?;
+        }
+        self.unsynced = false;
+        Ok(())
+    }
+
+    /// The stored form of `body`: compact JSON, with each top-level field longer than
+    /// [`INLINE_MAX`] appended to the side file and named under [`KEY`].
+    pub(crate) fn encode(&mut self, body: &Value) -> Result<String, String> {
+        let Value::Object(map) = body else {
+            return Ok(utf8(json::to_vec(body)));
+        };
+        if map.contains_key(KEY) {
+            return Err(format!(
+                "an event body may not use the reserved key `{KEY}`"
+            ));
+        }
+        let mut out = Vec::with_capacity(512);
+        let mut external = Vec::new();
+        out.push(b'{');
+        for (i, (key, value)) in map.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            json::extend_str(&mut out, key);
+            out.push(b':');
+            let start = out.len();
+            json::extend(&mut out, value);
+            let encoded = out.get(start..).unwrap_or_default();
+            if encoded.len() > INLINE_MAX {
+                let digest = blake3::hash(encoded);
+                let at = self
+                    .append(encoded)
+                    .map_err(|e| format!("cannot write to `{}`: {e}", self.path.display()))?;
+                external.push((key, at, encoded.len(), digest));
+                out.truncate(start);
+                out.extend_from_slice(b"null");
+            }
+        }
+        if !external.is_empty() {
+            out.push(b',');
+            json::extend_str(&mut out, KEY);
+            out.extend_from_slice(b":{");
+            for (i, (key, at, len, digest)) in external.into_iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                json::extend_str(&mut out, key);
+                out.extend_from_slice(
+                    format!(
+                        r#":{{"at":{at},"len":{len},"blake3":"{}"}}"#,
+                        digest.to_hex()
+                    )
+                    .as_bytes(),
+                );
+            }
+            out.push(b'}');
+        }
+        out.push(b'}');
+        Ok(utf8(out))
+    }
+}
+
+/// Valid UTF-8 by construction (JSON of Rust strings).
+fn utf8(bytes: Vec<u8>) -> String {
+    String::from_utf8(bytes).unwrap_or_default()
+}
+
+/// The side file as readers see it: opened when a record first needs it.
+#[derive(Debug)]
+pub(crate) struct Source {
+    path: PathBuf,
+    file: Mutex<Option<File>>,
+}
+
+impl Source {
+    pub(crate) fn new(db: &Path) -> Self {
+        Self {
+            path: side_path(db),
+            file: Mutex::new(None),
+        }
+    }
+
+    /// The body as it was appended, when `stored` has external fields (`None` when it has
+    /// none); an error says which value cannot be read or does not match its digest.
+    pub(crate) fn resolve(&self, stored: &str) -> Result<Option<String>, String> {
+        // A quote can only follow `payloads` unescaped where it ends a key, so bodies without
+        // external fields are passed over without being parsed.
+        if !stored.contains(r#""$payloads":"#) {
+            return Ok(None);
+        }
+        let mut body: Map<String, Value> =
+            serde_json::from_str(stored).map_err(|e| format!("body is not a JSON object: {e}"))?;
+        let Some(external) = body.shift_remove(KEY) else {
+            return Ok(None);
+        };
+        let Value::Object(external) = external else {
+            return Err(format!("`{KEY}` is not an object"));
+        };
+        for (key, place) in external {
+            let (Some(at), Some(len), Some(digest)) = (
+                place.get("at").and_then(Value::as_u64),
+                place.get("len").and_then(Value::as_u64),
+                place.get("blake3").and_then(Value::as_str),
+            ) else {
+                return Err(format!("the place of `{key}` is malformed"));
+            };
+            let bytes = self
+                .read(at, len)
+                .map_err(|e| format!("the value of `{key}` cannot be read: {e}"))?;
+            if blake3::hash(&bytes).to_hex().as_str() != digest {
+                return Err(format!(
+                    "the value of `{key}` in `{}` does not match its digest",
+                    self.path.display()
+                ));
+            }
+            let value = serde_json::from_slice(&bytes)
+                .map_err(|e| format!("the value of `{key}` is not JSON: {e}"))?;
+            body.insert(key, value);
+        }
+        Ok(Some(utf8(json::to_vec(&Value::Object(body)))))
+    }
+
+    fn read(&self, at: u64, len: u64) -> Result<Vec<u8>, String> {
+        let mut file = self.file.lock().unwrap_or_else(PoisonError::into_inner);
+        let file = match &mut *file {
+            Some(file) => file,
+            None => file.insert(
+                File::open(&self.path).map_err(|e| format!("`{}`: {e}", self.path.display()))?,
+            ),
+        };
+        let size = file
+            .metadata()
+            .map_err(|e| format!("`{}`: {e}", self.path.display()))?
+            .len();
+        let len_usize = usize::try_from(len).map_err(|_| "length out of range".to_owned())?;
+        if at.checked_add(len).is_none_or(|end| end > size) {
+            return Err(format!(
+                "`{}` ends at byte {size}, before the value's end ({at} + {len})",
+                self.path.display()
+            ));
+        }
+        let mut bytes = vec![0; len_usize];
+        file.read_exact_at(&mut bytes, at)
+            .map_err(|e| format!("`{}`: {e}", self.path.display()))?;
+        Ok(bytes)
+    }
+}
+
+#[cfg(test)]
+#[path = "payload_tests.rs"]
+mod tests;

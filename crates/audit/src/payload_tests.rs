@@ -1,0 +1,230 @@
+use std::path::Path;
+
+use rusqlite::Connection;
+use serde_json::{Value, json};
+use warden_types::{AuditEvent, AuditKind};
+
+use super::*;
+use crate::{Durability, Log, Reader, verify};
+
+/// A decision with `size` bytes of arguments, and its body as compact JSON.
+fn large(n: usize, size: usize) -> Value {
+    json!({
+        "agent": "a",
+        "n": n,
+        "arguments": {"path": format!("/srv/{n}"), "text": format!("{n}:{}", "é\"\\\n".repeat(size / 8))},
+        "decision": {"effect": "allow"},
+    })
+}
+
+fn append_all(path: &Path, durability: Durability, bodies: &[Value]) {
+    let log = Log::open(path, durability).unwrap();
+    for body in bodies {
+        log.append_blocking(AuditEvent::new(AuditKind::Decision, body.clone()))
+            .unwrap();
+    }
+    log.close();
+}
+
+fn bodies(path: &Path) -> Vec<(Value, Option<String>)> {
+    let mut out = Vec::new();
+    Reader::open(path)
+        .unwrap()
+        .each(1, |r| {
+            out.push((serde_json::from_str(&r.body).unwrap(), r.stored));
+            Ok(())
+        })
+        .unwrap();
+    out
+}
+
+fn first_problem(path: &Path) -> (i64, String) {
+    let p = verify(path, None).unwrap().problem.expect("must be found");
+    (p.seq, p.what)
+}
+
+#[test]
+fn large_values_live_beside_the_record_and_read_back_unchanged() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("audit.db");
+    let sent = vec![
+        large(1, 64 * 1024),
+        json!({"agent": "a", "arguments": {"small": true}}),
+        large(3, INLINE_MAX + 64),
+        json!({"agent": "a", "arguments": "x".repeat(INLINE_MAX - 2)}), // exactly INLINE_MAX
+        large(5, 300 * 1024),
+    ];
+    append_all(&path, Durability::ProcessCrash, &sent);
+    let read = bodies(&path);
+    assert_eq!(read.len(), sent.len());
+    for (i, ((body, stored), sent)) in read.iter().zip(&sent).enumerate() {
+        assert_eq!(body, sent, "record {}", i + 1);
+        let inline = warden_types::json::encoded_len(&sent["arguments"]) <= INLINE_MAX;
+        assert_eq!(stored.is_none(), inline, "record {}", i + 1);
+        if let Some(stored) = stored {
+            assert!(stored.len() < 512, "stored body: {stored}");
+            let stored: Value = serde_json::from_str(stored).unwrap();
+            assert_eq!(stored["arguments"], Value::Null);
+            assert!(stored[KEY]["arguments"]["blake3"].is_string());
+        }
+    }
+    // The key order of the body is kept.
+    let keys: Vec<&String> = read[0].0.as_object().unwrap().keys().collect();
+    assert_eq!(keys, ["agent", "n", "arguments", "decision"]);
+    let side = std::fs::metadata(side_path(&path)).unwrap().len();
+    assert!(side > 364 * 1024, "side file is {side} bytes");
+    assert!(verify(&path, None).unwrap().ok());
+}
+
+#[test]
+fn a_changed_payload_is_named_at_its_record() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("audit.db");
+    let sent: Vec<Value> = (1..=6).map(|n| large(n, 20 * 1024)).collect();
+    append_all(&path, Durability::ProcessCrash, &sent);
+    let stored = bodies(&path)[3].1.clone().unwrap();
+    let at = serde_json::from_str::<Value>(&stored).unwrap()[KEY]["arguments"]["at"]
+        .as_u64()
+        .unwrap();
+    // One byte of record 4's value, in place: `/srv/4` becomes `/srv/5`.
+    let file = std::fs::OpenOptions::new()
+        .write(true)
+        .open(side_path(&path))
+        .unwrap();
+    let mut bytes = vec![0; 32];
+    std::fs::File::open(side_path(&path))
+        .unwrap()
+        .read_exact_at(&mut bytes, at)
+        .unwrap();
+    let text = String::from_utf8_lossy(&bytes);
+    let offset = text.find("/srv/4").unwrap() as u64 + 5;
+    file.write_all_at(b"5", at + offset).unwrap();
+    let (seq, what) = first_problem(&path);
+    assert_eq!(seq, 4);
+    assert!(what.contains("does not match its digest"), "{what}");
+    // Readers refuse it too rather than show a value nobody appended.
+    let err = Reader::open(&path).unwrap().tail(10).unwrap_err();
+    assert!(err.to_string().contains("record 4"), "{err}");
+}
+
+#[test]
+fn a_cut_or_missing_payload_file_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("audit.db");
+    let mut sent = vec![json!({"agent": "a", "small": 1})];
+    sent.extend((2..=5).map(|n| large(n, 20 * 1024)));
+    append_all(&path, Durability::ProcessCrash, &sent);
+    let side = side_path(&path);
+    let len = std::fs::metadata(&side).unwrap().len();
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&side)
+        .unwrap()
+        .set_len(len - 100)
+        .unwrap();
+    let (seq, what) = first_problem(&path);
+    assert_eq!(seq, 5);
+    assert!(what.contains("ends at byte"), "{what}");
+    std::fs::remove_file(&side).unwrap();
+    let (seq, what) = first_problem(&path);
+    assert_eq!(seq, 2, "the first record naming a payload");
+    assert!(what.contains("-payloads"), "{what}");
+}
+
+#[test]
+fn a_moved_reference_breaks_the_chain() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("audit.db");
+    let sent: Vec<Value> = (1..=3).map(|n| large(n, 20 * 1024)).collect();
+    append_all(&path, Durability::ProcessCrash, &sent);
+    // Point record 3 at record 2's value, digest and all: the value reads back intact, but the
+    // stored body is no longer what was hashed.
+    let read = bodies(&path);
+    let two: Value = serde_json::from_str(read[1].1.as_ref().unwrap()).unwrap();
+    let mut three: Value = serde_json::from_str(read[2].1.as_ref().unwrap()).unwrap();
+    three[KEY] = two[KEY].clone();
+    let conn = Connection::open(&path).unwrap();
+    conn.execute_batch("DROP TRIGGER audit_no_update;").unwrap();
+    conn.execute(
+        "UPDATE audit SET body = ?1 WHERE seq = 3",
+        [three.to_string()],
+    )
+    .unwrap();
+    let (seq, what) = first_problem(&path);
+    assert_eq!(seq, 3);
+    assert!(what.contains("modified"), "{what}");
+}
+
+#[test]
+fn bytes_left_by_a_failed_writer_are_skipped() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("audit.db");
+    append_all(&path, Durability::PowerLoss, &[large(1, 20 * 1024)]);
+    // A writer that appended its value and died before its commit.
+    let side = side_path(&path);
+    let mut junk = std::fs::read(&side).unwrap();
+    junk.truncate(1000);
+    let end = std::fs::metadata(&side).unwrap().len();
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&side)
+        .unwrap()
+        .write_all_at(&junk, end)
+        .unwrap();
+    append_all(
+        &path,
+        Durability::PowerLoss,
+        &[large(2, 20 * 1024), large(3, 20 * 1024)],
+    );
+    let read = bodies(&path);
+    assert_eq!(read[2].0, large(3, 20 * 1024));
+    assert!(verify(&path, None).unwrap().ok());
+}
+
+#[test]
+fn writers_sharing_a_file_keep_their_values_apart() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("audit.db");
+    let threads: Vec<_> = (0..4)
+        .map(|w| {
+            let path = path.clone();
+            std::thread::spawn(move || {
+                // A log of its own, as a second process would have.
+                let log = Log::open(&path, Durability::ProcessCrash).unwrap();
+                for i in 0..25 {
+                    let body = large(w * 100 + i, 10 * 1024 + i * 97);
+                    log.append_blocking(AuditEvent::new(AuditKind::Decision, body))
+                        .unwrap();
+                }
+                log.close();
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    let read = bodies(&path);
+    assert_eq!(read.len(), 100);
+    for (body, _) in &read {
+        let n = body["n"].as_u64().unwrap() as usize;
+        assert_eq!(body, &large(n, 10 * 1024 + (n % 100) * 97));
+    }
+    assert!(verify(&path, None).unwrap().ok());
+}
+
+#[test]
+fn the_reserved_key_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("audit.db");
+    let log = Log::open(&path, Durability::ProcessCrash).unwrap();
+    let err = log
+        .append_blocking(AuditEvent::new(
+            AuditKind::Decision,
+            json!({"agent": "a", KEY: {}}),
+        ))
+        .unwrap_err();
+    assert!(err.to_string().contains("reserved key"), "{err}");
+    // The log goes on.
+    log.append_blocking(AuditEvent::new(AuditKind::Decision, json!({"agent": "a"})))
+        .unwrap();
+}
