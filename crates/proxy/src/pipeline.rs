@@ -470,26 +470,28 @@ fn decision_event(
     } else {
         json!({ "sha256": hex::encode(Sha256::digest(warden_types::json::to_vec(&request.arguments))) })
     };
-    let mut body = json!({
-        "session": shared.session_id,
-        "agent": request.principal.id,
-        "method": method,
-        "request_id": id,
-        "resource": resource,
-        "arguments": arguments,
-        "decision": decision,
-        "findings": verdict.audit(),
-    });
+    // Built field by field: `json!` would copy `arguments` (it serializes each value it is
+    // given), where here they move.
+    let mut body = serde_json::Map::with_capacity(9);
+    for (key, value) in [
+        ("session", json!(shared.session_id)),
+        ("agent", json!(request.principal.id)),
+        ("method", json!(method)),
+        ("request_id", id.clone()),
+        ("resource", json!(resource)),
+        ("arguments", arguments),
+        ("decision", json!(decision)),
+        ("findings", verdict.audit()),
+    ] {
+        body.insert(key.to_owned(), value);
+    }
     // What policy saw of the limits, so a decision that depended on them can be explained.
     if !request.session.limits.is_empty()
-        && let (Some(obj), Ok(limits)) = (
-            body.as_object_mut(),
-            serde_json::to_value(&request.session.limits),
-        )
+        && let Ok(limits) = serde_json::to_value(&request.session.limits)
     {
-        obj.insert("limits".to_owned(), limits);
+        body.insert("limits".to_owned(), limits);
     }
-    AuditEvent::new(AuditKind::Decision, body)
+    AuditEvent::new(AuditKind::Decision, Value::Object(body))
 }
 
 /// Runs `f` on the call as limits see it: agent, server, tool (or uri, or prompt) name and
