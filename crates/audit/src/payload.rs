@@ -25,7 +25,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Mutex, PoisonError};
 
 use serde_json::{Map, Value};
-use warden_types::json;
+use warden_types::{AuditEvent, AuditKind, json};
 
 /// Longest top-level field (as compact JSON) stored in the record itself.
 pub const INLINE_MAX: usize = 8 * 1024;
@@ -99,51 +99,26 @@ impl Side {
         Ok(())
     }
 
-    /// The stored form of `body`: compact JSON, with each top-level field longer than
-    /// [`INLINE_MAX`] appended to the side file and named under [`KEY`].
-    pub(crate) fn encode(&mut self, body: &Value) -> Result<String, String> {
-        let Value::Object(map) = body else {
-            return Ok(utf8(json::to_vec(body)));
-        };
-        if map.contains_key(KEY) {
-            return Err(format!(
-                "an event body may not use the reserved key `{KEY}`"
-            ));
-        }
-        let mut out = Vec::with_capacity(512);
-        let mut external = Vec::new();
-        out.push(b'{');
-        for (i, (key, value)) in map.iter().enumerate() {
-            if i > 0 {
-                out.push(b',');
-            }
-            json::extend_str(&mut out, key);
-            out.push(b':');
-            let start = out.len();
-            json::extend(&mut out, value);
-            let encoded = out.get(start..).unwrap_or_default();
-            if encoded.len() > INLINE_MAX {
-                let digest = blake3::hash(encoded);
-                let at = self
-                    .append(encoded)
-                    .map_err(|e| format!("cannot write to `{}`: {e}", self.path.display()))?;
-                external.push((key, at, encoded.len(), digest));
-                out.truncate(start);
-                out.extend_from_slice(b"null");
-            }
-        }
-        if !external.is_empty() {
-            out.push(b',');
+    /// Appends `prepared`'s large values and returns its body as stored.
+    pub(crate) fn store(&mut self, prepared: &Prepared) -> Result<String, String> {
+        let mut out = Vec::with_capacity(prepared.head.len() + 128 * prepared.external.len() + 2);
+        out.extend_from_slice(&prepared.head);
+        if !prepared.external.is_empty() {
+            out.push(b','); // external fields imply at least one field before
             json::extend_str(&mut out, KEY);
             out.extend_from_slice(b":{");
-            for (i, (key, at, len, digest)) in external.into_iter().enumerate() {
+            for (i, (key, bytes, digest)) in prepared.external.iter().enumerate() {
+                let at = self
+                    .append(bytes)
+                    .map_err(|e| format!("cannot write to `{}`: {e}", self.path.display()))?;
                 if i > 0 {
                     out.push(b',');
                 }
                 json::extend_str(&mut out, key);
                 out.extend_from_slice(
                     format!(
-                        r#":{{"at":{at},"len":{len},"blake3":"{}"}}"#,
+                        r#":{{"at":{at},"len":{},"blake3":"{}"}}"#,
+                        bytes.len(),
                         digest.to_hex()
                     )
                     .as_bytes(),
@@ -151,8 +126,68 @@ impl Side {
             }
             out.push(b'}');
         }
-        out.push(b'}');
+        if prepared.object {
+            out.push(b'}');
+        }
         Ok(utf8(out))
+    }
+}
+
+/// An event serialized for storage, its large fields apart. Done by whoever appends, before
+/// the event is queued: the caller keeps the event, and serializing and hashing stay out of
+/// the commit that every concurrent caller waits on.
+pub(crate) struct Prepared {
+    pub(crate) kind: AuditKind,
+    /// The stored body without its closing brace (all of it when the body is not an object),
+    /// large fields written as `null`.
+    head: Vec<u8>,
+    object: bool,
+    /// Each large field: its key, its value as JSON and the value's digest.
+    external: Vec<(String, Vec<u8>, blake3::Hash)>,
+}
+
+impl Prepared {
+    /// Serializes `event`; a body using the reserved key [`KEY`] is refused.
+    pub(crate) fn new(event: &AuditEvent) -> Result<Self, String> {
+        let Value::Object(map) = &event.body else {
+            return Ok(Self {
+                kind: event.kind,
+                head: json::to_vec(&event.body),
+                object: false,
+                external: Vec::new(),
+            });
+        };
+        if map.contains_key(KEY) {
+            return Err(format!(
+                "an event body may not use the reserved key `{KEY}`"
+            ));
+        }
+        let mut head = Vec::with_capacity(512);
+        let mut external = Vec::new();
+        let mut value_bytes = Vec::new();
+        head.push(b'{');
+        for (i, (key, value)) in map.iter().enumerate() {
+            if i > 0 {
+                head.push(b',');
+            }
+            json::extend_str(&mut head, key);
+            head.push(b':');
+            json::extend(&mut value_bytes, value);
+            if value_bytes.len() > INLINE_MAX {
+                let digest = blake3::hash(&value_bytes);
+                external.push((key.clone(), std::mem::take(&mut value_bytes), digest));
+                head.extend_from_slice(b"null");
+            } else {
+                head.extend_from_slice(&value_bytes);
+                value_bytes.clear();
+            }
+        }
+        Ok(Self {
+            kind: event.kind,
+            head,
+            object: true,
+            external,
+        })
     }
 }
 

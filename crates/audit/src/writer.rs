@@ -7,6 +7,7 @@
 //! share commits. Events queued without waiting (`append_detached`) ride along with the next
 //! commit, or with the background checkpointer's, within [`TICK`].
 
+use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::thread::JoinHandle;
@@ -17,7 +18,7 @@ use tokio::sync::oneshot;
 use warden_types::{AuditEvent, now_rfc3339};
 
 use crate::error::sqlite;
-use crate::payload::Side;
+use crate::payload::{Prepared, Side};
 use crate::store::SCHEMA;
 use crate::{Error, GENESIS, Result, chain_hash};
 
@@ -56,7 +57,7 @@ type Ack = oneshot::Sender<Result<i64>>;
 
 /// A queued event (or, without one, a flush marker) and who waits for it.
 struct Job {
-    event: Option<AuditEvent>,
+    event: Option<Prepared>,
     ack: Option<Ack>,
 }
 
@@ -142,7 +143,7 @@ impl Log {
         &self.inner.path
     }
 
-    fn enqueue(&self, event: Option<AuditEvent>) -> oneshot::Receiver<Result<i64>> {
+    fn enqueue(&self, event: Option<Prepared>) -> oneshot::Receiver<Result<i64>> {
         let (ack, done) = oneshot::channel();
         lock(&self.inner.queue).push(Job {
             event,
@@ -154,12 +155,28 @@ impl Log {
 
     /// Appends an event and returns its sequence number once it is committed.
     pub async fn append(&self, event: AuditEvent) -> Result<i64> {
-        self.enqueue(Some(event)).await.map_err(|_| Error::Closed)?
+        self.append_ref(&event).await
+    }
+
+    /// Serializes `event` and queues it before returning (the caller keeps the event: a call's
+    /// arguments need not be copied to be recorded); the future resolves with the sequence
+    /// number once the record is committed.
+    pub fn append_ref(
+        &self,
+        event: &AuditEvent,
+    ) -> impl Future<Output = Result<i64>> + Send + 'static + use<> {
+        let queued = Prepared::new(event).map(|p| self.enqueue(Some(p)));
+        async move {
+            queued
+                .map_err(Error::Write)?
+                .await
+                .map_err(|_| Error::Closed)?
+        }
     }
 
     /// Blocking form of [`Log::append`].
     pub fn append_blocking(&self, event: AuditEvent) -> Result<i64> {
-        self.enqueue(Some(event))
+        self.enqueue(Some(Prepared::new(&event).map_err(Error::Write)?))
             .blocking_recv()
             .map_err(|_| Error::Closed)?
     }
@@ -167,6 +184,7 @@ impl Log {
     /// Queues an event without waiting: it is chained and committed in order with the next
     /// commit, at the latest within a quarter second. Use [`Log::flush`] to wait for it.
     pub async fn append_detached(&self, event: AuditEvent) -> Result<()> {
+        let event = Prepared::new(&event).map_err(Error::Write)?;
         lock(&self.inner.queue).push(Job {
             event: Some(event),
             ack: None,
@@ -390,7 +408,7 @@ fn append_all(conn: &Connection, side: &mut Side, batch: &[Job]) -> rusqlite::Re
     for job in batch {
         let Some(event) = &job.event else { continue };
         seq += 1;
-        let body = side.encode(&event.body).map_err(failure)?;
+        let body = side.store(event).map_err(failure)?;
         let kind = event.kind.as_str();
         let hash = chain_hash(&prev, seq, &ts, kind, &body);
         insert.execute(params![seq, ts, kind, body, prev, hash])?;

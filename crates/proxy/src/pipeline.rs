@@ -48,8 +48,9 @@ const MAX_LIST_PAGES: usize = 100;
 /// Runs the stages for one governed request.
 pub(crate) async fn govern(shared: &Arc<Shared>, mut msg: Message, id: Value, method: String) {
     stamp_principal(shared, &mut msg);
-    // Stage 1: read what is asked.
-    let (action, target, arguments) = match read(&msg, &method) {
+    // Stage 1: read what is asked. The arguments are taken out of the message (they can be
+    // megabytes) and put back once recorded.
+    let (action, target, arguments) = match read(&mut msg, &method) {
         Ok(parts) => parts,
         Err(why) => {
             shared
@@ -186,13 +187,29 @@ pub(crate) async fn govern(shared: &Arc<Shared>, mut msg: Message, id: Value, me
     } else {
         Vec::new()
     };
-    let mut event = decision_event(shared, request, hidden, &verdict, &decision, &method, &id);
+    let (mut event, moved) = decision_event(
+        shared,
+        &mut request,
+        hidden,
+        &verdict,
+        &decision,
+        &method,
+        &id,
+    );
     if !flow.audit.is_empty()
         && let Some(body) = event.body.as_object_mut()
     {
         body.insert("flow".to_owned(), Value::Array(flow.audit));
     }
-    let seq = match shared.audit.append(event).await {
+    let committed = shared.audit.append_ref(&event);
+    // The record is serialized: the arguments go back where the upstream will find them.
+    let arguments = match event.body.get_mut("arguments") {
+        Some(recorded) if moved => std::mem::take(recorded),
+        _ => std::mem::take(&mut request.arguments),
+    };
+    put_back(&mut msg, arguments);
+    drop(event);
+    let seq = match committed.await {
         Ok(seq) => seq,
         Err(e) => {
             cancel_probe(shared, &mut breaker_admitted);
@@ -310,27 +327,39 @@ fn stamp_principal(shared: &Shared, msg: &mut Message) {
     }
 }
 
-/// Stage 1: the action, the tool/uri/prompt name and the arguments.
-fn read(msg: &Message, method: &str) -> Result<(Action, String, Value), String> {
+/// Stage 1: the action, the tool/uri/prompt name and the arguments, taken out of the message
+/// (`null` is left in their place, see [`put_back`]).
+fn read(msg: &mut Message, method: &str) -> Result<(Action, String, Value), String> {
     let params = msg
-        .params()
+        .params_mut()
         .ok_or_else(|| format!("`{method}` needs params"))?;
-    let text = |key: &str| {
+    let text = |params: &serde_json::Map<String, Value>, key: &str| {
         params
             .get(key)
             .and_then(Value::as_str)
             .map(str::to_owned)
             .ok_or_else(|| format!("`{method}` needs a string `{key}`"))
     };
-    let arguments = |key: &str| match params.get(key) {
-        None | Some(Value::Null) => Ok(Value::Null),
-        Some(v @ Value::Object(_)) => Ok(v.clone()),
-        Some(_) => Err(format!("`{method}` `{key}` must be an object")),
+    let (action, target) = match method {
+        "tools/call" => (Action::CallTool, text(params, "name")?),
+        "prompts/get" => (Action::GetPrompt, text(params, "name")?),
+        _ => return Ok((Action::ReadResource, text(params, "uri")?, Value::Null)),
     };
-    match method {
-        "tools/call" => Ok((Action::CallTool, text("name")?, arguments("arguments")?)),
-        "prompts/get" => Ok((Action::GetPrompt, text("name")?, arguments("arguments")?)),
-        _ => Ok((Action::ReadResource, text("uri")?, Value::Null)),
+    let arguments = match params.get_mut("arguments") {
+        None | Some(Value::Null) => Value::Null,
+        Some(v @ Value::Object(_)) => std::mem::take(v),
+        Some(_) => return Err(format!("`{method}` `arguments` must be an object")),
+    };
+    Ok((action, target, arguments))
+}
+
+/// Puts the arguments [`read`] took back into the message, unless something else (a redacted
+/// copy) took their place.
+fn put_back(msg: &mut Message, arguments: Value) {
+    if let Some(slot) = msg.params_mut().and_then(|p| p.get_mut("arguments"))
+        && slot.is_null()
+    {
+        *slot = arguments;
     }
 }
 
@@ -451,22 +480,24 @@ fn flow_matches(shared: &Shared, arguments: &Value) -> Flow {
     flow
 }
 
-/// Takes the request by value: its arguments move into the record instead of being copied
-/// (they can be megabytes).
+/// The decision's record, and whether the request's arguments moved into it (rather than
+/// being copied: they can be megabytes) and must be taken back.
 fn decision_event(
     shared: &Shared,
-    request: Request,
+    request: &mut Request,
     hidden: Option<Value>,
     verdict: &Verdict,
     decision: &Decision,
     method: &str,
     id: &Value,
-) -> AuditEvent {
+) -> (AuditEvent, bool) {
     let resource = request.resource.id();
+    let mut moved = false;
     let arguments = if let Some(redacted) = hidden.filter(|_| shared.settings.audit_arguments) {
         redacted
     } else if shared.settings.audit_arguments || request.arguments.is_null() {
-        request.arguments
+        moved = true;
+        std::mem::take(&mut request.arguments)
     } else {
         json!({ "sha256": hex::encode(Sha256::digest(warden_types::json::to_vec(&request.arguments))) })
     };
@@ -491,7 +522,10 @@ fn decision_event(
     {
         body.insert("limits".to_owned(), limits);
     }
-    AuditEvent::new(AuditKind::Decision, Value::Object(body))
+    (
+        AuditEvent::new(AuditKind::Decision, Value::Object(body)),
+        moved,
+    )
 }
 
 /// Runs `f` on the call as limits see it: agent, server, tool (or uri, or prompt) name and
