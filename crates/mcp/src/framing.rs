@@ -76,6 +76,11 @@ impl<R: AsyncBufRead + Unpin> LineReader<R> {
             }
             let room = if oversized { PREFIX_KEPT } else { self.limit };
             let keep = chunk.len().min(room.saturating_sub(self.buf.len()));
+            if found.is_none() && self.buf.is_empty() {
+                // A line longer than what is buffered: room for as much again, so that its end
+                // (often a few bytes in the next read) does not move the whole line.
+                self.buf.reserve(keep.saturating_mul(2).min(room));
+            }
             self.buf
                 .extend_from_slice(chunk.get(..keep).unwrap_or_default());
             let consumed = found.map_or(chunk.len(), |i| i + 1);
