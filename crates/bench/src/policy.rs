@@ -90,6 +90,29 @@ fn measure(engine: &Engine, request: &Request) -> Samples {
     Samples::new(v)
 }
 
+/// `ITERATIONS` timed stretches of arithmetic, each about `micros` long.
+fn busy(micros: f64) -> Samples {
+    let spin = |rounds: u64| {
+        let mut x = 0u64;
+        for i in 0..rounds {
+            x = std::hint::black_box(x.wrapping_mul(31).wrapping_add(i));
+        }
+        x
+    };
+    let calibration = 1_000_000;
+    let t = Instant::now();
+    std::hint::black_box(spin(calibration));
+    let per_micro = calibration as f64 / (t.elapsed().as_secs_f64() * 1e6);
+    let rounds = (per_micro * micros) as u64;
+    let mut v = Vec::with_capacity(ITERATIONS);
+    for _ in 0..ITERATIONS {
+        let t = Instant::now();
+        std::hint::black_box(spin(rounds));
+        v.push(t.elapsed());
+    }
+    Samples::new(v)
+}
+
 pub fn run() -> Result<()> {
     let schema = Source::new("schema", warden_policy::STARTER_SCHEMA);
     let starter = Engine::load(
@@ -220,6 +243,15 @@ pub fn run() -> Result<()> {
             s.pct(99.0)
         );
         samples.push(s);
+    }
+    // The machine's own tail: plain work as long as the slowest row's p50, timed the same way.
+    if let Some(slowest) = samples.iter().map(|s| s.pct(50.0)).reduce(f64::max) {
+        let s = busy(slowest);
+        println!(
+            "| no policy engine: a busy loop as long as the slowest row's p50 (the machine's own tail) | | {:.1} µs | **{:.1} µs** | {ITERATIONS} |",
+            s.pct(50.0),
+            s.pct(99.0)
+        );
     }
     let [s1, s100, ..] = samples.as_slice() else {
         anyhow::bail!("no samples");
