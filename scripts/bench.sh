@@ -9,6 +9,10 @@ cd "$(dirname "$0")/.."
 cargo build --release --locked -p warden-cli -p warden-bench
 what=${1:-all}
 bench=(target/release/warden-bench)
+# Two-core figures depend on how long an idle vCPU polls before it halts (BENCHMARKS.md,
+# "this VM's idle polling"): say which setting this run had.
+poll=/sys/module/haltpoll/parameters/guest_halt_poll_ns
+echo "guest idle polling: $(cat "$poll" 2> /dev/null || echo 'not a haltpoll guest') ns"
 if [ "$what" = all ] || [ "$what" = latency ]; then
   "${bench[@]}" latency --warden target/release/warden
   taskset -c 0 "${bench[@]}" latency --warden target/release/warden
