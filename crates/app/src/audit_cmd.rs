@@ -36,8 +36,13 @@ pub fn text_line(record: &Record) -> String {
         ),
         _ => record.body.clone(),
     };
+    let problem = record
+        .problem
+        .as_ref()
+        .map(|p| format!(" (UNREADABLE: {p})"))
+        .unwrap_or_default();
     format!(
-        "{:>6} {} {:<9} {summary}",
+        "{:>6} {} {:<9} {summary}{problem}",
         record.seq,
         record.ts,
         record.kind.as_str()

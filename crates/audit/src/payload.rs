@@ -24,6 +24,7 @@ use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, PoisonError};
 
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 use warden_types::{AuditEvent, AuditKind, json};
 
@@ -70,14 +71,19 @@ impl Side {
     fn append(&mut self, bytes: &[u8]) -> io::Result<u64> {
         let file = match &mut self.file {
             Some(file) => file,
-            None => self.file.insert(
-                OpenOptions::new()
+            None => {
+                let file = OpenOptions::new()
                     .read(true)
                     .write(true)
                     .create(true)
                     .truncate(false)
-                    .open(&self.path)?,
-            ),
+                    .open(&self.path)?;
+                // The file's name must outlast a power loss as its records do.
+                if let Some(dir) = self.path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                    File::open(dir)?.sync_all()?;
+                }
+                self.file.insert(file)
+            }
         };
         let at = match self.end {
             Some(end) => end,
@@ -191,6 +197,32 @@ impl Prepared {
     }
 }
 
+/// A JSON object's fields in order, each value as its own text.
+struct Fields(Vec<(String, Box<RawValue>)>);
+
+impl<'de> serde::Deserialize<'de> for Fields {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visit;
+        impl<'de> serde::de::Visitor<'de> for Visit {
+            type Value = Fields;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<Fields, A::Error> {
+                let mut fields = Vec::new();
+                while let Some(entry) = map.next_entry()? {
+                    fields.push(entry);
+                }
+                Ok(Fields(fields))
+            }
+        }
+        d.deserialize_map(Visit)
+    }
+}
+
 /// Valid UTF-8 by construction (JSON of Rust strings).
 fn utf8(bytes: Vec<u8>) -> String {
     String::from_utf8(bytes).unwrap_or_default()
@@ -212,22 +244,26 @@ impl Source {
     }
 
     /// The body as it was appended, when `stored` has external fields (`None` when it has
-    /// none); an error says which value cannot be read or does not match its digest.
+    /// none); an error says which value cannot be read or does not match its digest. The
+    /// stored fields are copied as they are (not parsed and written again), so the body comes
+    /// back byte for byte.
     pub(crate) fn resolve(&self, stored: &str) -> Result<Option<String>, String> {
         // A quote can only follow `payloads` unescaped where it ends a key, so bodies without
         // external fields are passed over without being parsed.
         if !stored.contains(r#""$payloads":"#) {
             return Ok(None);
         }
-        let mut body: Map<String, Value> =
-            serde_json::from_str(stored).map_err(|e| format!("body is not a JSON object: {e}"))?;
-        let Some(external) = body.shift_remove(KEY) else {
+        // Not an object: the key is nested somewhere, and nothing is external.
+        let Ok(Fields(fields)) = serde_json::from_str::<Fields>(stored) else {
             return Ok(None);
         };
-        let Value::Object(external) = external else {
-            return Err(format!("`{KEY}` is not an object"));
+        let Some(external) = fields.iter().find(|(k, _)| k == KEY).map(|(_, v)| v) else {
+            return Ok(None);
         };
-        for (key, place) in external {
+        let external: Map<String, Value> = serde_json::from_str(external.get())
+            .map_err(|_| format!("`{KEY}` is not an object"))?;
+        let mut values = Vec::with_capacity(external.len());
+        for (key, place) in &external {
             let (Some(at), Some(len), Some(digest)) = (
                 place.get("at").and_then(Value::as_u64),
                 place.get("len").and_then(Value::as_u64),
@@ -244,11 +280,28 @@ impl Source {
                     self.path.display()
                 ));
             }
-            let value = serde_json::from_slice(&bytes)
+            serde_json::from_slice::<serde::de::IgnoredAny>(&bytes)
                 .map_err(|e| format!("the value of `{key}` is not JSON: {e}"))?;
-            body.insert(key, value);
+            values.push((key.as_str(), bytes));
         }
-        Ok(Some(utf8(json::to_vec(&Value::Object(body)))))
+        let mut out =
+            Vec::with_capacity(stored.len() + values.iter().map(|(_, b)| b.len()).sum::<usize>());
+        out.push(b'{');
+        let mut first = true;
+        for (key, raw) in fields.iter().filter(|(k, _)| k != KEY) {
+            if !first {
+                out.push(b',');
+            }
+            first = false;
+            json::extend_str(&mut out, key);
+            out.push(b':');
+            match values.iter().find(|(k, _)| k == key) {
+                Some((_, bytes)) => out.extend_from_slice(bytes),
+                None => out.extend_from_slice(raw.get().as_bytes()),
+            }
+        }
+        out.push(b'}');
+        Ok(Some(utf8(out)))
     }
 
     fn read(&self, at: u64, len: u64) -> Result<Vec<u8>, String> {

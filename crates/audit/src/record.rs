@@ -23,6 +23,10 @@ pub struct Record {
     /// beside the database and named by place and digest (see the `payload` module).
     #[serde(skip)]
     pub stored: Option<String>,
+    /// Why a large value the record names could not be put back (then `body` is the stored
+    /// form, which says where the value was and its digest). `verify` reports it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub problem: Option<String>,
     /// Hash of the previous record (hex on export).
     #[serde(serialize_with = "hex32")]
     pub prev_hash: [u8; 32],

@@ -119,18 +119,15 @@ impl Reader {
 }
 
 impl Reader {
-    /// A row as a record, with the large values its body names put back.
+    /// A row as a record, with the large values its body names put back. A value that
+    /// cannot be is reported in the record (`problem`), not as an error: one lost value must
+    /// not hide every record after it from `tail`, `export` or the console.
     fn decode(&self, row: &rusqlite::Row<'_>) -> Result<Record> {
         let mut record = decode(row).map_err(sqlite(&self.path))??;
         match self.payloads.resolve(&record.body) {
             Ok(None) => {}
             Ok(Some(body)) => record.stored = Some(std::mem::replace(&mut record.body, body)),
-            Err(message) => {
-                return Err(Error::Corrupt {
-                    seq: record.seq,
-                    message,
-                });
-            }
+            Err(message) => record.problem = Some(message),
         }
         Ok(record)
     }
@@ -157,6 +154,7 @@ fn decode(row: &rusqlite::Row<'_>) -> rusqlite::Result<Result<Record>> {
         kind,
         body: row.get(3)?,
         stored: None,
+        problem: None,
         prev_hash,
         hash,
     }))

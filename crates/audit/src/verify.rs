@@ -57,6 +57,8 @@ pub fn verify(path: &Path, anchor: Option<(i64, &str)>) -> Result<Report> {
             });
         } else if chain_hash(&rec.prev_hash, rec.seq, &rec.ts, rec.kind.as_str(), rec.hashed_body()) != rec.hash {
             problem = found(format!("record {} was modified: its hash does not match its content", rec.seq));
+        } else if let Some(why) = &rec.problem {
+            problem = found(format!("record {} is unreadable: {why}", rec.seq));
         } else if rec.prev_hash != prev {
             problem = found(format!(
                 "record {} does not follow record {}: a record before it was removed, inserted or reordered",
