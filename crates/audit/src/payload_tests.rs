@@ -268,3 +268,29 @@ fn the_reserved_key_is_refused() {
     log.append_blocking(AuditEvent::new(AuditKind::Decision, json!({"agent": "a"})))
         .unwrap();
 }
+
+#[test]
+fn a_failed_commit_after_its_values_were_written_loses_nothing_else() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("audit.db");
+    let log = Log::open(&path, Durability::ProcessCrash).unwrap();
+    let append = |body: Value| log.append_blocking(AuditEvent::new(AuditKind::Decision, body));
+    append(large(1, 20 * 1024)).unwrap();
+    // The store refuses the next record after its value is already in the side file.
+    Connection::open(&path)
+        .unwrap()
+        .execute_batch(
+            "CREATE TRIGGER refuse BEFORE INSERT ON audit WHEN NEW.body LIKE '%\"n\":2,%' \
+             BEGIN SELECT RAISE(ABORT, 'refused for the test'); END;",
+        )
+        .unwrap();
+    let err = append(large(2, 20 * 1024)).unwrap_err();
+    assert!(err.to_string().contains("refused for the test"), "{err}");
+    assert_eq!(append(large(3, 20 * 1024)).unwrap(), 2);
+    log.close();
+    let read = bodies(&path);
+    assert_eq!(read.len(), 2);
+    assert_eq!(read[0].0, large(1, 20 * 1024));
+    assert_eq!(read[1].0, large(3, 20 * 1024));
+    assert!(verify(&path, None).unwrap().ok());
+}
