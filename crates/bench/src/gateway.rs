@@ -373,14 +373,29 @@ pub fn run(warden: &Path) -> Result<()> {
     let rate = PACED_RATE;
     println!("\n64 clients pacing {rate} calls/s in total (each client one call every 12.8 ms)");
     println!(
-        "{:>10} {:>12} {:>9} {:>9} {:>9} {:>9} {:>10} {:>10}",
-        "offered/s", "served/s", "d p50", "w p50", "d p99", "w p99", "+p50 µs", "+p99 µs"
+        "{:>10} {:>12} {:>9} {:>9} {:>9} {:>9} {:>10} {:>10} {:>9} {:>9} {:>9}",
+        "offered/s",
+        "served/s",
+        "d p50",
+        "w p50",
+        "d p99",
+        "w p99",
+        "+p50 µs",
+        "+p99 µs",
+        "w CPU",
+        "up w",
+        "gen w"
     );
     let (mut d_all, mut w_all, mut served) = (Vec::new(), Vec::new(), Vec::new());
+    let mut w_cpu = Cpu::default();
     for _ in 0..ROUNDS {
         let (_, s) = rt.block_on(round(&direct, 64, Some(rate)))?;
         d_all.extend(s);
-        let (r, s) = rt.block_on(round(&through, 64, Some(rate)))?;
+        let (r, s) = w_cpu.measure(&pids, || {
+            let out = rt.block_on(round(&through, 64, Some(rate)))?;
+            let n = out.1.len();
+            Ok((out, n))
+        })?;
         served.push(r);
         w_all.extend(s);
     }
@@ -388,13 +403,16 @@ pub fn run(warden: &Path) -> Result<()> {
     let served = served.get(served.len() / 2).copied().unwrap_or(f64::NAN);
     let (d, w) = (Samples::new(d_all), Samples::new(w_all));
     println!(
-        "{rate:>10.0} {served:>12.0} {:>9.0} {:>9.0} {:>9.0} {:>9.0} {:>10.0} {:>10.0}",
+        "{rate:>10.0} {served:>12.0} {:>9.0} {:>9.0} {:>9.0} {:>9.0} {:>10.0} {:>10.0} {:>9.0} {:>9.0} {:>9.0}",
         d.pct(50.0),
         w.pct(50.0),
         d.pct(99.0),
         w.pct(99.0),
         w.pct(50.0) - d.pct(50.0),
-        w.pct(99.0) - d.pct(99.0)
+        w.pct(99.0) - d.pct(99.0),
+        w_cpu.per_call(0),
+        w_cpu.per_call(1),
+        w_cpu.per_call(2)
     );
     summary.push(json!({"clients": 64, "offered_per_s": rate, "warden_served_per_s": served.round(),
         "added_p50_us": (w.pct(50.0) - d.pct(50.0)).round(), "added_p99_us": (w.pct(99.0) - d.pct(99.0)).round()}));
