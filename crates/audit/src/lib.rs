@@ -18,7 +18,7 @@ mod verify;
 mod writer;
 
 pub use error::{Error, Result};
-pub use payload::{INLINE_MAX, side_path};
+pub use payload::{INLINE_MAX, resolve_with, side_path};
 pub use record::{GENESIS, Record, chain_hash};
 pub use store::Reader;
 pub use verify::{Problem, Report, verify};

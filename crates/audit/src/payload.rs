@@ -197,6 +197,68 @@ impl Prepared {
     }
 }
 
+/// [`Source::resolve`] with the side file's bytes from `read(at, len)` (`file` names it in
+/// errors). Public for the fuzz target: the stored body and the side file may both be hostile.
+#[doc(hidden)]
+pub fn resolve_with(
+    stored: &str,
+    mut read: impl FnMut(u64, u64) -> Result<Vec<u8>, String>,
+    file: &str,
+) -> Result<Option<String>, String> {
+    // A quote can only follow `payloads` unescaped where it ends a key, so bodies without
+    // external fields are passed over without being parsed.
+    if !stored.contains(r#""$payloads":"#) {
+        return Ok(None);
+    }
+    // Not an object: the key is nested somewhere, and nothing is external.
+    let Ok(Fields(fields)) = serde_json::from_str::<Fields>(stored) else {
+        return Ok(None);
+    };
+    let Some(external) = fields.iter().find(|(k, _)| k == KEY).map(|(_, v)| v) else {
+        return Ok(None);
+    };
+    let external: Map<String, Value> =
+        serde_json::from_str(external.get()).map_err(|_| format!("`{KEY}` is not an object"))?;
+    let mut values = Vec::with_capacity(external.len());
+    for (key, place) in &external {
+        let (Some(at), Some(len), Some(digest)) = (
+            place.get("at").and_then(Value::as_u64),
+            place.get("len").and_then(Value::as_u64),
+            place.get("blake3").and_then(Value::as_str),
+        ) else {
+            return Err(format!("the place of `{key}` is malformed"));
+        };
+        let bytes =
+            read(at, len).map_err(|e| format!("the value of `{key}` cannot be read: {e}"))?;
+        if blake3::hash(&bytes).to_hex().as_str() != digest {
+            return Err(format!(
+                "the value of `{key}` in `{file}` does not match its digest"
+            ));
+        }
+        serde_json::from_slice::<serde::de::IgnoredAny>(&bytes)
+            .map_err(|e| format!("the value of `{key}` is not JSON: {e}"))?;
+        values.push((key.as_str(), bytes));
+    }
+    let mut out =
+        Vec::with_capacity(stored.len() + values.iter().map(|(_, b)| b.len()).sum::<usize>());
+    out.push(b'{');
+    let mut first = true;
+    for (key, raw) in fields.iter().filter(|(k, _)| k != KEY) {
+        if !first {
+            out.push(b',');
+        }
+        first = false;
+        json::extend_str(&mut out, key);
+        out.push(b':');
+        match values.iter().find(|(k, _)| k == key) {
+            Some((_, bytes)) => out.extend_from_slice(bytes),
+            None => out.extend_from_slice(raw.get().as_bytes()),
+        }
+    }
+    out.push(b'}');
+    Ok(Some(utf8(out)))
+}
+
 /// A JSON object's fields in order, each value as its own text.
 struct Fields(Vec<(String, Box<RawValue>)>);
 
@@ -248,60 +310,8 @@ impl Source {
     /// stored fields are copied as they are (not parsed and written again), so the body comes
     /// back byte for byte.
     pub(crate) fn resolve(&self, stored: &str) -> Result<Option<String>, String> {
-        // A quote can only follow `payloads` unescaped where it ends a key, so bodies without
-        // external fields are passed over without being parsed.
-        if !stored.contains(r#""$payloads":"#) {
-            return Ok(None);
-        }
-        // Not an object: the key is nested somewhere, and nothing is external.
-        let Ok(Fields(fields)) = serde_json::from_str::<Fields>(stored) else {
-            return Ok(None);
-        };
-        let Some(external) = fields.iter().find(|(k, _)| k == KEY).map(|(_, v)| v) else {
-            return Ok(None);
-        };
-        let external: Map<String, Value> = serde_json::from_str(external.get())
-            .map_err(|_| format!("`{KEY}` is not an object"))?;
-        let mut values = Vec::with_capacity(external.len());
-        for (key, place) in &external {
-            let (Some(at), Some(len), Some(digest)) = (
-                place.get("at").and_then(Value::as_u64),
-                place.get("len").and_then(Value::as_u64),
-                place.get("blake3").and_then(Value::as_str),
-            ) else {
-                return Err(format!("the place of `{key}` is malformed"));
-            };
-            let bytes = self
-                .read(at, len)
-                .map_err(|e| format!("the value of `{key}` cannot be read: {e}"))?;
-            if blake3::hash(&bytes).to_hex().as_str() != digest {
-                return Err(format!(
-                    "the value of `{key}` in `{}` does not match its digest",
-                    self.path.display()
-                ));
-            }
-            serde_json::from_slice::<serde::de::IgnoredAny>(&bytes)
-                .map_err(|e| format!("the value of `{key}` is not JSON: {e}"))?;
-            values.push((key.as_str(), bytes));
-        }
-        let mut out =
-            Vec::with_capacity(stored.len() + values.iter().map(|(_, b)| b.len()).sum::<usize>());
-        out.push(b'{');
-        let mut first = true;
-        for (key, raw) in fields.iter().filter(|(k, _)| k != KEY) {
-            if !first {
-                out.push(b',');
-            }
-            first = false;
-            json::extend_str(&mut out, key);
-            out.push(b':');
-            match values.iter().find(|(k, _)| k == key) {
-                Some((_, bytes)) => out.extend_from_slice(bytes),
-                None => out.extend_from_slice(raw.get().as_bytes()),
-            }
-        }
-        out.push(b'}');
-        Ok(Some(utf8(out)))
+        let file = self.path.display().to_string();
+        resolve_with(stored, |at, len| self.read(at, len), &file)
     }
 
     fn read(&self, at: u64, len: u64) -> Result<Vec<u8>, String> {

@@ -294,3 +294,57 @@ fn a_failed_commit_after_its_values_were_written_loses_nothing_else() {
     assert_eq!(read[1].0, large(3, 20 * 1024));
     assert!(verify(&path, None).unwrap().ok());
 }
+
+#[test]
+fn hostile_stored_bodies_and_side_files_are_clear_errors() {
+    let side = br#""hello""#.to_vec();
+    let digest = blake3::hash(&side).to_hex().to_string();
+    let read = |at: u64, len: u64| {
+        let end = at.checked_add(len).ok_or("overflow")?;
+        side.get(at as usize..end as usize)
+            .map(<[u8]>::to_vec)
+            .ok_or_else(|| "past the end".to_owned())
+    };
+    let place = |at: &str, len: &str, d: &str| {
+        format!(r#"{{"a":null,"$payloads":{{"a":{{"at":{at},"len":{len},"blake3":"{d}"}}}}}}"#)
+    };
+    let ok = resolve_with(&place("0", "7", &digest), read, "side").unwrap();
+    assert_eq!(ok.as_deref(), Some(r#"{"a":"hello"}"#));
+    for (stored, expect) in [
+        (place("0", "6", &digest), "does not match"),
+        (place("1", "7", &digest), "cannot be read"),
+        (
+            place("18446744073709551615", "7", &digest),
+            "cannot be read",
+        ),
+        (
+            place("0", "18446744073709551615", &digest),
+            "cannot be read",
+        ),
+        (place("-1", "7", &digest), "malformed"),
+        (place("0", "7", "zz"), "does not match"),
+        (r#"{"a":null,"$payloads":[1]}"#.to_owned(), "not an object"),
+        (r#"{"a":null,"$payloads":{"a":7}}"#.to_owned(), "malformed"),
+    ] {
+        let err = resolve_with(&stored, read, "side").unwrap_err();
+        assert!(err.contains(expect), "{stored}: {err}");
+    }
+    // A value that is not JSON, with a matching digest.
+    let junk = b"{not json".to_vec();
+    let d = blake3::hash(&junk).to_hex().to_string();
+    let err = resolve_with(&place("0", "9", &d), |_, _| Ok(junk.clone()), "side").unwrap_err();
+    assert!(err.contains("not JSON"), "{err}");
+    // Text that only looks like the key, and bodies that are not objects, are left alone.
+    for stored in [
+        r#"{"t":"\"$payloads\":"}"#,
+        r#"["$payloads":1]"#,
+        r#"[{"$payloads":{}}]"#,
+        "7",
+    ] {
+        assert_eq!(
+            resolve_with(stored, read, "side").unwrap(),
+            None,
+            "{stored}"
+        );
+    }
+}
