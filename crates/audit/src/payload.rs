@@ -290,6 +290,71 @@ fn utf8(bytes: Vec<u8>) -> String {
     String::from_utf8(bytes).unwrap_or_default()
 }
 
+/// The side file as the background checkpointer holds it: flushed to the disk each tick, and
+/// what is flushed let go of.
+///
+/// Letting go matters on the call's path. The file only grows, so without it every append lands
+/// in page cache the kernel has not used before; on a virtual machine that memory may not be
+/// backed by the host yet, and each new page then costs a fault in the host. Measured on this
+/// project's reference VM: appending 64 KB took about 160 µs a block once about a gigabyte of
+/// new page cache had been written, against about 30 µs when flushed pages were dropped, since
+/// the kernel hands the freed pages to the next appends. Readers read the file from the disk.
+#[derive(Debug)]
+pub(crate) struct Flusher {
+    path: PathBuf,
+    file: Option<File>,
+    /// Bytes from the start of the file already let go of.
+    released: u64,
+}
+
+impl Flusher {
+    pub(crate) fn new(db: &Path) -> Self {
+        Self {
+            path: side_path(db),
+            file: None,
+            released: 0,
+        }
+    }
+
+    /// Flushes the file (once it exists) and lets go of the whole pages flushed.
+    pub(crate) fn flush(&mut self) {
+        if self.file.is_none() {
+            self.file = File::open(&self.path).ok();
+        }
+        let Some(file) = &self.file else { return };
+        // Taken before the flush: everything below it is then on the disk. The page the file
+        // ends in is kept, since the next append writes into it.
+        let Ok(len) = file.metadata().map(|m| m.len()) else {
+            return;
+        };
+        if file.sync_data().is_err() {
+            return;
+        }
+        let end = len / PAGE * PAGE;
+        if end > self.released && release(file, self.released, end - self.released) {
+            self.released = end;
+        }
+    }
+}
+
+/// The size of the pages let go of (a multiple of the kernel's, which is 4 KiB here).
+const PAGE: u64 = 4096;
+
+/// Asks the kernel to drop the cached, clean pages of `file` in `len` bytes from `at`.
+#[cfg(target_os = "linux")]
+fn release(file: &File, at: u64, len: u64) -> bool {
+    use nix::fcntl::{PosixFadviseAdvice, posix_fadvise};
+    let (Ok(at), Ok(len)) = (i64::try_from(at), i64::try_from(len)) else {
+        return false;
+    };
+    posix_fadvise(file, at, len, PosixFadviseAdvice::POSIX_FADV_DONTNEED).is_ok()
+}
+
+#[cfg(not(target_os = "linux"))]
+fn release(_: &File, _: u64, _: u64) -> bool {
+    true
+}
+
 /// The side file as readers see it: opened when a record first needs it.
 #[derive(Debug)]
 pub(crate) struct Source {

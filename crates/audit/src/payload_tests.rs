@@ -348,3 +348,68 @@ fn hostile_stored_bodies_and_side_files_are_clear_errors() {
         );
     }
 }
+
+/// Bytes of `path` in the page cache, as util-linux's `fincore` counts them.
+fn cached(path: &Path) -> u64 {
+    #[expect(
+        clippy::disallowed_methods,
+        reason = "a test's probe of the page cache, not a launch on anyone's behalf"
+    )]
+    let out = std::process::Command::new("fincore")
+        .args(["--bytes", "--noheadings", "--output", "RES"])
+        .arg(path)
+        .output()
+        .expect("fincore (util-linux) runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().parse().unwrap()
+}
+
+#[test]
+fn flushed_pages_are_let_go_of_and_appends_go_on() {
+    let dir = tempfile::tempdir().unwrap();
+    // A side file written without the log: its pages are cached until flushed.
+    let plain = dir.path().join("plain.db");
+    std::fs::write(side_path(&plain), vec![7; 200 * 1024 + 99]).unwrap();
+    assert!(
+        cached(&side_path(&plain)) >= 200 * 1024,
+        "written pages start out cached"
+    );
+    let mut flusher = Flusher::new(&plain);
+    flusher.flush();
+    // All but the page the file ends in, which the next append writes into.
+    assert_eq!(flusher.released, 200 * 1024);
+    assert!(cached(&side_path(&plain)) <= PAGE);
+    flusher.flush(); // nothing new: nothing to do
+    assert_eq!(flusher.released, 200 * 1024);
+    // A file that does not exist yet is not an error.
+    let mut early = Flusher::new(&dir.path().join("other.db"));
+    early.flush();
+    assert_eq!(early.released, 0);
+
+    // The log's checkpointer does the same, and appends after a release (into the kept page
+    // and beyond) read back unchanged.
+    let path = dir.path().join("audit.db");
+    let side = side_path(&path);
+    let sent: Vec<Value> = (0..12).map(|n| large(n, 48 * 1024 + 777)).collect();
+    append_all(&path, Durability::ProcessCrash, &sent[..6]);
+    let len = std::fs::metadata(&side).unwrap().len();
+    assert!(len > 6 * 48 * 1024 && !len.is_multiple_of(PAGE), "{len}");
+    assert!(
+        cached(&side) <= PAGE,
+        "{} bytes still cached",
+        cached(&side)
+    );
+    append_all(&path, Durability::PowerLoss, &sent[6..]);
+    assert!(
+        cached(&side) <= PAGE,
+        "{} bytes still cached",
+        cached(&side)
+    );
+    let back: Vec<Value> = bodies(&path).into_iter().map(|(b, _)| b).collect();
+    assert_eq!(back, sent);
+    assert_eq!(verify(&path, None).unwrap().problem, None);
+}

@@ -35,6 +35,9 @@ const WAL_SIZE_LIMIT: i64 = 64 << 20;
 /// that the WAL starts over; see [`Inner::checkpoint`]. 4,096 frames of 4 KiB pages: 16 MiB.
 const WAL_RESTART_FRAMES: i64 = 4096;
 
+/// WAL frames past which commits are held back even when the passes do not catch up (64 MiB).
+const WAL_HELD_ANYWAY_FRAMES: i64 = 4 * WAL_RESTART_FRAMES;
+
 /// Most checkpoint passes that catch up with new commits before commits are held back.
 const CATCH_UP_PASSES: usize = 4;
 
@@ -275,7 +278,7 @@ fn ticker(inner: &std::sync::Weak<Inner>, stop: &std::sync::mpsc::Receiver<()>) 
         return;
     };
     let _ = conn.busy_timeout(Duration::from_secs(10));
-    let mut payloads = None;
+    let mut payloads = crate::payload::Flusher::new(&path);
     loop {
         let stopping = !matches!(
             stop.recv_timeout(TICK),
@@ -289,7 +292,7 @@ fn ticker(inner: &std::sync::Weak<Inner>, stop: &std::sync::mpsc::Receiver<()>) 
         // name (committed records wrote theirs before committing). Records committed between
         // this and the checkpoint may still be copied without theirs; `verify` would name them
         // after a power loss, which this durability does not promise to survive.
-        sync_payloads(&path, &mut payloads);
+        payloads.flush();
         match live {
             Some(inner) if !stopping => inner.checkpoint(&conn),
             _ => {
@@ -297,16 +300,6 @@ fn ticker(inner: &std::sync::Weak<Inner>, stop: &std::sync::mpsc::Receiver<()>) 
                 return;
             }
         }
-    }
-}
-
-/// Flushes the side file of large values to the disk, once it exists.
-fn sync_payloads(db: &Path, file: &mut Option<std::fs::File>) {
-    if file.is_none() {
-        *file = std::fs::File::open(crate::payload::side_path(db)).ok();
-    }
-    if let Some(file) = file {
-        let _ = file.sync_data();
     }
 }
 
@@ -352,8 +345,11 @@ impl Inner {
             }
         }
         // Commits outpace the checkpoint (or another process writes too): try again next tick
-        // rather than hold commits back for long.
-        if added > HELD_FRAMES {
+        // rather than hold commits back for long, unless the WAL is already past
+        // [`WAL_HELD_ANYWAY_FRAMES`]. A writer that keeps pace with the passes never lets them
+        // catch up; the held step then copies what one pass found new, which took about one
+        // pass to write.
+        if added > HELD_FRAMES && frames <= WAL_HELD_ANYWAY_FRAMES {
             return;
         }
         {
