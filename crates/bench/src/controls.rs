@@ -10,7 +10,7 @@ use std::process::Command;
 use anyhow::Result;
 use serde_json::json;
 
-use crate::latency::{Peer, median_and_rounds, over_rounds};
+use crate::latency::{Peer, Rounds, median_and_rounds, over_rounds};
 
 /// Rounds per configuration, each with fresh processes on both sides (the side started first
 /// alternates). Where the scheduler places a pair of processes biases a whole round by tens of
@@ -181,14 +181,19 @@ pub fn run(warden: &Path) -> Result<()> {
         "## Runtime controls: `warden mcp` with them vs without (1 KB tools/call, {ROUNDS} rounds of fresh processes)\n"
     );
     println!(
-        "| with | without p50 | with p50 | added p50, median of rounds | rounds | without p99 | with p99 | calls each |"
+        "| with | without p50 | with p50 | added p50, median of rounds | rounds | without p99 | with p99 | calls each | added CPU per call, median of rounds (rounds) |"
     );
-    println!("|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|");
     for (row, (what, config)) in rows.iter().enumerate() {
         let off = write(&format!("off-{row}"), "")?;
         // Each round starts both sides afresh: where the scheduler happens to place a pair of
         // processes biases a whole round, so one round is not enough on a shared VM.
-        let (added, a, b) = over_rounds(
+        let Rounds {
+            added,
+            added_cpu,
+            a,
+            b,
+        } = over_rounds(
             ROUNDS,
             || Peer::proxied(warden, &off),
             || Peer::proxied(warden, config),
@@ -196,8 +201,9 @@ pub fn run(warden: &Path) -> Result<()> {
         )?;
         let n = a.len();
         let (median, rounds) = median_and_rounds(&added);
+        let (cpu, cpu_rounds) = median_and_rounds(&added_cpu);
         println!(
-            "| {what} | {:.1} µs | {:.1} µs | **{median:.1} µs** | {} | {:.1} µs | {:.1} µs | {n} |",
+            "| {what} | {:.1} µs | {:.1} µs | **{median:.1} µs** | {} | {:.1} µs | {:.1} µs | {n} | {cpu:.1} µs ({cpu_rounds}) |",
             a.pct(50.0),
             b.pct(50.0),
             rounds,

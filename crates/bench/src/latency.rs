@@ -62,6 +62,11 @@ impl Peer {
         )
     }
 
+    /// The process's CPU time so far (user and system, all threads), in seconds.
+    fn cpu_secs(&self) -> f64 {
+        crate::gateway::cpu_secs(self.child.id())
+    }
+
     pub(crate) fn roundtrip(&mut self, request: &str) -> Result<Duration> {
         let start = Instant::now();
         self.stdin.write_all(request.as_bytes())?;
@@ -135,17 +140,28 @@ pub fn versus(new: &Path, old: &Path) -> Result<()> {
     })
 }
 
+/// What [`over_rounds`] measured.
+pub(crate) struct Rounds {
+    /// Each round's B − A p50 (µs), sorted.
+    pub added: Vec<f64>,
+    /// Each round's B − A CPU time per call (µs, each peer's own process), sorted.
+    pub added_cpu: Vec<f64>,
+    /// All samples of each side.
+    pub a: Samples,
+    pub b: Samples,
+}
+
 /// Fresh peers from `start_a` and `start_b` for each of `rounds` rounds (which side starts
 /// first alternates: where the scheduler happens to place a pair of processes biases a whole
-/// round on a shared VM), each round timed with [`compare`]. Returns each round's B − A p50,
-/// sorted, and all samples of each side.
+/// round on a shared VM), each round timed with [`compare`].
 pub(crate) fn over_rounds(
     rounds: usize,
     mut start_a: impl FnMut() -> Result<Peer>,
     mut start_b: impl FnMut() -> Result<Peer>,
     request: &mut impl FnMut() -> String,
-) -> Result<(Vec<f64>, Samples, Samples)> {
-    let (mut diffs, mut all_a, mut all_b) = (Vec::new(), Vec::new(), Vec::new());
+) -> Result<Rounds> {
+    let (mut added, mut added_cpu, mut all_a, mut all_b) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for round in 0..rounds {
         let (mut a, mut b) = if round % 2 == 0 {
             let a = start_a()?;
@@ -154,14 +170,23 @@ pub(crate) fn over_rounds(
             let b = start_b()?;
             (start_a()?, b)
         };
+        let before = (a.cpu_secs(), b.cpu_secs());
         let (x, y) = compare(&mut a, &mut b, request)?;
+        let calls = (x.len() + WARMUP) as f64;
+        added_cpu.push(((b.cpu_secs() - before.1) - (a.cpu_secs() - before.0)) * 1e6 / calls);
         let (sx, sy) = (Samples::new(x.clone()), Samples::new(y.clone()));
-        diffs.push(sy.pct(50.0) - sx.pct(50.0));
+        added.push(sy.pct(50.0) - sx.pct(50.0));
         all_a.extend(x);
         all_b.extend(y);
     }
-    diffs.sort_by(f64::total_cmp);
-    Ok((diffs, Samples::new(all_a), Samples::new(all_b)))
+    added.sort_by(f64::total_cmp);
+    added_cpu.sort_by(f64::total_cmp);
+    Ok(Rounds {
+        added,
+        added_cpu,
+        a: Samples::new(all_a),
+        b: Samples::new(all_b),
+    })
 }
 
 /// The median of sorted values, and the values as text.
@@ -185,15 +210,21 @@ pub fn versus_rounds(new: &Path, old: &Path, rounds: usize) -> Result<()> {
             id += 1;
             json!({"jsonrpc": "2.0", "id": id, "method": "tools/call", "params": {"name": "echo", "arguments": {"text": text}}}).to_string()
         };
-        let (diffs, a, b) = over_rounds(
+        let Rounds {
+            added,
+            added_cpu,
+            a,
+            b,
+        } = over_rounds(
             rounds,
             || Peer::proxied_by(old, new, &plain_old),
             || Peer::proxied_by(new, new, &plain_new),
             &mut request,
         )?;
-        let (median, list) = median_and_rounds(&diffs);
+        let (median, list) = median_and_rounds(&added);
+        let (cpu, cpu_list) = median_and_rounds(&added_cpu);
         println!(
-            "{} KB, {} against {}: old p50 {:.1} µs, new p50 {:.1} µs, new − old p50 median of rounds **{median:.1} µs** (rounds: {list}); old p99 {:.1} µs, new p99 {:.1} µs",
+            "{} KB, {} against {}: old p50 {:.1} µs, new p50 {:.1} µs, new − old p50 median of rounds **{median:.1} µs** (rounds: {list}); old p99 {:.1} µs, new p99 {:.1} µs; new − old CPU per call, median of rounds **{cpu:.1} µs** (rounds: {cpu_list})",
             size / 1024,
             new.display(),
             old.display(),
@@ -208,12 +239,14 @@ pub fn versus_rounds(new: &Path, old: &Path, rounds: usize) -> Result<()> {
 
 /// One row per argument size: the same echo calls through the two peers `start` gives (fresh
 /// ones for each size), in alternating blocks, and the second's p50 and p99 minus the first's.
+/// Each peer's CPU time per call (its own process, not its children; warm-up included) is a
+/// steadier measure of its work than latency on a shared VM whose speed changes by the hour.
 fn rows(names: [&str; 3], mut start: impl FnMut() -> Result<(Peer, Peer)>) -> Result<()> {
     let [a, b, diff] = names;
     println!(
-        "| argument size | {a} p50 | {b} p50 | {diff} p50 | {a} p99 | {b} p99 | {diff} p99 | calls each |"
+        "| argument size | {a} p50 | {b} p50 | {diff} p50 | {a} p99 | {b} p99 | {diff} p99 | calls each | {a} CPU/call | {b} CPU/call |"
     );
-    println!("|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|---|");
     for size in [1024usize, 64 * 1024] {
         let (mut first, mut second) = start()?;
         let text = "x".repeat(size);
@@ -222,11 +255,17 @@ fn rows(names: [&str; 3], mut start: impl FnMut() -> Result<(Peer, Peer)>) -> Re
             id += 1;
             json!({"jsonrpc": "2.0", "id": id, "method": "tools/call", "params": {"name": "echo", "arguments": {"text": text}}}).to_string()
         };
+        let before = (first.cpu_secs(), second.cpu_secs());
         let (x, y) = compare(&mut first, &mut second, &mut request)?;
         let n = x.len();
+        let per_call = |after: f64, before: f64| (after - before) * 1e6 / (n + WARMUP) as f64;
+        let cpu = (
+            per_call(first.cpu_secs(), before.0),
+            per_call(second.cpu_secs(), before.1),
+        );
         let (x, y) = (Samples::new(x), Samples::new(y));
         println!(
-            "| {} KB | {:.1} µs | {:.1} µs | **{:.1} µs** | {:.1} µs | {:.1} µs | **{:.1} µs** | {n} |",
+            "| {} KB | {:.1} µs | {:.1} µs | **{:.1} µs** | {:.1} µs | {:.1} µs | **{:.1} µs** | {n} | {:.0} µs | {:.0} µs |",
             size / 1024,
             x.pct(50.0),
             y.pct(50.0),
@@ -234,6 +273,8 @@ fn rows(names: [&str; 3], mut start: impl FnMut() -> Result<(Peer, Peer)>) -> Re
             x.pct(99.0),
             y.pct(99.0),
             y.pct(99.0) - x.pct(99.0),
+            cpu.0,
+            cpu.1,
         );
     }
     println!();
