@@ -68,9 +68,12 @@ impl Peer {
     }
 
     pub(crate) fn roundtrip(&mut self, request: &str) -> Result<Duration> {
+        // One write per message, as clients do: the line is built before the clock starts.
+        let mut line = Vec::with_capacity(request.len() + 1);
+        line.extend_from_slice(request.as_bytes());
+        line.push(b'\n');
         let start = Instant::now();
-        self.stdin.write_all(request.as_bytes())?;
-        self.stdin.write_all(b"\n")?;
+        self.stdin.write_all(&line)?;
         self.stdin.flush()?;
         self.line.clear();
         self.stdout.read_line(&mut self.line)?;
