@@ -173,10 +173,8 @@ pub(crate) fn over_rounds(
             let b = start_b()?;
             (start_a()?, b)
         };
-        let before = (a.cpu_secs(), b.cpu_secs());
-        let (x, y) = compare(&mut a, &mut b, request)?;
-        let calls = (x.len() + WARMUP) as f64;
-        added_cpu.push(((b.cpu_secs() - before.1) - (a.cpu_secs() - before.0)) * 1e6 / calls);
+        let (x, y, [cpu_a, cpu_b]) = compare(&mut a, &mut b, request)?;
+        added_cpu.push(cpu_b - cpu_a);
         let (sx, sy) = (Samples::new(x.clone()), Samples::new(y.clone()));
         added.push(sy.pct(50.0) - sx.pct(50.0));
         all_a.extend(x);
@@ -242,8 +240,8 @@ pub fn versus_rounds(new: &Path, old: &Path, rounds: usize) -> Result<()> {
 
 /// One row per argument size: the same echo calls through the two peers `start` gives (fresh
 /// ones for each size), in alternating blocks, and the second's p50 and p99 minus the first's.
-/// Each peer's CPU time per call (its own process, not its children; warm-up included) is a
-/// steadier measure of its work than latency on a shared VM whose speed changes by the hour.
+/// Each peer's CPU time per call is a steadier measure of its work than latency on a shared VM
+/// whose speed changes by the hour.
 fn rows(names: [&str; 3], mut start: impl FnMut() -> Result<(Peer, Peer)>) -> Result<()> {
     let [a, b, diff] = names;
     println!(
@@ -258,14 +256,8 @@ fn rows(names: [&str; 3], mut start: impl FnMut() -> Result<(Peer, Peer)>) -> Re
             id += 1;
             json!({"jsonrpc": "2.0", "id": id, "method": "tools/call", "params": {"name": "echo", "arguments": {"text": text}}}).to_string()
         };
-        let before = (first.cpu_secs(), second.cpu_secs());
-        let (x, y) = compare(&mut first, &mut second, &mut request)?;
+        let (x, y, cpu) = compare(&mut first, &mut second, &mut request)?;
         let n = x.len();
-        let per_call = |after: f64, before: f64| (after - before) * 1e6 / (n + WARMUP) as f64;
-        let cpu = (
-            per_call(first.cpu_secs(), before.0),
-            per_call(second.cpu_secs(), before.1),
-        );
         let (x, y) = (Samples::new(x), Samples::new(y));
         println!(
             "| {} KB | {:.1} µs | {:.1} µs | **{:.1} µs** | {:.1} µs | {:.1} µs | **{:.1} µs** | {n} | {:.0} µs | {:.0} µs |",
@@ -276,8 +268,8 @@ fn rows(names: [&str; 3], mut start: impl FnMut() -> Result<(Peer, Peer)>) -> Re
             x.pct(99.0),
             y.pct(99.0),
             y.pct(99.0) - x.pct(99.0),
-            cpu.0,
-            cpu.1,
+            cpu[0],
+            cpu[1],
         );
     }
     println!();
@@ -315,13 +307,15 @@ fn configs(warden: &Path, dir: &Path) -> Result<(std::path::PathBuf, std::path::
 }
 
 /// Warms both peers up, then times `BLOCKS` alternating blocks of calls on each (which side
-/// goes first alternates too, so machine noise hits both alike).
+/// goes first alternates too, so machine noise hits both alike). Returns each side's times and
+/// each peer's CPU time per call in µs (its own process, not its children; warm-up included).
 pub(crate) fn compare(
     a: &mut Peer,
     b: &mut Peer,
     request: &mut impl FnMut() -> String,
-) -> Result<(Vec<Duration>, Vec<Duration>)> {
+) -> Result<(Vec<Duration>, Vec<Duration>, [f64; 2])> {
     settle();
+    let before = [a.cpu_secs(), b.cpu_secs()];
     for _ in 0..WARMUP {
         a.roundtrip(&request())?;
         b.roundtrip(&request())?;
@@ -338,7 +332,12 @@ pub(crate) fn compare(
             }
         }
     }
-    Ok((first, second))
+    let calls = (BLOCKS * BLOCK + WARMUP) as f64;
+    let cpu = [
+        (a.cpu_secs() - before[0]) * 1e6 / calls,
+        (b.cpu_secs() - before[1]) * 1e6 / calls,
+    ];
+    Ok((first, second, cpu))
 }
 
 /// Writes out the dirty pages earlier runs left: once there are a gigabyte or two of them, the
