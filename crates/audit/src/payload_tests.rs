@@ -5,6 +5,7 @@ use serde_json::{Value, json};
 use warden_types::{AuditEvent, AuditKind};
 
 use super::*;
+use crate::writer::tests::{first_problem, untriggered};
 use crate::{Durability, Log, Reader, verify};
 
 /// A decision with `size` bytes of arguments, and its body as compact JSON.
@@ -37,11 +38,6 @@ fn bodies(path: &Path) -> Vec<(Value, Option<String>)> {
         })
         .unwrap();
     out
-}
-
-fn first_problem(path: &Path) -> (i64, String) {
-    let p = verify(path, None).unwrap().problem.expect("must be found");
-    (p.seq, p.what)
 }
 
 #[test]
@@ -183,13 +179,12 @@ fn a_moved_reference_breaks_the_chain() {
     let two: Value = serde_json::from_str(read[1].1.as_ref().unwrap()).unwrap();
     let mut three: Value = serde_json::from_str(read[2].1.as_ref().unwrap()).unwrap();
     three[KEY] = two[KEY].clone();
-    let conn = Connection::open(&path).unwrap();
-    conn.execute_batch("DROP TRIGGER audit_no_update;").unwrap();
-    conn.execute(
-        "UPDATE audit SET body = ?1 WHERE seq = 3",
-        [three.to_string()],
-    )
-    .unwrap();
+    untriggered(&path)
+        .execute(
+            "UPDATE audit SET body = ?1 WHERE seq = 3",
+            [three.to_string()],
+        )
+        .unwrap();
     let (seq, what) = first_problem(&path);
     assert_eq!(seq, 3);
     assert!(what.contains("modified"), "{what}");

@@ -432,4 +432,4 @@ fn append_all(conn: &Connection, side: &mut Side, batch: &[Job]) -> rusqlite::Re
 
 #[cfg(test)]
 #[path = "writer_tests.rs"]
-mod tests;
+pub(crate) mod tests;

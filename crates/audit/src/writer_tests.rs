@@ -24,14 +24,19 @@ fn write(path: &Path, n: i64) {
     log.close();
 }
 
-fn tamper(path: &Path, sql: &str) {
+/// A connection to `path` that may change and delete records (the triggers are dropped).
+pub(crate) fn untriggered(path: &Path) -> Connection {
     let conn = Connection::open(path).unwrap();
     conn.execute_batch("DROP TRIGGER audit_no_update; DROP TRIGGER audit_no_delete;")
         .unwrap();
-    conn.execute_batch(sql).unwrap();
+    conn
 }
 
-fn first_problem(path: &Path) -> (i64, String) {
+fn tamper(path: &Path, sql: &str) {
+    untriggered(path).execute_batch(sql).unwrap();
+}
+
+pub(crate) fn first_problem(path: &Path) -> (i64, String) {
     let report = verify(path, None).unwrap();
     let p = report.problem.expect("tampering must be found");
     (p.seq, p.what)
