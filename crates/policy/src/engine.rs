@@ -2,7 +2,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::str::FromStr;
-use std::sync::LazyLock;
+use std::sync::{LazyLock, OnceLock};
 
 use cedar_policy::{
     Authorizer, Context, Decision as CedarDecision, Entities, Entity, EntityId, EntityTypeName,
@@ -202,7 +202,15 @@ impl Engine {
     /// and benchmarks; `None` when the request cannot be evaluated.
     pub fn policies_evaluated(&self, request: &Request) -> Option<usize> {
         let (slice, _) = self.slice(request, &self.slicer, false).ok()?;
-        Some(slice.policies.policies().count())
+        Some(slice.policies().policies().count())
+    }
+
+    /// Whether the decision for `request` depends on nothing but its principal, action and
+    /// resource and the policies that apply to them, so that it is made once and reused (see
+    /// `slice.rs`). For diagnostics and benchmarks.
+    pub fn settled(&self, request: &Request) -> bool {
+        self.slice(request, &self.slicer, false)
+            .is_ok_and(|(slice, _)| slice.settled().is_some())
     }
 
     /// Whether a listing (`tools/list`, `resources/list`, `prompts/list`) should show the
@@ -279,14 +287,32 @@ impl Engine {
     }
 
     fn decide_in(&self, request: &Request, slicer: &Slicer, listing: bool) -> Decision {
-        let response = match self.authorize(request, slicer, listing) {
-            Ok(response) => response,
-            Err(message) => {
-                return Decision::refuse(format!(
-                    "the request could not be evaluated, so it is refused: {message}"
-                ));
-            }
+        let refuse = |message: String| {
+            Decision::refuse(format!(
+                "the request could not be evaluated, so it is refused: {message}"
+            ))
         };
+        let (slice, uids) = match self.slice(request, slicer, listing) {
+            Ok(found) => found,
+            Err(message) => return refuse(message),
+        };
+        let settled = slice.settled();
+        if let Some(decision) = settled.and_then(OnceLock::get) {
+            return decision.clone();
+        }
+        let response = match self.authorize(request, &slice, uids, listing) {
+            Ok(response) => response,
+            Err(message) => return refuse(message),
+        };
+        let decision = self.decision(request, &response);
+        if let Some(cell) = settled {
+            let _ = cell.set(decision.clone());
+        }
+        decision
+    }
+
+    /// Cedar's answer as Warden's decision.
+    fn decision(&self, request: &Request, response: &cedar_policy::Response) -> Decision {
         let errors: Vec<String> = response
             .diagnostics()
             .errors()
@@ -396,16 +422,16 @@ impl Engine {
     fn authorize(
         &self,
         request: &Request,
-        slicer: &Slicer,
+        slice: &Slice,
+        (principal, action, resource): (EntityUid, EntityUid, EntityUid),
         listing: bool,
     ) -> std::result::Result<cedar_policy::Response, String> {
-        let (slice, (principal, action, resource)) = self.slice(request, slicer, listing)?;
         let context = build_context(request, listing, self.args_read.as_ref())?;
         let cedar_request = cedar_policy::Request::new(principal, action, resource, context, None)
             .map_err(|e| e.to_string())?;
         Ok(self
             .authorizer
-            .is_authorized(&cedar_request, &slice.policies, slice.entities()))
+            .is_authorized(&cedar_request, slice.policies(), slice.entities()))
     }
 
     /// The slice of policies and entities `request` is evaluated against, and its uids.
@@ -446,7 +472,9 @@ impl Engine {
             }),
             _ => None,
         };
-        let slice = slicer.get(&key, &scope, facts.as_ref(), || {
+        // Arguments that are not an object make the context fail to build: never settled.
+        let settle = listing || args.is_ok();
+        let slice = slicer.get(&key, &scope, facts.as_ref(), settle, || {
             let (_, mut entities) = resource_entities(&request.resource)?;
             entities.push(agent_entity(&request.principal)?);
             entities.extend(self.action_entities.iter().cloned());

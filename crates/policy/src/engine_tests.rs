@@ -81,6 +81,82 @@ fn wrong_argument_type_fails_closed() {
 }
 
 #[test]
+fn a_decision_is_reused_only_where_the_context_cannot_change_it() {
+    let e = engine_with(
+        r#"
+@id("demo") permit(principal, action == Action::"call_tool", resource in Server::"demo")
+unless { resource.name == "refund" || resource.name == "search" };
+@id("small") permit(principal, action == Action::"call_tool", resource == Tool::"demo/refund")
+when { context.args has amount && context.args.amount <= 50 };
+@id("search") permit(principal, action == Action::"call_tool", resource == Tool::"demo/search")
+when { context.args has limit && context.args.limit + 1 < 100 };
+@id("night") forbid(principal, action == Action::"call_tool", resource == Tool::"demo/wipe")
+when { context.time.hour < 6 };
+"#,
+    );
+    let at = |mut req: Request, hour: i64| {
+        req.time_unix = 1_790_000_000 - 1_790_000_000 % 86_400 + hour * 3600;
+        req
+    };
+    // Read twice: the second answer is the kept one, and must be the first.
+    let twice = |req: &Request| {
+        let first = e.evaluate(req);
+        assert_eq!(e.evaluate(req), first, "{:?}", req.arguments);
+        (e.settled(req), first)
+    };
+    // Context-free, and guards that decide the whole condition: settled.
+    let (settled, d) = twice(&at(call("echo", json!({"text": "hi"})), 12));
+    assert!(settled);
+    assert_eq!(
+        (d.outcome, d.policies),
+        (Outcome::Allow, vec!["demo".into()])
+    );
+    let (settled, d) = twice(&at(call("refund", json!({"amount": 30})), 12));
+    assert!(settled);
+    assert_eq!(d.outcome, Outcome::Allow);
+    // The guard is true at night: the forbid applies, whatever else the context holds.
+    let (settled, d) = twice(&at(call("wipe", json!({"text": "hi"})), 3));
+    assert!(settled);
+    assert_eq!(
+        (d.outcome, d.policies),
+        (Outcome::Deny, vec!["night".into()])
+    );
+    let (settled, d) = twice(&at(call("wipe", json!({"text": "hi"})), 12));
+    assert!(settled);
+    assert_eq!(
+        (d.outcome, d.policies),
+        (Outcome::Allow, vec!["demo".into()])
+    );
+    // A larger refund rules `small` out: settled too, and denied.
+    let (settled, d) = twice(&at(call("refund", json!({"amount": 80})), 12));
+    assert!(settled);
+    assert_eq!(d.outcome, Outcome::Deny);
+    // A guard that errs, and a condition Warden cannot decide: Cedar decides every time.
+    let (settled, d) = twice(&at(call("refund", json!({"amount": "30"})), 12));
+    assert!(!settled);
+    assert_eq!(d.outcome, Outcome::Deny);
+    assert!(!d.errors.is_empty());
+    for (limit, want) in [
+        (5, Outcome::Allow),
+        (500, Outcome::Deny),
+        (7, Outcome::Allow),
+    ] {
+        let (settled, d) = twice(&at(call("search", json!({"limit": limit})), 12));
+        assert!(!settled);
+        assert_eq!(d.outcome, want, "limit {limit}");
+    }
+    // Arguments that are not an object are refused even where an allow was kept.
+    let (settled, d) = twice(&at(call("echo", json!(["hi"])), 12));
+    assert!(!settled);
+    assert_eq!(d.outcome, Outcome::Deny);
+    assert!(d.reason.contains("could not be evaluated"), "{}", d.reason);
+    // Another agent with other attributes is another slice.
+    let mut other = at(call("echo", json!({})), 12);
+    other.principal.attributes = [("team".to_owned(), json!("ops"))].into_iter().collect();
+    assert_eq!(twice(&other).1.outcome, Outcome::Allow);
+}
+
+#[test]
 fn forbid_names_policy_and_reason() {
     let d = engine().evaluate(&call("delete_account", json!({"user": "bob"})));
     assert_eq!(d.outcome, Outcome::Deny);
@@ -384,6 +460,7 @@ when { context.args has path && (context.args has amount || context.args.path li
 "#;
     let unguarded = policies.replace("when { context", "when { true && context");
     let (e, reference) = (engine_with(policies), engine_with(&unguarded));
+    let mut settled = 0;
     let paths = [
         None,
         Some(json!(null)),
@@ -425,10 +502,15 @@ when { context.args has path && (context.args has amount || context.args.path li
                 "{:?}",
                 req.arguments
             );
+            // Asked again, a settled decision is the kept one.
+            assert_eq!(e.evaluate(&req), got);
+            assert!(!reference.settled(&req));
+            settled += usize::from(e.settled(&req));
             calls += 1;
         }
     }
     assert_eq!(calls, 80);
+    assert!(settled > 20, "only {settled} of {calls} calls settled");
 }
 
 #[test]
@@ -471,6 +553,7 @@ when { resource.server == "bank" || principal has environment && principal.envir
 "#;
     let unguarded = policies.replace("when { ", "when { true && ");
     let (e, reference) = (engine_with(policies), engine_with(&unguarded));
+    let mut settled = 0;
     let amounts = [
         None,
         Some(json!(3)),
@@ -536,11 +619,15 @@ when { resource.server == "bank" || principal has environment && principal.envir
                 );
                 assert!(n <= all);
                 pruned += usize::from(n < all);
+                assert_eq!(e.evaluate(&req), got);
+                assert!(!reference.settled(&req));
+                settled += usize::from(e.settled(&req));
                 calls += 1;
             }
         }
     }
     assert_eq!(calls, 112);
+    assert!(settled > 10, "only {settled} of {calls} calls settled");
     assert!(
         pruned > 80,
         "guards pruned in only {pruned} of {calls} calls"

@@ -319,17 +319,18 @@ fn compare(fact: Fact<'_>, op: Op, lit: &Lit) -> Known {
     }
 }
 
-/// Whether a policy with these guards can apply to the request: `false` only when a guard is
-/// certainly false and every guard before it certainly true.
-pub(crate) fn may_apply(guards: &[Guard], facts: &Facts<'_>) -> bool {
+/// Whether a policy with these guards can apply to the request: `None` when they rule it out
+/// (a guard is certainly false and every guard before it certainly true), `Some(true)` when
+/// every guard is certainly true, `Some(false)` when the policy may apply.
+pub(crate) fn check(guards: &[Guard], facts: &Facts<'_>) -> Option<bool> {
     for guard in guards {
         match guard.eval(facts) {
             Known::True => {}
-            Known::False => return false,
-            Known::Error | Known::Unknown => return true,
+            Known::False => return None,
+            Known::Error | Known::Unknown => return Some(false),
         }
     }
-    true
+    Some(true)
 }
 
 /// Cedar's `like`: the whole text matches, a wildcard between each two of `segments` (the
@@ -361,22 +362,30 @@ pub(crate) fn like(text: &str, segments: &[String]) -> bool {
 /// a `when`. Conditions are evaluated in order after the scope (which cannot fail), so only the
 /// first one's guards are safe to prune on: an earlier clause could raise an error (a text
 /// where a number is expected), which must still deny.
-pub(crate) fn leading(est: &Value) -> Vec<Guard> {
-    let first = est
+///
+/// Also whether those guards are the policy's whole condition (its only clause is a `when`
+/// made of them alone): then the policy applies exactly when they are all true.
+pub(crate) fn guards(est: &Value) -> (Vec<Guard>, bool) {
+    let conditions = est
         .get("conditions")
         .and_then(Value::as_array)
-        .and_then(|c| c.first());
-    let Some(body) = first
+        .map(Vec::as_slice)
+        .unwrap_or_default();
+    let Some(body) = conditions
+        .first()
         .filter(|c| c.get("kind").and_then(Value::as_str) == Some("when"))
         .and_then(|c| c.get("body"))
     else {
-        return Vec::new();
+        return (Vec::new(), false);
     };
     let mut conjuncts = Vec::new();
     if flatten("&&", body, &mut conjuncts).is_none() {
-        return Vec::new();
+        return (Vec::new(), false);
     }
-    conjuncts.into_iter().map_while(guard).collect()
+    let all = conjuncts.len();
+    let guards: Vec<Guard> = conjuncts.into_iter().map_while(guard).collect();
+    let whole = conditions.len() == 1 && guards.len() == all;
+    (guards, whole)
 }
 
 /// The operands of a chain of `op` (`&&` or `||`), left to right; `None` if a node of the

@@ -39,6 +39,14 @@ fn like_matches_the_whole_text() {
     }
 }
 
+fn leading(est: &serde_json::Value) -> Vec<Guard> {
+    guards(est).0
+}
+
+fn may_apply(guards: &[Guard], facts: &Facts<'_>) -> bool {
+    check(guards, facts).is_some()
+}
+
 fn guards_of(policy: &str) -> Vec<Guard> {
     let policy: cedar_policy::Policy = policy.parse().unwrap();
     leading(&policy.to_json().unwrap())

@@ -39,7 +39,8 @@ pub(crate) fn relax(policies: &PolicySet) -> PolicySet {
     out
 }
 
-fn mentions_context(value: &Value) -> bool {
+/// Whether a policy's JSON form (or a part of it) reads `context`.
+pub(crate) fn mentions_context(value: &Value) -> bool {
     match value {
         Value::Object(map) => {
             map.get("Var").and_then(Value::as_str) == Some("context")

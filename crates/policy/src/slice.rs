@@ -2,17 +2,22 @@
 //! fixed, because Warden's entity hierarchy is fixed (agents have no parents, a tool, resource
 //! or prompt is in exactly its server, actions are in the schema's action groups). Each slice
 //! and the request's entities are built once and cached, so a decision evaluates only the few
-//! policies that can apply instead of the whole set.
+//! policies that can apply instead of the whole set. When none of those policies reads the
+//! context, or those that do are decided by their guards alone, the decision itself is the
+//! same for every such request and is kept with the slice (see [`Slice::settled`]).
 
 use std::collections::{HashMap, HashSet};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, OnceLock, RwLock};
 
 use cedar_policy::{
     ActionConstraint, Entities, EntityTypeName, EntityUid, Policy, PolicySet, PrincipalConstraint,
     ResourceConstraint,
 };
 
-use crate::guard::{self, Facts, Guard, may_apply};
+use warden_types::Decision;
+
+use crate::guard::{self, Facts, Guard};
+use crate::listing::mentions_context;
 
 /// Most cached slices before the cache starts over.
 const MAX_CACHED: usize = 10_000;
@@ -28,14 +33,50 @@ pub(crate) struct Scope<'a> {
 /// The policies a decision evaluates, and the entities it is evaluated against.
 #[derive(Debug)]
 pub(crate) struct Slice {
-    pub policies: Arc<PolicySet>,
+    set: Arc<Set>,
     scoped: Arc<Scoped>,
+    settled: bool,
 }
 
 impl Slice {
+    pub fn policies(&self) -> &PolicySet {
+        &self.set.policies
+    }
+
     pub fn entities(&self) -> &Entities {
         &self.scoped.entities
     }
+
+    /// Where the decision is kept when it depends on nothing but the slice: every policy in
+    /// it either reads no context or has a condition made only of guards, all of them true
+    /// for this request. Cedar then decides alike for every request that meets the same
+    /// slice this way (same principal, action and resource with their attributes, same
+    /// policies), so the first decision serves the rest. `None` when the context matters,
+    /// or cannot be built (arguments that are not an object, which are refused).
+    pub fn settled(&self) -> Option<&OnceLock<Decision>> {
+        self.settled.then_some(&self.set.decision)
+    }
+}
+
+/// A policy set built for one scope and one outcome of its members' guards.
+#[derive(Debug)]
+struct Set {
+    policies: PolicySet,
+    /// The decision of the requests for which the slice is settled.
+    decision: OnceLock<Decision>,
+}
+
+/// A policy as slices hold it.
+#[derive(Debug, Clone)]
+struct Member {
+    /// Without source locations (see [`bare`]).
+    policy: Policy,
+    /// The leading guards of its first condition.
+    guards: Arc<[Guard]>,
+    /// Whether the guards are its whole condition.
+    whole: bool,
+    /// Whether any of its conditions reads `context`.
+    reads_context: bool,
 }
 
 /// What is cached per scope: the policies whose scope matches, with their argument guards,
@@ -43,7 +84,7 @@ impl Slice {
 #[derive(Debug)]
 struct Scoped {
     id: u64,
-    members: Vec<(Policy, Arc<[Guard]>)>,
+    members: Vec<Member>,
     entities: Entities,
 }
 
@@ -53,11 +94,11 @@ type SetKey = (u64, Vec<u64>);
 /// Policies by scope, and the cache of slices.
 #[derive(Debug)]
 pub(crate) struct Slicer {
-    policies: Vec<(Policy, Arc<[Guard]>)>,
+    policies: Vec<Member>,
     action_ancestors: HashMap<EntityUid, HashSet<EntityUid>>,
     cache: RwLock<HashMap<String, Arc<Scoped>>>,
     /// Policy sets by scope and the guards passed (a bit per member), bounded as a whole.
-    sets: RwLock<HashMap<SetKey, Arc<PolicySet>>>,
+    sets: RwLock<HashMap<SetKey, Arc<Set>>>,
     next_id: std::sync::atomic::AtomicU64,
 }
 
@@ -75,8 +116,21 @@ impl Slicer {
         let policies = set
             .policies()
             .map(|p| match p.to_json() {
-                Ok(est) => (bare(p, &est), Arc::from(guard::leading(&est))),
-                Err(_) => (p.clone(), Arc::from([])),
+                Ok(est) => {
+                    let (guards, whole) = guard::guards(&est);
+                    Member {
+                        policy: bare(p, &est),
+                        guards: Arc::from(guards),
+                        whole,
+                        reads_context: est.get("conditions").is_some_and(mentions_context),
+                    }
+                }
+                Err(_) => Member {
+                    policy: p.clone(),
+                    guards: Arc::from([]),
+                    whole: false,
+                    reads_context: true,
+                },
             })
             .collect();
         Self {
@@ -99,34 +153,48 @@ impl Slicer {
     /// string), which must still deny, or that Warden cannot evaluate keeps the policy, and
     /// only the first clause counts: clauses are evaluated in order, and an earlier clause's
     /// error must still deny.
+    ///
+    /// `settle`: whether the decision may be settled (see [`Slice::settled`]) when the
+    /// policies allow it; false when the context cannot be built.
     pub fn get(
         &self,
         key: &str,
         scope: &Scope<'_>,
         facts: Option<&Facts<'_>>,
+        settle: bool,
         entities: impl FnOnce() -> Result<Entities, String>,
     ) -> Result<Slice, String> {
         let scoped = self.scoped(key, scope, entities)?;
         let mut passed = vec![0u64; scoped.members.len().div_ceil(64)];
-        for (i, (_, guards)) in scoped.members.iter().enumerate() {
-            if facts.is_none_or(|facts| may_apply(guards, facts))
-                && let Some(word) = passed.get_mut(i / 64)
-            {
+        let mut settled = settle;
+        for (i, member) in scoped.members.iter().enumerate() {
+            let verdict = match facts {
+                Some(facts) => guard::check(&member.guards, facts),
+                None => Some(false),
+            };
+            let Some(all_true) = verdict else { continue };
+            settled &= !member.reads_context || (member.whole && all_true);
+            if let Some(word) = passed.get_mut(i / 64) {
                 *word |= 1 << (i % 64);
             }
         }
         let key = (scoped.id, passed);
         let hit = read(&self.sets).get(&key).cloned();
-        let policies = match hit {
+        let set = match hit {
             Some(set) => set,
             None => {
-                let mut set = PolicySet::new();
-                for (i, (policy, _)) in scoped.members.iter().enumerate() {
+                let mut policies = PolicySet::new();
+                for (i, member) in scoped.members.iter().enumerate() {
                     if key.1.get(i / 64).is_some_and(|w| w & (1 << (i % 64)) != 0) {
-                        set.add(policy.clone()).map_err(|e| e.to_string())?;
+                        policies
+                            .add(member.policy.clone())
+                            .map_err(|e| e.to_string())?;
                     }
                 }
-                let set = Arc::new(set);
+                let set = Arc::new(Set {
+                    policies,
+                    decision: OnceLock::new(),
+                });
                 let mut sets = write(&self.sets);
                 if sets.len() >= MAX_CACHED {
                     sets.clear();
@@ -135,7 +203,11 @@ impl Slicer {
                 set
             }
         };
-        Ok(Slice { policies, scoped })
+        Ok(Slice {
+            set,
+            scoped,
+            settled,
+        })
     }
 
     fn scoped(
@@ -150,7 +222,7 @@ impl Slicer {
         let members = self
             .policies
             .iter()
-            .filter(|(p, _)| self.applies(p, scope))
+            .filter(|m| self.applies(&m.policy, scope))
             .cloned()
             .collect();
         let scoped = Arc::new(Scoped {
