@@ -399,6 +399,8 @@ pub async fn serve(
     let store = Arc::new(loaded.store(env, &base)?);
     let audit_path = loaded.audit_path();
     let log = Log::open(&audit_path, loaded.config.audit.durability)?;
+    // Many agents call at once: their records share commits.
+    log.gather();
     let helper = crate::sandbox::helper(env)?;
     let mut _egress = Vec::new();
     for profile in profiles(loaded, env)? {

@@ -9,6 +9,7 @@
 
 use std::future::Future;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -78,6 +79,8 @@ struct Inner {
     queue: Mutex<Vec<Job>>,
     stop: Mutex<Option<std::sync::mpsc::Sender<()>>>,
     ticker: Mutex<Option<JoinHandle<()>>>,
+    /// Whether appends wait a turn of the runtime before committing (see [`Log::gather`]).
+    gather: AtomicBool,
 }
 
 /// A handle to the audit log. Cheap to clone.
@@ -129,6 +132,7 @@ impl Log {
             queue: Mutex::new(Vec::new()),
             stop: Mutex::new(None),
             ticker: Mutex::new(None),
+            gather: AtomicBool::new(false),
         });
         let (stop, stopped) = std::sync::mpsc::channel();
         let weak = Arc::downgrade(&inner);
@@ -146,13 +150,27 @@ impl Log {
         &self.inner.path
     }
 
+    /// For servers with many concurrent callers: an append ([`Log::append`],
+    /// [`Log::append_ref`]) lets the other tasks the runtime has ready run before it commits,
+    /// so the records they append meanwhile join the same transaction: fewer, larger commits
+    /// under load, for one turn of the runtime per append. Without it a caller commits at
+    /// once, which suits a lone caller best (`warden mcp`).
+    pub fn gather(&self) {
+        self.inner.gather.store(true, Ordering::Relaxed);
+    }
+
     fn enqueue(&self, event: Option<Prepared>) -> oneshot::Receiver<Result<i64>> {
+        let done = self.queue(event);
+        self.inner.drain();
+        done
+    }
+
+    fn queue(&self, event: Option<Prepared>) -> oneshot::Receiver<Result<i64>> {
         let (ack, done) = oneshot::channel();
         lock(&self.inner.queue).push(Job {
             event,
             ack: Some(ack),
         });
-        self.inner.drain();
         done
     }
 
@@ -168,12 +186,24 @@ impl Log {
         &self,
         event: &AuditEvent,
     ) -> impl Future<Output = Result<i64>> + Send + 'static + use<> {
-        let queued = Prepared::new(event).map(|p| self.enqueue(Some(p)));
+        let gather = self
+            .inner
+            .gather
+            .load(Ordering::Relaxed)
+            .then(|| self.inner.clone());
+        let queued = Prepared::new(event).map(|p| match gather {
+            Some(_) => self.queue(Some(p)),
+            None => self.enqueue(Some(p)),
+        });
         async move {
-            queued
-                .map_err(Error::Write)?
-                .await
-                .map_err(|_| Error::Closed)?
+            let done = queued.map_err(Error::Write)?;
+            if let Some(inner) = gather {
+                // Dropped here, the record is still committed: by the next append's drain
+                // or the background thread's, within `TICK`.
+                tokio::task::yield_now().await;
+                inner.drain();
+            }
+            done.await.map_err(|_| Error::Closed)?
         }
     }
 

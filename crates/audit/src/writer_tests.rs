@@ -200,3 +200,66 @@ fn the_wal_starts_over_under_a_steady_stream_of_commits() {
     assert!(report.ok(), "{report:?}");
     assert_eq!(report.records, written);
 }
+
+/// Appends 50 records from 50 tasks of one runtime thread; the number of distinct commit
+/// times among them (every record of a transaction carries its commit's time) and their
+/// sequence numbers, sorted.
+fn concurrent_appends(path: &Path, gather: bool) -> (usize, Vec<i64>) {
+    let log = Log::open(path, Durability::ProcessCrash).unwrap();
+    if gather {
+        log.gather();
+    }
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let mut seqs = rt.block_on(async {
+        let tasks: Vec<_> = (0..50)
+            .map(|i| {
+                let log = log.clone();
+                tokio::spawn(async move { log.append(event(i)).await.unwrap() })
+            })
+            .collect();
+        let mut seqs = Vec::new();
+        for task in tasks {
+            seqs.push(task.await.unwrap());
+        }
+        seqs
+    });
+    log.close();
+    seqs.sort_unstable();
+    let mut times = std::collections::HashSet::new();
+    Reader::open(path)
+        .unwrap()
+        .each(1, |r| {
+            times.insert(r.ts);
+            Ok(())
+        })
+        .unwrap();
+    assert!(verify(path, None).unwrap().ok());
+    (times.len(), seqs)
+}
+
+#[test]
+fn gathered_appends_share_commits_and_each_is_acknowledged() {
+    let dir = tempfile::tempdir().unwrap();
+    let all: Vec<i64> = (1..=50).collect();
+    let (commits, seqs) = concurrent_appends(&dir.path().join("alone.db"), false);
+    assert_eq!(seqs, all);
+    assert!(commits > 40, "without gathering: {commits} commits");
+    let (commits, seqs) = concurrent_appends(&dir.path().join("gathered.db"), true);
+    assert_eq!(seqs, all);
+    // The background thread may commit some of them apart; the rest share one commit.
+    assert!(commits <= 2, "gathered: {commits} commits");
+
+    // An append dropped before it is awaited is still committed.
+    let path = dir.path().join("dropped.db");
+    let log = Log::open(&path, Durability::ProcessCrash).unwrap();
+    log.gather();
+    drop(log.append_ref(&event(1)));
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    rt.block_on(log.flush()).unwrap();
+    assert_eq!(Reader::open(&path).unwrap().count().unwrap(), (1, 1));
+    log.close();
+}

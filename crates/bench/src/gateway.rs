@@ -255,8 +255,13 @@ impl Setup {
 
     /// Starts `warden serve`; the process and its MCP URL.
     pub(crate) fn serve(&self) -> Result<(Kill, String)> {
+        self.serve_with(&self.warden)
+    }
+
+    /// Starts `binary serve` on this configuration (another build of Warden).
+    pub(crate) fn serve_with(&self, binary: &Path) -> Result<(Kill, String)> {
         let mut gateway = Kill(
-            Command::new(&self.warden)
+            Command::new(binary)
                 .args(["serve", "--config"])
                 .arg(&self.config)
                 .stdout(Stdio::piped())
@@ -429,6 +434,109 @@ pub(crate) async fn round_short(target: &Target, clients: usize, length: Duratio
         .collect();
     for t in tasks {
         t.await??;
+    }
+    Ok(())
+}
+
+/// Two builds of `warden serve` side by side (`gateway --warden NEW --against OLD [--rounds
+/// N]`): each on its own configuration and upstream (NEW's demo server), the same load on
+/// each in alternating rounds (which goes first alternates too). Prints, per concurrency and
+/// for the paced load, each build's median rate and CPU per call, and the median of the
+/// rounds' NEW − OLD CPU per call: whether Warden's work changed, on a machine whose speed
+/// changes by the minute.
+pub fn versus(new: &Path, old: &Path, rounds: usize) -> Result<()> {
+    let side = |binary: &Path| -> Result<(Setup, Kill, Target)> {
+        let setup = Setup::new(new, |t| t)?;
+        setup.cli(&["agent", "add", "bench-agent", "--attr", "team=bench"])?;
+        let token = setup.cli(&["token", "issue", "bench-agent", "--ttl", "1h"])?;
+        let (gateway, url) = setup.serve_with(binary)?;
+        let target = Target {
+            url,
+            token: Some(token),
+            tool: "demo__get_order",
+        };
+        Ok((setup, gateway, target))
+    };
+    let (old_setup, old_gateway, old_target) = side(old)?;
+    let (new_setup, new_gateway, new_target) = side(new)?;
+    let sides = [
+        (&old_target, old_gateway.0.id(), old_setup.upstream_pid()),
+        (&new_target, new_gateway.0.id(), new_setup.upstream_pid()),
+    ];
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    println!(
+        "## tools/call through two builds of `warden serve`: {} against {}, {rounds} rounds of {} s each\n",
+        new.display(),
+        old.display(),
+        ROUND.as_secs()
+    );
+    println!(
+        "| load | old calls/s | new calls/s | old p99 | new p99 | old CPU/call | new CPU/call | new − old CPU/call, median of rounds (rounds) |"
+    );
+    println!("|---|---|---|---|---|---|---|---|");
+    let loads: Vec<(usize, Option<f64>)> = CONCURRENCY
+        .iter()
+        .map(|&c| (c, None))
+        .chain([(64, Some(PACED_RATE))])
+        .collect();
+    for (clients, rate) in loads {
+        rt.block_on(async {
+            let warm = Duration::from_millis(500);
+            for (target, _, _) in &sides {
+                let _ = tokio::time::timeout(warm * 4, round_short(target, clients, warm)).await;
+            }
+        });
+        let mut rates = [Vec::new(), Vec::new()];
+        let mut all = [Vec::new(), Vec::new()];
+        let mut cpu = [Vec::new(), Vec::new()];
+        for r in 0..rounds {
+            for i in [r % 2, 1 - r % 2] {
+                let (Some((target, pid, upstream)), Some(rate_i), Some(all_i), Some(cpu_i)) = (
+                    sides.get(i),
+                    rates.get_mut(i),
+                    all.get_mut(i),
+                    cpu.get_mut(i),
+                ) else {
+                    continue;
+                };
+                let mut c = Cpu::default();
+                let (r, samples) = c.measure(&[*pid, *upstream], || {
+                    let out = rt.block_on(round(target, clients, rate))?;
+                    let n = out.1.len();
+                    Ok((out, n))
+                })?;
+                rate_i.push(r);
+                all_i.extend(samples);
+                cpu_i.push(c.per_call(0));
+            }
+        }
+        let median = |v: &[f64]| {
+            let mut v = v.to_vec();
+            v.sort_by(f64::total_cmp);
+            v.get(v.len() / 2).copied().unwrap_or(f64::NAN)
+        };
+        let [old_rates, new_rates] = &rates;
+        let [old_cpu, new_cpu] = &cpu;
+        let mut diff: Vec<f64> = new_cpu.iter().zip(old_cpu).map(|(n, o)| n - o).collect();
+        diff.sort_by(f64::total_cmp);
+        let (d, list) = crate::latency::median_and_rounds(&diff);
+        let [old_all, new_all] = all;
+        let (old_s, new_s) = (Samples::new(old_all), Samples::new(new_all));
+        let load = match rate {
+            Some(rate) => format!("{clients} clients paced at {rate:.0}/s"),
+            None => format!("{clients} clients"),
+        };
+        println!(
+            "| {load} | {:.0} | {:.0} | {:.0} µs | {:.0} µs | {:.0} µs | {:.0} µs | **{d:.1} µs** ({list}) |",
+            median(old_rates),
+            median(new_rates),
+            old_s.pct(99.0),
+            new_s.pct(99.0),
+            median(old_cpu),
+            median(new_cpu),
+        );
     }
     Ok(())
 }

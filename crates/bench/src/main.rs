@@ -1,6 +1,7 @@
 //! `warden-bench`: the figures in BENCHMARKS.md, each measured side by side with its baseline in
 //! the same run. Usage: `warden-bench [latency|gateway|approvals|controls|sandbox|anomaly|policy|audit|flow|data|detect|all] [--warden PATH] [--corpus FILE]...`;
-//! `warden-bench latency --warden NEW --against OLD [--rounds N]` compares two builds.
+//! `warden-bench latency --warden NEW --against OLD [--rounds N]` compares two builds, and so
+//! does `warden-bench gateway --warden NEW --against OLD [--rounds N]`.
 #![allow(
     clippy::disallowed_methods,
     reason = "the harness starts the binaries it measures"
@@ -58,6 +59,9 @@ fn main() -> anyhow::Result<()> {
         .and_then(|n| n.parse::<usize>().ok());
     if let (Some(old), "latency", Some(rounds)) = (&against, what, rounds) {
         return latency::versus_rounds(&warden, old, rounds);
+    }
+    if let (Some(old), "gateway") = (&against, what) {
+        return gateway::versus(&warden, old, rounds.unwrap_or(3));
     }
     if let (Some(old), "latency") = (&against, what) {
         return latency::versus(&warden, old);

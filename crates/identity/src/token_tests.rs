@@ -130,20 +130,42 @@ fn revocation_suspension_and_removal_apply_at_once() {
     ));
 }
 
-#[test]
-fn changes_from_another_process_are_seen() {
-    let (dir, s) = setup();
+/// Suspends and resumes the agent from another connection (as `warden agent suspend` from a
+/// shell would), then through SQLite alone, checking that `s` sees each change on its next
+/// call.
+fn each_change_from_elsewhere_is_seen_at_once(dir: &tempfile::TempDir, s: &Store) {
     let t = s
         .issue("support-bot", 900, &scopes("mcp"), AUD, now())
         .unwrap();
     assert!(s.verify(&t.token, AUD, now()).is_ok());
-    // A second connection (as `warden agent suspend` from a shell would be).
-    let cli = store(&dir);
-    cli.set_status("support-bot", Status::Suspended).unwrap();
-    assert_eq!(
-        s.verify(&t.token, AUD, now()),
-        Err(Refusal::Suspended("support-bot".to_owned()))
-    );
+    let cli = store(dir);
+    let suspended = Err(Refusal::Suspended("support-bot".to_owned()));
+    for _ in 0..5 {
+        cli.set_status("support-bot", Status::Suspended).unwrap();
+        assert_eq!(s.verify(&t.token, AUD, now()), suspended);
+        assert_eq!(s.verify(&t.token, AUD, now()), suspended);
+        cli.set_status("support-bot", Status::Active).unwrap();
+        assert!(s.verify(&t.token, AUD, now()).is_ok());
+        assert!(s.verify(&t.token, AUD, now()).is_ok());
+    }
+    // Any writer counts, not only Warden's own code.
+    let raw = rusqlite::Connection::open(dir.path().join("state.db")).unwrap();
+    raw.execute("UPDATE agents SET status = 'suspended'", [])
+        .unwrap();
+    assert_eq!(s.verify(&t.token, AUD, now()), suspended);
+}
+
+#[test]
+fn changes_from_another_process_are_seen() {
+    let (dir, s) = setup();
+    each_change_from_elsewhere_is_seen_at_once(&dir, &s);
+}
+
+#[test]
+fn changes_are_seen_through_sqlite_when_the_wal_index_cannot_be_read() {
+    let (dir, s) = setup();
+    s.shm.set(None).unwrap();
+    each_change_from_elsewhere_is_seen_at_once(&dir, &s);
 }
 
 #[test]
