@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result};
 use serde_json::{Value, json};
 
+use crate::http1::{Answer, Conn};
 use crate::stats::Samples;
 
 const ROUND: Duration = Duration::from_secs(3);
@@ -101,39 +102,39 @@ pub(crate) struct Target {
     pub tool: &'static str,
 }
 
+/// A JSON-RPC POST from a benchmark client.
+async fn post(
+    conn: &mut Conn,
+    auth: Option<&str>,
+    session: Option<&str>,
+    body: &str,
+) -> Result<Answer> {
+    let mut headers = vec![
+        ("content-type", "application/json"),
+        ("accept", "application/json, text/event-stream"),
+    ];
+    if let Some(auth) = auth {
+        headers.push(("authorization", auth));
+    }
+    if let Some(session) = session {
+        headers.push(("mcp-session-id", session));
+        headers.push(("mcp-protocol-version", "2025-11-25"));
+    }
+    conn.request("POST", &headers, body.as_bytes()).await
+}
+
 /// One client: its own connection, its own session when going through Warden.
 async fn client(
     target: Target,
     until: Instant,
     pace: Option<(Duration, Duration)>,
 ) -> Result<Vec<Duration>> {
-    let http = reqwest::Client::builder()
-        .pool_max_idle_per_host(1)
-        .build()?;
-    let post = |body: String, session: Option<&str>| {
-        let mut req = http
-            .post(&target.url)
-            .header("content-type", "application/json")
-            .header("accept", "application/json, text/event-stream")
-            .body(body);
-        if let Some(t) = &target.token {
-            req = req.header("authorization", format!("Bearer {t}"));
-        }
-        if let Some(s) = session {
-            req = req
-                .header("mcp-session-id", s)
-                .header("mcp-protocol-version", "2025-11-25");
-        }
-        req.send()
-    };
+    let mut conn = Conn::connect(&target.url).await?;
+    let auth = target.token.as_ref().map(|t| format!("Bearer {t}"));
+    let auth = auth.as_deref();
     let init = json!({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "bench", "version": "1"}}});
-    let resp = post(init.to_string(), None).await?;
-    let session = resp
-        .headers()
-        .get("mcp-session-id")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
-    resp.bytes().await?;
+    let answer = post(&mut conn, auth, None, &init.to_string()).await?;
+    let session = answer.header("mcp-session-id").map(str::to_owned);
     let body = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": target.tool, "arguments": {"order_id": "A-1001"}}}).to_string();
     let mut out = Vec::new();
     // Paced: one call every `interval`, the first after `offset` (a slow answer delays the
@@ -149,23 +150,22 @@ async fn client(
             }
             _ => Instant::now(),
         };
-        let resp = post(body.clone(), session.as_deref()).await?;
-        let status = resp.status();
-        let bytes = resp.bytes().await?;
+        let answer = post(&mut conn, auth, session.as_deref(), &body).await?;
         out.push(start.elapsed());
         anyhow::ensure!(
-            status.is_success() && bytes.windows(7).any(|w| w == b"shipped"),
-            "unexpected answer ({status}): {}",
-            String::from_utf8_lossy(&bytes)
+            (200..300).contains(&answer.status) && answer.body.windows(7).any(|w| w == b"shipped"),
+            "unexpected answer ({}): {}",
+            answer.status,
+            String::from_utf8_lossy(&answer.body)
         );
     }
     // Closes the session: an agent may hold only so many open at once.
     if let Some(s) = &session {
-        let mut req = http.delete(&target.url).header("mcp-session-id", s);
-        if let Some(t) = &target.token {
-            req = req.header("authorization", format!("Bearer {t}"));
+        let mut headers = vec![("mcp-session-id", s.as_str())];
+        if let Some(auth) = auth {
+            headers.push(("authorization", auth));
         }
-        req.send().await?;
+        conn.request("DELETE", &headers, b"").await?;
     }
     Ok(out)
 }
@@ -276,7 +276,19 @@ impl Setup {
 }
 
 pub fn run(warden: &Path) -> Result<()> {
-    let setup = Setup::new(warden, |t| t)?;
+    // The issue's setting first (policy and the durable audit log), then with detection on
+    // arguments and results as the starter configuration has it.
+    one(
+        warden,
+        "policy, durable audit, detection off",
+        crate::latency::detection_off,
+    )?;
+    println!();
+    one(warden, "policy, detection, durable audit", |t| t)
+}
+
+fn one(warden: &Path, what: &str, edit: impl Fn(String) -> String) -> Result<()> {
+    let setup = Setup::new(warden, edit)?;
     setup.cli(&["agent", "add", "bench-agent", "--attr", "team=bench"])?;
     let token = setup.cli(&["token", "issue", "bench-agent", "--ttl", "1h"])?;
     let (gateway, gateway_url) = setup.serve()?;
@@ -294,9 +306,7 @@ pub fn run(warden: &Path) -> Result<()> {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    println!(
-        "tools/call through `warden serve` (policy, detection, durable audit) vs direct to the same HTTP upstream"
-    );
+    println!("tools/call through `warden serve` ({what}) vs direct to the same HTTP upstream");
     println!(
         "{ROUNDS} alternating rounds of {} s per setting; rates are medians of rounds, latencies pooled",
         ROUND.as_secs()
@@ -438,7 +448,7 @@ pub(crate) async fn round_short(target: &Target, clients: usize, length: Duratio
     Ok(())
 }
 
-/// Two builds of `warden serve` side by side (`gateway --warden NEW --against OLD [--rounds
+/// Two builds of `warden serve` side by side, detection off (`gateway --warden NEW --against OLD [--rounds
 /// N]`): each on its own configuration and upstream (NEW's demo server), the same load on
 /// each in alternating rounds (which goes first alternates too). Prints, per concurrency and
 /// for the paced load, each build's median rate and CPU per call, and the median of the
@@ -446,7 +456,7 @@ pub(crate) async fn round_short(target: &Target, clients: usize, length: Duratio
 /// changes by the minute.
 pub fn versus(new: &Path, old: &Path, rounds: usize) -> Result<()> {
     let side = |binary: &Path| -> Result<(Setup, Kill, Target)> {
-        let setup = Setup::new(new, |t| t)?;
+        let setup = Setup::new(new, crate::latency::detection_off)?;
         setup.cli(&["agent", "add", "bench-agent", "--attr", "team=bench"])?;
         let token = setup.cli(&["token", "issue", "bench-agent", "--ttl", "1h"])?;
         let (gateway, url) = setup.serve_with(binary)?;

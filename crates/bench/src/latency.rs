@@ -285,8 +285,18 @@ fn configs(warden: &Path, dir: &Path) -> Result<(std::path::PathBuf, std::path::
     // durable audit) apart from the cost of scanning arguments and results.
     let plain = dir.join("warden-no-detect.toml");
     let text = std::fs::read_to_string(&config)?;
-    let off = text
-        .lines()
+    let off = detection_off(text.clone());
+    anyhow::ensure!(
+        off != text,
+        "the starter config has no [detect] lines to switch off"
+    );
+    std::fs::write(&plain, off)?;
+    Ok((config, plain))
+}
+
+/// The starter `warden.toml` with detection on arguments and results switched off.
+pub(crate) fn detection_off(text: String) -> String {
+    text.lines()
         .map(|l| {
             if l.starts_with("arguments = {") {
                 "arguments = { injection = \"off\", pii = \"off\", secret = \"off\" }".to_owned()
@@ -297,13 +307,7 @@ fn configs(warden: &Path, dir: &Path) -> Result<(std::path::PathBuf, std::path::
             }
         })
         .collect::<Vec<_>>()
-        .join("\n");
-    anyhow::ensure!(
-        off != text,
-        "the starter config has no [detect] lines to switch off"
-    );
-    std::fs::write(&plain, off)?;
-    Ok((config, plain))
+        .join("\n")
 }
 
 /// Warms both peers up, then times `BLOCKS` alternating blocks of calls on each (which side

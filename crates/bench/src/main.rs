@@ -15,6 +15,7 @@ mod data;
 mod detect;
 mod flow;
 mod gateway;
+mod http1;
 mod inject;
 mod latency;
 mod policy;
