@@ -10,7 +10,7 @@ use anyhow::{Context, Result};
 use serde_json::{Value, json};
 
 use crate::gateway::{Setup, Target, round, round_short};
-use crate::stats::Samples;
+use crate::stats::{Samples, median};
 
 const HELD: usize = 1000;
 /// Sessions the held calls are spread over.
@@ -152,10 +152,6 @@ pub fn run(warden: &Path) -> Result<()> {
         free_all.extend(fs);
         held_all.extend(hs);
     }
-    let median = |mut v: Vec<f64>| {
-        v.sort_by(f64::total_cmp);
-        v.get(v.len() / 2).copied().unwrap_or(f64::NAN)
-    };
     let (fr, hr) = (median(free_rates), median(held_rates));
     let (f, h) = (Samples::new(free_all), Samples::new(held_all));
     let slower = h.pct(50.0) / f.pct(50.0) - 1.0;

@@ -13,7 +13,7 @@ use anyhow::{Context, Result};
 use serde_json::{Value, json};
 
 use crate::http1::{Answer, Conn};
-use crate::stats::Samples;
+use crate::stats::{Samples, median};
 
 const ROUND: Duration = Duration::from_secs(3);
 const ROUNDS: usize = 3;
@@ -359,10 +359,6 @@ fn one(warden: &Path, what: &str, edit: impl Fn(String) -> String) -> Result<()>
             w_rates.push(r);
             w_all.extend(s);
         }
-        let median = |mut v: Vec<f64>| {
-            v.sort_by(f64::total_cmp);
-            v.get(v.len() / 2).copied().unwrap_or(f64::NAN)
-        };
         let (dr, wr) = (median(d_rates), median(w_rates));
         let (d, w) = (Samples::new(d_all), Samples::new(w_all));
         println!(
@@ -414,8 +410,7 @@ fn one(warden: &Path, what: &str, edit: impl Fn(String) -> String) -> Result<()>
         served.push(r);
         w_all.extend(s);
     }
-    served.sort_by(f64::total_cmp);
-    let served = served.get(served.len() / 2).copied().unwrap_or(f64::NAN);
+    let served = median(served);
     let (d, w) = (Samples::new(d_all), Samples::new(w_all));
     println!(
         "{rate:>10.0} {served:>12.0} {:>9.0} {:>9.0} {:>9.0} {:>9.0} {:>10.0} {:>10.0} {:>9.0} {:>9.0} {:>9.0}",
@@ -469,10 +464,6 @@ pub fn versus(new: &Path, old: &Path, rounds: usize) -> Result<()> {
     };
     let (old_setup, old_gateway, old_target) = side(old)?;
     let (new_setup, new_gateway, new_target) = side(new)?;
-    let sides = [
-        (&old_target, old_gateway.0.id(), old_setup.upstream_pid()),
-        (&new_target, new_gateway.0.id(), new_setup.upstream_pid()),
-    ];
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
@@ -491,61 +482,66 @@ pub fn versus(new: &Path, old: &Path, rounds: usize) -> Result<()> {
         .map(|&c| (c, None))
         .chain([(64, Some(PACED_RATE))])
         .collect();
+    /// One build's gateway and what its rounds measured at one load.
+    struct Side<'a> {
+        target: &'a Target,
+        /// The gateway's and its upstream's process ids.
+        pids: [u32; 2],
+        rates: Vec<f64>,
+        samples: Vec<Duration>,
+        cpu: Vec<f64>,
+    }
     for (clients, rate) in loads {
+        let mut sides = [
+            (&old_target, &old_gateway, &old_setup),
+            (&new_target, &new_gateway, &new_setup),
+        ]
+        .map(|(target, gateway, setup)| Side {
+            target,
+            pids: [gateway.0.id(), setup.upstream_pid()],
+            rates: Vec::new(),
+            samples: Vec::new(),
+            cpu: Vec::new(),
+        });
         rt.block_on(async {
             let warm = Duration::from_millis(500);
-            for (target, _, _) in &sides {
-                let _ = tokio::time::timeout(warm * 4, round_short(target, clients, warm)).await;
+            for side in &sides {
+                let _ =
+                    tokio::time::timeout(warm * 4, round_short(side.target, clients, warm)).await;
             }
         });
-        let mut rates = [Vec::new(), Vec::new()];
-        let mut all = [Vec::new(), Vec::new()];
-        let mut cpu = [Vec::new(), Vec::new()];
         for r in 0..rounds {
             for i in [r % 2, 1 - r % 2] {
-                let (Some((target, pid, upstream)), Some(rate_i), Some(all_i), Some(cpu_i)) = (
-                    sides.get(i),
-                    rates.get_mut(i),
-                    all.get_mut(i),
-                    cpu.get_mut(i),
-                ) else {
+                let Some(side) = sides.get_mut(i) else {
                     continue;
                 };
                 let mut c = Cpu::default();
-                let (r, samples) = c.measure(&[*pid, *upstream], || {
-                    let out = rt.block_on(round(target, clients, rate))?;
+                let (per_s, samples) = c.measure(&side.pids, || {
+                    let out = rt.block_on(round(side.target, clients, rate))?;
                     let n = out.1.len();
                     Ok((out, n))
                 })?;
-                rate_i.push(r);
-                all_i.extend(samples);
-                cpu_i.push(c.per_call(0));
+                side.rates.push(per_s);
+                side.samples.extend(samples);
+                side.cpu.push(c.per_call(0));
             }
         }
-        let median = |v: &[f64]| {
-            let mut v = v.to_vec();
-            v.sort_by(f64::total_cmp);
-            v.get(v.len() / 2).copied().unwrap_or(f64::NAN)
-        };
-        let [old_rates, new_rates] = &rates;
-        let [old_cpu, new_cpu] = &cpu;
-        let mut diff: Vec<f64> = new_cpu.iter().zip(old_cpu).map(|(n, o)| n - o).collect();
+        let [old, new] = sides;
+        let mut diff: Vec<f64> = new.cpu.iter().zip(&old.cpu).map(|(n, o)| n - o).collect();
         diff.sort_by(f64::total_cmp);
         let (d, list) = crate::latency::median_and_rounds(&diff);
-        let [old_all, new_all] = all;
-        let (old_s, new_s) = (Samples::new(old_all), Samples::new(new_all));
         let load = match rate {
             Some(rate) => format!("{clients} clients paced at {rate:.0}/s"),
             None => format!("{clients} clients"),
         };
         println!(
             "| {load} | {:.0} | {:.0} | {:.0} µs | {:.0} µs | {:.0} µs | {:.0} µs | **{d:.1} µs** ({list}) |",
-            median(old_rates),
-            median(new_rates),
-            old_s.pct(99.0),
-            new_s.pct(99.0),
-            median(old_cpu),
-            median(new_cpu),
+            median(old.rates),
+            median(new.rates),
+            Samples::new(old.samples).pct(99.0),
+            Samples::new(new.samples).pct(99.0),
+            median(old.cpu),
+            median(new.cpu),
         );
     }
     Ok(())

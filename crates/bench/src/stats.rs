@@ -2,6 +2,12 @@
 
 use std::time::Duration;
 
+/// The median of `values` (the upper one of an even count); NaN when there are none.
+pub fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values.get(values.len() / 2).copied().unwrap_or(f64::NAN)
+}
+
 /// Sorted samples in microseconds.
 pub struct Samples(Vec<f64>);
 
