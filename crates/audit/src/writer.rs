@@ -308,6 +308,8 @@ fn ticker(inner: &std::sync::Weak<Inner>, stop: &std::sync::mpsc::Receiver<()>) 
         return;
     };
     let _ = conn.busy_timeout(Duration::from_secs(10));
+    // The database file, to sync before commits are held back (see [`Inner::checkpoint`]).
+    let file = std::fs::File::open(&path).ok();
     let mut payloads = crate::payload::Flusher::new(&path);
     loop {
         let stopping = !matches!(
@@ -324,7 +326,7 @@ fn ticker(inner: &std::sync::Weak<Inner>, stop: &std::sync::mpsc::Receiver<()>) 
         // after a power loss, which this durability does not promise to survive.
         payloads.flush();
         match live {
-            Some(inner) if !stopping => inner.checkpoint(&conn),
+            Some(inner) if !stopping => inner.checkpoint(&conn, file.as_ref()),
             _ => {
                 let _ = checkpoint(&conn, "TRUNCATE");
                 return;
@@ -348,8 +350,12 @@ impl Inner {
     /// over from its beginning. Without that last step a steady stream of commits always
     /// leaves a few frames behind, the WAL is never restarted and grows without bound (every
     /// commit then also extends the file). Passes without holding commits back go first while
-    /// they still find many new frames, so the held step is short.
-    fn checkpoint(&self, on: &Connection) {
+    /// they still find many new frames, so the held step is short; and `file`, the database
+    /// file, is synced before it: a checkpoint that copies every frame ends by syncing the
+    /// database file, which otherwise carried every page the passes since the last restart had
+    /// copied (megabytes; 13-15 ms on the reference VM, each call waiting), where now it
+    /// carries only the held pass's few.
+    fn checkpoint(&self, on: &Connection, file: Option<&std::fs::File>) {
         // The frame counts are those of the WAL as the checkpoint found it: both are equal
         // even when commits added frames meanwhile, so the size alone decides.
         let Ok((mut frames, copied)) = checkpoint(on, "PASSIVE") else {
@@ -381,6 +387,10 @@ impl Inner {
         // pass to write.
         if added > HELD_FRAMES && frames <= WAL_HELD_ANYWAY_FRAMES {
             return;
+        }
+        if let Some(file) = file {
+            // Best effort: the held pass syncs again whatever this did not.
+            let _ = file.sync_data();
         }
         {
             let _held = lock(&self.conn);

@@ -182,10 +182,11 @@ fn the_wal_starts_over_under_a_steady_stream_of_commits() {
         std::thread::sleep(Duration::from_millis(5));
     }
     let checkpointer = Connection::open(&path).unwrap();
+    let file = std::fs::File::open(&path).unwrap();
     let mut smallest = i64::MAX;
     // The background checkpointer may run at the same moment and make a pass give up.
     for _ in 0..3 {
-        log.inner.checkpoint(&checkpointer);
+        log.inner.checkpoint(&checkpointer, Some(&file));
         std::thread::sleep(Duration::from_millis(20));
         smallest = smallest.min(wal_frames(&path));
     }

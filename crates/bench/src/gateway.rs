@@ -128,7 +128,7 @@ async fn client(
     target: Target,
     until: Instant,
     pace: Option<(Duration, Duration)>,
-) -> Result<Vec<Duration>> {
+) -> Result<Vec<(Instant, Duration)>> {
     let mut conn = Conn::connect(&target.url).await?;
     let auth = target.token.as_ref().map(|t| format!("Bearer {t}"));
     let auth = auth.as_deref();
@@ -151,7 +151,7 @@ async fn client(
             _ => Instant::now(),
         };
         let answer = post(&mut conn, auth, session.as_deref(), &body).await?;
-        out.push(start.elapsed());
+        out.push((start, start.elapsed()));
         anyhow::ensure!(
             (200..300).contains(&answer.status) && answer.body.windows(7).any(|w| w == b"shipped"),
             "unexpected answer ({}): {}",
@@ -175,8 +175,19 @@ pub(crate) async fn round(
     clients: usize,
     rate: Option<f64>,
 ) -> Result<(f64, Vec<Duration>)> {
+    let (rate, all) = timed_round(target, clients, rate, ROUND).await?;
+    Ok((rate, all.into_iter().map(|(_, d)| d).collect()))
+}
+
+/// A round of `length`: the rate and each call's send time and latency.
+async fn timed_round(
+    target: &Target,
+    clients: usize,
+    rate: Option<f64>,
+    length: Duration,
+) -> Result<(f64, Vec<(Instant, Duration)>)> {
     let started = Instant::now();
-    let until = started + ROUND;
+    let until = started + length;
     let tasks: Vec<_> = (0..clients)
         .map(|i| {
             let pace = rate.map(|r| {
@@ -544,5 +555,80 @@ pub fn versus(new: &Path, old: &Path, rounds: usize) -> Result<()> {
             median(new.cpu),
         );
     }
+    Ok(())
+}
+
+/// The paced load alone, for a longer stretch, through one `warden serve` (detection off):
+/// `gateway-paced [--seconds N] [--rate R] [--timeline FILE]`. Prints the latency per quarter
+/// second (where the slow calls cluster in time: checkpoints, stalls) and overall; the
+/// timeline file gets one line per call, `send offset µs<TAB>latency µs`.
+pub fn paced(warden: &Path, seconds: u64, rate: f64, timeline: Option<&Path>) -> Result<()> {
+    let setup = Setup::new(warden, crate::latency::detection_off)?;
+    setup.cli(&["agent", "add", "bench-agent", "--attr", "team=bench"])?;
+    let token = setup.cli(&["token", "issue", "bench-agent", "--ttl", "1h"])?;
+    let (gateway, url) = setup.serve()?;
+    let through = Target {
+        url,
+        token: Some(token),
+        tool: "demo__get_order",
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    let pids = [gateway.0.id()];
+    let mut cpu = Cpu::default();
+    let (served, calls, started) = cpu.measure(&pids, || {
+        let started = Instant::now();
+        let (served, calls) = rt.block_on(timed_round(
+            &through,
+            64,
+            Some(rate),
+            Duration::from_secs(seconds),
+        ))?;
+        let n = calls.len();
+        Ok(((served, calls, started), n))
+    })?;
+    let window = Duration::from_millis(250);
+    let mut windows: Vec<Vec<Duration>> = Vec::new();
+    for (at, took) in &calls {
+        let i = (at.duration_since(started).as_micros() / window.as_micros()) as usize;
+        if windows.len() <= i {
+            windows.resize_with(i + 1, Vec::new);
+        }
+        if let Some(w) = windows.get_mut(i) {
+            w.push(*took);
+        }
+    }
+    println!("window (s)  calls  p50 µs  p99 µs  max µs");
+    for (i, w) in windows.into_iter().enumerate() {
+        let s = Samples::new(w);
+        println!(
+            "{:>10.2} {:>6} {:>7.0} {:>7.0} {:>7.0}",
+            i as f64 * window.as_secs_f64(),
+            s.len(),
+            s.pct(50.0),
+            s.pct(99.0),
+            s.pct(100.0)
+        );
+    }
+    if let Some(path) = timeline {
+        let mut text = String::new();
+        for (at, took) in &calls {
+            text.push_str(&format!(
+                "{}\t{}\n",
+                at.duration_since(started).as_micros(),
+                took.as_micros()
+            ));
+        }
+        std::fs::write(path, text)?;
+    }
+    let all = Samples::new(calls.into_iter().map(|(_, d)| d).collect());
+    println!(
+        "offered {rate:.0}/s, served {served:.0}/s: p50 {:.0} µs, p99 {:.0} µs, p99.9 {:.0} µs; Warden CPU {:.0} µs per call",
+        all.pct(50.0),
+        all.pct(99.0),
+        all.pct(99.9),
+        cpu.per_call(0)
+    );
     Ok(())
 }

@@ -58,6 +58,21 @@ fn main() -> anyhow::Result<()> {
         .position(|a| a == "--rounds")
         .and_then(|i| args.get(i + 1))
         .and_then(|n| n.parse::<usize>().ok());
+    if what == "gateway-paced" {
+        let value = |flag: &str| {
+            args.iter()
+                .position(|a| a == flag)
+                .and_then(|i| args.get(i + 1))
+        };
+        let seconds = value("--seconds")
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(20);
+        let rate = value("--rate")
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(5000.0);
+        let timeline = value("--timeline").map(PathBuf::from);
+        return gateway::paced(&warden, seconds, rate, timeline.as_deref());
+    }
     if let (Some(old), "latency", Some(rounds)) = (&against, what, rounds) {
         return latency::versus_rounds(&warden, old, rounds);
     }
