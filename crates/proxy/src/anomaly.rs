@@ -62,7 +62,7 @@ pub(crate) async fn observe_call(
         target: &resource.id(),
         destinations: &destinations,
         denied,
-        now: crate::pipeline::now_secs(),
+        now: crate::outcome::now_secs(),
     });
     raise(shared, guard, alerts).await
 }
@@ -80,7 +80,7 @@ pub(crate) async fn observe_result(
         &shared.settings.principal.id,
         target,
         text_bytes(result),
-        crate::pipeline::now_secs(),
+        crate::outcome::now_secs(),
     );
     raise(shared, guard, alerts).await
 }

@@ -537,7 +537,7 @@ async fn settle(shared: &Arc<Shared>, hub: &Arc<Approvals>, call: Held, approval
             {
                 Ok(true) => {}
                 Ok(false) => {
-                    crate::pipeline::cancel_probe(shared, &mut gated.breaker_admitted);
+                    crate::outcome::cancel_probe(shared, &mut gated.breaker_admitted);
                     let why = format!(
                         "approval `{}` was already used: an approval allows one call",
                         approval.id
@@ -545,7 +545,7 @@ async fn settle(shared: &Arc<Shared>, hub: &Arc<Approvals>, call: Held, approval
                     return refuse(shared, &call, &approval, why).await;
                 }
                 Err(e) => {
-                    crate::pipeline::cancel_probe(shared, &mut gated.breaker_admitted);
+                    crate::outcome::cancel_probe(shared, &mut gated.breaker_admitted);
                     return unavailable(shared, call, &e).await;
                 }
             }
@@ -563,7 +563,7 @@ async fn settle(shared: &Arc<Shared>, hub: &Arc<Approvals>, call: Held, approval
                 }),
             );
             if let Err(e) = hub.audit.append(event).await {
-                crate::pipeline::cancel_probe(shared, &mut gated.breaker_admitted);
+                crate::outcome::cancel_probe(shared, &mut gated.breaker_admitted);
                 return unavailable(shared, call, &format!("audit log: {e}")).await;
             }
             let carried = crate::relay::Carried {

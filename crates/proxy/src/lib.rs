@@ -13,6 +13,7 @@ mod error;
 pub mod facts;
 mod guard;
 pub mod metrics;
+mod outcome;
 mod pins;
 pub mod pipeline;
 mod relay;

@@ -324,8 +324,9 @@ async fn upstream_response(shared: &Shared, mut msg: Message, id: &Value) {
             }
             if let Some(seq) = call.decision_seq {
                 let failed = msg.value.get("error").is_some();
-                pipeline::breaker_outcome(shared, failed, call.started).await;
-                pipeline::record_outcome(shared, seq, &msg, call.started, verdict.as_ref()).await;
+                crate::outcome::breaker_outcome(shared, failed, call.started).await;
+                crate::outcome::record_outcome(shared, seq, &msg, call.started, verdict.as_ref())
+                    .await;
             }
             if let (Some((span, failed)), Some(sink)) = (span, &shared.settings.spans) {
                 span.finish(sink, failed);
@@ -351,7 +352,7 @@ pub(crate) async fn fail_upstream_request(shared: &Shared, id: &Value, why: &str
                 span.finish(sink, true);
             }
             if call.decision_seq.is_some() {
-                pipeline::breaker_outcome(shared, true, call.started).await;
+                crate::outcome::breaker_outcome(shared, true, call.started).await;
             }
             shared
                 .send_client(&error(call.client_id, code::UPSTREAM, why, None))

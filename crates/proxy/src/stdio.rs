@@ -128,7 +128,7 @@ async fn fail_pending(shared: &Shared, ended: Ended) {
     for (_, p) in pending {
         if let Pending::Client(call) = p {
             if ended == Ended::UpstreamClosed && call.decision_seq.is_some() {
-                crate::pipeline::breaker_outcome(shared, true, call.started).await;
+                crate::outcome::breaker_outcome(shared, true, call.started).await;
             }
             shared
                 .send_client(&error(call.client_id, code::UPSTREAM, &why, None))
