@@ -389,7 +389,10 @@ impl Inner {
             return;
         }
         if let Some(file) = file {
-            // Best effort: the held pass syncs again whatever this did not.
+            // Best effort, and safe to ignore: the held pass syncs the file again through
+            // SQLite's own descriptor, and a write-back error this sync met is reported there
+            // too (the kernel reports it to every descriptor open at the time), so SQLite
+            // does not let the WAL start over on pages that never reached the disk.
             let _ = file.sync_data();
         }
         {

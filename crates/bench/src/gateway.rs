@@ -19,7 +19,7 @@ const ROUND: Duration = Duration::from_secs(3);
 const ROUNDS: usize = 3;
 const CONCURRENCY: &[usize] = &[1, 16, 64];
 /// Offered load of the paced run.
-const PACED_RATE: f64 = 5000.0;
+pub(crate) const PACED_RATE: f64 = 5000.0;
 
 pub(crate) struct Kill(pub Child);
 

@@ -1,7 +1,9 @@
 //! `warden-bench`: the figures in BENCHMARKS.md, each measured side by side with its baseline in
 //! the same run. Usage: `warden-bench [latency|gateway|approvals|controls|sandbox|anomaly|policy|audit|flow|data|detect|all] [--warden PATH] [--corpus FILE]...`;
 //! `warden-bench latency --warden NEW --against OLD [--rounds N]` compares two builds, and so
-//! does `warden-bench gateway --warden NEW --against OLD [--rounds N]`.
+//! does `warden-bench gateway --warden NEW --against OLD [--rounds N]`;
+//! `warden-bench gateway-paced [--warden PATH] [--seconds N] [--rate R] [--timeline FILE]` runs
+//! the gateway's paced load alone, per quarter second.
 #![allow(
     clippy::disallowed_methods,
     reason = "the harness starts the binaries it measures"
@@ -23,6 +25,8 @@ mod sandbox;
 mod stats;
 
 use std::path::PathBuf;
+
+use anyhow::Context;
 
 /// mimalloc: the policy engine and JSON relay allocate many small short-lived values, and the
 /// system allocator was a quarter of a decision's instructions (see BENCHMARKS.md).
@@ -64,12 +68,22 @@ fn main() -> anyhow::Result<()> {
                 .position(|a| a == flag)
                 .and_then(|i| args.get(i + 1))
         };
-        let seconds = value("--seconds")
-            .and_then(|s| s.parse().ok())
-            .unwrap_or(20);
-        let rate = value("--rate")
-            .and_then(|s| s.parse().ok())
-            .unwrap_or(5000.0);
+        let seconds = match value("--seconds") {
+            None => 20,
+            Some(s) => s
+                .parse::<u64>()
+                .ok()
+                .filter(|n| *n > 0)
+                .with_context(|| format!("--seconds {s}: a whole number of seconds above 0"))?,
+        };
+        let rate = match value("--rate") {
+            None => gateway::PACED_RATE,
+            Some(s) => s
+                .parse::<f64>()
+                .ok()
+                .filter(|r| r.is_finite() && *r >= 1.0)
+                .with_context(|| format!("--rate {s}: calls per second, at least 1"))?,
+        };
         let timeline = value("--timeline").map(PathBuf::from);
         return gateway::paced(&warden, seconds, rate, timeline.as_deref());
     }

@@ -1,6 +1,7 @@
 //! How a governed call ends: the upstream breaker told of its outcome, the outcome's audit
 //! record and latency metric, and an admitted breaker probe given back when the call does not
-//! go ahead after all.
+//! go ahead after all; with the two helpers the governed path shares with them, findings
+//! counted by kind ([`count_findings`]) and the clock of limits and breakers ([`now_secs`]).
 
 use std::time::Instant;
 
