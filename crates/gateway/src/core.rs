@@ -136,13 +136,16 @@ impl Core {
         };
         let now = warden_identity::now();
         // An external provider's token names its issuer; Warden's own tokens are tried first.
-        let issuer = crate::auth::unverified_issuer(token);
-        if let Some(ext) = self
-            .external
-            .iter()
-            .find(|e| Some(e.issuer()) == issuer.as_deref())
-        {
-            return ext.verify(&self.http, &self.store, token, now).await;
+        // Read only when providers are configured (decoding it was 2 % of a gateway call).
+        if !self.external.is_empty() {
+            let issuer = crate::auth::unverified_issuer(token);
+            if let Some(ext) = self
+                .external
+                .iter()
+                .find(|e| Some(e.issuer()) == issuer.as_deref())
+            {
+                return ext.verify(&self.http, &self.store, token, now).await;
+            }
         }
         self.store.verify(token, &self.settings.resource, now)
     }
