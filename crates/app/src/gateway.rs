@@ -379,7 +379,8 @@ pub fn settings(
     Ok((settings, Held { keeper, exporter }))
 }
 
-/// Runs the gateway until SIGINT or SIGTERM.
+/// Runs the gateway until SIGINT or SIGTERM. Meant for a single-threaded runtime: the
+/// gateway serves from one thread per CPU, this one included.
 pub async fn serve(
     loaded: &Loaded,
     exe: &Path,

@@ -48,13 +48,7 @@ impl Core {
         store: Arc<Store>,
         external: Vec<crate::auth::ExternalIssuer>,
     ) -> Result<Arc<Self>, String> {
-        let http = reqwest::Client::builder()
-            .no_proxy()
-            .redirect(reqwest::redirect::Policy::none())
-            .connect_timeout(Duration::from_secs(10))
-            .pool_max_idle_per_host(256)
-            .build()
-            .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
+        let http = http_client()?;
         let core = Arc::new(Self {
             settings,
             engine,
@@ -253,4 +247,31 @@ pub(crate) fn server_info() -> Value {
 pub(crate) fn new_id() -> String {
     warden_identity::random_id()
         .unwrap_or_else(|_| format!("{:x}", warden_types::now_unix_micros()))
+}
+
+/// The client Warden's own requests go out with (upstreams, JWKS).
+fn http_client() -> Result<reqwest::Client, String> {
+    reqwest::Client::builder()
+        .no_proxy()
+        .redirect(reqwest::redirect::Policy::none())
+        .connect_timeout(Duration::from_secs(10))
+        .pool_max_idle_per_host(256)
+        .build()
+        .map_err(|e| format!("cannot build the HTTP client: {e}"))
+}
+
+thread_local! {
+    /// This thread's client for upstream requests: each thread serves its own connections
+    /// (see `serve_per_thread`), and the client's pooled connections then live on the
+    /// thread's runtime with the calls that use them.
+    static LOCAL_HTTP: std::cell::OnceCell<Option<reqwest::Client>> = const { std::cell::OnceCell::new() };
+}
+
+impl Core {
+    /// The client for upstream requests made from this thread.
+    pub(crate) fn upstream_client(&self) -> reqwest::Client {
+        LOCAL_HTTP
+            .with(|c| c.get_or_init(|| http_client().ok()).clone())
+            .unwrap_or_else(|| self.http.clone())
+    }
 }

@@ -27,7 +27,6 @@ mod settings;
 mod streams;
 mod upstream_http;
 
-use std::future::IntoFuture;
 use std::sync::Arc;
 
 pub use auth::ExternalIssuer;
@@ -35,7 +34,7 @@ pub use http::MCP_PATH;
 pub use settings::{NAME_SEPARATOR, Settings, Transport, UpstreamSettings, valid_upstream_name};
 
 /// Serves until `shutdown` resolves. The listener is bound by the caller (so it can print the
-/// real port before serving).
+/// real port before serving). Best on a single-threaded runtime: see `serve_per_thread`.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     settings: Settings,
@@ -47,25 +46,131 @@ pub async fn serve(
 ) -> Result<(), String> {
     let core = core::Core::new(settings, engine, audit, store, external)?;
     let app = http::router(core);
-    let (stopping_tx, stopping) = tokio::sync::oneshot::channel::<()>();
-    let server = axum::serve(listener, app).with_graceful_shutdown(async move {
-        shutdown.await;
-        let _ = stopping_tx.send(());
-    });
-    // Streams (SSE, held calls) never finish by themselves: after the signal, requests in
-    // flight get a grace period, then the server stops anyway.
-    let deadline = async move {
-        if stopping.await.is_ok() {
-            tokio::time::sleep(SHUTDOWN_GRACE).await;
-        } else {
-            std::future::pending::<()>().await;
-        }
-    };
-    tokio::select! {
-        r = server.into_future() => r.map_err(|e| format!("the HTTP server failed: {e}")),
-        () = deadline => Ok(()),
-    }
+    serve_per_thread(listener, app, shutdown).await
 }
 
 /// How long requests in flight may finish after a shutdown signal.
 const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Connections handed to one serving thread.
+struct Handed {
+    connections: tokio::sync::mpsc::UnboundedReceiver<std::net::TcpStream>,
+    addr: std::net::SocketAddr,
+}
+
+impl axum::serve::Listener for Handed {
+    type Io = tokio::net::TcpStream;
+    type Addr = std::net::SocketAddr;
+
+    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
+        loop {
+            let Some(stream) = self.connections.recv().await else {
+                return std::future::pending().await;
+            };
+            let peer = stream.peer_addr();
+            match (tokio::net::TcpStream::from_std(stream), peer) {
+                (Ok(io), Ok(peer)) => return (io, peer),
+                (Err(e), _) | (_, Err(e)) => tracing::warn!("cannot take a connection: {e}"),
+            }
+        }
+    }
+
+    fn local_addr(&self) -> std::io::Result<Self::Addr> {
+        Ok(self.addr)
+    }
+}
+
+/// Serves with one thread per CPU, each a single-threaded runtime serving the connections
+/// handed to it (the caller's thread, on a single-threaded runtime, is one of them). A call's
+/// hops between tasks (HTTP handler, session, proxy, upstream client, and back) then stay on
+/// the thread that owns its connection, as do the pooled upstream connections it uses
+/// ([`core::Core::upstream_client`]); on a shared multi-threaded runtime each hop could wake
+/// the other thread. Connections are handed out in turn. After `shutdown`, requests in flight
+/// get [`SHUTDOWN_GRACE`] on every thread; streams (SSE, held calls) never finish by
+/// themselves, so the server then stops anyway.
+async fn serve_per_thread(
+    listener: tokio::net::TcpListener,
+    app: axum::Router,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<(), String> {
+    let threads = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+    let addr = listener
+        .local_addr()
+        .map_err(|e| format!("the listener has no address: {e}"))?;
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let serve = move |connections,
+                      app: axum::Router,
+                      mut stopped: tokio::sync::watch::Receiver<bool>| async move {
+        axum::serve(Handed { connections, addr }, app)
+            .with_graceful_shutdown(async move {
+                let _ = stopped.wait_for(|s| *s).await;
+            })
+            .await
+            .map_err(|e| format!("the HTTP server failed: {e}"))
+    };
+    let (to_here, here) = tokio::sync::mpsc::unbounded_channel();
+    let mut hand = vec![to_here];
+    let mut finished = Vec::new();
+    for i in 1..threads {
+        let (to, from) = tokio::sync::mpsc::unbounded_channel();
+        let (done, finish) = tokio::sync::oneshot::channel();
+        let (app, stopped) = (app.clone(), stopped.clone());
+        std::thread::Builder::new()
+            .name(format!("warden-serve-{i}"))
+            .spawn(move || {
+                let served = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .map_err(|e| format!("serving thread {i} has no runtime: {e}"))
+                    .and_then(|rt| rt.block_on(serve(from, app, stopped)));
+                let _ = done.send(served);
+            })
+            .map_err(|e| format!("cannot start a serving thread: {e}"))?;
+        hand.push(to);
+        finished.push(finish);
+    }
+    let accept = async move {
+        let mut next = 0usize;
+        loop {
+            match listener.accept().await {
+                Ok((stream, _)) => {
+                    let Ok(mut stream) = stream.into_std() else {
+                        continue;
+                    };
+                    // A thread that stopped (its runtime failed) passes its turn on.
+                    for to in hand.iter().cycle().skip(next % hand.len()).take(hand.len()) {
+                        match to.send(stream) {
+                            Ok(()) => break,
+                            Err(back) => stream = back.0,
+                        }
+                    }
+                    next = next.wrapping_add(1);
+                }
+                Err(e) => {
+                    tracing::warn!("accept failed: {e}");
+                    tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+                }
+            }
+        }
+    };
+    let all = async move {
+        let mut result = serve(here, app, stopped).await;
+        for finish in finished {
+            let theirs = finish
+                .await
+                .unwrap_or_else(|_| Err("a serving thread stopped".to_owned()));
+            result = result.and(theirs);
+        }
+        result
+    };
+    let deadline = async move {
+        shutdown.await;
+        let _ = stop.send(true);
+        tokio::time::sleep(SHUTDOWN_GRACE).await;
+    };
+    tokio::select! {
+        r = all => r,
+        () = accept => Ok(()),
+        () = deadline => Ok(()),
+    }
+}

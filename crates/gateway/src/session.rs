@@ -228,7 +228,7 @@ impl Session {
             self.core.engine.clone(),
             self.core.audit.clone(),
             format!("{}/{server}", self.id),
-            &self.core.http,
+            &self.core.upstream_client(),
             self.events.clone(),
         );
         let link = match started {

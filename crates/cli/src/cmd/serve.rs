@@ -7,7 +7,9 @@ use crate::args::ServeArgs;
 pub fn run(args: ServeArgs, env: &Env) -> i32 {
     let result = super::load(&args.config, env).and_then(|loaded| {
         let exe = std::env::current_exe()?;
-        let rt = super::runtime()?;
+        // Single-threaded: the gateway starts a thread of its own per further CPU, each with
+        // its own runtime (`warden_gateway::serve`).
+        let rt = super::runtime_single()?;
         rt.block_on(warden_app::gateway::serve(
             &loaded,
             &exe,
