@@ -380,7 +380,7 @@ pub fn settings(
 }
 
 /// Runs the gateway until SIGINT or SIGTERM. Meant for a single-threaded runtime: the
-/// gateway serves from one thread per CPU, this one included.
+/// gateway serves from threads of its own, one per CPU, and this one accepts.
 pub async fn serve(
     loaded: &Loaded,
     exe: &Path,
@@ -493,15 +493,16 @@ pub async fn serve(
         }
     };
     let closer = log.clone();
-    warden_gateway::serve(listener, settings, engine, log, store, external, shutdown)
+    let served = warden_gateway::serve(listener, settings, engine, log, store, external, shutdown)
         .await
-        .map_err(|e| anyhow::anyhow!(e))?;
-    // The last baselines are written when the keeper goes.
+        .map_err(|e| anyhow::anyhow!(e));
+    // The last baselines are written when the keeper goes; the log is flushed however
+    // serving ended.
     drop(held.keeper);
     if let Some(exporter) = held.exporter {
         exporter.finish(std::time::Duration::from_secs(5)).await;
     }
     closer.flush().await?;
     closer.close();
-    Ok(())
+    served
 }

@@ -81,13 +81,19 @@ impl axum::serve::Listener for Handed {
 }
 
 /// Serves with one thread per CPU, each a single-threaded runtime serving the connections
-/// handed to it (the caller's thread, on a single-threaded runtime, is one of them). A call's
-/// hops between tasks (HTTP handler, session, proxy, upstream client, and back) then stay on
-/// the thread that owns its connection, as do the pooled upstream connections it uses
+/// handed to it in turn; the caller's thread only accepts (and runs what was started before
+/// serving: reapers, watches, egress proxies). A legacy session's calls, on the connection
+/// that opened it, then keep their hops between tasks (HTTP handler, session, proxy, upstream
+/// client, and back) on one thread, as do the pooled upstream connections they use
 /// ([`core::Core::upstream_client`]); on a shared multi-threaded runtime each hop could wake
-/// the other thread. Connections are handed out in turn. After `shutdown`, requests in flight
-/// get [`SHUTDOWN_GRACE`] on every thread; streams (SSE, held calls) never finish by
-/// themselves, so the server then stops anyway.
+/// the other thread. A context's links run on the thread that first used them, so a modern
+/// agent's calls arriving on other threads' connections cross over to it and back.
+///
+/// After `shutdown`, no connection is accepted and requests in flight get [`SHUTDOWN_GRACE`];
+/// streams (SSE, held calls) never finish by themselves, so the server then stops anyway.
+/// Every thread keeps its runtime (and the links on it, which other threads' calls may be
+/// using) until all have stopped serving or the grace is over; then the runtimes are shut
+/// down and the threads joined before this returns.
 async fn serve_per_thread(
     listener: tokio::net::TcpListener,
     app: axum::Router,
@@ -98,41 +104,64 @@ async fn serve_per_thread(
         .local_addr()
         .map_err(|e| format!("the listener has no address: {e}"))?;
     let (stop, stopped) = tokio::sync::watch::channel(false);
-    let serve = move |connections,
-                      app: axum::Router,
-                      mut stopped: tokio::sync::watch::Receiver<bool>| async move {
-        axum::serve(Handed { connections, addr }, app)
-            .with_graceful_shutdown(async move {
-                let _ = stopped.wait_for(|s| *s).await;
-            })
-            .await
-            .map_err(|e| format!("the HTTP server failed: {e}"))
-    };
-    let (to_here, here) = tokio::sync::mpsc::unbounded_channel();
-    let mut hand = vec![to_here];
+    let (release, released) = tokio::sync::watch::channel(false);
+    let mut hand = Vec::new();
     let mut finished = Vec::new();
-    for i in 1..threads {
+    let mut joins = Vec::new();
+    for i in 0..threads {
         let (to, from) = tokio::sync::mpsc::unbounded_channel();
         let (done, finish) = tokio::sync::oneshot::channel();
-        let (app, stopped) = (app.clone(), stopped.clone());
-        std::thread::Builder::new()
+        let (app, mut stopped, mut released) = (app.clone(), stopped.clone(), released.clone());
+        let join = std::thread::Builder::new()
             .name(format!("warden-serve-{i}"))
             .spawn(move || {
-                let served = tokio::runtime::Builder::new_current_thread()
+                let rt = match tokio::runtime::Builder::new_current_thread()
                     .enable_all()
                     .build()
-                    .map_err(|e| format!("serving thread {i} has no runtime: {e}"))
-                    .and_then(|rt| rt.block_on(serve(from, app, stopped)));
-                let _ = done.send(served);
+                {
+                    Ok(rt) => rt,
+                    Err(e) => {
+                        let why = format!("serving thread {i} has no runtime: {e}");
+                        tracing::error!("{why}");
+                        let _ = done.send(Err(why));
+                        return;
+                    }
+                };
+                rt.block_on(async move {
+                    let served = axum::serve(
+                        Handed {
+                            connections: from,
+                            addr,
+                        },
+                        app,
+                    )
+                    .with_graceful_shutdown(async move {
+                        let _ = stopped.wait_for(|s| *s).await;
+                    })
+                    .await
+                    .map_err(|e| format!("the HTTP server failed: {e}"));
+                    if let Err(e) = &served {
+                        tracing::error!("serving thread {i}: {e}");
+                    }
+                    let _ = done.send(served);
+                    let _ = released.wait_for(|r| *r).await;
+                });
+                rt.shutdown_timeout(SHUTDOWN_GRACE);
             })
             .map_err(|e| format!("cannot start a serving thread: {e}"))?;
         hand.push(to);
         finished.push(finish);
+        joins.push(join);
     }
+    let mut accepting = stopped.clone();
     let accept = async move {
         let mut next = 0usize;
         loop {
-            match listener.accept().await {
+            let accepted = tokio::select! {
+                a = listener.accept() => a,
+                _ = accepting.wait_for(|s| *s) => break,
+            };
+            match accepted {
                 Ok((stream, _)) => {
                     let Ok(mut stream) = stream.into_std() else {
                         continue;
@@ -152,9 +181,11 @@ async fn serve_per_thread(
                 }
             }
         }
+        // The listener closes here: new connections are refused.
+        std::future::pending::<()>().await;
     };
     let all = async move {
-        let mut result = serve(here, app, stopped).await;
+        let mut result = Ok(());
         for finish in finished {
             let theirs = finish
                 .await
@@ -168,9 +199,17 @@ async fn serve_per_thread(
         let _ = stop.send(true);
         tokio::time::sleep(SHUTDOWN_GRACE).await;
     };
-    tokio::select! {
+    let result = tokio::select! {
         r = all => r,
         () = accept => Ok(()),
         () = deadline => Ok(()),
-    }
+    };
+    let _ = release.send(true);
+    let joined = tokio::task::spawn_blocking(move || {
+        for join in joins {
+            let _ = join.join();
+        }
+    });
+    let _ = tokio::time::timeout(SHUTDOWN_GRACE * 2, joined).await;
+    result
 }

@@ -7,8 +7,8 @@ use crate::args::ServeArgs;
 pub fn run(args: ServeArgs, env: &Env) -> i32 {
     let result = super::load(&args.config, env).and_then(|loaded| {
         let exe = std::env::current_exe()?;
-        // Single-threaded: the gateway starts a thread of its own per further CPU, each with
-        // its own runtime (`warden_gateway::serve`).
+        // Single-threaded: the gateway serves from threads of its own, one per CPU, each with
+        // its own runtime (`warden_gateway::serve`); this one accepts.
         let rt = super::runtime_single()?;
         rt.block_on(warden_app::gateway::serve(
             &loaded,
