@@ -90,6 +90,7 @@ pub fn run(warden: &Path) -> Result<()> {
         url: url.clone(),
         token: Some(worker),
         tool: "demo__get_order",
+        modern: false,
     };
     let pending = || -> Result<usize> {
         let list: Value = serde_json::from_str(&cli(&[

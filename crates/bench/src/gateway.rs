@@ -100,6 +100,9 @@ pub(crate) struct Target {
     pub url: String,
     pub token: Option<String>,
     pub tool: &'static str,
+    /// Modern (2026-07-28) stateless requests, all in the agent's one context, instead of a
+    /// legacy session per client.
+    pub modern: bool,
 }
 
 /// A JSON-RPC POST from a benchmark client.
@@ -108,11 +111,17 @@ async fn post(
     auth: Option<&str>,
     session: Option<&str>,
     body: &str,
+    modern: Option<&str>,
 ) -> Result<Answer> {
     let mut headers = vec![
         ("content-type", "application/json"),
         ("accept", "application/json, text/event-stream"),
     ];
+    if let Some(name) = modern {
+        headers.push(("mcp-protocol-version", "2026-07-28"));
+        headers.push(("mcp-method", "tools/call"));
+        headers.push(("mcp-name", name));
+    }
     if let Some(auth) = auth {
         headers.push(("authorization", auth));
     }
@@ -132,10 +141,16 @@ async fn client(
     let mut conn = Conn::connect(&target.url).await?;
     let auth = target.token.as_ref().map(|t| format!("Bearer {t}"));
     let auth = auth.as_deref();
-    let init = json!({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "bench", "version": "1"}}});
-    let answer = post(&mut conn, auth, None, &init.to_string()).await?;
-    let session = answer.header("mcp-session-id").map(str::to_owned);
-    let body = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": target.tool, "arguments": {"order_id": "A-1001"}}}).to_string();
+    let (session, body) = if target.modern {
+        let meta = json!({"io.modelcontextprotocol/protocolVersion": "2026-07-28", "io.modelcontextprotocol/clientCapabilities": {}});
+        (None, json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": target.tool, "arguments": {"order_id": "A-1001"}, "_meta": meta}}).to_string())
+    } else {
+        let init = json!({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "bench", "version": "1"}}});
+        let answer = post(&mut conn, auth, None, &init.to_string(), None).await?;
+        let session = answer.header("mcp-session-id").map(str::to_owned);
+        (session, json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": target.tool, "arguments": {"order_id": "A-1001"}}}).to_string())
+    };
+    let modern = target.modern.then_some(target.tool);
     let mut out = Vec::new();
     // Paced: one call every `interval`, the first after `offset` (a slow answer delays the
     // calls behind it). Latency counts from the send: tokio's timers fire on millisecond
@@ -150,7 +165,7 @@ async fn client(
             }
             _ => Instant::now(),
         };
-        let answer = post(&mut conn, auth, session.as_deref(), &body).await?;
+        let answer = post(&mut conn, auth, session.as_deref(), &body, modern).await?;
         out.push((start, start.elapsed()));
         anyhow::ensure!(
             (200..300).contains(&answer.status) && answer.body.windows(7).any(|w| w == b"shipped"),
@@ -308,11 +323,13 @@ fn one(warden: &Path, what: &str, edit: impl Fn(String) -> String) -> Result<()>
         url: upstream_url,
         token: None,
         tool: "get_order",
+        modern: false,
     };
     let through = Target {
         url: gateway_url,
         token: Some(token),
         tool: "demo__get_order",
+        modern: false,
     };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -460,7 +477,7 @@ pub(crate) async fn round_short(target: &Target, clients: usize, length: Duratio
 /// for the paced load, each build's median rate and CPU per call, and the median of the
 /// rounds' NEW − OLD CPU per call: whether Warden's work changed, on a machine whose speed
 /// changes by the minute.
-pub fn versus(new: &Path, old: &Path, rounds: usize) -> Result<()> {
+pub fn versus(new: &Path, old: &Path, rounds: usize, modern: bool) -> Result<()> {
     let side = |binary: &Path| -> Result<(Setup, Kill, Target)> {
         let setup = Setup::new(new, crate::latency::detection_off)?;
         setup.cli(&["agent", "add", "bench-agent", "--attr", "team=bench"])?;
@@ -470,6 +487,7 @@ pub fn versus(new: &Path, old: &Path, rounds: usize) -> Result<()> {
             url,
             token: Some(token),
             tool: "demo__get_order",
+            modern,
         };
         Ok((setup, gateway, target))
     };
@@ -479,7 +497,12 @@ pub fn versus(new: &Path, old: &Path, rounds: usize) -> Result<()> {
         .enable_all()
         .build()?;
     println!(
-        "## tools/call through two builds of `warden serve`: {} against {}, {rounds} rounds of {} s each\n",
+        "## tools/call through two builds of `warden serve`{}: {} against {}, {rounds} rounds of {} s each\n",
+        if modern {
+            " (modern clients, one agent context)"
+        } else {
+            ""
+        },
         new.display(),
         old.display(),
         ROUND.as_secs()
@@ -571,6 +594,7 @@ pub fn paced(warden: &Path, seconds: u64, rate: f64, timeline: Option<&Path>) ->
         url,
         token: Some(token),
         tool: "demo__get_order",
+        modern: false,
     };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

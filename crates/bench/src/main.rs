@@ -1,7 +1,8 @@
 //! `warden-bench`: the figures in BENCHMARKS.md, each measured side by side with its baseline in
 //! the same run. Usage: `warden-bench [latency|gateway|approvals|controls|sandbox|anomaly|policy|audit|flow|data|detect|all] [--warden PATH] [--corpus FILE]...`;
 //! `warden-bench latency --warden NEW --against OLD [--rounds N]` compares two builds, and so
-//! does `warden-bench gateway --warden NEW --against OLD [--rounds N]`;
+//! does `warden-bench gateway --warden NEW --against OLD [--rounds N] [--modern]` (`--modern`:
+//! stateless 2026-07-28 clients sharing the agent's one context);
 //! `warden-bench gateway-paced [--warden PATH] [--seconds N] [--rate R] [--timeline FILE]` runs
 //! the gateway's paced load alone, per quarter second.
 #![allow(
@@ -91,7 +92,8 @@ fn main() -> anyhow::Result<()> {
         return latency::versus_rounds(&warden, old, rounds);
     }
     if let (Some(old), "gateway") = (&against, what) {
-        return gateway::versus(&warden, old, rounds.unwrap_or(3));
+        let modern = args.iter().any(|a| a == "--modern");
+        return gateway::versus(&warden, old, rounds.unwrap_or(3), modern);
     }
     if let (Some(old), "latency") = (&against, what) {
         return latency::versus(&warden, old);

@@ -27,6 +27,7 @@ mod settings;
 mod streams;
 mod upstream_http;
 
+use std::future::IntoFuture;
 use std::sync::Arc;
 
 pub use auth::ExternalIssuer;
@@ -92,8 +93,8 @@ impl axum::serve::Listener for Handed {
 /// After `shutdown`, no connection is accepted and requests in flight get [`SHUTDOWN_GRACE`];
 /// streams (SSE, held calls) never finish by themselves, so the server then stops anyway.
 /// Every thread keeps its runtime (and the links on it, which other threads' calls may be
-/// using) until all have stopped serving or the grace is over; then the runtimes are shut
-/// down and the threads joined before this returns.
+/// using) until all have stopped serving or the grace is over; then every thread stops
+/// serving (closing what is still open), shuts its runtime down and is waited for.
 async fn serve_per_thread(
     listener: tokio::net::TcpListener,
     app: axum::Router,
@@ -107,12 +108,13 @@ async fn serve_per_thread(
     let (release, released) = tokio::sync::watch::channel(false);
     let mut hand = Vec::new();
     let mut finished = Vec::new();
-    let mut joins = Vec::new();
+    let mut exits = Vec::new();
     for i in 0..threads {
         let (to, from) = tokio::sync::mpsc::unbounded_channel();
         let (done, finish) = tokio::sync::oneshot::channel();
+        let (exited, exit) = tokio::sync::oneshot::channel();
         let (app, mut stopped, mut released) = (app.clone(), stopped.clone(), released.clone());
-        let join = std::thread::Builder::new()
+        std::thread::Builder::new()
             .name(format!("warden-serve-{i}"))
             .spawn(move || {
                 let rt = match tokio::runtime::Builder::new_current_thread()
@@ -124,11 +126,12 @@ async fn serve_per_thread(
                         let why = format!("serving thread {i} has no runtime: {e}");
                         tracing::error!("{why}");
                         let _ = done.send(Err(why));
+                        let _ = exited.send(());
                         return;
                     }
                 };
                 rt.block_on(async move {
-                    let served = axum::serve(
+                    let serving = axum::serve(
                         Handed {
                             connections: from,
                             addr,
@@ -138,8 +141,13 @@ async fn serve_per_thread(
                     .with_graceful_shutdown(async move {
                         let _ = stopped.wait_for(|s| *s).await;
                     })
-                    .await
-                    .map_err(|e| format!("the HTTP server failed: {e}"));
+                    .into_future();
+                    // Released before it is done (a stream still open when the grace is
+                    // over): stops anyway.
+                    let served = tokio::select! {
+                        r = serving => r.map_err(|e| format!("the HTTP server failed: {e}")),
+                        _ = released.wait_for(|r| *r) => Ok(()),
+                    };
                     if let Err(e) = &served {
                         tracing::error!("serving thread {i}: {e}");
                     }
@@ -147,11 +155,12 @@ async fn serve_per_thread(
                     let _ = released.wait_for(|r| *r).await;
                 });
                 rt.shutdown_timeout(SHUTDOWN_GRACE);
+                let _ = exited.send(());
             })
             .map_err(|e| format!("cannot start a serving thread: {e}"))?;
         hand.push(to);
         finished.push(finish);
-        joins.push(join);
+        exits.push(exit);
     }
     let mut accepting = stopped.clone();
     let accept = async move {
@@ -205,11 +214,11 @@ async fn serve_per_thread(
         () = deadline => Ok(()),
     };
     let _ = release.send(true);
-    let joined = tokio::task::spawn_blocking(move || {
-        for join in joins {
-            let _ = join.join();
+    let exited = async move {
+        for exit in exits {
+            let _ = exit.await;
         }
-    });
-    let _ = tokio::time::timeout(SHUTDOWN_GRACE * 2, joined).await;
+    };
+    let _ = tokio::time::timeout(SHUTDOWN_GRACE * 2, exited).await;
     result
 }
