@@ -299,6 +299,21 @@ impl Setup {
             .to_owned();
         Ok((gateway, url))
     }
+
+    /// Adds the benchmark's agent, issues its token and starts `binary serve`: the gateway
+    /// and a target calling the demo tool through it as that agent.
+    pub(crate) fn through(&self, binary: &Path, modern: bool) -> Result<(Kill, Target)> {
+        self.cli(&["agent", "add", "bench-agent", "--attr", "team=bench"])?;
+        let token = self.cli(&["token", "issue", "bench-agent", "--ttl", "1h"])?;
+        let (gateway, url) = self.serve_with(binary)?;
+        let target = Target {
+            url,
+            token: Some(token),
+            tool: "demo__get_order",
+            modern,
+        };
+        Ok((gateway, target))
+    }
 }
 
 pub fn run(warden: &Path) -> Result<()> {
@@ -315,20 +330,12 @@ pub fn run(warden: &Path) -> Result<()> {
 
 fn one(warden: &Path, what: &str, edit: impl Fn(String) -> String) -> Result<()> {
     let setup = Setup::new(warden, edit)?;
-    setup.cli(&["agent", "add", "bench-agent", "--attr", "team=bench"])?;
-    let token = setup.cli(&["token", "issue", "bench-agent", "--ttl", "1h"])?;
-    let (gateway, gateway_url) = setup.serve()?;
+    let (gateway, through) = setup.through(warden, false)?;
     let upstream_url = setup.upstream_url.clone();
     let direct = Target {
         url: upstream_url,
         token: None,
         tool: "get_order",
-        modern: false,
-    };
-    let through = Target {
-        url: gateway_url,
-        token: Some(token),
-        tool: "demo__get_order",
         modern: false,
     };
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -480,15 +487,7 @@ pub(crate) async fn round_short(target: &Target, clients: usize, length: Duratio
 pub fn versus(new: &Path, old: &Path, rounds: usize, modern: bool) -> Result<()> {
     let side = |binary: &Path| -> Result<(Setup, Kill, Target)> {
         let setup = Setup::new(new, crate::latency::detection_off)?;
-        setup.cli(&["agent", "add", "bench-agent", "--attr", "team=bench"])?;
-        let token = setup.cli(&["token", "issue", "bench-agent", "--ttl", "1h"])?;
-        let (gateway, url) = setup.serve_with(binary)?;
-        let target = Target {
-            url,
-            token: Some(token),
-            tool: "demo__get_order",
-            modern,
-        };
+        let (gateway, target) = setup.through(binary, modern)?;
         Ok((setup, gateway, target))
     };
     let (old_setup, old_gateway, old_target) = side(old)?;
@@ -587,15 +586,7 @@ pub fn versus(new: &Path, old: &Path, rounds: usize, modern: bool) -> Result<()>
 /// timeline file gets one line per call, `send offset µs<TAB>latency µs`.
 pub fn paced(warden: &Path, seconds: u64, rate: f64, timeline: Option<&Path>) -> Result<()> {
     let setup = Setup::new(warden, crate::latency::detection_off)?;
-    setup.cli(&["agent", "add", "bench-agent", "--attr", "team=bench"])?;
-    let token = setup.cli(&["token", "issue", "bench-agent", "--ttl", "1h"])?;
-    let (gateway, url) = setup.serve()?;
-    let through = Target {
-        url,
-        token: Some(token),
-        tool: "demo__get_order",
-        modern: false,
-    };
+    let (gateway, through) = setup.through(warden, false)?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;

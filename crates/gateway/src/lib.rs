@@ -190,7 +190,8 @@ async fn serve_per_thread(
                 }
             }
         }
-        // The listener closes here: new connections are refused.
+        // New connections are refused from here on.
+        drop(listener);
         std::future::pending::<()>().await;
     };
     let all = async move {
