@@ -196,7 +196,7 @@ async fn mcp_post(State(core): State<Arc<Core>>, headers: HeaderMap, body: Body)
             Err(held) => {
                 return rpc_error(
                     StatusCode::TOO_MANY_REQUESTS,
-                    msg.value.get("id").cloned().unwrap_or(Value::Null),
+                    msg.value().get("id").cloned().unwrap_or(Value::Null),
                     code::INVALID_REQUEST,
                     &format!(
                         "agent `{}` holds {held} contexts (one per delegation chain), the most `[gateway] max_sessions_per_agent` allows: let idle ones expire",
@@ -359,7 +359,7 @@ fn check_modern_headers(headers: &HeaderMap, msg: &Message) -> Result<(), Respon
     let mismatch = |what: &str| {
         Err(rpc_error(
             StatusCode::BAD_REQUEST,
-            msg.value.get("id").cloned().unwrap_or(Value::Null),
+            msg.value().get("id").cloned().unwrap_or(Value::Null),
             HEADER_MISMATCH,
             &format!("header mismatch: {what}"),
         ))

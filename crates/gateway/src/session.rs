@@ -312,7 +312,7 @@ impl Session {
                 .and_then(Value::as_str)
                 .ok_or_else(|| format!("`{method}` needs a string `{key}`"))
         };
-        let mut forward = msg.value.clone();
+        let mut forward = msg.value().clone();
         let (server, name) = match method {
             "ping"
             | "server/discover"
@@ -475,7 +475,7 @@ impl Session {
             .map(|u| u.name.clone())
             .filter(|s| scope::reaches(&scopes, s))
             .collect();
-        let mut base = msg.value.clone();
+        let mut base = msg.value().clone();
         if let Some(p) = base.get_mut("params").and_then(Value::as_object_mut) {
             p.remove("cursor");
         }
@@ -561,7 +561,7 @@ impl Session {
             .map(|u| u.name.clone())
             .collect();
         let calls = servers.iter().map(|s| {
-            let msg = msg.value.clone();
+            let msg = msg.value().clone();
             async move {
                 if let Ok(link) = self.link(s).await {
                     let _ = link
@@ -593,7 +593,7 @@ impl Session {
                         Slot::Down { .. } => None,
                     });
                 if let Some(link) = link {
-                    let mut answer = msg.value.clone();
+                    let mut answer = msg.value().clone();
                     if let Some(obj) = answer.as_object_mut() {
                         obj.insert("id".to_owned(), original);
                     }
@@ -619,7 +619,7 @@ impl Session {
                         })
                         .collect();
                     for link in links {
-                        link.send(&msg.value).await;
+                        link.send(msg.value()).await;
                     }
                 }
             },
@@ -639,7 +639,7 @@ impl Session {
         };
         if let Kind::Response { id } = &msg.kind {
             if let Some(n) = id.as_i64() {
-                link.answer(n, msg.value);
+                link.answer(n, msg.into_value());
             }
             return;
         }
@@ -667,14 +667,14 @@ impl Session {
                 };
                 let n = self.next_server_request.fetch_add(1, Ordering::Relaxed) + 1;
                 lock(&self.server_requests).insert(n, (server.clone(), id));
-                let mut out = msg.value;
+                let mut out = msg.into_value();
                 if let Some(obj) = out.as_object_mut() {
                     obj.insert("id".to_owned(), Value::from(n));
                 }
                 lock(&self.streams).emit(stream, &out, false);
             }
             Kind::Notification { method } => {
-                let mut out = msg.value;
+                let mut out = msg.into_value();
                 let stream = match method.as_str() {
                     "notifications/progress" => {
                         let token = out

@@ -221,8 +221,10 @@ impl Post {
                 self.name
             ));
         }
-        if content_type.starts_with("application/json") && Message::parse(&body).is_ok() {
-            self.deliver(&body, is_init).await;
+        if content_type.starts_with("application/json")
+            && let Ok(msg) = Message::parse_line(&mut body.to_vec())
+        {
+            self.deliver_message(msg, is_init).await;
             return Ok(());
         }
         Err(format!(
@@ -238,10 +240,16 @@ impl Post {
     }
 
     async fn deliver(&self, data: &[u8], is_init: bool) {
-        let Ok(msg) = Message::parse(data) else {
+        let Ok(msg) = Message::parse_line(&mut data.to_vec()) else {
             tracing::warn!(server = %self.name, "upstream sent an event that is not JSON-RPC");
             return;
         };
+        self.deliver_message(msg, is_init).await;
+    }
+
+    /// Passes a message on to the proxy (as the bytes it came as, when they say exactly what
+    /// it is).
+    async fn deliver_message(&self, msg: Message, is_init: bool) {
         if is_init
             && let Some(v) = msg
                 .result()
@@ -251,7 +259,7 @@ impl Post {
         {
             c.version = Some(v.to_owned());
         }
-        let _ = self.out.send(line(&msg.value)).await;
+        let _ = self.out.send(msg.to_line()).await;
     }
 }
 

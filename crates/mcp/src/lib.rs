@@ -7,11 +7,12 @@
 
 pub mod era;
 mod error;
+mod faithful;
 pub mod framing;
 pub mod message;
 mod scan;
 pub mod sse;
 
 pub use error::{Error, Result};
-pub use message::{Id, Kind, Message};
+pub use message::{Id, Kind, Message, Wire};
 pub use scan::top_level_id;

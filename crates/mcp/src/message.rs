@@ -1,6 +1,8 @@
 //! JSON-RPC 2.0 messages as MCP uses them, kept as `serde_json::Value` so unknown fields pass
 //! through untouched.
 
+use std::sync::Arc;
+
 use serde_json::{Map, Value, json};
 
 /// A JSON-RPC id: a string or an integer (never null).
@@ -50,12 +52,61 @@ pub enum Kind {
 }
 
 /// A parsed, classified message.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct Message {
     /// The whole message object.
-    pub value: Value,
+    value: Value,
     /// What it is.
     pub kind: Kind,
+    /// The bytes it arrived as, while they mean exactly `value` apart from the id (see
+    /// [`crate::faithful`]): relaying them saves serializing a large message again.
+    raw: Option<Raw>,
+}
+
+impl PartialEq for Message {
+    fn eq(&self, other: &Self) -> bool {
+        self.kind == other.kind && self.value == other.value
+    }
+}
+
+/// A message's bytes (one line, no surrounding whitespace) and where its id's value is in
+/// them (`None`: it has no id).
+#[derive(Debug, Clone)]
+struct Raw {
+    bytes: Arc<Vec<u8>>,
+    id: Option<(usize, usize)>,
+    /// A parameter is out on loan ([`Message::lend_param`]): the value is not whole.
+    lent: bool,
+}
+
+/// A message as one stdio line, in up to four pieces (written in order): the bytes it
+/// arrived as around its current id, or Warden's serialization of it.
+#[derive(Debug)]
+pub struct Wire<'a> {
+    before: &'a [u8],
+    own: Vec<u8>,
+    after: &'a [u8],
+}
+
+impl Wire<'_> {
+    /// The pieces, the last of them the newline.
+    pub fn pieces(&self) -> [&[u8]; 4] {
+        [self.before, &self.own, self.after, b"\n"]
+    }
+
+    /// Length in bytes, newline included.
+    pub fn byte_len(&self) -> usize {
+        self.before.len() + self.own.len() + self.after.len() + 1
+    }
+
+    /// The whole line in one buffer.
+    pub fn to_vec(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(self.byte_len());
+        for piece in self.pieces() {
+            out.extend_from_slice(piece);
+        }
+        out
+    }
 }
 
 /// Why bytes are not a usable message, and the error response to send back.
@@ -81,6 +132,14 @@ impl Invalid {
     }
 }
 
+fn parse_error(e: serde_json::Error) -> Invalid {
+    Invalid {
+        code: code::PARSE_ERROR,
+        message: format!("parse error: {e}"),
+        id: None,
+    }
+}
+
 fn valid_id(id: &Value) -> bool {
     id.is_string() || id.as_i64().is_some() || id.as_u64().is_some()
 }
@@ -89,12 +148,49 @@ impl Message {
     /// Parses one frame. Invalid UTF-8, bad JSON, excessive nesting, batches and malformed
     /// envelopes are all reported as [`Invalid`] with a clear reason.
     pub fn parse(bytes: &[u8]) -> Result<Self, Invalid> {
-        let value: Value = serde_json::from_slice(bytes).map_err(|e| Invalid {
-            code: code::PARSE_ERROR,
-            message: format!("parse error: {e}"),
-            id: None,
-        })?;
+        let value: Value = serde_json::from_slice(bytes).map_err(parse_error)?;
         Self::classify(value)
+    }
+
+    /// [`Message::parse`] of a line Warden may relay: the bytes are kept when they mean
+    /// exactly the parsed message, and [`Message::wire`] then passes them on with the current
+    /// id spliced in, until the message is changed.
+    /// The line is taken from `line` when it is kept (left in place otherwise, so the caller
+    /// can still show what was wrong with it).
+    pub fn parse_line(line: &mut Vec<u8>) -> Result<Self, Invalid> {
+        let (value, faithful) = crate::faithful::parse(line).map_err(parse_error)?;
+        let mut msg = Self::classify(value)?;
+        let bytes = std::mem::take(line);
+        // Line ends are whitespace to JSON but end a line on the wire (a carriage return for
+        // some readers): bytes with either are never relayed as they are.
+        if faithful && memchr::memchr2(b'\r', b'\n', &bytes).is_none() {
+            let start = bytes
+                .iter()
+                .position(|b| !b.is_ascii_whitespace())
+                .unwrap_or(0);
+            let end = bytes
+                .iter()
+                .rposition(|b| !b.is_ascii_whitespace())
+                .map_or(start, |i| i + 1);
+            let bytes = if start == 0 && end == bytes.len() {
+                bytes
+            } else {
+                bytes.get(start..end).unwrap_or_default().to_vec()
+            };
+            let id = match msg.kind {
+                Kind::Notification { .. } => Some(None),
+                // Only where the id is written plainly (an escaped key is not looked for).
+                _ => crate::scan::top_level_id_span(&bytes).map(Some),
+            };
+            if let Some(id) = id {
+                msg.raw = Some(Raw {
+                    bytes: Arc::new(bytes),
+                    id,
+                    lent: false,
+                });
+            }
+        }
+        Ok(msg)
     }
 
     /// Classifies an already parsed value.
@@ -143,10 +239,12 @@ impl Message {
                 None => Ok(Self {
                     kind: Kind::Notification { method },
                     value,
+                    raw: None,
                 }),
                 Some(id) if valid_id(&id) => Ok(Self {
                     kind: Kind::Request { id, method },
                     value,
+                    raw: None,
                 }),
                 Some(_) => Err(invalid(
                     "invalid request: `id` must be a string or an integer",
@@ -162,6 +260,7 @@ impl Message {
             (Some(id), true, false) | (Some(id), false, true) => Ok(Self {
                 kind: Kind::Response { id },
                 value,
+                raw: None,
             }),
             (id, _, _) => Err(invalid(
                 "invalid message: neither a request, a notification nor a response",
@@ -178,17 +277,68 @@ impl Message {
         }
     }
 
+    /// The whole message object.
+    pub fn value(&self) -> &Value {
+        &self.value
+    }
+
+    /// The whole message object, to change: from here on the message is relayed as Warden's
+    /// serialization, not the bytes it arrived as.
+    pub fn value_mut(&mut self) -> &mut Value {
+        self.raw = None;
+        &mut self.value
+    }
+
+    /// The whole message object.
+    pub fn into_value(self) -> Value {
+        self.value
+    }
+
+    /// Whether the message will be relayed as the bytes it arrived as (see [`Message::wire`]).
+    pub fn is_verbatim(&self) -> bool {
+        self.raw.as_ref().is_some_and(|raw| !raw.lent)
+    }
+
     /// The `params` object, if any.
     pub fn params(&self) -> Option<&Map<String, Value>> {
         self.value.get("params").and_then(Value::as_object)
     }
 
-    /// Mutable `params` object, created if absent.
+    /// Mutable `params` object, created if absent (the message is relayed as Warden's
+    /// serialization from here on).
     pub fn params_mut(&mut self) -> Option<&mut Map<String, Value>> {
+        self.raw = None;
         let obj = self.value.as_object_mut()?;
         obj.entry("params")
             .or_insert_with(|| Value::Object(Map::new()))
             .as_object_mut()
+    }
+
+    /// Takes `params[key]` out, leaving `null` in its place, and keeps the bytes the message
+    /// arrived as for when [`Message::restore_param`] puts it back (a message with a
+    /// parameter on loan is relayed as Warden's serialization).
+    pub fn lend_param(&mut self, key: &str) -> Option<Value> {
+        let slot = self.value.get_mut("params")?.get_mut(key)?;
+        if let Some(raw) = &mut self.raw {
+            raw.lent = true;
+        }
+        Some(std::mem::take(slot))
+    }
+
+    /// Puts back what [`Message::lend_param`] took, unless something else took its place
+    /// meanwhile (then `value` is dropped).
+    pub fn restore_param(&mut self, key: &str, value: Value) {
+        if let Some(slot) = self
+            .value
+            .get_mut("params")
+            .and_then(|p| p.get_mut(key))
+            .filter(|slot| slot.is_null())
+        {
+            *slot = value;
+            if let Some(raw) = &mut self.raw {
+                raw.lent = false;
+            }
+        }
     }
 
     /// The `result` of a response.
@@ -196,8 +346,10 @@ impl Message {
         self.value.get("result")
     }
 
-    /// Mutable `result` of a response.
+    /// Mutable `result` of a response (the message is relayed as Warden's serialization from
+    /// here on).
     pub fn result_mut(&mut self) -> Option<&mut Value> {
+        self.raw = None;
         self.value.get_mut("result")
     }
 
@@ -217,9 +369,46 @@ impl Message {
         }
     }
 
-    /// Serializes as one stdio line (with the trailing newline).
+    /// The message as one stdio line: the bytes it arrived as with its current id spliced in
+    /// while it is unchanged and they are faithful, else Warden's serialization.
+    pub fn wire(&self) -> Wire<'_> {
+        if let Some(raw) = self.raw.as_ref().filter(|raw| !raw.lent) {
+            let id = match &self.kind {
+                Kind::Request { id, .. } | Kind::Response { id } => Some(id),
+                Kind::Notification { .. } => None,
+            };
+            match (raw.id, id) {
+                (Some((start, end)), Some(id)) => {
+                    if let (Some(before), Some(after)) =
+                        (raw.bytes.get(..start), raw.bytes.get(end..))
+                    {
+                        return Wire {
+                            before,
+                            own: warden_types::json::to_vec(id),
+                            after,
+                        };
+                    }
+                }
+                (None, None) => {
+                    return Wire {
+                        before: &raw.bytes,
+                        own: Vec::new(),
+                        after: &[],
+                    };
+                }
+                _ => {}
+            }
+        }
+        Wire {
+            before: &[],
+            own: warden_types::json::to_vec(&self.value),
+            after: &[],
+        }
+    }
+
+    /// Serializes as one stdio line (with the trailing newline); see [`Message::wire`].
     pub fn to_line(&self) -> Vec<u8> {
-        line(&self.value)
+        self.wire().to_vec()
     }
 }
 

@@ -314,7 +314,7 @@ pub(crate) async fn relay_notification(shared: &Shared, mut msg: Message, method
             }
         }
     }
-    shared.send_client(&msg.value).await;
+    shared.send_client_msg(&msg).await;
 }
 
 fn listening(shared: &Shared, key: &str) -> bool {

@@ -57,6 +57,13 @@ impl Actions {
     pub(crate) fn redacts(&self) -> bool {
         [self.injection, self.pii, self.secret].contains(&Act::Redact)
     }
+
+    /// Whether nothing is scanned for.
+    fn is_off(&self) -> bool {
+        [self.injection, self.pii, self.secret]
+            .iter()
+            .all(|a| *a == Act::Off)
+    }
 }
 
 /// Detection settings: `[detect]` in `warden.toml`, or `[tools."<name>".detect]` for one tool.
@@ -182,52 +189,102 @@ pub(crate) fn apply(
     direction: &str,
 ) -> Verdict {
     let mut verdict = Verdict::default();
-    let active = |k: FindingKind| actions.for_kind(k) != Act::Off;
-    if !active(FindingKind::Injection) && !active(FindingKind::Pii) && !active(FindingKind::Secret)
-    {
+    if actions.is_off() {
         return verdict;
     }
     warden_detect::for_each_string(doc, &mut |pointer, text| {
-        let mut found = warden_detect::scan_with(text, |m| active(m.kind));
-        if let Some(t) = threshold {
-            found.retain(|f| f.kind != FindingKind::Injection || f.confidence >= t);
-        }
-        if found.is_empty() {
-            return None;
-        }
-        let mut redact = Vec::new();
-        for f in &found {
-            let act = actions.for_kind(f.kind);
-            verdict.act = verdict.act.max(act);
-            match act {
-                Act::Block => {
-                    verdict.blocking.insert(f.kind.as_str());
-                }
-                Act::Label => {
-                    verdict
-                        .labels
-                        .insert(format!("{}_in_{direction}", f.kind.as_str()));
-                }
-                Act::Redact => redact.push(f.clone()),
-                Act::Off | Act::Log => {}
-            }
-        }
-        verdict.redacted.extend(
-            redact
-                .iter()
-                .filter_map(|f| Some((f.kind.as_str(), text.get(f.start..f.end)?.to_owned()))),
-        );
-        let rewritten =
-            (!redact.is_empty()).then(|| warden_detect::redact(text, &redact, placeholders));
-        verdict
-            .findings
-            .extend(found.into_iter().map(|finding| Located {
-                pointer: pointer.to_owned(),
-                finding,
-            }));
-        rewritten
+        visit(
+            &mut verdict,
+            pointer,
+            text,
+            actions,
+            threshold,
+            placeholders,
+            direction,
+        )
     });
     verdict
+}
+
+/// [`apply`] for actions that redact nothing: `doc` is only read (a result left as it came can
+/// be relayed as the bytes it came as).
+pub(crate) fn inspect(
+    doc: &Value,
+    actions: &Actions,
+    threshold: Option<f32>,
+    direction: &str,
+) -> Verdict {
+    let mut verdict = Verdict::default();
+    if actions.is_off() {
+        return verdict;
+    }
+    // Nothing is redacted, so no placeholder is taken from this.
+    let mut unused = Placeholders::default();
+    warden_detect::for_each_str(doc, &mut |pointer, text| {
+        let rewritten = visit(
+            &mut verdict,
+            pointer,
+            text,
+            actions,
+            threshold,
+            &mut unused,
+            direction,
+        );
+        debug_assert!(rewritten.is_none(), "inspect with actions that redact");
+    });
+    verdict
+}
+
+/// One string of a scanned document: its findings into `verdict`, and its redacted text when
+/// a finding asks for redaction.
+fn visit(
+    verdict: &mut Verdict,
+    pointer: &str,
+    text: &str,
+    actions: &Actions,
+    threshold: Option<f32>,
+    placeholders: &mut Placeholders,
+    direction: &str,
+) -> Option<String> {
+    let active = |k: FindingKind| actions.for_kind(k) != Act::Off;
+    let mut found = warden_detect::scan_with(text, |m| active(m.kind));
+    if let Some(t) = threshold {
+        found.retain(|f| f.kind != FindingKind::Injection || f.confidence >= t);
+    }
+    if found.is_empty() {
+        return None;
+    }
+    let mut redact = Vec::new();
+    for f in &found {
+        let act = actions.for_kind(f.kind);
+        verdict.act = verdict.act.max(act);
+        match act {
+            Act::Block => {
+                verdict.blocking.insert(f.kind.as_str());
+            }
+            Act::Label => {
+                verdict
+                    .labels
+                    .insert(format!("{}_in_{direction}", f.kind.as_str()));
+            }
+            Act::Redact => redact.push(f.clone()),
+            Act::Off | Act::Log => {}
+        }
+    }
+    verdict.redacted.extend(
+        redact
+            .iter()
+            .filter_map(|f| Some((f.kind.as_str(), text.get(f.start..f.end)?.to_owned()))),
+    );
+    let rewritten =
+        (!redact.is_empty()).then(|| warden_detect::redact(text, &redact, placeholders));
+    verdict
+        .findings
+        .extend(found.into_iter().map(|finding| Located {
+            pointer: pointer.to_owned(),
+            finding,
+        }));
+    rewritten
 }
 
 /// The arguments as the audit log should keep them: every PII and secret finding replaced,

@@ -83,7 +83,7 @@ pub(crate) async fn record_outcome(
     started: Instant,
     verdict: Option<&Verdict>,
 ) {
-    let status = match (msg.value.get("error"), msg.result()) {
+    let status = match (msg.value().get("error"), msg.result()) {
         (Some(err), _) => {
             json!({"status": "error", "code": err.get("code"), "message": err.get("message")})
         }

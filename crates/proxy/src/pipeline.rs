@@ -121,7 +121,8 @@ pub(crate) async fn govern(shared: &Arc<Shared>, mut msg: Message, id: Value, me
         if verdict.act == Act::Block {
             decision = Decision::refuse(verdict.reason("arguments"));
         } else if verdict.act == Act::Redact
-            && let (Some(params), Some(scanned)) = (msg.params_mut(), scanned)
+            && let Some(scanned) = scanned
+            && let Some(params) = msg.params_mut()
         {
             params.insert("arguments".to_owned(), scanned);
         }
@@ -303,6 +304,15 @@ pub const PRINCIPAL_META: &str = "dev.warden/principal";
 
 /// Removes any client's claim of who calls, and states it for Warden's own servers.
 fn stamp_principal(shared: &Shared, msg: &mut Message) {
+    let stated = msg
+        .params()
+        .and_then(|p| p.get("_meta"))
+        .and_then(|m| m.get(PRINCIPAL_META))
+        .is_some();
+    // Left alone (and relayed as received) when there is nothing to state or remove.
+    if !shared.settings.principal_meta && !stated {
+        return;
+    }
     let Some(params) = msg.params_mut() else {
         return;
     };
@@ -331,9 +341,9 @@ fn stamp_principal(shared: &Shared, msg: &mut Message) {
 /// (`null` is left in their place, see [`put_back`]).
 fn read(msg: &mut Message, method: &str) -> Result<(Action, String, Value), String> {
     let params = msg
-        .params_mut()
+        .params()
         .ok_or_else(|| format!("`{method}` needs params"))?;
-    let text = |params: &serde_json::Map<String, Value>, key: &str| {
+    let text = |key: &str| {
         params
             .get(key)
             .and_then(Value::as_str)
@@ -341,13 +351,13 @@ fn read(msg: &mut Message, method: &str) -> Result<(Action, String, Value), Stri
             .ok_or_else(|| format!("`{method}` needs a string `{key}`"))
     };
     let (action, target) = match method {
-        "tools/call" => (Action::CallTool, text(params, "name")?),
-        "prompts/get" => (Action::GetPrompt, text(params, "name")?),
-        _ => return Ok((Action::ReadResource, text(params, "uri")?, Value::Null)),
+        "tools/call" => (Action::CallTool, text("name")?),
+        "prompts/get" => (Action::GetPrompt, text("name")?),
+        _ => return Ok((Action::ReadResource, text("uri")?, Value::Null)),
     };
-    let arguments = match params.get_mut("arguments") {
+    let arguments = match params.get("arguments") {
         None | Some(Value::Null) => Value::Null,
-        Some(v @ Value::Object(_)) => std::mem::take(v),
+        Some(Value::Object(_)) => msg.lend_param("arguments").unwrap_or_default(),
         Some(_) => return Err(format!("`{method}` `arguments` must be an object")),
     };
     Ok((action, target, arguments))
@@ -356,10 +366,8 @@ fn read(msg: &mut Message, method: &str) -> Result<(Action, String, Value), Stri
 /// Puts the arguments [`read`] took back into the message, unless something else (a redacted
 /// copy) took their place.
 fn put_back(msg: &mut Message, arguments: Value) {
-    if let Some(slot) = msg.params_mut().and_then(|p| p.get_mut("arguments"))
-        && slot.is_null()
-    {
-        *slot = arguments;
+    if !arguments.is_null() {
+        msg.restore_param("arguments", arguments);
     }
 }
 

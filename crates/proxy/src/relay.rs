@@ -20,11 +20,18 @@ pub(crate) const META_SUBSCRIPTION: &str = "io.modelcontextprotocol/subscription
 pub(crate) async fn from_client(shared: &Arc<Shared>, mut msg: Message) {
     // No client speaks for Warden: a caller stated in `_meta` is removed from every message
     // (the governed path states the real one for Warden's own servers).
-    if let Some(meta) = msg
-        .value
-        .get_mut("params")
-        .and_then(|p| p.get_mut("_meta"))
-        .and_then(Value::as_object_mut)
+    let stated = |v: &Value| {
+        v.get("params")
+            .and_then(|p| p.get("_meta"))
+            .and_then(|m| m.get(pipeline::PRINCIPAL_META))
+            .is_some()
+    };
+    if stated(msg.value())
+        && let Some(meta) = msg
+            .value_mut()
+            .get_mut("params")
+            .and_then(|p| p.get_mut("_meta"))
+            .and_then(Value::as_object_mut)
     {
         meta.remove(pipeline::PRINCIPAL_META);
     }
@@ -54,7 +61,7 @@ pub(crate) async fn from_client(shared: &Arc<Shared>, mut msg: Message) {
                     None => return,
                 }
             }
-            shared.send_upstream(&msg.value).await;
+            shared.send_upstream_msg(&msg).await;
         }
         Kind::Request { id, method } => {
             let modern_client = shared.state().client_era == Some(Era::Modern);
@@ -146,7 +153,7 @@ pub(crate) async fn forward_carrying(
         up
     };
     msg.set_id(Value::from(up));
-    shared.send_upstream(&msg.value).await;
+    shared.send_upstream_msg(&msg).await;
 }
 
 /// The client answers a request the upstream sent it.
@@ -155,7 +162,7 @@ async fn answer_server_request(shared: &Shared, mut msg: Message, id: &Value) {
         .as_i64()
         .and_then(|down| shared.state().own_requests.remove(&down));
     if let Some(waiter) = own {
-        let _ = waiter.send(msg.value);
+        let _ = waiter.send(msg.into_value());
         return;
     }
     let mut narrow = false;
@@ -171,12 +178,12 @@ async fn answer_server_request(shared: &Shared, mut msg: Message, id: &Value) {
             // The roots a client offers are narrowed to what the upstream's sandbox reaches.
             if narrow
                 && let Some(allowed) = &shared.settings.roots
-                && let Some(result) = msg.value.get_mut("result")
+                && let Some(result) = msg.value_mut().get_mut("result")
             {
                 crate::roots::narrow(result, allowed);
             }
             msg.set_id(original);
-            shared.send_upstream(&msg.value).await;
+            shared.send_upstream_msg(&msg).await;
         }
         None => {
             shared.note(AuditKind::Protocol, json!({"from": "client", "problem": format!("response to unknown request id {id}")})).await;
@@ -205,7 +212,7 @@ pub(crate) async fn from_upstream(shared: &Shared, msg: Message) {
                 down
             };
             msg.set_id(Value::from(down));
-            shared.send_client(&msg.value).await;
+            shared.send_client_msg(&msg).await;
         }
         Kind::Notification { method } => {
             let mut msg = msg;
@@ -244,7 +251,7 @@ pub(crate) async fn from_upstream(shared: &Shared, msg: Message) {
                 return;
             }
             remap_subscription(shared, &mut msg);
-            shared.send_client(&msg.value).await;
+            shared.send_client_msg(&msg).await;
         }
     }
 }
@@ -263,14 +270,14 @@ async fn upstream_response(shared: &Shared, mut msg: Message, id: &Value) {
             shared.note(AuditKind::Protocol, json!({"from": "upstream", "problem": format!("response to unknown request id {id}")})).await;
         }
         Some(Pending::Internal(waiter)) => {
-            let _ = waiter.send(msg.value);
+            let _ = waiter.send(msg.into_value());
         }
         Some(Pending::Client(mut call)) => {
             let admission = call.admission.take();
             // The span records the upstream's own outcome; it is ended after the client has its
             // answer (telemetry stays off the answer's path).
             let span = call.span.take().map(|mut span| {
-                let result = if msg.value.get("error").is_some() {
+                let result = if msg.value().get("error").is_some() {
                     "error"
                 } else if msg
                     .result()
@@ -302,13 +309,15 @@ async fn upstream_response(shared: &Shared, mut msg: Message, id: &Value) {
             {
                 let target = format!("{}/{tool}", shared.settings.server);
                 let paused = crate::anomaly::observe_result(shared, guard, &target, result).await;
-                if let (Some(why), Some(result)) = (paused, msg.result_mut()) {
+                if let Some(why) = paused
+                    && let Some(result) = msg.result_mut()
+                {
                     let reason = crate::anomaly::paused_reason(&shared.settings.principal.id, &why);
                     reply::withhold(result, &reason, Value::Array(Vec::new()));
                 }
             }
             msg.set_id(call.client_id);
-            shared.send_client(&msg.value).await;
+            shared.send_client_msg(&msg).await;
             // The rest is bookkeeping that does not change the answer, so the client has it
             // first: every microsecond between reading the upstream's answer and writing it out
             // is on the call's path (and costs more than a microsecond when the client waits on
@@ -323,7 +332,7 @@ async fn upstream_response(shared: &Shared, mut msg: Message, id: &Value) {
                 a.record(bytes as u64, cost);
             }
             if let Some(seq) = call.decision_seq {
-                let failed = msg.value.get("error").is_some();
+                let failed = msg.value().get("error").is_some();
                 crate::outcome::breaker_outcome(shared, failed, call.started).await;
                 crate::outcome::record_outcome(shared, seq, &msg, call.started, verdict.as_ref())
                     .await;
@@ -368,6 +377,14 @@ pub(crate) async fn fail_upstream_request(shared: &Shared, id: &Value, why: &str
 /// A modern upstream tags subscription notifications with the listen request's id, which is
 /// Warden's upstream id: put the client's id back.
 fn remap_subscription(shared: &Shared, msg: &mut Message) {
+    let tagged = msg
+        .params()
+        .and_then(|p| p.get("_meta"))
+        .and_then(|m| m.get(META_SUBSCRIPTION))
+        .is_some();
+    if !tagged {
+        return;
+    }
     let Some(meta) = msg
         .params_mut()
         .and_then(|p| p.get_mut("_meta"))

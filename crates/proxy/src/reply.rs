@@ -12,6 +12,10 @@ use crate::session::{ClientCall, Shared};
 /// Adjusts an upstream answer to a client request before it is relayed.
 pub(crate) fn post_process(shared: &Shared, method: &str, msg: &mut Message) {
     let bridging = shared.state().bridging();
+    // Only listings and bridged answers change: anything else is left as it came.
+    if !bridging && !LISTINGS.contains(&method) {
+        return;
+    }
     if let Some(result) = msg.result_mut() {
         let filtered = filter_listing(shared, method, result);
         if let Some(obj) = result.as_object_mut() {
@@ -31,7 +35,10 @@ pub(crate) fn post_process(shared: &Shared, method: &str, msg: &mut Message) {
         }
     } else if bridging {
         // 2026-07-28 reports a missing resource as invalid params, not -32002.
-        if let Some(err) = msg.value.get_mut("error").and_then(Value::as_object_mut)
+        if let Some(err) = msg
+            .value_mut()
+            .get_mut("error")
+            .and_then(Value::as_object_mut)
             && err.get("code").and_then(Value::as_i64) == Some(-32002)
             && method == "resources/read"
         {
@@ -39,6 +46,14 @@ pub(crate) fn post_process(shared: &Shared, method: &str, msg: &mut Message) {
         }
     }
 }
+
+/// The listings [`filter_listing`] filters.
+const LISTINGS: &[&str] = &[
+    "tools/list",
+    "resources/list",
+    "resources/templates/list",
+    "prompts/list",
+];
 
 /// Results that carry caching hints in the modern era.
 const CACHEABLE: &[&str] = &[
@@ -52,6 +67,7 @@ const CACHEABLE: &[&str] = &[
 /// Removes from a listing what policy would deny whatever the arguments; remembers tool
 /// definitions for later decisions. Returns whether anything was removed.
 fn filter_listing(shared: &Shared, method: &str, result: &mut Value) -> bool {
+    // Keep in step with `LISTINGS`.
     let (key, action) = match method {
         "tools/list" => ("tools", Action::CallTool),
         "resources/list" => ("resources", Action::ReadResource),
@@ -181,18 +197,32 @@ pub(crate) fn guard_result(
 ) -> crate::guard::Verdict {
     let tool = call.target.as_ref().and_then(Value::as_str);
     let settings = shared.detect_settings(tool);
-    let Some(result) = msg.result_mut() else {
+    if msg.result().is_none() {
         return crate::guard::Verdict::default();
-    };
+    }
     let verdict = {
         let mut state = shared.state();
-        let v = crate::guard::apply(
-            result,
-            &settings.results,
-            settings.injection_threshold,
-            &mut state.placeholders,
-            "results",
-        );
+        // Only a redaction changes the result (a block replaces it below): otherwise it is
+        // read, and can be relayed as the bytes it came as.
+        let v = if settings.results.redacts()
+            && let Some(result) = msg.result_mut()
+        {
+            crate::guard::apply(
+                result,
+                &settings.results,
+                settings.injection_threshold,
+                &mut state.placeholders,
+                "results",
+            )
+        } else {
+            crate::guard::inspect(
+                msg.result().unwrap_or(&Value::Null),
+                &settings.results,
+                settings.injection_threshold,
+                "results",
+            )
+        };
+        let result = msg.result().unwrap_or(&Value::Null);
         state.labels.extend(v.labels.iter().cloned());
         let facts =
             tool.map(|t| crate::facts_from_tool(state.tools.get(t), shared.settings.tools.get(t)));
@@ -217,7 +247,9 @@ pub(crate) fn guard_result(
         }
         v
     };
-    if verdict.act == crate::guard::Act::Block {
+    if verdict.act == crate::guard::Act::Block
+        && let Some(result) = msg.result_mut()
+    {
         withhold(result, &verdict.reason("results"), verdict.audit());
     }
     verdict

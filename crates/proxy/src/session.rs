@@ -8,6 +8,7 @@ use std::time::Instant;
 use serde_json::Value;
 use tokio::sync::oneshot;
 use warden_audit::Log;
+use warden_mcp::Message;
 use warden_mcp::era::Era;
 use warden_mcp::message::line;
 use warden_policy::Engine;
@@ -167,6 +168,17 @@ impl Shared {
 
     pub async fn send_upstream(&self, value: &Value) {
         self.to_upstream.send(&line(value)).await;
+    }
+
+    /// Relays a message to the client: the bytes it arrived as while they still say exactly
+    /// what it is ([`Message::wire`]).
+    pub async fn send_client_msg(&self, msg: &Message) {
+        self.to_client.send_wire(&msg.wire()).await;
+    }
+
+    /// Relays a message to the upstream (see [`Shared::send_client_msg`]).
+    pub async fn send_upstream_msg(&self, msg: &Message) {
+        self.to_upstream.send_wire(&msg.wire()).await;
     }
 
     /// Records an event without waiting for the commit (ordering is kept by the writer).

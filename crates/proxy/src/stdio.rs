@@ -164,7 +164,7 @@ async fn client_loop<R: AsyncBufRead + Unpin>(shared: Arc<Shared>, mut reader: L
                     .send_client(&error(id, code::INVALID_REQUEST, &message, None))
                     .await;
             }
-            Frame::Line(bytes) => match Message::parse(&bytes) {
+            Frame::Line(mut bytes) => match Message::parse_line(&mut bytes) {
                 Ok(msg) => relay::from_client(&shared, msg).await,
                 Err(invalid) => {
                     shared.note(AuditKind::Protocol, json!({"from": "client", "problem": invalid.message, "bytes": bytes.len()})).await;
@@ -205,7 +205,7 @@ async fn upstream_loop<R: AsyncBufRead + Unpin>(shared: Arc<Shared>, mut reader:
                     relay::fail_upstream_request(&shared, &id, &message).await;
                 }
             }
-            Frame::Line(bytes) => match Message::parse(&bytes) {
+            Frame::Line(mut bytes) => match Message::parse_line(&mut bytes) {
                 Ok(msg) => relay::from_upstream(&shared, msg).await,
                 Err(invalid) => {
                     let shown =
@@ -232,6 +232,9 @@ async fn upstream_loop<R: AsyncBufRead + Unpin>(shared: Arc<Shared>, mut reader:
     }
 }
 
+/// Messages up to this size are copied into one buffer and written at once.
+const ONE_WRITE: usize = 16 * 1024;
+
 /// One output stream. Writers hold the lock for a whole message; after a write error or
 /// [`Out::close`] every write is dropped.
 pub(crate) struct Out {
@@ -256,6 +259,25 @@ impl Out {
         let mut guard = self.inner.lock().await;
         let Some(w) = guard.as_mut() else { return };
         if w.write_all(bytes).await.is_err() || w.flush().await.is_err() {
+            *guard = None;
+        }
+    }
+
+    /// Writes and flushes one message in pieces: a large one piece by piece (copying 64 KB
+    /// into one buffer first costs more than the extra writes), a small one in one write.
+    pub(crate) async fn send_wire(&self, wire: &warden_mcp::Wire<'_>) {
+        if wire.byte_len() <= ONE_WRITE {
+            return self.send(&wire.to_vec()).await;
+        }
+        let mut guard = self.inner.lock().await;
+        let Some(w) = guard.as_mut() else { return };
+        for piece in wire.pieces() {
+            if w.write_all(piece).await.is_err() {
+                *guard = None;
+                return;
+            }
+        }
+        if w.flush().await.is_err() {
             *guard = None;
         }
     }
