@@ -26,7 +26,7 @@ use std::sync::{Mutex, PoisonError};
 
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
-use warden_types::{AuditEvent, AuditKind, json};
+use warden_types::{AuditEvent, AuditKind, Verbatim, json};
 
 /// Longest top-level field (as compact JSON) stored in the record itself.
 pub const INLINE_MAX: usize = 8 * 1024;
@@ -113,7 +113,8 @@ impl Side {
             out.push(b','); // external fields imply at least one field before
             json::extend_str(&mut out, KEY);
             out.extend_from_slice(b":{");
-            for (i, (key, bytes, digest)) in prepared.external.iter().enumerate() {
+            for (i, (key, text, digest)) in prepared.external.iter().enumerate() {
+                let bytes = text.bytes();
                 let at = self
                     .append(bytes)
                     .map_err(|e| format!("cannot write to `{}`: {e}", self.path.display()))?;
@@ -149,7 +150,22 @@ pub(crate) struct Prepared {
     head: Vec<u8>,
     object: bool,
     /// Each large field: its key, its value as JSON and the value's digest.
-    external: Vec<(String, Vec<u8>, blake3::Hash)>,
+    external: Vec<(String, Text, blake3::Hash)>,
+}
+
+/// A large field's JSON text: serialized here, or as the event received it.
+enum Text {
+    Own(Vec<u8>),
+    Received(Verbatim),
+}
+
+impl Text {
+    fn bytes(&self) -> &[u8] {
+        match self {
+            Self::Own(bytes) => bytes,
+            Self::Received(v) => v.bytes(),
+        }
+    }
 }
 
 impl Prepared {
@@ -178,10 +194,22 @@ impl Prepared {
             }
             json::extend_str(&mut head, key);
             head.push(b':');
+            // A large field the event has as received text is stored as that text: not
+            // serialized (nor copied) again.
+            if let Some(v) = event
+                .verbatim
+                .as_ref()
+                .filter(|v| v.key == *key && v.bytes().len() > INLINE_MAX)
+            {
+                let digest = blake3::hash(v.bytes());
+                external.push((key.clone(), Text::Received(v.clone()), digest));
+                head.extend_from_slice(b"null");
+                continue;
+            }
             json::extend(&mut value_bytes, value);
             if value_bytes.len() > INLINE_MAX {
                 let digest = blake3::hash(&value_bytes);
-                external.push((key.clone(), std::mem::take(&mut value_bytes), digest));
+                external.push((key.clone(), Text::Own(std::mem::take(&mut value_bytes)), digest));
                 head.extend_from_slice(b"null");
             } else {
                 head.extend_from_slice(&value_bytes);

@@ -325,6 +325,19 @@ impl Message {
         Some(std::mem::take(slot))
     }
 
+    /// The JSON text of `params[key]` as the message arrived, while its bytes mean exactly
+    /// the message (a parameter on loan included: it is the text of what was lent).
+    pub fn param_text(&self, key: &str) -> Option<warden_types::Verbatim> {
+        let raw = self.raw.as_ref()?;
+        let (params, _) = crate::scan::member_span(&raw.bytes, 0, b"params")?;
+        let (start, end) = crate::scan::member_span(&raw.bytes, params, key.as_bytes())?;
+        Some(warden_types::Verbatim {
+            key: key.to_owned(),
+            buffer: raw.bytes.clone(),
+            range: start..end,
+        })
+    }
+
     /// Puts back what [`Message::lend_param`] took, unless something else took its place
     /// meanwhile (then `value` is dropped).
     pub fn restore_param(&mut self, key: &str, value: Value) {

@@ -50,6 +50,68 @@ pub fn top_level_id_span(bytes: &[u8]) -> Option<(usize, usize)> {
     None
 }
 
+/// The byte range of the value of `key` (written without escapes) among the members of the
+/// object whose `{` is at `open`, in bytes that are valid JSON.
+pub(crate) fn member_span(bytes: &[u8], open: usize, key: &[u8]) -> Option<(usize, usize)> {
+    if bytes.get(open) != Some(&b'{') {
+        return None;
+    }
+    let mut i = skip_ws(bytes, open + 1);
+    loop {
+        if bytes.get(i) != Some(&b'"') {
+            return None; // `}`: not there
+        }
+        let key_end = string_end(bytes, i)?;
+        let mut j = skip_ws(bytes, key_end + 1);
+        if bytes.get(j) != Some(&b':') {
+            return None;
+        }
+        j = skip_ws(bytes, j + 1);
+        let value_end = value_end(bytes, j)?;
+        if bytes.get(i + 1..key_end)? == key {
+            return Some((j, value_end));
+        }
+        i = skip_ws(bytes, value_end);
+        if bytes.get(i) != Some(&b',') {
+            return None;
+        }
+        i = skip_ws(bytes, i + 1);
+    }
+}
+
+/// Where the value starting at `i` ends (exclusive), in bytes that are valid JSON.
+fn value_end(bytes: &[u8], i: usize) -> Option<usize> {
+    match bytes.get(i)? {
+        b'"' => Some(string_end(bytes, i)? + 1),
+        b'{' | b'[' => {
+            let mut depth = 0usize;
+            let mut j = i;
+            loop {
+                match bytes.get(j)? {
+                    b'"' => j = string_end(bytes, j)?,
+                    b'{' | b'[' => depth += 1,
+                    b'}' | b']' => {
+                        depth -= 1;
+                        if depth == 0 {
+                            return Some(j + 1);
+                        }
+                    }
+                    _ => {}
+                }
+                j += 1;
+            }
+        }
+        _ => {
+            let len = bytes
+                .get(i..)?
+                .iter()
+                .take_while(|b| !matches!(b, b',' | b'}' | b']') && !b.is_ascii_whitespace())
+                .count();
+            Some(i + len)
+        }
+    }
+}
+
 fn skip_ws(bytes: &[u8], mut i: usize) -> usize {
     while bytes.get(i).is_some_and(u8::is_ascii_whitespace) {
         i += 1;
@@ -103,5 +165,23 @@ mod tests {
         assert_eq!(top_level_id(br#"{"params":{"id":5},"method":"x""#), None);
         assert_eq!(top_level_id(br#"{"id":"unterminated"#), None);
         assert_eq!(top_level_id(b"garbage"), None);
+    }
+
+    #[test]
+    fn finds_members_of_an_object() {
+        let text = br#" {"a" : [1, {"x":"}"}], "params" :{"name":"t\"","arguments": {"k":"v]"} , "z":-1.5e3}, "b":true}"#;
+        let (ps, pe) = member_span(text, 1, b"params").unwrap();
+        let params: serde_json::Value = serde_json::from_slice(&text[ps..pe]).unwrap();
+        assert_eq!(params["z"], json!(-1500.0));
+        let (s, e) = member_span(text, ps, b"arguments").unwrap();
+        assert_eq!(&text[s..e], br#"{"k":"v]"}"#);
+        let (s, e) = member_span(text, ps, b"z").unwrap();
+        assert_eq!(&text[s..e], b"-1.5e3");
+        let (s, e) = member_span(text, 1, b"b").unwrap();
+        assert_eq!(&text[s..e], b"true");
+        assert_eq!(member_span(text, ps, b"nope"), None);
+        assert_eq!(member_span(text, 1, b"x"), None);
+        assert_eq!(member_span(br#"{}"#, 0, b"a"), None);
+        assert_eq!(member_span(br#"[1]"#, 0, b"a"), None);
     }
 }

@@ -202,6 +202,11 @@ pub(crate) async fn govern(shared: &Arc<Shared>, mut msg: Message, id: Value, me
     {
         body.insert("flow".to_owned(), Value::Array(flow.audit));
     }
+    // The record holds the agent's arguments unchanged: the log may keep the text they came
+    // as (large ones are then neither serialized nor copied again).
+    if moved {
+        event.verbatim = msg.param_text("arguments");
+    }
     let committed = shared.audit.append_ref(&event);
     // The record is serialized: the arguments go back where the upstream will find them.
     let arguments = match event.body.get_mut("arguments") {

@@ -52,11 +52,39 @@ pub struct AuditEvent {
     pub kind: AuditKind,
     /// The event body: a JSON object whose fields depend on the kind.
     pub body: Value,
+    /// One top-level field of `body` as the JSON text it was received as (a tool call's
+    /// arguments), which the store may keep instead of serializing the value again.
+    #[serde(skip)]
+    pub verbatim: Option<Verbatim>,
 }
 
 impl AuditEvent {
     /// Builds an event.
     pub fn new(kind: AuditKind, body: Value) -> Self {
-        Self { kind, body }
+        Self {
+            kind,
+            body,
+            verbatim: None,
+        }
+    }
+}
+
+/// A body field's value as JSON text, a range of a shared buffer (the message it came in).
+/// Whoever attaches it vouches that the text means exactly the field's value: no duplicate
+/// key, no number other than a 64-bit integer (see `warden_mcp::Message::param_text`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Verbatim {
+    /// The body field it stands for.
+    pub key: String,
+    /// The buffer holding the text.
+    pub buffer: std::sync::Arc<Vec<u8>>,
+    /// Where the text is in `buffer`.
+    pub range: std::ops::Range<usize>,
+}
+
+impl Verbatim {
+    /// The text's bytes (empty when the range is out of the buffer).
+    pub fn bytes(&self) -> &[u8] {
+        self.buffer.get(self.range.clone()).unwrap_or_default()
     }
 }

@@ -11,7 +11,7 @@ pub mod json;
 mod request;
 mod time;
 
-pub use audit::{AuditEvent, AuditKind};
+pub use audit::{AuditEvent, AuditKind, Verbatim};
 pub use decision::{Decision, Outcome};
 pub use finding::{Finding, FindingKind};
 pub use request::{Action, LimitFacts, Principal, Request, Resource, SessionFacts, ToolFacts};
