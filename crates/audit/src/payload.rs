@@ -41,6 +41,20 @@ pub fn side_path(db: &Path) -> PathBuf {
     PathBuf::from(name)
 }
 
+/// Allocates `len` bytes from `at` without changing the file's length (readers and other
+/// writers still see its end where the data ends). Returns where the reservation ends, or
+/// `u64::MAX` when the file system cannot (nothing is lost: appends just skip the shortcut).
+fn reserve(file: &File, at: u64, len: u64) -> u64 {
+    use nix::fcntl::{FallocateFlags, fallocate};
+    let (Ok(offset), Ok(size)) = (i64::try_from(at), i64::try_from(len)) else {
+        return u64::MAX;
+    };
+    match fallocate(file, FallocateFlags::FALLOC_FL_KEEP_SIZE, offset, size) {
+        Ok(()) => at + len,
+        Err(_) => u64::MAX,
+    }
+}
+
 /// The side file as the writer holds it: opened on first use, appended at its end.
 pub(crate) struct Side {
     path: PathBuf,
@@ -50,7 +64,15 @@ pub(crate) struct Side {
     end: Option<u64>,
     /// Written since the last [`Side::sync`].
     unsynced: bool,
+    /// Where the space this writer set aside ends ([`RESERVE`]); `u64::MAX` once the file
+    /// system has said it cannot.
+    reserved: u64,
 }
+
+/// Space set aside past the file's end at a time. Appending into space the file system has
+/// already allocated skips ext4's per-page reservation of delayed blocks (a sixth of a 64 KB
+/// append's cost here).
+const RESERVE: u64 = 8 << 20;
 
 impl Side {
     pub(crate) fn new(db: &Path) -> Self {
@@ -59,6 +81,7 @@ impl Side {
             file: None,
             end: None,
             unsynced: false,
+            reserved: 0,
         }
     }
 
@@ -89,8 +112,12 @@ impl Side {
             Some(end) => end,
             None => file.metadata()?.len(),
         };
+        let end = at + bytes.len() as u64;
+        if end > self.reserved {
+            self.reserved = reserve(file, at, RESERVE.max(bytes.len() as u64));
+        }
         file.write_all_at(bytes, at)?;
-        self.end = Some(at + bytes.len() as u64);
+        self.end = Some(end);
         self.unsynced = true;
         Ok(at)
     }
