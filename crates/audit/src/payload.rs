@@ -236,7 +236,11 @@ impl Prepared {
             json::extend(&mut value_bytes, value);
             if value_bytes.len() > INLINE_MAX {
                 let digest = blake3::hash(&value_bytes);
-                external.push((key.clone(), Text::Own(std::mem::take(&mut value_bytes)), digest));
+                external.push((
+                    key.clone(),
+                    Text::Own(std::mem::take(&mut value_bytes)),
+                    digest,
+                ));
                 head.extend_from_slice(b"null");
             } else {
                 head.extend_from_slice(&value_bytes);

@@ -100,7 +100,10 @@ fn a_field_received_as_text_is_stored_as_that_text() {
     let arguments = json!({"text": "x".repeat(INLINE_MAX * 2), "n": 1});
     // The text as a client might have written it: spaces, an escape, another key order is
     // not allowed (it would not be the same value), so only spacing and escapes differ.
-    let text = format!(r#"{{ "text" : "{}x", "n":1 }}"#, "x".repeat(INLINE_MAX * 2 - 1));
+    let text = format!(
+        r#"{{ "text" : "{}x", "n":1 }}"#,
+        "x".repeat(INLINE_MAX * 2 - 1)
+    );
     let message = format!(r#"{{"params":{{"arguments":{text}}}}}"#);
     let start = message.find("{ \"text\"").unwrap();
     let verbatim = |range: std::ops::Range<usize>| warden_types::Verbatim {
@@ -109,11 +112,17 @@ fn a_field_received_as_text_is_stored_as_that_text() {
         range,
     };
     let log = Log::open(&path, Durability::ProcessCrash).unwrap();
-    let mut event = AuditEvent::new(AuditKind::Decision, json!({"agent": "a", "arguments": arguments}));
+    let mut event = AuditEvent::new(
+        AuditKind::Decision,
+        json!({"agent": "a", "arguments": arguments}),
+    );
     event.verbatim = Some(verbatim(start..start + text.len()));
     log.append_blocking(event).unwrap();
     // A small field is serialized as always, whatever text comes with it.
-    let mut event = AuditEvent::new(AuditKind::Decision, json!({"agent": "a", "arguments": {"n": 1}}));
+    let mut event = AuditEvent::new(
+        AuditKind::Decision,
+        json!({"agent": "a", "arguments": {"n": 1}}),
+    );
     event.verbatim = Some(verbatim(0..2));
     log.append_blocking(event).unwrap();
     log.close();
@@ -122,7 +131,10 @@ fn a_field_received_as_text_is_stored_as_that_text() {
     assert_eq!(got[0].0["arguments"], arguments);
     assert!(got[0].1.is_some(), "the large field is in the side file");
     let side = std::fs::read(dir.path().join("audit.db-payloads")).unwrap();
-    assert!(side.windows(text.len()).any(|w| w == text.as_bytes()), "stored as received");
+    assert!(
+        side.windows(text.len()).any(|w| w == text.as_bytes()),
+        "stored as received"
+    );
     assert_eq!(got[1].0["arguments"], json!({"n": 1}));
     assert!(got[1].1.is_none());
     assert!(verify(&path, None).unwrap().ok());
