@@ -44,6 +44,7 @@ pub fn side_path(db: &Path) -> PathBuf {
 /// Allocates `len` bytes from `at` without changing the file's length (readers and other
 /// writers still see its end where the data ends). Returns where the reservation ends, or
 /// `u64::MAX` when the file system cannot (nothing is lost: appends just skip the shortcut).
+#[cfg(target_os = "linux")]
 fn reserve(file: &File, at: u64, len: u64) -> u64 {
     use nix::fcntl::{FallocateFlags, fallocate};
     let (Ok(offset), Ok(size)) = (i64::try_from(at), i64::try_from(len)) else {
@@ -53,6 +54,11 @@ fn reserve(file: &File, at: u64, len: u64) -> u64 {
         Ok(()) => at + len,
         Err(_) => u64::MAX,
     }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn reserve(_file: &File, _at: u64, _len: u64) -> u64 {
+    u64::MAX
 }
 
 /// The side file as the writer holds it: opened on first use, appended at its end.

@@ -11,28 +11,65 @@
 //!   Warden's `f64` (and an integer beyond 64 bits is read as an `f64` here, exactly by
 //!   Python).
 //!
-//! Everything else reads the same everywhere (escapes decode one way; invalid UTF-8, lone
-//! surrogates, control characters and excessive nesting are errors). A message with either
-//! of the two is still relayed, as Warden's own serialization of what it read.
+//! Escapes decode one way, and invalid UTF-8, lone surrogates, control characters and
+//! excessive nesting are errors. A message with either of the two is still relayed, as
+//! Warden's own serialization of what it read.
+//!
+//! One more reading is refused outright: `serde_json` (with its `raw_value` feature, on in
+//! this workspace, and so in Warden's own Rust servers) reads an object whose first key is
+//! `$serde_json::private::RawValue` as the JSON text inside its string, where every other
+//! reader sees the object. A key starting with `$serde_json::private::` anywhere is a parse
+//! error. Objects with two keys that differ only in case are noted ([`Reading::case_twins`]):
+//! readers that match keys without regard to case (Go's `encoding/json` into a struct) may
+//! read `"Name"` where Warden reads `"name"`, and the governed path refuses such requests.
 
 use std::fmt;
 
 use serde::de::{DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Number, Value};
 
-/// Parses `bytes` as `serde_json::from_slice` does; the flag says whether the bytes are
-/// faithful (no duplicate key, no number other than a 64-bit integer).
-pub(crate) fn parse(bytes: &[u8]) -> serde_json::Result<(Value, bool)> {
-    let mut faithful = true;
+/// Parses `bytes` as `serde_json::from_slice` does (but for serde_json's private keys,
+/// refused); the flag says whether the bytes are faithful (no duplicate key, no number other
+/// than a 64-bit integer).
+pub(crate) fn parse(bytes: &[u8]) -> serde_json::Result<(Value, Reading)> {
+    let mut reading = Reading {
+        faithful: true,
+        case_twins: false,
+    };
     let mut de = serde_json::Deserializer::from_slice(bytes);
-    let value = Seed(&mut faithful).deserialize(&mut de)?;
+    let value = Seed(&mut reading).deserialize(&mut de)?;
     de.end()?;
-    Ok((value, faithful))
+    Ok((value, reading))
 }
 
-/// Builds a `Value` like `serde_json`'s own visitor, clearing the flag on a duplicate key or
-/// a float.
-struct Seed<'a>(&'a mut bool);
+/// What [`parse`] noticed about the bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Reading {
+    /// No duplicate key, no number other than a 64-bit integer: every reader reads the value.
+    pub faithful: bool,
+    /// Some object has two keys that differ only in case (`name`, `Name`): readers that match
+    /// keys regardless of case (Go's `encoding/json`) read them as one.
+    pub case_twins: bool,
+}
+
+/// A key as readers that ignore case compare it (Go's `EqualFold`: the Kelvin sign is `k`,
+/// the long s is `s`).
+fn folded(key: &str) -> String {
+    if key.is_ascii() {
+        key.to_ascii_lowercase()
+    } else {
+        key.chars()
+            .flat_map(char::to_uppercase)
+            .flat_map(char::to_lowercase)
+            .collect()
+    }
+}
+
+/// The prefix of the keys `serde_json` gives a meaning of its own.
+const PRIVATE: &str = "$serde_json::private::";
+
+/// Builds a `Value` like `serde_json`'s own visitor, noting what it reads in a [`Reading`].
+struct Seed<'a>(&'a mut Reading);
 
 impl<'de> DeserializeSeed<'de> for Seed<'_> {
     type Value = Value;
@@ -62,7 +99,7 @@ impl<'de> Visitor<'de> for Seed<'_> {
     }
 
     fn visit_f64<E>(self, v: f64) -> Result<Value, E> {
-        *self.0 = false;
+        self.0.faithful = false;
         Ok(Number::from_f64(v).map_or(Value::Null, Value::Number))
     }
 
@@ -92,10 +129,23 @@ impl<'de> Visitor<'de> for Seed<'_> {
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
         let mut out = Map::new();
+        // Keys as case-blind readers see them, from the second key on.
+        let mut seen: Option<std::collections::HashSet<String>> = None;
         while let Some(key) = map.next_key::<String>()? {
+            if key.starts_with(PRIVATE) {
+                return Err(serde::de::Error::custom(format_args!(
+                    "the key `{key}` is reserved"
+                )));
+            }
+            if !self.0.case_twins {
+                let seen = seen.get_or_insert_with(|| out.keys().map(|k| folded(k)).collect());
+                if !seen.insert(folded(&key)) && !out.contains_key(&key) {
+                    self.0.case_twins = true;
+                }
+            }
             let value = map.next_value_seed(Seed(&mut *self.0))?;
             if out.insert(key, value).is_some() {
-                *self.0 = false;
+                self.0.faithful = false;
             }
         }
         Ok(Value::Object(out))
@@ -110,7 +160,21 @@ mod tests {
         let got = parse(text.as_bytes()).unwrap();
         let theirs: Value = serde_json::from_str(text).unwrap();
         assert_eq!(got.0, theirs, "{text}");
-        got
+        (got.0, got.1.faithful)
+    }
+
+    #[test]
+    fn keys_that_differ_only_in_case_are_noticed() {
+        let twins = |text: &str| parse(text.as_bytes()).unwrap().1.case_twins;
+        assert!(twins(r#"{"name":"read","Name":"delete"}"#));
+        assert!(twins(r#"{"a":{"b":{"ARGUMENTS":1,"arguments":2}}}"#));
+        // Go folds the Kelvin sign to `k` and the long s to `s`.
+        assert!(twins("{\"kind\":1,\"\u{212A}ind\":2}"));
+        assert!(twins("{\"arguments\":1,\"argument\u{17F}\":2}"));
+        assert!(!twins(r#"{"name":"a","names":"b","a":{"name":1}}"#));
+        // An exact duplicate is a duplicate (not faithful), not a case twin.
+        let (_, reading) = parse(br#"{"name":"a","name":"b"}"#).unwrap();
+        assert!(!reading.faithful && !reading.case_twins);
     }
 
     #[test]
@@ -129,6 +193,22 @@ mod tests {
         assert!(!check(r#"{"amount":50.0000000000000000001}"#).1);
         assert!(!check(r#"{"amount":123456789012345678901234567890}"#).1);
         assert!(!check(r#"[1e2]"#).1);
+    }
+
+    #[test]
+    fn serde_jsons_private_keys_are_refused() {
+        let wrapped = r#"{"path":{"$serde_json::private::RawValue":"{\"p\":\"/etc/shadow\"}"}}"#;
+        // What serde_json itself reads there: the inner text, not the object.
+        let theirs: Value = serde_json::from_str(wrapped).unwrap();
+        assert_eq!(theirs["path"]["p"], "/etc/shadow");
+        for text in [
+            wrapped,
+            r#"{"a":1,"$serde_json::private::RawValue":"1"}"#,
+            r#"[{"$serde_json::private::Number":"1"}]"#,
+        ] {
+            let e = parse(text.as_bytes()).unwrap_err();
+            assert!(e.to_string().contains("is reserved"), "{e}");
+        }
     }
 
     #[test]

@@ -60,7 +60,10 @@ pub struct Message {
     pub kind: Kind,
     /// The bytes it arrived as, while they mean exactly `value` apart from the id (see
     /// [`crate::faithful`]): relaying them saves serializing a large message again.
-    raw: Option<Raw>,
+    raw: Option<Box<Raw>>,
+    /// Some object in it has two keys that differ only in case (see
+    /// [`Message::has_case_twins`]).
+    case_twins: bool,
 }
 
 impl PartialEq for Message {
@@ -148,18 +151,23 @@ impl Message {
     /// Parses one frame. Invalid UTF-8, bad JSON, excessive nesting, batches and malformed
     /// envelopes are all reported as [`Invalid`] with a clear reason.
     pub fn parse(bytes: &[u8]) -> Result<Self, Invalid> {
-        let value: Value = serde_json::from_slice(bytes).map_err(parse_error)?;
-        Self::classify(value)
+        // The same reader as [`Message::parse_line`]: every message is read one way.
+        let (value, reading) = crate::faithful::parse(bytes).map_err(parse_error)?;
+        let mut msg = Self::classify(value)?;
+        msg.case_twins = reading.case_twins;
+        Ok(msg)
     }
 
     /// [`Message::parse`] of a line Warden may relay: the bytes are kept when they mean
     /// exactly the parsed message, and [`Message::wire`] then passes them on with the current
     /// id spliced in, until the message is changed.
-    /// The line is taken from `line` when it is kept (left in place otherwise, so the caller
-    /// can still show what was wrong with it).
+    /// The line is taken from `line` when it parses (left in place when it does not, so the
+    /// caller can still show what was wrong with it).
     pub fn parse_line(line: &mut Vec<u8>) -> Result<Self, Invalid> {
-        let (value, faithful) = crate::faithful::parse(line).map_err(parse_error)?;
+        let (value, reading) = crate::faithful::parse(line).map_err(parse_error)?;
+        let faithful = reading.faithful;
         let mut msg = Self::classify(value)?;
+        msg.case_twins = reading.case_twins;
         let bytes = std::mem::take(line);
         // Line ends are whitespace to JSON but end a line on the wire (a carriage return for
         // some readers): bytes with either are never relayed as they are.
@@ -183,11 +191,11 @@ impl Message {
                 _ => crate::scan::top_level_id_span(&bytes).map(Some),
             };
             if let Some(id) = id {
-                msg.raw = Some(Raw {
+                msg.raw = Some(Box::new(Raw {
                     bytes: Arc::new(bytes),
                     id,
                     lent: false,
-                });
+                }));
             }
         }
         Ok(msg)
@@ -240,11 +248,13 @@ impl Message {
                     kind: Kind::Notification { method },
                     value,
                     raw: None,
+                    case_twins: false,
                 }),
                 Some(id) if valid_id(&id) => Ok(Self {
                     kind: Kind::Request { id, method },
                     value,
                     raw: None,
+                    case_twins: false,
                 }),
                 Some(_) => Err(invalid(
                     "invalid request: `id` must be a string or an integer",
@@ -261,6 +271,7 @@ impl Message {
                 kind: Kind::Response { id },
                 value,
                 raw: None,
+                case_twins: false,
             }),
             (id, _, _) => Err(invalid(
                 "invalid message: neither a request, a notification nor a response",
@@ -292,6 +303,13 @@ impl Message {
     /// The whole message object.
     pub fn into_value(self) -> Value {
         self.value
+    }
+
+    /// Whether, as read, some object of the message had two keys that differ only in case
+    /// (`name` and `Name`): a server that matches keys regardless of case (Go's
+    /// `encoding/json`) may read either, so what it does cannot be judged by what Warden read.
+    pub fn has_case_twins(&self) -> bool {
+        self.case_twins
     }
 
     /// Whether the message will be relayed as the bytes it arrived as (see [`Message::wire`]).

@@ -345,6 +345,13 @@ fn stamp_principal(shared: &Shared, msg: &mut Message) {
 /// Stage 1: the action, the tool/uri/prompt name and the arguments, taken out of the message
 /// (`null` is left in their place, see [`put_back`]).
 fn read(msg: &mut Message, method: &str) -> Result<(Action, String, Value), String> {
+    // Servers that match keys regardless of case (Go's `encoding/json` into a struct) would
+    // read `"Name":"delete"` where policy judged `"name":"read"`.
+    if msg.has_case_twins() {
+        return Err(format!(
+            "`{method}` has an object with two keys that differ only in case; some servers read them as one key, so Warden cannot judge what the server would do"
+        ));
+    }
     let params = msg
         .params()
         .ok_or_else(|| format!("`{method}` needs params"))?;

@@ -172,3 +172,70 @@ fn duplicate_keys_cannot_smuggle_a_different_call() {
     assert_eq!(forwarded.len(), 1);
     assert!(!forwarded[0].contains("delete_account"), "{}", forwarded[0]);
 }
+
+#[test]
+fn the_upstream_reads_exactly_what_policy_judged() {
+    let dir = workspace();
+    let mut s = Session::start(dir.path());
+    s.initialize();
+    // Spacing as the client wrote it reaches the server unchanged, under Warden's id; the
+    // large argument is recorded as it came.
+    let text = "x".repeat(20_000);
+    let spaced = format!(
+        r#"{{"jsonrpc": "2.0", "id": "spaced", "method": "tools/call", "params": {{"name": "echo", "arguments": {{"text": "{text}"}}}}}}"#
+    );
+    s.send_raw(format!("{spaced}\n").as_bytes());
+    let answer = s.recv();
+    assert_eq!(answer["id"], json!("spaced"));
+    assert_eq!(answer["result"]["content"][0]["text"], json!(text));
+    // A duplicate key: Warden judges the last `name`, and the server is given only that one.
+    s.send_raw(b"{\"jsonrpc\":\"2.0\",\"id\":\"dup\",\"method\":\"tools/call\",\"params\":{\"name\":\"delete_account\",\"arguments\":{\"text\":\"hi\"},\"name\":\"echo\"}}\n");
+    assert_eq!(s.recv()["result"]["isError"], json!(false));
+    // Keys that differ only in case: refused, whichever a server would read.
+    s.send_raw(b"{\"jsonrpc\":\"2.0\",\"id\":\"case\",\"method\":\"tools/call\",\"params\":{\"name\":\"echo\",\"Name\":\"delete_account\",\"arguments\":{}}}\n");
+    let refused = s.recv();
+    assert_eq!(refused["error"]["code"], json!(-32602), "{refused}");
+    let why = refused["error"]["message"].as_str().unwrap();
+    assert!(why.contains("differ only in case"), "{why}");
+    // serde_json's private key, which Rust servers would read as the JSON inside it.
+    s.send_raw(b"{\"jsonrpc\":\"2.0\",\"id\":\"raw\",\"method\":\"tools/call\",\"params\":{\"name\":\"echo\",\"arguments\":{\"$serde_json::private::RawValue\":\"{}\"}}}\n");
+    let refused = s.recv();
+    assert_eq!(refused["error"]["code"], json!(-32700), "{refused}");
+    let lines = s.upstream_lines();
+    let (code, _) = s.finish();
+    assert_eq!(code, 0);
+
+    let calls: Vec<&String> = lines.iter().filter(|l| l.contains("tools/call")).collect();
+    assert_eq!(calls.len(), 2, "{calls:?}");
+    assert!(
+        calls[0].starts_with(r#"{"jsonrpc": "2.0", "id": "#)
+            && calls[0].contains(r#""params": {"name": "echo", "arguments": {"text": "xxx"#)
+            && !calls[0].contains("spaced"),
+        "{}",
+        &calls[0][..120]
+    );
+    assert!(
+        calls[1].contains(r#""name":"echo""#) && !calls[1].contains("delete_account"),
+        "{}",
+        calls[1]
+    );
+    let records = audit_records(dir.path());
+    let decisions: Vec<_> = records.iter().filter(|r| r["kind"] == "decision").collect();
+    assert_eq!(decisions[0]["body"]["arguments"], json!({"text": text}));
+    assert_eq!(
+        decisions.len(),
+        2,
+        "the refused lines were never judged: {decisions:?}"
+    );
+    assert_eq!(decisions[1]["body"]["arguments"], json!({"text": "hi"}));
+    let verify = std::process::Command::new(crate::support::warden())
+        .args(["audit", "verify", "--file"])
+        .arg(dir.path().join(".warden/audit.db"))
+        .output()
+        .unwrap();
+    assert!(
+        verify.status.success(),
+        "{}",
+        String::from_utf8_lossy(&verify.stdout)
+    );
+}

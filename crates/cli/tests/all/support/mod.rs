@@ -179,6 +179,15 @@ impl Session {
         )
     }
 
+    /// The lines the upstream read, as it read them.
+    pub fn upstream_lines(&self) -> Vec<String> {
+        std::fs::read_to_string(&self.record)
+            .unwrap_or_default()
+            .lines()
+            .map(str::to_owned)
+            .collect()
+    }
+
     pub fn upstream_received(&self) -> Vec<Value> {
         std::fs::read_to_string(&self.record)
             .unwrap_or_default()
