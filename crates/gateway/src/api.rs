@@ -260,13 +260,17 @@ async fn authorized_json<T: serde::de::DeserializeOwned>(
             &format!("request over {limit} bytes"),
         )
     })?;
-    let parsed = serde_json::from_slice(&bytes).map_err(|e| {
-        problem(
-            StatusCode::BAD_REQUEST,
-            "invalid_request",
-            &format!("invalid body: {e}"),
-        )
-    })?;
+    // Read as MCP messages are (`warden_mcp::message::read_json`): what is decided on is what
+    // any reader of the same body would find.
+    let parsed = warden_mcp::message::read_json(&bytes)
+        .and_then(|v| serde_json::from_value(v).map_err(|e| e.to_string()))
+        .map_err(|e| {
+            problem(
+                StatusCode::BAD_REQUEST,
+                "invalid_request",
+                &format!("invalid body: {e}"),
+            )
+        })?;
     Ok((agent, parsed))
 }
 

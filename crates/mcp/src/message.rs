@@ -135,6 +135,21 @@ impl Invalid {
     }
 }
 
+/// Reads a JSON document the way Warden reads messages (one reader everywhere): serde_json's
+/// private keys are refused, and so is an object with two keys that differ only in case
+/// (readers that match keys regardless of case could act on either). For request bodies
+/// that are not MCP messages, such as the decision API's.
+pub fn read_json(bytes: &[u8]) -> Result<Value, String> {
+    let (value, reading) = crate::faithful::parse(bytes).map_err(|e| e.to_string())?;
+    if reading.case_twins {
+        return Err(
+            "an object has two keys that differ only in case; some readers take them as one key"
+                .to_owned(),
+        );
+    }
+    Ok(value)
+}
+
 fn parse_error(e: serde_json::Error) -> Invalid {
     Invalid {
         code: code::PARSE_ERROR,

@@ -644,6 +644,15 @@ fn decision_and_scan_api() {
         assert_eq!(d["decision"], "deny", "{d}");
         let (s, d) = decide(bob.clone(), json!({"action": "fly", "resource": "demo/echo"})).await;
         assert_eq!(s, 400, "{d}");
+        // Bodies another reader would read otherwise: serde_json's private key, keys that
+        // differ only in case.
+        for arguments in [
+            json!({"$serde_json::private::RawValue": "{}"}),
+            json!({"user": "a", "User": "b"}),
+        ] {
+            let (s, d) = decide(bob.clone(), json!({"action": "call_tool", "resource": "demo/echo", "arguments": arguments})).await;
+            assert_eq!(s, 400, "{d}");
+        }
         let (s, _) = decide(plain.clone(), json!({"action": "call_tool", "resource": "demo/echo"})).await;
         assert_eq!(s, 403);
         let r = gw.client.post(format!("{}/v1/scan", gw.base)).header("authorization", format!("Bearer {bob}")).json(&json!({"text": "mail ada@example.com, token xoxb-123456789012-1234567890123-AbCdEfGhIjKlMnOpQrStUvWx"})).send().await.unwrap();
