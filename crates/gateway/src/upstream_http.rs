@@ -222,7 +222,7 @@ impl Post {
             ));
         }
         if content_type.starts_with("application/json")
-            && let Ok(msg) = Message::parse_line(&mut body.to_vec())
+            && let Ok(msg) = Message::parse_line(&mut Vec::from(body))
         {
             self.deliver_message(msg, is_init).await;
             return Ok(());

@@ -129,19 +129,16 @@ impl<'de> Visitor<'de> for Seed<'_> {
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
         let mut out = Map::new();
-        // Keys as case-blind readers see them, from the second key on.
-        let mut seen: Option<std::collections::HashSet<String>> = None;
+        // Keys as case-blind readers see them.
+        let mut seen = std::collections::HashSet::new();
         while let Some(key) = map.next_key::<String>()? {
             if key.starts_with(PRIVATE) {
                 return Err(serde::de::Error::custom(format_args!(
                     "the key `{key}` is reserved"
                 )));
             }
-            if !self.0.case_twins {
-                let seen = seen.get_or_insert_with(|| out.keys().map(|k| folded(k)).collect());
-                if !seen.insert(folded(&key)) && !out.contains_key(&key) {
-                    self.0.case_twins = true;
-                }
+            if !self.0.case_twins && !seen.insert(folded(&key)) && !out.contains_key(&key) {
+                self.0.case_twins = true;
             }
             let value = map.next_value_seed(Seed(&mut *self.0))?;
             if out.insert(key, value).is_some() {

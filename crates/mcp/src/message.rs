@@ -166,11 +166,16 @@ impl Message {
     /// Parses one frame. Invalid UTF-8, bad JSON, excessive nesting, batches and malformed
     /// envelopes are all reported as [`Invalid`] with a clear reason.
     pub fn parse(bytes: &[u8]) -> Result<Self, Invalid> {
-        // The same reader as [`Message::parse_line`]: every message is read one way.
+        Self::read(bytes).map(|(msg, _)| msg)
+    }
+
+    /// Parses and classifies with the one reader every message goes through; also says
+    /// whether the bytes are faithful ([`crate::faithful`]).
+    fn read(bytes: &[u8]) -> Result<(Self, bool), Invalid> {
         let (value, reading) = crate::faithful::parse(bytes).map_err(parse_error)?;
         let mut msg = Self::classify(value)?;
         msg.case_twins = reading.case_twins;
-        Ok(msg)
+        Ok((msg, reading.faithful))
     }
 
     /// [`Message::parse`] of a line Warden may relay: the bytes are kept when they mean
@@ -179,10 +184,7 @@ impl Message {
     /// The line is taken from `line` when it parses (left in place when it does not, so the
     /// caller can still show what was wrong with it).
     pub fn parse_line(line: &mut Vec<u8>) -> Result<Self, Invalid> {
-        let (value, reading) = crate::faithful::parse(line).map_err(parse_error)?;
-        let faithful = reading.faithful;
-        let mut msg = Self::classify(value)?;
-        msg.case_twins = reading.case_twins;
+        let (mut msg, faithful) = Self::read(line)?;
         let bytes = std::mem::take(line);
         // Line ends are whitespace to JSON but end a line on the wire (a carriage return for
         // some readers): bytes with either are never relayed as they are.

@@ -459,10 +459,7 @@ pub(crate) async fn held(shared: &Arc<Shared>, hub: Arc<Approvals>, call: Held) 
 
 /// Waits for a decision or expiry, sending progress notifications meanwhile.
 async fn wait(shared: &Arc<Shared>, hub: &Arc<Approvals>, call: Held, approval: Approval) {
-    let token = call
-        .msg
-        .params()
-        .and_then(|p| p.get("_meta"))
+    let token = warden_mcp::era::meta(&call.msg)
         .and_then(|m| m.get("progressToken"))
         .cloned();
     let notify = hub.waiter(&approval.id);

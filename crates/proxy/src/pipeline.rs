@@ -309,11 +309,7 @@ pub const PRINCIPAL_META: &str = "dev.warden/principal";
 
 /// Removes any client's claim of who calls, and states it for Warden's own servers.
 fn stamp_principal(shared: &Shared, msg: &mut Message) {
-    let stated = msg
-        .params()
-        .and_then(|p| p.get("_meta"))
-        .and_then(|m| m.get(PRINCIPAL_META))
-        .is_some();
+    let stated = warden_mcp::era::meta(msg).is_some_and(|m| m.contains_key(PRINCIPAL_META));
     // Left alone (and relayed as received) when there is nothing to state or remove.
     if !shared.settings.principal_meta && !stated {
         return;

@@ -20,13 +20,7 @@ pub(crate) const META_SUBSCRIPTION: &str = "io.modelcontextprotocol/subscription
 pub(crate) async fn from_client(shared: &Arc<Shared>, mut msg: Message) {
     // No client speaks for Warden: a caller stated in `_meta` is removed from every message
     // (the governed path states the real one for Warden's own servers).
-    let stated = |v: &Value| {
-        v.get("params")
-            .and_then(|p| p.get("_meta"))
-            .and_then(|m| m.get(pipeline::PRINCIPAL_META))
-            .is_some()
-    };
-    if stated(msg.value())
+    if era::meta(&msg).is_some_and(|m| m.contains_key(pipeline::PRINCIPAL_META))
         && let Some(meta) = msg
             .value_mut()
             .get_mut("params")
@@ -377,12 +371,7 @@ pub(crate) async fn fail_upstream_request(shared: &Shared, id: &Value, why: &str
 /// A modern upstream tags subscription notifications with the listen request's id, which is
 /// Warden's upstream id: put the client's id back.
 fn remap_subscription(shared: &Shared, msg: &mut Message) {
-    let tagged = msg
-        .params()
-        .and_then(|p| p.get("_meta"))
-        .and_then(|m| m.get(META_SUBSCRIPTION))
-        .is_some();
-    if !tagged {
+    if !era::meta(msg).is_some_and(|m| m.contains_key(META_SUBSCRIPTION)) {
         return;
     }
     let Some(meta) = msg

@@ -13,7 +13,7 @@ use crate::session::{ClientCall, Shared};
 pub(crate) fn post_process(shared: &Shared, method: &str, msg: &mut Message) {
     let bridging = shared.state().bridging();
     // Only listings and bridged answers change: anything else is left as it came.
-    if !bridging && !LISTINGS.contains(&method) {
+    if !bridging && listing(method).is_none() {
         return;
     }
     if let Some(result) = msg.result_mut() {
@@ -47,14 +47,6 @@ pub(crate) fn post_process(shared: &Shared, method: &str, msg: &mut Message) {
     }
 }
 
-/// The listings [`filter_listing`] filters.
-const LISTINGS: &[&str] = &[
-    "tools/list",
-    "resources/list",
-    "resources/templates/list",
-    "prompts/list",
-];
-
 /// Results that carry caching hints in the modern era.
 const CACHEABLE: &[&str] = &[
     "tools/list",
@@ -64,16 +56,23 @@ const CACHEABLE: &[&str] = &[
     "resources/read",
 ];
 
+/// The listings Warden filters: the result's key that holds the items, and the action an
+/// item is for.
+fn listing(method: &str) -> Option<(&'static str, Action)> {
+    match method {
+        "tools/list" => Some(("tools", Action::CallTool)),
+        "resources/list" => Some(("resources", Action::ReadResource)),
+        "resources/templates/list" => Some(("resourceTemplates", Action::ReadResource)),
+        "prompts/list" => Some(("prompts", Action::GetPrompt)),
+        _ => None,
+    }
+}
+
 /// Removes from a listing what policy would deny whatever the arguments; remembers tool
 /// definitions for later decisions. Returns whether anything was removed.
 fn filter_listing(shared: &Shared, method: &str, result: &mut Value) -> bool {
-    // Keep in step with `LISTINGS`.
-    let (key, action) = match method {
-        "tools/list" => ("tools", Action::CallTool),
-        "resources/list" => ("resources", Action::ReadResource),
-        "resources/templates/list" => ("resourceTemplates", Action::ReadResource),
-        "prompts/list" => ("prompts", Action::GetPrompt),
-        _ => return false,
+    let Some((key, action)) = listing(method) else {
+        return false;
     };
     let last_page = result.get("nextCursor").is_none_or(Value::is_null);
     let Some(items) = result.get_mut(key).and_then(Value::as_array_mut) else {

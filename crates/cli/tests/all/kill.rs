@@ -67,16 +67,7 @@ fn sigkill_under_load_loses_no_acknowledged_record() {
         "{} acknowledged calls have no audit record: {lost:?}",
         lost.len()
     );
-    let out = std::process::Command::new(crate::support::warden())
-        .args(["audit", "verify", "--file"])
-        .arg(dir.path().join(".warden/audit.db"))
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stdout)
-    );
+    crate::support::assert_audit_verifies(dir.path());
 }
 
 /// An order id of 20 KB: stored beside the database, not in the record.

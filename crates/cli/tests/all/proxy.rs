@@ -228,14 +228,5 @@ fn the_upstream_reads_exactly_what_policy_judged() {
         "the refused lines were never judged: {decisions:?}"
     );
     assert_eq!(decisions[1]["body"]["arguments"], json!({"text": "hi"}));
-    let verify = std::process::Command::new(crate::support::warden())
-        .args(["audit", "verify", "--file"])
-        .arg(dir.path().join(".warden/audit.db"))
-        .output()
-        .unwrap();
-    assert!(
-        verify.status.success(),
-        "{}",
-        String::from_utf8_lossy(&verify.stdout)
-    );
+    crate::support::assert_audit_verifies(dir.path());
 }

@@ -197,6 +197,20 @@ impl Session {
     }
 }
 
+/// `warden audit verify` on the workspace's audit file passes.
+pub fn assert_audit_verifies(dir: &Path) {
+    let out = Command::new(warden())
+        .args(["audit", "verify", "--file"])
+        .arg(dir.join(".warden/audit.db"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}
+
 pub fn audit_records(dir: &Path) -> Vec<Value> {
     audit_records_at(&dir.join(".warden/audit.db"))
 }
