@@ -65,6 +65,30 @@ fn folded(key: &str) -> String {
     }
 }
 
+/// Objects with more keys than this compare folded keys in a hash set; smaller ones (nearly
+/// all) compare each new key with the ones before, without allocating.
+const FEW_KEYS: usize = 16;
+
+/// Whether `key` (not among `earlier`'s keys) equals one of them regardless of case.
+/// `folded_keys` holds the earlier keys folded once the object has more than [`FEW_KEYS`].
+fn case_twin(
+    earlier: &Map<String, Value>,
+    folded_keys: &mut Option<std::collections::HashSet<String>>,
+    key: &str,
+) -> bool {
+    if earlier.len() < FEW_KEYS {
+        return earlier.keys().any(|k| {
+            if k.is_ascii() && key.is_ascii() {
+                k.eq_ignore_ascii_case(key)
+            } else {
+                folded(k) == folded(key)
+            }
+        });
+    }
+    let set = folded_keys.get_or_insert_with(|| earlier.keys().map(|k| folded(k)).collect());
+    !set.insert(folded(key))
+}
+
 /// The prefix of the keys `serde_json` gives a meaning of its own.
 const PRIVATE: &str = "$serde_json::private::";
 
@@ -129,16 +153,16 @@ impl<'de> Visitor<'de> for Seed<'_> {
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
         let mut out = Map::new();
-        // Keys as case-blind readers see them.
-        let mut seen = std::collections::HashSet::new();
+        // Keys as case-blind readers see them, once the object has many.
+        let mut folded_keys: Option<std::collections::HashSet<String>> = None;
         while let Some(key) = map.next_key::<String>()? {
             if key.starts_with(PRIVATE) {
                 return Err(serde::de::Error::custom(format_args!(
                     "the key `{key}` is reserved"
                 )));
             }
-            if !self.0.case_twins && !seen.insert(folded(&key)) && !out.contains_key(&key) {
-                self.0.case_twins = true;
+            if !self.0.case_twins && !out.contains_key(&key) {
+                self.0.case_twins = case_twin(&out, &mut folded_keys, &key);
             }
             let value = map.next_value_seed(Seed(&mut *self.0))?;
             if out.insert(key, value).is_some() {
@@ -171,6 +195,17 @@ mod tests {
         assert!(!twins(r#"{"name":"a","names":"b","a":{"name":1}}"#));
         // An exact duplicate is a duplicate (not faithful), not a case twin.
         let (_, reading) = parse(br#"{"name":"a","name":"b"}"#).unwrap();
+        assert!(!reading.faithful && !reading.case_twins);
+        // Objects with many keys take the other way of comparing: twins at either end of it.
+        let many = |extra: &str| {
+            let keys: Vec<String> = (0..40).map(|i| format!("\"k{i}\":{i}")).collect();
+            format!("{{{},{extra}}}", keys.join(","))
+        };
+        assert!(!twins(&many(r#""z":1"#)));
+        assert!(twins(&many(r#""K39":1"#)));
+        assert!(twins(&many(r#""K3":1"#)));
+        assert!(twins(&many("\"\u{212A}20\":1")));
+        let (_, reading) = parse(many(r#""k7":1"#).as_bytes()).unwrap();
         assert!(!reading.faithful && !reading.case_twins);
     }
 
