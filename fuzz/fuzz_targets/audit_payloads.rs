@@ -18,6 +18,8 @@ fuzz_target!(|data: &[u8]| {
             .ok_or_else(|| "past the end".to_owned())
     };
     if let Ok(Some(body)) = warden_audit::resolve_with(&stored, read, "side") {
-        serde_json::from_str::<serde_json::Value>(&body).expect("a resolved body is JSON");
+        // JSON text (checked as text: a number such as `1e400` is JSON, which a stored body
+        // may hold and `serde_json::Value` cannot).
+        serde_json::from_str::<serde::de::IgnoredAny>(&body).expect("a resolved body is JSON");
     }
 });

@@ -37,7 +37,7 @@ fn tools() -> Value {
         {
             "name": "echo",
             "description": "Echo the text back (used by benchmarks).",
-            "inputSchema": {"type": "object", "properties": {"text": {"type": "string"}, "times": {"type": "integer"}}},
+            "inputSchema": {"type": "object", "properties": {"text": {"type": "string"}, "times": {"type": "integer"}, "progress": {"type": "integer", "description": "progress notifications sent first, when the call carries a progress token (over stdio)"}}},
             "annotations": {"readOnlyHint": true}
         }
     ])
@@ -131,6 +131,23 @@ fn handle_as(msg: &Value, pulled: bool) -> Option<Value> {
     Some(json!({"jsonrpc": "2.0", "id": id, "result": result}))
 }
 
+/// The progress notifications an `echo` call asks for (`progress`, at most 1,000) before its
+/// answer, when it carries a progress token.
+fn progress(msg: &Value) -> Vec<Value> {
+    let params = &msg["params"];
+    let token = &params["_meta"]["progressToken"];
+    if msg["method"] != "tools/call" || params["name"] != "echo" || token.is_null() {
+        return Vec::new();
+    }
+    let total = params["arguments"]["progress"]
+        .as_u64()
+        .unwrap_or(0)
+        .min(1000);
+    (1..=total)
+        .map(|i| json!({"jsonrpc": "2.0", "method": "notifications/progress", "params": {"progressToken": token, "progress": i, "total": total}}))
+        .collect()
+}
+
 /// Serves on stdin/stdout until stdin closes. With `rug_pull`, `echo` changes its description
 /// after the first `tools/list` (and the server says so with `list_changed`).
 pub fn serve(record: Option<&Path>, rug_pull: bool) -> std::io::Result<()> {
@@ -155,6 +172,12 @@ pub fn serve(record: Option<&Path>, rug_pull: bool) -> std::io::Result<()> {
         let Ok(msg) = serde_json::from_str::<Value>(&line) else {
             continue;
         };
+        for note in progress(&msg) {
+            let mut line = serde_json::to_vec(&note)?;
+            line.push(b'\n');
+            stdout.write_all(&line)?;
+            stdout.flush()?;
+        }
         if let Some(reply) = handle_as(&msg, pulled) {
             // One write per message, as servers that frame their output do.
             let mut line = serde_json::to_vec(&reply)?;
@@ -221,5 +244,9 @@ pub async fn serve_http(addr: std::net::SocketAddr, record: Option<&Path>) -> st
     let mut out = std::io::stdout();
     writeln!(out, "http://{}/mcp", listener.local_addr()?)?;
     out.flush()?;
+    use axum::serve::ListenerExt;
+    let listener = listener.tap_io(|tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
     axum::serve(listener, app).await
 }

@@ -106,7 +106,7 @@ pub(crate) struct Target {
 }
 
 /// A JSON-RPC POST from a benchmark client.
-async fn post(
+pub(crate) async fn post(
     conn: &mut Conn,
     auth: Option<&str>,
     session: Option<&str>,
@@ -226,16 +226,14 @@ pub(crate) struct Setup {
     warden: std::path::PathBuf,
     _dir: tempfile::TempDir,
     config: std::path::PathBuf,
-    upstream: Kill,
+    /// The demo server over HTTP; `None` when the gateway starts it over stdio.
+    upstream: Option<Kill>,
     pub upstream_url: String,
 }
 
 impl Setup {
     /// `edit` may change the starter `warden.toml` first.
     pub(crate) fn new(warden: &Path, edit: impl Fn(String) -> String) -> Result<Self> {
-        let dir = tempfile::tempdir()?;
-        let init = Command::new(warden).arg("init").arg(dir.path()).output()?;
-        anyhow::ensure!(init.status.success(), "warden init failed");
         let mut upstream = Kill(
             Command::new(warden)
                 .args(["demo-server", "--http", "127.0.0.1:0"])
@@ -243,11 +241,34 @@ impl Setup {
                 .spawn()?,
         );
         let upstream_url = first_line(&mut upstream.0)?;
+        let section = format!("url = \"{upstream_url}\"");
+        Self::with(warden, edit, &section, Some(upstream), upstream_url)
+    }
+
+    /// The demo server of build `demo` as a stdio upstream the gateway starts (in its sandbox).
+    pub(crate) fn stdio(warden: &Path, demo: &Path) -> Result<Self> {
+        let section = format!(
+            "command = [{:?}, \"demo-server\"]",
+            demo.display().to_string()
+        );
+        Self::with(warden, |t| t, &section, None, String::new())
+    }
+
+    fn with(
+        warden: &Path,
+        edit: impl Fn(String) -> String,
+        upstream_section: &str,
+        upstream: Option<Kill>,
+        upstream_url: String,
+    ) -> Result<Self> {
+        let dir = tempfile::tempdir()?;
+        let init = Command::new(warden).arg("init").arg(dir.path()).output()?;
+        anyhow::ensure!(init.status.success(), "warden init failed");
         let config = dir.path().join("warden.toml");
         let mut text = edit(std::fs::read_to_string(&config)?);
         let port = free_port()?;
         text.push_str(&format!(
-            "\n[gateway]\nlisten = \"127.0.0.1:{port}\"\n\n[upstreams.demo]\nurl = \"{upstream_url}\"\n"
+            "\n[gateway]\nlisten = \"127.0.0.1:{port}\"\n\n[upstreams.demo]\n{upstream_section}\n"
         ));
         std::fs::write(&config, text)?;
         Ok(Self {
@@ -259,9 +280,14 @@ impl Setup {
         })
     }
 
-    /// The upstream's process id.
-    pub(crate) fn upstream_pid(&self) -> u32 {
-        self.upstream.0.id()
+    /// The HTTP upstream's process id.
+    pub(crate) fn upstream_pid(&self) -> Result<u32> {
+        Ok(self
+            .upstream
+            .as_ref()
+            .context("the upstream runs over stdio")?
+            .0
+            .id())
     }
 
     /// Runs a `warden` command on this configuration; its trimmed stdout.
@@ -366,7 +392,7 @@ fn one(warden: &Path, what: &str, edit: impl Fn(String) -> String) -> Result<()>
         "gen d",
         "gen w"
     );
-    let pids = [gateway.0.id(), setup.upstream_pid(), std::process::id()];
+    let pids = [gateway.0.id(), setup.upstream_pid()?, std::process::id()];
     let mut summary: Vec<Value> = Vec::new();
     for &clients in CONCURRENCY {
         rt.block_on(async {
@@ -524,14 +550,15 @@ pub fn versus(new: &Path, old: &Path, rounds: usize, modern: bool) -> Result<()>
         samples: Vec<Duration>,
         cpu: Vec<f64>,
     }
+    let (old_upstream, new_upstream) = (old_setup.upstream_pid()?, new_setup.upstream_pid()?);
     for (clients, rate) in loads {
         let mut sides = [
-            (&old_target, &old_gateway, &old_setup),
-            (&new_target, &new_gateway, &new_setup),
+            (&old_target, &old_gateway, old_upstream),
+            (&new_target, &new_gateway, new_upstream),
         ]
-        .map(|(target, gateway, setup)| Side {
+        .map(|(target, gateway, upstream)| Side {
             target,
-            pids: [gateway.0.id(), setup.upstream_pid()],
+            pids: [gateway.0.id(), upstream],
             rates: Vec::new(),
             samples: Vec::new(),
             cpu: Vec::new(),

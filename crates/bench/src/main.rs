@@ -4,7 +4,8 @@
 //! does `warden-bench gateway --warden NEW --against OLD [--rounds N] [--modern]` (`--modern`:
 //! stateless 2026-07-28 clients sharing the agent's one context);
 //! `warden-bench gateway-paced [--warden PATH] [--seconds N] [--rate R] [--timeline FILE]` runs
-//! the gateway's paced load alone, per quarter second.
+//! the gateway's paced load alone, per quarter second; `warden-bench stream [--warden NEW]
+//! [--against OLD]` times answers streamed as SSE events through `warden serve`.
 #![allow(
     clippy::disallowed_methods,
     reason = "the harness starts the binaries it measures"
@@ -24,6 +25,7 @@ mod latency;
 mod policy;
 mod sandbox;
 mod stats;
+mod stream;
 
 use std::path::PathBuf;
 
@@ -87,6 +89,9 @@ fn main() -> anyhow::Result<()> {
         };
         let timeline = value("--timeline").map(PathBuf::from);
         return gateway::paced(&warden, seconds, rate, timeline.as_deref());
+    }
+    if what == "stream" {
+        return stream::run(&warden, against.as_deref());
     }
     if let (Some(old), "latency", Some(rounds)) = (&against, what, rounds) {
         return latency::versus_rounds(&warden, old, rounds);

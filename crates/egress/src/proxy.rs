@@ -244,7 +244,13 @@ impl Proxy {
             )
             .await
             {
-                Ok(Ok(s)) => return Ok(s),
+                Ok(Ok(s)) => {
+                    // What the client wrote goes on as it came: the client's own stack already
+                    // decided how to coalesce it, and Nagle here would hold each small write
+                    // after the first for the server's delayed acknowledgement.
+                    let _ = s.set_nodelay(true);
+                    return Ok(s);
+                }
                 Ok(Err(e)) => last = e.to_string(),
                 Err(_) => last = "timed out".to_owned(),
             }
