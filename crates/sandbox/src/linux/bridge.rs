@@ -52,6 +52,9 @@ pub(super) fn listen(bridge: &Bridge) -> Result<TcpListener, SetupError> {
 pub(super) fn relay(listener: &TcpListener, exit: &Exit) {
     let target = format!("/proc/self/fd/{}/{}", exit.dir.as_raw_fd(), exit.name);
     for inside in listener.incoming().flatten() {
+        // What the proxy sends goes on as it comes (a streamed answer arrives in pieces): with
+        // Nagle on, each piece after the first waited for the tool's delayed acknowledgement.
+        let _ = inside.set_nodelay(true);
         let Ok(outside) = UnixStream::connect(&target) else {
             let _ = inside.shutdown(Shutdown::Both);
             continue;
