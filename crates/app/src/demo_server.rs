@@ -202,6 +202,7 @@ pub fn serve(record: Option<&Path>, rug_pull: bool) -> std::io::Result<()> {
 pub async fn serve_http(addr: std::net::SocketAddr, record: Option<&Path>) -> std::io::Result<()> {
     use axum::http::{HeaderMap, StatusCode};
     use axum::response::IntoResponse;
+    use axum::serve::ListenerExt;
     let log = match record {
         Some(p) => Some(std::sync::Arc::new(std::sync::Mutex::new(
             std::fs::OpenOptions::new()
@@ -244,7 +245,7 @@ pub async fn serve_http(addr: std::net::SocketAddr, record: Option<&Path>) -> st
     let mut out = std::io::stdout();
     writeln!(out, "http://{}/mcp", listener.local_addr()?)?;
     out.flush()?;
-    use axum::serve::ListenerExt;
+    // Answers go out as written (see `warden_gateway`'s accepted connections).
     let listener = listener.tap_io(|tcp| {
         let _ = tcp.set_nodelay(true);
     });
