@@ -151,6 +151,16 @@ async fn client(
         (session, json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": target.tool, "arguments": {"order_id": "A-1001"}}}).to_string())
     };
     let modern = target.modern.then_some(target.tool);
+    // A session's first call is not sustained load: through Warden it starts the session's
+    // upstream link (20-90 ms when 64 sessions open together), and every round opens new
+    // sessions. It is made once, untimed, before the timed calls, direct and through Warden.
+    let first = post(&mut conn, auth, session.as_deref(), &body, modern).await?;
+    anyhow::ensure!(
+        (200..300).contains(&first.status),
+        "unexpected first answer ({}): {}",
+        first.status,
+        String::from_utf8_lossy(&first.body)
+    );
     let mut out = Vec::new();
     // Paced: one call every `interval`, the first after `offset` (a slow answer delays the
     // calls behind it). Latency counts from the send: tokio's timers fire on millisecond
