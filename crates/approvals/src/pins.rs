@@ -300,14 +300,23 @@ impl Store {
 
     /// Every pinned tool, by server and name.
     pub fn pins(&self) -> Result<Vec<Pin>> {
+        self.select("", [])
+    }
+
+    /// The pins of every server but `server` (what its tools could imitate), in order.
+    pub fn pins_of_others(&self, server: &str) -> Result<Vec<Pin>> {
+        self.select("WHERE server != ?1", [server])
+    }
+
+    fn select<P: rusqlite::Params>(&self, filter: &str, params: P) -> Result<Vec<Pin>> {
         let conn = self.conn();
         let mut stmt = conn
             .prepare_cached(&format!(
-                "SELECT {COLUMNS} FROM tool_pins ORDER BY server, name"
+                "SELECT {COLUMNS} FROM tool_pins {filter} ORDER BY server, name"
             ))
             .map_err(crate::error::sqlite(self.path()))?;
         let rows = stmt
-            .query_map([], decode)
+            .query_map(params, decode)
             .and_then(Iterator::collect::<rusqlite::Result<Vec<_>>>)
             .map_err(crate::error::sqlite(self.path()))?;
         Ok(rows)

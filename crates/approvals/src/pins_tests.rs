@@ -74,3 +74,23 @@ fn a_definition_flagged_at_first_sight_waits_too() {
     let pin = s.pins().unwrap().pop().unwrap();
     assert_eq!(pin.findings, findings);
 }
+
+#[test]
+fn the_pins_of_other_servers_leave_out_the_one_asked_for() {
+    let (_dir, s) = store();
+    let none = json!([]);
+    for (server, name) in [("a", "read"), ("b", "write"), ("a", "list"), ("c", "read")] {
+        s.observe_tool(server, &json!({"name": name}), &none, 1)
+            .unwrap();
+    }
+    let names = |pins: Vec<Pin>| -> Vec<(String, String)> {
+        pins.into_iter().map(|p| (p.server, p.name)).collect()
+    };
+    let others = names(s.pins_of_others("a").unwrap());
+    assert_eq!(
+        others,
+        [("b".into(), "write".into()), ("c".into(), "read".into())]
+    );
+    assert_eq!(names(s.pins().unwrap()).len(), 4);
+    assert_eq!(names(s.pins_of_others("z").unwrap()).len(), 4);
+}

@@ -64,12 +64,7 @@ pub(crate) async fn review(shared: &Shared, tools: &[Value]) -> Vec<String> {
         let now = warden_approvals::now();
         // Tools other servers listed first: a name that imitates one of them, with another
         // definition, is shadowing (the same definition is the same server run twice).
-        let others: Vec<warden_approvals::Pin> = store
-            .pins()
-            .unwrap_or_default()
-            .into_iter()
-            .filter(|p| p.server != server)
-            .collect();
+        let others = store.pins_of_others(&server).unwrap_or_default();
         scanned
             .into_iter()
             .map(|(tool, mut findings)| {
