@@ -173,28 +173,27 @@ pub fn serve(record: Option<&Path>, rug_pull: bool) -> std::io::Result<()> {
             continue;
         };
         for note in progress(&msg) {
-            let mut line = serde_json::to_vec(&note)?;
-            line.push(b'\n');
-            stdout.write_all(&line)?;
-            stdout.flush()?;
+            send(&mut stdout, &note)?;
         }
         if let Some(reply) = handle_as(&msg, pulled) {
-            // One write per message, as servers that frame their output do.
-            let mut line = serde_json::to_vec(&reply)?;
-            line.push(b'\n');
-            stdout.write_all(&line)?;
-            stdout.flush()?;
+            send(&mut stdout, &reply)?;
             if rug_pull && !pulled && msg["method"] == "tools/list" {
                 pulled = true;
                 let note = json!({"jsonrpc": "2.0", "method": "notifications/tools/list_changed"});
-                let mut line = serde_json::to_vec(&note)?;
-                line.push(b'\n');
-                stdout.write_all(&line)?;
-                stdout.flush()?;
+                send(&mut stdout, &note)?;
             }
         }
     }
     Ok(())
+}
+
+/// Writes one message as a line: one write per message, as servers that frame their output
+/// do.
+fn send(out: &mut impl Write, msg: &Value) -> std::io::Result<()> {
+    let mut line = serde_json::to_vec(msg)?;
+    line.push(b'\n');
+    out.write_all(&line)?;
+    out.flush()
 }
 
 /// Serves over Streamable HTTP at `addr` (printing the bound address) until killed. Stateless:

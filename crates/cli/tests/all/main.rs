@@ -28,3 +28,4 @@ mod pinning;
 mod policy_cli;
 mod proxy;
 mod sandbox;
+mod streams;

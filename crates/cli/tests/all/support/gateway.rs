@@ -166,6 +166,32 @@ impl Gateway {
         body: &Value,
         extra: &[(&str, &str)],
     ) -> (u16, reqwest::header::HeaderMap, Value) {
+        let (status, headers, text) = self.post_text(token, session, body, extra).await;
+        let value = if headers
+            .get("content-type")
+            .is_some_and(|c| c.to_str().unwrap().starts_with("text/event-stream"))
+        {
+            text.lines()
+                .filter_map(|l| l.strip_prefix("data: "))
+                .rfind(|d| !d.is_empty())
+                .map(|d| serde_json::from_str(d).unwrap())
+                .unwrap_or(Value::Null)
+        } else if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or(Value::String(text))
+        };
+        (status, headers, value)
+    }
+
+    /// [`Gateway::post_with`], the body as received (an SSE body whole).
+    pub async fn post_text(
+        &self,
+        token: Option<&str>,
+        session: Option<&str>,
+        body: &Value,
+        extra: &[(&str, &str)],
+    ) -> (u16, reqwest::header::HeaderMap, String) {
         let mut req = self
             .client
             .post(self.mcp())
@@ -186,22 +212,7 @@ impl Gateway {
         let resp = req.send().await.unwrap();
         let status = resp.status().as_u16();
         let headers = resp.headers().clone();
-        let text = resp.text().await.unwrap();
-        let value = if headers
-            .get("content-type")
-            .is_some_and(|c| c.to_str().unwrap().starts_with("text/event-stream"))
-        {
-            text.lines()
-                .filter_map(|l| l.strip_prefix("data: "))
-                .rfind(|d| !d.is_empty())
-                .map(|d| serde_json::from_str(d).unwrap())
-                .unwrap_or(Value::Null)
-        } else if text.is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_str(&text).unwrap_or(Value::String(text))
-        };
-        (status, headers, value)
+        (status, headers, resp.text().await.unwrap())
     }
 
     /// `DELETE` of a legacy session; returns the status.
