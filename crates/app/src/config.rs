@@ -110,10 +110,10 @@ impl Loaded {
         let path = self.approvals_path();
         let store = warden_approvals::Store::open(&path)
             .map_err(|e| anyhow::anyhow!("tool pins in `{}`: {e}", path.display()))?;
-        Ok(Some(std::sync::Arc::new(warden_proxy::Pinning {
-            store: std::sync::Arc::new(store),
-            block: c.on_change.unwrap_or(PinAction::Block) == PinAction::Block,
-        })))
+        Ok(Some(std::sync::Arc::new(warden_proxy::Pinning::new(
+            std::sync::Arc::new(store),
+            c.on_change.unwrap_or(PinAction::Block) == PinAction::Block,
+        ))))
     }
 }
 

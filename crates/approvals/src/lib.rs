@@ -14,7 +14,7 @@ mod store;
 
 pub use error::{Error, Result};
 pub use hash::{CallKey, call_hash, canonical_json};
-pub use pins::{Pin, PinStatus, Seen, definition, definition_hash, diff};
+pub use pins::{Listed, Other, Pin, PinStatus, Seen, definition, definition_hash, diff};
 pub use store::{Approval, Approver, Mode, NewApproval, Status, Store};
 
 /// Now, Unix seconds.

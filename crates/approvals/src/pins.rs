@@ -3,7 +3,9 @@
 //! a later listing with another definition is a change that waits for a person's approval
 //! (`warden tools approve`). A definition the description scan flags waits the same way.
 
-use rusqlite::{OptionalExtension, Row, params};
+use std::collections::HashMap;
+
+use rusqlite::{Connection, OptionalExtension, Row, params};
 use serde::Serialize;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
@@ -76,6 +78,15 @@ pub struct Pin {
     pub changed_at: Option<i64>,
     pub decided_by: Option<String>,
     pub decided_at: Option<i64>,
+}
+
+/// A tool another server listed ([`Store::tools_of_others`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Other {
+    pub server: String,
+    pub name: String,
+    /// Its definition last seen, as stored (JSON text).
+    pub definition: String,
 }
 
 /// What a listing's definition of a tool was, against its pin.
@@ -163,6 +174,76 @@ fn decode(row: &Row<'_>) -> rusqlite::Result<Pin> {
 const COLUMNS: &str = "server, name, hash, definition, status, approved, findings, first_seen, \
     changed_at, decided_by, decided_at";
 
+/// A tool as a listing has it, to compare with its pin ([`Store::observe_tools`]).
+#[derive(Debug, Clone, Copy)]
+pub struct Listed<'a> {
+    pub tool: &'a Value,
+    /// [`definition_hash`] of `tool`.
+    pub hash: &'a str,
+    /// What the description scan found (a JSON array; empty when clean).
+    pub findings: &'a Value,
+}
+
+impl Listed<'_> {
+    fn name(&self) -> &str {
+        self.tool
+            .get("name")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+    }
+}
+
+/// Compares one listed tool with its pin and writes what changed, inside the caller's write
+/// transaction.
+fn observe_in(conn: &Connection, l: &Listed<'_>, server: &str, now: i64) -> rusqlite::Result<Seen> {
+    let name = l.name();
+    let pinned: Option<(String, String, String)> = conn
+        .prepare_cached(
+            "SELECT hash, status, definition FROM tool_pins WHERE server = ?1 AND name = ?2",
+        )?
+        .query_row(params![server, name], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })
+        .optional()?;
+    let def = definition(l.tool).to_string();
+    let findings = l.findings.to_string();
+    let Some((old_hash, status, old_def)) = pinned else {
+        let flagged = l.findings.as_array().is_some_and(|f| !f.is_empty());
+        let status = if flagged {
+            PinStatus::Flagged
+        } else {
+            PinStatus::Approved
+        };
+        conn.prepare_cached(
+            "INSERT INTO tool_pins (server, name, hash, definition, status, findings, first_seen) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        )?
+        .execute(params![
+            server,
+            name,
+            l.hash,
+            def,
+            status.as_str(),
+            findings,
+            now
+        ])?;
+        return Ok(Seen::New(status));
+    };
+    if old_hash == l.hash {
+        return Ok(Seen::Same(PinStatus::parse(&status)));
+    }
+    // Keep the last approved definition to show what changed; a tool that was never
+    // approved (flagged at first sight) has none.
+    let approved = (status == "approved").then_some(old_def);
+    conn.prepare_cached(
+        "UPDATE tool_pins SET hash = ?3, definition = ?4, status = 'changed', \
+         approved = COALESCE(?5, approved), findings = ?6, changed_at = ?7 \
+         WHERE server = ?1 AND name = ?2",
+    )?
+    .execute(params![server, name, l.hash, def, approved, findings, now])?;
+    Ok(Seen::Changed)
+}
+
 impl Store {
     /// Compares `tool` (as listed by `server`) with its pin, pinning it on first sight.
     /// `findings` are the description scan's (a JSON array; empty when clean).
@@ -173,89 +254,59 @@ impl Store {
         findings: &Value,
         now: i64,
     ) -> Result<Seen> {
-        // Sessions of several processes may see a new tool at once: one pins it, the others
-        // find the pin on their second look.
-        match self.observe_once(server, tool, findings, now)? {
-            Some(seen) => Ok(seen),
-            None => Ok(self
-                .observe_once(server, tool, findings, now)?
-                .unwrap_or(Seen::Same(PinStatus::Changed))),
-        }
+        let hash = definition_hash(tool);
+        let listed = [Listed {
+            tool,
+            hash: &hash,
+            findings,
+        }];
+        let mut seen = self.observe_tools(server, &listed, now)?;
+        Ok(seen.pop().unwrap_or(Seen::Same(PinStatus::Changed)))
     }
 
-    /// One look; `None` when another writer pinned the tool first.
-    fn observe_once(
+    /// Compares each tool of a listing by `server` with its pin, pinning new ones: one read
+    /// of the server's pins, then one transaction (one sync) for the tools that are new or
+    /// changed, if any. What each was, in order.
+    pub fn observe_tools(
         &self,
         server: &str,
-        tool: &Value,
-        findings: &Value,
+        listed: &[Listed<'_>],
         now: i64,
-    ) -> Result<Option<Seen>> {
-        let name = tool.get("name").and_then(Value::as_str).unwrap_or_default();
-        let hash = definition_hash(tool);
-        let def = definition(tool).to_string();
-        let flagged = findings.as_array().is_some_and(|f| !f.is_empty());
-        let conn = self.conn();
+    ) -> Result<Vec<Seen>> {
         let err = crate::error::sqlite(self.path());
-        let pinned: Option<(String, String, String)> = conn
-            .prepare_cached(
-                "SELECT hash, status, definition FROM tool_pins WHERE server = ?1 AND name = ?2",
-            )
+        let mut conn = self.conn();
+        let pinned: HashMap<String, (String, String)> = conn
+            .prepare_cached("SELECT name, hash, status FROM tool_pins WHERE server = ?1")
             .and_then(|mut s| {
-                s.query_row(params![server, name], |r| {
-                    Ok((r.get(0)?, r.get(1)?, r.get(2)?))
-                })
-                .optional()
+                s.query_map(params![server], |r| Ok((r.get(0)?, (r.get(1)?, r.get(2)?))))
+                    .and_then(Iterator::collect)
             })
             .map_err(&err)?;
-        let Some((old_hash, status, old_def)) = pinned else {
-            let status = if flagged {
-                PinStatus::Flagged
-            } else {
-                PinStatus::Approved
-            };
-            let inserted = conn.prepare_cached(
-                "INSERT INTO tool_pins (server, name, hash, definition, status, findings, first_seen) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (server, name) DO NOTHING",
-            )
-            .and_then(|mut s| {
-                s.execute(params![
-                    server,
-                    name,
-                    hash,
-                    def,
-                    status.as_str(),
-                    findings.to_string(),
-                    now
-                ])
+        // What the pins already settle; `None` for tools new or changed.
+        let mut seen: Vec<Option<Seen>> = listed
+            .iter()
+            .map(|l| match pinned.get(l.name()) {
+                Some((hash, status)) if hash == l.hash => {
+                    Some(Seen::Same(PinStatus::parse(status)))
+                }
+                _ => None,
             })
-            .map_err(&err)?;
-            return Ok((inserted == 1).then_some(Seen::New(status)));
-        };
-        if old_hash == hash {
-            return Ok(Some(Seen::Same(PinStatus::parse(&status))));
+            .collect();
+        if seen.iter().all(Option::is_some) {
+            return Ok(seen.into_iter().flatten().collect());
         }
-        // Keep the last approved definition to show what changed; a tool that was never
-        // approved (flagged at first sight) has none.
-        let approved = (status == "approved").then_some(old_def);
-        conn.prepare_cached(
-            "UPDATE tool_pins SET hash = ?3, definition = ?4, status = 'changed', \
-             approved = COALESCE(?5, approved), findings = ?6, changed_at = ?7 \
-             WHERE server = ?1 AND name = ?2",
-        )
-        .and_then(|mut s| {
-            s.execute(params![
-                server,
-                name,
-                hash,
-                def,
-                approved,
-                findings.to_string(),
-                now
-            ])
-        })
-        .map_err(&err)?;
-        Ok(Some(Seen::Changed))
+        // Holding the write lock, a look at a pin and the write after it cannot race another
+        // process's (sessions of several processes may see a new tool at once).
+        let tx = conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(&err)?;
+        for (l, seen) in listed.iter().zip(&mut seen) {
+            if seen.is_none() {
+                *seen = Some(observe_in(&tx, l, server, now).map_err(&err)?);
+            }
+        }
+        tx.commit().map_err(&err)?;
+        Ok(seen.into_iter().flatten().collect())
     }
 
     /// The standing of a pinned tool (`None`: never seen).
@@ -303,9 +354,27 @@ impl Store {
         self.select("", [])
     }
 
-    /// The pins of every server but `server` (what its tools could imitate), in order.
-    pub fn pins_of_others(&self, server: &str) -> Result<Vec<Pin>> {
-        self.select("WHERE server != ?1", [server])
+    /// The tools every server but `server` listed (what its tools could imitate), in order,
+    /// their definitions as stored.
+    pub fn tools_of_others(&self, server: &str) -> Result<Vec<Other>> {
+        let conn = self.conn();
+        let mut stmt = conn
+            .prepare_cached(
+                "SELECT server, name, definition FROM tool_pins WHERE server != ?1 \
+                 ORDER BY server, name",
+            )
+            .map_err(crate::error::sqlite(self.path()))?;
+        let rows = stmt
+            .query_map([server], |r| {
+                Ok(Other {
+                    server: r.get(0)?,
+                    name: r.get(1)?,
+                    definition: r.get(2)?,
+                })
+            })
+            .and_then(Iterator::collect::<rusqlite::Result<Vec<_>>>)
+            .map_err(crate::error::sqlite(self.path()))?;
+        Ok(rows)
     }
 
     fn select<P: rusqlite::Params>(&self, filter: &str, params: P) -> Result<Vec<Pin>> {

@@ -63,7 +63,7 @@ impl Peer {
     }
 
     /// The process's CPU time so far (user and system, all threads), in seconds.
-    fn cpu_secs(&self) -> f64 {
+    pub(crate) fn cpu_secs(&self) -> f64 {
         crate::gateway::cpu_secs(self.child.id())
     }
 

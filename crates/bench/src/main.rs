@@ -5,7 +5,9 @@
 //! stateless 2026-07-28 clients sharing the agent's one context);
 //! `warden-bench gateway-paced [--warden PATH] [--seconds N] [--rate R] [--timeline FILE]` runs
 //! the gateway's paced load alone, per quarter second; `warden-bench stream [--warden NEW]
-//! [--against OLD]` times answers streamed as SSE events through `warden serve`.
+//! [--against OLD]` times answers streamed as SSE events through `warden serve`;
+//! `warden-bench listing [--warden NEW] [--against OLD]` times long tool listings through
+//! `warden mcp`.
 #![allow(
     clippy::disallowed_methods,
     reason = "the harness starts the binaries it measures"
@@ -22,6 +24,7 @@ mod gateway;
 mod http1;
 mod inject;
 mod latency;
+mod listing;
 mod policy;
 mod sandbox;
 mod stats;
@@ -51,6 +54,9 @@ fn main() -> anyhow::Result<()> {
         });
     if what == "egress-client" {
         return sandbox::client(&args);
+    }
+    if what == "tools-server" {
+        return listing::server(&args);
     }
     if what == "otlp-sink" {
         return controls::sink();
@@ -92,6 +98,9 @@ fn main() -> anyhow::Result<()> {
     }
     if what == "stream" {
         return stream::run(&warden, against.as_deref());
+    }
+    if what == "listing" {
+        return listing::run(&warden, against.as_deref());
     }
     if let (Some(old), "latency", Some(rounds)) = (&against, what, rounds) {
         return latency::versus_rounds(&warden, old, rounds);

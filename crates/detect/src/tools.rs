@@ -3,6 +3,7 @@
 //! from the user, to read credentials, or to call other tools; invisible characters), and
 //! names that shadow or imitate another server's tools.
 
+use std::collections::HashMap;
 use std::sync::LazyLock;
 
 use regex::bytes::Regex;
@@ -152,16 +153,83 @@ fn excerpt(s: &str) -> String {
 /// the same name, the same once case, separators and look-alike characters are folded, or one
 /// edit away for names of five characters or more.
 pub fn shadows<'a>(name: &str, others: impl IntoIterator<Item = &'a str>) -> Option<String> {
-    let folded = fold(name);
-    others.into_iter().find_map(|other| {
-        let o = fold(other);
-        let close = folded == o || (folded.len() >= 5 && o.len() >= 5 && one_edit(&folded, &o));
-        close.then(|| other.to_owned())
-    })
+    let others: Vec<&str> = others.into_iter().collect();
+    let index = NameIndex::new(others.iter().copied());
+    index
+        .close(name)
+        .first()
+        .and_then(|&i| others.get(i))
+        .map(|o| (*o).to_owned())
 }
 
-/// Lower case, NFKC, confusable skeleton, no separators.
-fn fold(name: &str) -> String {
+/// Tool names folded once, to find which of them each of many names shadows ([`shadows`])
+/// without comparing every pair: a listing's names are checked against every other server's.
+/// Names one edit apart share a string once one character (or none) is deleted from each, so
+/// the index keeps those deletions and a lookup checks only the names that share one.
+#[derive(Debug, Default)]
+pub struct NameIndex {
+    folded: Vec<String>,
+    /// Folded name, and each of its one-character deletions (names of five bytes or more),
+    /// to the names that have it.
+    keys: HashMap<String, Vec<usize>>,
+}
+
+impl NameIndex {
+    /// Indexes `names` (positions as given).
+    pub fn new<'a>(names: impl IntoIterator<Item = &'a str>) -> Self {
+        let mut index = Self::default();
+        for (i, name) in names.into_iter().enumerate() {
+            let folded = fold_name(name);
+            for key in deletions(&folded) {
+                let ids = index.keys.entry(key).or_default();
+                if ids.last() != Some(&i) {
+                    ids.push(i);
+                }
+            }
+            index.folded.push(folded);
+        }
+        index
+    }
+
+    /// Positions, in order, of the indexed names that `name` shadows or imitates.
+    pub fn close(&self, name: &str) -> Vec<usize> {
+        self.close_folded(&fold_name(name))
+    }
+
+    /// [`close`](Self::close) for a name already folded ([`fold_name`]).
+    pub fn close_folded(&self, folded: &str) -> Vec<usize> {
+        let mut out: Vec<usize> = deletions(folded)
+            .filter_map(|key| self.keys.get(&key))
+            .flatten()
+            .copied()
+            .filter(|&i| {
+                self.folded.get(i).is_some_and(|o| {
+                    o == folded || (folded.len() >= 5 && o.len() >= 5 && one_edit(folded, o))
+                })
+            })
+            .collect();
+        out.sort_unstable();
+        out.dedup();
+        out
+    }
+}
+
+/// `folded` itself, then (when it is five bytes or more) each string one character shorter.
+fn deletions(folded: &str) -> impl Iterator<Item = String> + '_ {
+    let shorter = (folded.len() >= 5).then(|| {
+        folded.char_indices().map(move |(at, c)| {
+            let mut s = String::with_capacity(folded.len());
+            s.push_str(&folded[..at]);
+            s.push_str(&folded[at + c.len_utf8()..]);
+            s
+        })
+    });
+    std::iter::once(folded.to_owned()).chain(shorter.into_iter().flatten())
+}
+
+/// A tool name as names are compared for shadowing: lower case, NFKC, confusable skeleton,
+/// no separators.
+pub fn fold_name(name: &str) -> String {
     use unicode_normalization::UnicodeNormalization;
     use unicode_security::skeleton;
     let nfkc: String = name.nfkc().collect();

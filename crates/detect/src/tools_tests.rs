@@ -80,3 +80,55 @@ fn names_that_shadow_another_servers_tools_are_found() {
         assert_eq!(shadows(different, others), None, "{different}");
     }
 }
+
+#[test]
+fn the_name_index_finds_what_comparing_every_pair_finds() {
+    // Names near each other in every way the check allows: cases, separators, look-alikes,
+    // one letter more, fewer or changed, letters swapped (two edits), short names.
+    let mut names = vec![
+        "send_email",
+        "Send-Email",
+        "s\u{0435}nd_email",
+        "send_emails",
+        "send_mail",
+        "sned_email",
+        "read",
+        "reads",
+        "rea",
+        "READ",
+        "get_balance",
+        "get_balances",
+        "get_iban",
+        "ab",
+        "a-b",
+        "list_files",
+        "list_file",
+        "lisr_files",
+        "ﬁle_list",
+        "file_list",
+        "données",
+        "donnees",
+    ];
+    let generated: Vec<String> = (0..60).map(|i| format!("tool_{}", i * 7 % 23)).collect();
+    names.extend(generated.iter().map(String::as_str));
+    let index = NameIndex::new(names.iter().copied());
+    for name in names
+        .iter()
+        .copied()
+        .chain(["zzzzzz", "", "tool_", "tool_100"])
+    {
+        let f = fold_name(name);
+        let pairwise: Vec<usize> = names
+            .iter()
+            .enumerate()
+            .filter(|(_, other)| {
+                let o = fold_name(other);
+                o == f || (f.len() >= 5 && o.len() >= 5 && one_edit(&f, &o))
+            })
+            .map(|(i, _)| i)
+            .collect();
+        assert_eq!(index.close(name), pairwise, "{name}");
+    }
+    // Itself, its case, its look-alike, one letter more and one fewer; not swapped letters.
+    assert_eq!(index.close("send_email"), [0, 1, 2, 3, 4]);
+}

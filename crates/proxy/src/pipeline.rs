@@ -427,23 +427,22 @@ async fn fetch_tools(shared: &Shared, msg: &Message) {
         if let Some(c) = cursor.take() {
             params.insert("cursor".to_owned(), c);
         }
-        let Ok(response) = shared
+        let Ok(mut response) = shared
             .internal("tools/list", Value::Object(params), None)
             .await
         else {
             return;
         };
-        let Some(result) = response.get("result") else {
+        let Some(result) = response.get_mut("result") else {
             return;
         };
-        let tools = result
-            .get("tools")
-            .and_then(Value::as_array)
-            .cloned()
-            .unwrap_or_default();
+        let tools = match result.get_mut("tools") {
+            Some(Value::Array(tools)) => std::mem::take(tools),
+            _ => Vec::new(),
+        };
         // Reviewed, but every definition is kept: a tool that waits is refused by name, and
         // its facts are there once it is approved.
-        crate::pins::review(shared, &tools).await;
+        let (_, tools) = crate::pins::review(shared, tools).await;
         {
             let mut state = shared.state();
             for tool in tools {

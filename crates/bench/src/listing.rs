@@ -1,0 +1,153 @@
+//! Long tool listings through `warden mcp` (`warden-bench listing --warden W [--against OLD]`):
+//! an upstream that lists 100 or 1,000 tools, listed again and again as agents do (at start,
+//! on `list_changed`, per conversation), directly and through Warden, with another server's
+//! as many tools already pinned in the same approvals file (a second server in the same
+//! workspace: every listing is checked for names that imitate its tools). The upstream is this
+//! binary (`warden-bench tools-server N PREFIX`), so both sides list the very same bytes.
+
+use std::io::{BufRead, Write};
+use std::path::Path;
+use std::process::Command;
+
+use anyhow::{Context, Result};
+use serde_json::{Value, json};
+
+use crate::latency::Peer;
+use crate::stats::Samples;
+
+/// Listings timed per side and size, in alternating blocks.
+const LISTINGS: usize = 40;
+const BLOCK: usize = 5;
+
+/// `warden-bench tools-server N PREFIX`: a stdio MCP server with `N` tools named
+/// `PREFIX` + `tool_<i>`, each with a description and a small input schema.
+pub fn server(args: &[String]) -> Result<()> {
+    let count: usize = args
+        .get(1)
+        .and_then(|n| n.parse().ok())
+        .context("tools-server N [PREFIX]")?;
+    let prefix = args.get(2).map_or("", String::as_str);
+    let tools: Vec<Value> = (0..count)
+        .map(|i| {
+            json!({
+                "name": format!("{prefix}tool_{i}"),
+                "description": format!("Lists, reads and updates the items of kind {i} in the repository; returns at most `limit` of them."),
+                "inputSchema": {"type": "object", "properties": {"id": {"type": "string", "description": "Item id."}, "limit": {"type": "integer", "minimum": 1}}, "required": ["id"]},
+                "annotations": {"readOnlyHint": i % 2 == 0}
+            })
+        })
+        .collect();
+    let stdin = std::io::stdin();
+    let mut out = std::io::stdout().lock();
+    for line in stdin.lock().lines() {
+        let message: Value = serde_json::from_str(&line?)?;
+        let Some(id) = message.get("id") else {
+            continue;
+        };
+        let result = match message.get("method").and_then(Value::as_str) {
+            Some("initialize") => json!({
+                "protocolVersion": message.pointer("/params/protocolVersion"),
+                "capabilities": {"tools": {}},
+                "serverInfo": {"name": "tools-server", "version": "1"}
+            }),
+            Some("tools/list") => json!({"tools": tools}),
+            Some("tools/call") => json!({"content": [{"type": "text", "text": "ok"}]}),
+            _ => json!({}),
+        };
+        let answer = json!({"jsonrpc": "2.0", "id": id, "result": result});
+        writeln!(out, "{answer}")?;
+        out.flush()?;
+    }
+    Ok(())
+}
+
+pub fn run(warden: &Path, against: Option<&Path>) -> Result<()> {
+    let bench = std::env::current_exe()?;
+    println!("## tools/list through `warden mcp` (another server's as many tools pinned)\n");
+    println!(
+        "| tools | build | direct p50 | through Warden p50 | p99 | added p50 | Warden CPU per listing |"
+    );
+    println!("|---|---|---|---|---|---|---|");
+    for count in [100, 1000] {
+        let dir = tempfile::tempdir()?;
+        let (config, other) = configs(warden, dir.path())?;
+        let upstream = |prefix: &str| {
+            let mut cmd = Command::new(&bench);
+            cmd.arg("tools-server").arg(count.to_string()).arg(prefix);
+            cmd
+        };
+        let through = |proxy: &Path, config: &Path, prefix: &str| {
+            let mut cmd = Command::new(proxy);
+            cmd.arg("mcp").arg("--config").arg(config).arg("--");
+            cmd.arg(&bench)
+                .arg("tools-server")
+                .arg(count.to_string())
+                .arg(prefix);
+            Peer::start(&mut cmd)
+        };
+        // The other server's tools, pinned first.
+        through(warden, &other, "other_")?.roundtrip(LIST)?;
+        let mut builds = vec![("NEW", warden)];
+        builds.extend(against.map(|old| ("OLD", old)));
+        let mut sides: Vec<(&str, Peer, Vec<_>)> = Vec::new();
+        for (name, build) in &builds {
+            sides.push((name, through(build, &config, "")?, Vec::new()));
+        }
+        let mut direct = Peer::start(&mut upstream(""))?;
+        let mut base = Vec::new();
+        let before: Vec<f64> = sides.iter().map(|(_, p, _)| p.cpu_secs()).collect();
+        // The first listing pins this server's tools; it is not timed.
+        for (_, peer, _) in &mut sides {
+            peer.roundtrip(LIST)?;
+        }
+        direct.roundtrip(LIST)?;
+        for block in 0..LISTINGS / BLOCK {
+            for turn in 0..=sides.len() {
+                let who = (turn + block) % (sides.len() + 1);
+                for _ in 0..BLOCK {
+                    match sides.get_mut(who) {
+                        Some((_, peer, times)) => times.push(peer.roundtrip(LIST)?),
+                        None => base.push(direct.roundtrip(LIST)?),
+                    }
+                }
+            }
+        }
+        let base = Samples::new(base);
+        for ((name, peer, times), before) in sides.into_iter().zip(before) {
+            let cpu = (peer.cpu_secs() - before) / (LISTINGS + 1) as f64 * 1e3;
+            let with = Samples::new(times);
+            println!(
+                "| {count} | {name} | {:.2} ms | {:.2} ms | {:.2} ms | {:.2} ms | {cpu:.2} ms |",
+                base.pct(50.0) / 1e3,
+                with.pct(50.0) / 1e3,
+                with.pct(99.0) / 1e3,
+                (with.pct(50.0) - base.pct(50.0)) / 1e3,
+            );
+        }
+    }
+    println!();
+    Ok(())
+}
+
+const LIST: &str = r#"{"jsonrpc":"2.0","id":1,"method":"tools/list","params":{}}"#;
+
+/// The starter workspace with a policy that lets the agent call every tool (so every tool is
+/// listed and pinned), and a second configuration for another upstream in the same workspace.
+fn configs(warden: &Path, dir: &Path) -> Result<(std::path::PathBuf, std::path::PathBuf)> {
+    let init = Command::new(warden).arg("init").arg(dir).output()?;
+    anyhow::ensure!(init.status.success(), "warden init failed");
+    let policies = dir.join("policies.cedar");
+    let mut text = std::fs::read_to_string(&policies)?;
+    text.push_str("\n@id(\"bench-every-tool\")\npermit (principal, action == Action::\"call_tool\", resource);\n");
+    std::fs::write(&policies, text)?;
+    let config = dir.join("warden.toml");
+    let text = std::fs::read_to_string(&config)?;
+    let other = dir.join("other.toml");
+    let renamed = text.replacen("name = \"demo\"", "name = \"other\"", 1);
+    anyhow::ensure!(
+        renamed != text,
+        "the starter config names no `demo` upstream"
+    );
+    std::fs::write(&other, renamed)?;
+    Ok((config, other))
+}
