@@ -3,7 +3,7 @@
 # side in one run). The latency benchmark runs twice: with the scheduler free to use both
 # cores, and with client, Warden and server sharing one core (`taskset -c 0`), which takes this
 # VM's cross-core wake-up latency out of the comparison.
-#   bash scripts/bench.sh [latency|gateway|stream|approvals|controls|sandbox|anomaly|policy|audit|flow|data|detect|all]
+#   bash scripts/bench.sh [latency|gateway|stream|listing|approvals|controls|sandbox|anomaly|policy|audit|flow|data|detect|all]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build --release --locked -p warden-cli -p warden-bench
@@ -19,6 +19,7 @@ if [ "$what" = all ] || [ "$what" = latency ]; then
 fi
 if [ "$what" = all ] || [ "$what" = gateway ]; then "${bench[@]}" gateway --warden target/release/warden; fi
 if [ "$what" = all ] || [ "$what" = stream ]; then "${bench[@]}" stream --warden target/release/warden; fi
+if [ "$what" = all ] || [ "$what" = listing ]; then "${bench[@]}" listing --warden target/release/warden; fi
 if [ "$what" = all ] || [ "$what" = approvals ]; then "${bench[@]}" approvals --warden target/release/warden; fi
 if [ "$what" = all ] || [ "$what" = controls ]; then
   "${bench[@]}" controls --warden target/release/warden

@@ -32,13 +32,12 @@ pub async fn serve_stdio(loaded: &Loaded, command: &[String], env: &Env) -> Resu
         (Some(_), false) | (None, true) => {}
         (None, false) => require_command(command)?,
     }
+    // The detectors are built and checked on a thread of their own while the rest starts, the
+    // upstream included; nothing is relayed before they pass (fail closed).
+    let detectors = tokio::task::spawn_blocking(warden_detect::self_check);
     let engine = Arc::new(loaded.engine()?);
     if data {
         loaded.check_data(env).await?;
-    }
-    // Fail closed: a gateway whose detectors cannot run must not start.
-    if let Err(problems) = warden_detect::self_check() {
-        anyhow::bail!("detectors failed their self-check: {}", problems.join("; "));
     }
     let mut settings = if exec.is_some() {
         loaded.settings(&["exec".to_owned()])
@@ -117,6 +116,13 @@ pub async fn serve_stdio(loaded: &Loaded, command: &[String], env: &Env) -> Resu
         warden_sandbox::transform(&command, None, &helper)?
     };
     let mut child = spawn(&launch)?;
+    let checked = detectors
+        .await
+        .unwrap_or_else(|_| Err(vec!["the self-check panicked".to_owned()]));
+    if let Err(problems) = checked {
+        let _ = child.start_kill();
+        anyhow::bail!("detectors failed their self-check: {}", problems.join("; "));
+    }
     let (Some(stdin), Some(stdout), Some(stderr)) =
         (child.stdin.take(), child.stdout.take(), child.stderr.take())
     else {

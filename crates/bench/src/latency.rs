@@ -50,7 +50,7 @@ impl Peer {
     }
 
     /// `proxy mcp --config CONFIG -- server demo-server`.
-    fn proxied_by(proxy: &Path, server: &Path, config: &Path) -> Result<Self> {
+    pub(crate) fn proxied_by(proxy: &Path, server: &Path, config: &Path) -> Result<Self> {
         Self::start(
             Command::new(proxy)
                 .arg("mcp")

@@ -1,4 +1,6 @@
-//! Long tool listings through `warden mcp` (`warden-bench listing --warden W [--against OLD]`):
+//! Start-up and long tool listings through `warden mcp` (`warden-bench listing --warden W
+//! [--against OLD]`). Start-up: from starting the process to the answer to `initialize`,
+//! Warden in front of the demo server against the demo server alone. Listings:
 //! an upstream that lists 100 or 1,000 tools, listed again and again as agents do (at start,
 //! on `list_changed`, per conversation), directly and through Warden, with another server's
 //! as many tools already pinned in the same approvals file (a second server in the same
@@ -61,7 +63,11 @@ pub fn server(args: &[String]) -> Result<()> {
     Ok(())
 }
 
+/// Start-ups timed per side, alternating.
+const STARTS: usize = 15;
+
 pub fn run(warden: &Path, against: Option<&Path>) -> Result<()> {
+    startup(warden, against)?;
     let bench = std::env::current_exe()?;
     println!("## tools/list through `warden mcp` (another server's as many tools pinned)\n");
     println!(
@@ -124,6 +130,42 @@ pub fn run(warden: &Path, against: Option<&Path>) -> Result<()> {
                 (with.pct(50.0) - base.pct(50.0)) / 1e3,
             );
         }
+    }
+    println!();
+    Ok(())
+}
+
+/// Start to `initialize` answered: the demo server alone, and behind each build of Warden
+/// (the starter workspace, whose upstream runs in the sandbox Warden proves at start).
+fn startup(warden: &Path, against: Option<&Path>) -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let (config, _) = configs(warden, dir.path())?;
+    let mut builds = vec![("NEW", warden)];
+    builds.extend(against.map(|old| ("OLD", old)));
+    let mut direct = Vec::new();
+    let mut through = vec![Vec::new(); builds.len()];
+    for _ in 0..STARTS {
+        let started = std::time::Instant::now();
+        drop(Peer::start(Command::new(warden).arg("demo-server"))?);
+        direct.push(started.elapsed());
+        for ((_, build), times) in builds.iter().zip(&mut through) {
+            let started = std::time::Instant::now();
+            drop(Peer::proxied_by(build, warden, &config)?);
+            times.push(started.elapsed());
+        }
+    }
+    println!("## Start-up: process start to `initialize` answered ({STARTS} each, alternating)\n");
+    println!("| build | demo server alone p50 | behind `warden mcp` p50 | added p50 |");
+    println!("|---|---|---|---|");
+    let direct = Samples::new(direct);
+    for ((name, _), times) in builds.iter().zip(through) {
+        let with = Samples::new(times);
+        println!(
+            "| {name} | {:.1} ms | {:.1} ms | {:.1} ms |",
+            direct.pct(50.0) / 1e3,
+            with.pct(50.0) / 1e3,
+            (with.pct(50.0) - direct.pct(50.0)) / 1e3
+        );
     }
     println!();
     Ok(())

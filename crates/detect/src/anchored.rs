@@ -598,24 +598,69 @@ fn literals_of(hir: &Hir) -> Option<(Vec<Vec<u8>>, Role)> {
     (usable && !lits.is_empty()).then_some((lits, Role::Within))
 }
 
-/// The literals every match starts with (from `regex-syntax`'s prefix extractor).
+/// The literals every match starts with (from `regex-syntax`'s prefix extractor), lowercased.
 fn leading(hir: &Hir) -> Option<Vec<Vec<u8>>> {
+    // Extracted from the pattern with its letters' case classes (`[Aa]`) as lowercase
+    // letters: the same literals, lowercased, without the extractor spelling out every mix of
+    // cases of a case-insensitive word (2^n of them) first.
     let seq = Extractor::new()
         .kind(ExtractKind::Prefix)
         .limit_class(4)
         .limit_total(1 << 15)
-        .extract(hir);
+        .extract(&lower_case(hir));
     let mut out: Vec<Vec<u8>> = Vec::new();
+    let mut seen = std::collections::HashSet::new();
     for lit in seq.literals()? {
         let lower = lit.as_bytes().to_ascii_lowercase();
         if lower.len() < MIN_LITERAL {
             return None;
         }
-        if !out.contains(&lower) {
+        if seen.insert(lower.clone()) {
             out.push(lower);
         }
     }
     (!out.is_empty()).then_some(out)
+}
+
+/// `hir` with every class that is one ASCII letter in both cases (what `(?i)` makes of a
+/// letter) replaced by that letter in lower case.
+fn lower_case(hir: &Hir) -> Hir {
+    use regex_syntax::hir::{Capture, Repetition};
+    match hir.kind() {
+        HirKind::Class(class) => match case_pair(class) {
+            Some(letter) => Hir::literal([letter]),
+            None => hir.clone(),
+        },
+        HirKind::Concat(items) => Hir::concat(items.iter().map(lower_case).collect()),
+        HirKind::Alternation(alts) => Hir::alternation(alts.iter().map(lower_case).collect()),
+        HirKind::Repetition(r) => Hir::repetition(Repetition {
+            sub: Box::new(lower_case(&r.sub)),
+            ..r.clone()
+        }),
+        HirKind::Capture(c) => Hir::capture(Capture {
+            sub: Box::new(lower_case(&c.sub)),
+            ..c.clone()
+        }),
+        HirKind::Empty | HirKind::Literal(_) | HirKind::Look(_) => hir.clone(),
+    }
+}
+
+/// The lowercase letter of a class that is exactly one ASCII letter in both cases.
+fn case_pair(class: &Class) -> Option<u8> {
+    let (a, b) = match class {
+        Class::Bytes(c) => match c.ranges() {
+            [a, b] if a.start() == a.end() && b.start() == b.end() => (a.start(), b.start()),
+            _ => return None,
+        },
+        Class::Unicode(c) => match c.ranges() {
+            [a, b] if a.start() == a.end() && b.start() == b.end() => (
+                u8::try_from(u32::from(a.start())).ok()?,
+                u8::try_from(u32::from(b.start())).ok()?,
+            ),
+            _ => return None,
+        },
+    };
+    (a.is_ascii_uppercase() && b == a.to_ascii_lowercase()).then_some(b)
 }
 
 /// Literal sets with more members than this are not worth gating on.

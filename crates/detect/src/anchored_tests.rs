@@ -306,3 +306,31 @@ fn a_literal_is_tried_only_where_a_match_can_continue_it() {
         assert_eq!(the.may_continue(text.as_bytes(), 3), may, "{text:?}");
     }
 }
+
+#[test]
+fn a_case_insensitive_word_leads_with_its_lowercase_spellings_only() {
+    // Without folding first, the extractor spells out every mix of cases (2^17 for the first
+    // word), runs into its limit and keeps short prefixes.
+    let hir = parse("(?-u)(?i:aws_?session_?token|x-amz-security-token)=").unwrap();
+    let mut lits: Vec<String> = leading(&hir)
+        .unwrap()
+        .into_iter()
+        .map(|l| String::from_utf8(l).unwrap())
+        .collect();
+    lits.sort();
+    assert_eq!(
+        lits,
+        [
+            "aws_session_token=",
+            "aws_sessiontoken=",
+            "awssession_token=",
+            "awssessiontoken=",
+            "x-amz-security-token="
+        ]
+    );
+    // A class that is not one letter's two cases stays a class.
+    let hir = parse("(?-u)(?i:k)[ey]").unwrap();
+    let mut lits = leading(&hir).unwrap();
+    lits.sort();
+    assert_eq!(lits, [b"ke".to_vec(), b"ky".to_vec()]);
+}
