@@ -105,6 +105,19 @@ pub(crate) struct Target {
     pub modern: bool,
 }
 
+/// Initializes a legacy session on `conn` as the agent of `auth` (`Bearer ...`); its id.
+pub(crate) async fn open_session(conn: &mut Conn, auth: &str) -> Result<String> {
+    let init = serde_json::json!({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "bench", "version": "1"}}});
+    let answer = post(conn, Some(auth), None, &init.to_string(), None).await?;
+    let session = answer
+        .header("mcp-session-id")
+        .context("no session id")?
+        .to_owned();
+    let note = serde_json::json!({"jsonrpc": "2.0", "method": "notifications/initialized"});
+    post(conn, Some(auth), Some(&session), &note.to_string(), None).await?;
+    Ok(session)
+}
+
 /// A JSON-RPC POST from a benchmark client.
 pub(crate) async fn post(
     conn: &mut Conn,
@@ -234,7 +247,7 @@ async fn timed_round(
 /// configured (not started) on a free port.
 pub(crate) struct Setup {
     warden: std::path::PathBuf,
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
     config: std::path::PathBuf,
     /// The demo server over HTTP; `None` when the gateway starts it over stdio.
     upstream: Option<Kill>,
@@ -264,6 +277,22 @@ impl Setup {
         Self::with(warden, |t| t, &section, None, String::new())
     }
 
+    /// Upstream `demo` started by `command` over stdio; `edit` may change the starter
+    /// `warden.toml` first (add upstreams, say).
+    pub(crate) fn command(
+        warden: &Path,
+        command: &[String],
+        edit: impl Fn(String) -> String,
+    ) -> Result<Self> {
+        let section = format!("command = {command:?}");
+        Self::with(warden, edit, &section, None, String::new())
+    }
+
+    /// The workspace directory (`warden init`'s).
+    pub(crate) fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
     fn with(
         warden: &Path,
         edit: impl Fn(String) -> String,
@@ -283,7 +312,7 @@ impl Setup {
         std::fs::write(&config, text)?;
         Ok(Self {
             warden: warden.to_owned(),
-            _dir: dir,
+            dir,
             config,
             upstream,
             upstream_url,

@@ -14,6 +14,8 @@ use std::process::Command;
 use anyhow::{Context, Result};
 use serde_json::{Value, json};
 
+use crate::gateway::{Setup, open_session, post};
+use crate::http1::Conn;
 use crate::latency::Peer;
 use crate::stats::Samples;
 
@@ -68,6 +70,7 @@ const STARTS: usize = 15;
 
 pub fn run(warden: &Path, against: Option<&Path>) -> Result<()> {
     startup(warden, against)?;
+    gateway(warden, against)?;
     let bench = std::env::current_exe()?;
     println!("## tools/list through `warden mcp` (another server's as many tools pinned)\n");
     println!(
@@ -135,6 +138,75 @@ pub fn run(warden: &Path, against: Option<&Path>) -> Result<()> {
     Ok(())
 }
 
+/// Agent sessions opened on `warden serve` per build.
+const SESSIONS: usize = 10;
+/// Tools each of the gateway's two upstreams lists.
+const GATEWAY_TOOLS: usize = 300;
+
+/// `tools/list` through `warden serve` with two stdio upstreams of [`GATEWAY_TOOLS`] tools
+/// each: every new agent session starts its own upstreams and reviews their listings; its
+/// first and second listing are timed, sessions alternating between builds.
+fn gateway(warden: &Path, against: Option<&Path>) -> Result<()> {
+    let bench = std::env::current_exe()?;
+    let server = |prefix: &str| {
+        vec![
+            bench.display().to_string(),
+            "tools-server".to_owned(),
+            GATEWAY_TOOLS.to_string(),
+            prefix.to_owned(),
+        ]
+    };
+    let second = format!("\n[upstreams.beta]\ncommand = {:?}\n", server("b_"));
+    let mut builds = vec![("NEW", warden)];
+    builds.extend(against.map(|old| ("OLD", old)));
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(async {
+        let mut sides = Vec::new();
+        for (name, build) in &builds {
+            let setup = Setup::command(warden, &server("a_"), |t| t + &second)?;
+            let policies = setup.dir().join("policies.cedar");
+            let text = std::fs::read_to_string(&policies)? + EVERY_TOOL;
+            std::fs::write(&policies, text)?;
+            let (gateway, target) = setup.through(build, false)?;
+            let auth = format!("Bearer {}", target.token.context("a token")?);
+            sides.push((*name, setup, gateway, target.url, auth, Vec::new(), Vec::new()));
+        }
+        for _ in 0..SESSIONS {
+            for (_, _, _, url, auth, first, again) in &mut sides {
+                let mut conn = Conn::connect(url).await?;
+                let session = open_session(&mut conn, auth).await?;
+                for times in [first, again] {
+                    let started = std::time::Instant::now();
+                    let answer = post(&mut conn, Some(auth), Some(&session), LIST, None).await?;
+                    times.push(started.elapsed());
+                    let listed: Value = serde_json::from_slice(&answer.body)?;
+                    let count = listed
+                        .pointer("/result/tools")
+                        .and_then(Value::as_array)
+                        .map_or(0, Vec::len);
+                    anyhow::ensure!(count == 2 * GATEWAY_TOOLS, "{count} tools listed");
+                }
+            }
+        }
+        println!(
+            "## tools/list through `warden serve`, two stdio upstreams of {GATEWAY_TOOLS} tools each ({SESSIONS} sessions a build, alternating)\n"
+        );
+        println!("| build | a session's first listing p50 | its second p50 |");
+        println!("|---|---|---|");
+        for (name, _, _, _, _, first, again) in sides {
+            println!(
+                "| {name} | {:.1} ms | {:.1} ms |",
+                Samples::new(first).pct(50.0) / 1e3,
+                Samples::new(again).pct(50.0) / 1e3
+            );
+        }
+        println!();
+        Ok(())
+    })
+}
+
 /// Start to `initialize` answered: the demo server alone, and behind each build of Warden
 /// (the starter workspace, whose upstream runs in the sandbox Warden proves at start).
 fn startup(warden: &Path, against: Option<&Path>) -> Result<()> {
@@ -171,6 +243,10 @@ fn startup(warden: &Path, against: Option<&Path>) -> Result<()> {
     Ok(())
 }
 
+/// A policy that lets the agent call every tool.
+const EVERY_TOOL: &str =
+    "\n@id(\"bench-every-tool\")\npermit (principal, action == Action::\"call_tool\", resource);\n";
+
 const LIST: &str = r#"{"jsonrpc":"2.0","id":1,"method":"tools/list","params":{}}"#;
 
 /// The starter workspace with a policy that lets the agent call every tool (so every tool is
@@ -180,7 +256,7 @@ fn configs(warden: &Path, dir: &Path) -> Result<(std::path::PathBuf, std::path::
     anyhow::ensure!(init.status.success(), "warden init failed");
     let policies = dir.join("policies.cedar");
     let mut text = std::fs::read_to_string(&policies)?;
-    text.push_str("\n@id(\"bench-every-tool\")\npermit (principal, action == Action::\"call_tool\", resource);\n");
+    text.push_str(EVERY_TOOL);
     std::fs::write(&policies, text)?;
     let config = dir.join("warden.toml");
     let text = std::fs::read_to_string(&config)?;

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result};
 use serde_json::json;
 
-use crate::gateway::{Kill, Setup, Target, post};
+use crate::gateway::{Kill, Setup, Target, open_session, post};
 use crate::http1::Conn;
 use crate::stats::Samples;
 
@@ -40,21 +40,7 @@ impl Side {
         let (gateway, Target { url, token, .. }) = setup.through(warden, false)?;
         let auth = format!("Bearer {}", token.context("a token")?);
         let mut conn = Conn::connect(&url).await?;
-        let init = json!({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "bench", "version": "1"}}});
-        let answer = post(&mut conn, Some(&auth), None, &init.to_string(), None).await?;
-        let session = answer
-            .header("mcp-session-id")
-            .context("no session id")?
-            .to_owned();
-        let note = json!({"jsonrpc": "2.0", "method": "notifications/initialized"});
-        post(
-            &mut conn,
-            Some(&auth),
-            Some(&session),
-            &note.to_string(),
-            None,
-        )
-        .await?;
+        let session = open_session(&mut conn, &auth).await?;
         Ok(Self {
             _setup: setup,
             _gateway: gateway,
