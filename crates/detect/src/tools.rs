@@ -3,7 +3,6 @@
 //! from the user, to read credentials, or to call other tools; invisible characters), and
 //! names that shadow or imitate another server's tools.
 
-use std::collections::HashMap;
 use std::sync::LazyLock;
 
 use regex::bytes::Regex;
@@ -151,7 +150,7 @@ fn excerpt(s: &str) -> String {
 
 /// Whether tool `name` shadows or imitates a tool of another server in `others` (its name):
 /// the same name, the same once case, separators and look-alike characters are folded, or one
-/// edit away for names of five characters or more.
+/// edit away for names of five bytes to [`MAX_EDITED`] characters.
 pub fn shadows<'a>(name: &str, others: impl IntoIterator<Item = &'a str>) -> Option<String> {
     let others: Vec<&str> = others.into_iter().collect();
     let index = NameIndex::new(others.iter().copied());
@@ -162,16 +161,23 @@ pub fn shadows<'a>(name: &str, others: impl IntoIterator<Item = &'a str>) -> Opt
         .map(|o| (*o).to_owned())
 }
 
+/// Names longer than this (folded, in characters) are matched only when they fold to the
+/// same name, not one edit apart: tool names are short (the MCP specification suggests at most
+/// 128 characters), and indexing every one-character deletion of a long name would cost
+/// memory and time quadratic in its length, which a hostile server chooses.
+pub const MAX_EDITED: usize = 64;
+
 /// Tool names folded once, to find which of them each of many names shadows ([`shadows`])
 /// without comparing every pair: a listing's names are checked against every other server's.
 /// Names one edit apart share a string once one character (or none) is deleted from each, so
-/// the index keeps those deletions and a lookup checks only the names that share one.
+/// the index keeps those deletions (their hashes) and a lookup checks only the names that
+/// share one.
 #[derive(Debug, Default)]
 pub struct NameIndex {
     folded: Vec<String>,
-    /// Folded name, and each of its one-character deletions (names of five bytes or more),
-    /// to the names that have it.
-    keys: HashMap<String, Vec<usize>>,
+    /// (hash of a key, position of the name), sorted: each folded name, and each of its
+    /// one-character deletions (names of five bytes to [`MAX_EDITED`] characters).
+    keys: Vec<(u64, usize)>,
 }
 
 impl NameIndex {
@@ -180,14 +186,14 @@ impl NameIndex {
         let mut index = Self::default();
         for (i, name) in names.into_iter().enumerate() {
             let folded = fold_name(name);
-            for key in deletions(&folded) {
-                let ids = index.keys.entry(key).or_default();
-                if ids.last() != Some(&i) {
-                    ids.push(i);
-                }
-            }
+            let edited = folded.chars().count() <= MAX_EDITED;
+            index
+                .keys
+                .extend(deletions(&folded, edited).map(|key| (key, i)));
             index.folded.push(folded);
         }
+        index.keys.sort_unstable();
+        index.keys.dedup();
         index
     }
 
@@ -198,10 +204,18 @@ impl NameIndex {
 
     /// [`close`](Self::close) for a name already folded ([`fold_name`]).
     pub fn close_folded(&self, folded: &str) -> Vec<usize> {
-        let mut out: Vec<usize> = deletions(folded)
-            .filter_map(|key| self.keys.get(&key))
-            .flatten()
-            .copied()
+        // A name one longer than the longest edited ones may be one insertion from them.
+        let edited = folded.chars().count() <= MAX_EDITED + 1;
+        let mut out: Vec<usize> = deletions(folded, edited)
+            .flat_map(|key| {
+                let from = self.keys.partition_point(|(k, _)| *k < key);
+                self.keys
+                    .get(from..)
+                    .unwrap_or_default()
+                    .iter()
+                    .take_while(move |(k, _)| *k == key)
+                    .map(|(_, i)| *i)
+            })
             .filter(|&i| {
                 self.folded.get(i).is_some_and(|o| {
                     o == folded || (folded.len() >= 5 && o.len() >= 5 && one_edit(folded, o))
@@ -214,17 +228,26 @@ impl NameIndex {
     }
 }
 
-/// `folded` itself, then (when it is five bytes or more) each string one character shorter.
-fn deletions(folded: &str) -> impl Iterator<Item = String> + '_ {
-    let shorter = (folded.len() >= 5).then(|| {
+/// The hash of `folded` itself, then (with `edited`, when it is five bytes or more) of each
+/// string one character shorter.
+fn deletions(folded: &str, edited: bool) -> impl Iterator<Item = u64> + '_ {
+    let shorter = (edited && folded.len() >= 5).then(|| {
         folded.char_indices().map(move |(at, c)| {
-            let mut s = String::with_capacity(folded.len());
-            s.push_str(&folded[..at]);
-            s.push_str(&folded[at + c.len_utf8()..]);
-            s
+            let (head, tail) = folded.as_bytes().split_at(at);
+            fnv1a(
+                head.iter()
+                    .chain(tail.get(c.len_utf8()..).unwrap_or_default()),
+            )
         })
     });
-    std::iter::once(folded.to_owned()).chain(shorter.into_iter().flatten())
+    std::iter::once(fnv1a(folded.as_bytes())).chain(shorter.into_iter().flatten())
+}
+
+/// 64-bit FNV-1a: a key's hash (names that share one are compared in full).
+fn fnv1a<'a>(bytes: impl IntoIterator<Item = &'a u8>) -> u64 {
+    bytes.into_iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    })
 }
 
 /// A tool name as names are compared for shadowing: lower case, NFKC, confusable skeleton,

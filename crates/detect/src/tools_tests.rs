@@ -132,3 +132,25 @@ fn the_name_index_finds_what_comparing_every_pair_finds() {
     // Itself, its case, its look-alike, one letter more and one fewer; not swapped letters.
     assert_eq!(index.close("send_email"), [0, 1, 2, 3, 4]);
 }
+
+#[test]
+fn long_names_are_matched_whole_and_cost_no_more_than_their_length() {
+    // A hostile server's names of 4,000 characters: one key each (every one-character
+    // deletion of each would be 4,004 keys of 4 KB per name).
+    let long: Vec<String> = (0..200)
+        .map(|i| format!("{i:04}{}", "x".repeat(4000)))
+        .collect();
+    let index = NameIndex::new(long.iter().map(String::as_str));
+    assert_eq!(index.keys.len(), 200);
+    assert_eq!(index.close(&long[7]), [7]);
+    assert_eq!(index.close(&format!("{}y", long[7])), Vec::<usize>::new());
+    // Up to MAX_EDITED characters, one edit counts, and from one character more too.
+    let edge = "a".repeat(MAX_EDITED);
+    let index = NameIndex::new([edge.as_str()]);
+    assert_eq!(index.close(&format!("{edge}b")), [0]);
+    assert_eq!(index.close(&edge[1..]), [0]);
+    let beyond = "a".repeat(MAX_EDITED + 1);
+    let index = NameIndex::new([beyond.as_str()]);
+    assert_eq!(index.close(&format!("{beyond}b")), Vec::<usize>::new());
+    assert_eq!(index.close(&beyond), [0]);
+}
