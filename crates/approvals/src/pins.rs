@@ -10,7 +10,7 @@ use serde::Serialize;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use crate::{Result, Store};
+use crate::{Error, Result, Store};
 
 pub(crate) const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS tool_pins (
@@ -260,53 +260,101 @@ impl Store {
             hash: &hash,
             findings,
         }];
-        let mut seen = self.observe_tools(server, &listed, now)?;
-        Ok(seen.pop().unwrap_or(Seen::Same(PinStatus::Changed)))
+        self.observe_tools(server, &listed, now)
+            .pop()
+            .unwrap_or(Ok(Seen::Same(PinStatus::Changed)))
     }
 
     /// Compares each tool of a listing by `server` with its pin, pinning new ones: one read
     /// of the server's pins, then one transaction (one sync) for the tools that are new or
-    /// changed, if any. What each was, in order.
+    /// changed, if any. What each was, in order; an error for each tool the store could not
+    /// settle.
     pub fn observe_tools(
         &self,
         server: &str,
         listed: &[Listed<'_>],
         now: i64,
-    ) -> Result<Vec<Seen>> {
+    ) -> Vec<Result<Seen>> {
         let err = crate::error::sqlite(self.path());
+        let failed = |e: &Error| -> Vec<Result<Seen>> {
+            listed.iter().map(|_| Err(self.store_error(e))).collect()
+        };
         let mut conn = self.conn();
-        let pinned: HashMap<String, (String, String)> = conn
+        let pinned: rusqlite::Result<HashMap<String, (String, String)>> = conn
             .prepare_cached("SELECT name, hash, status FROM tool_pins WHERE server = ?1")
             .and_then(|mut s| {
                 s.query_map(params![server], |r| Ok((r.get(0)?, (r.get(1)?, r.get(2)?))))
                     .and_then(Iterator::collect)
-            })
-            .map_err(&err)?;
+            });
+        let pinned = match pinned {
+            Ok(pinned) => pinned,
+            Err(e) => return failed(&err(e)),
+        };
+        // A name listed more than once is looked at entry by entry in the transaction, in
+        // order: a second definition is a change from the first, whatever the pin said.
+        let mut listed_as: HashMap<&str, usize> = HashMap::new();
+        for l in listed {
+            *listed_as.entry(l.name()).or_default() += 1;
+        }
         // What the pins already settle; `None` for tools new or changed.
-        let mut seen: Vec<Option<Seen>> = listed
+        let mut seen: Vec<Option<Result<Seen>>> = listed
             .iter()
             .map(|l| match pinned.get(l.name()) {
-                Some((hash, status)) if hash == l.hash => {
-                    Some(Seen::Same(PinStatus::parse(status)))
+                Some((hash, status)) if hash == l.hash && listed_as.get(l.name()) == Some(&1) => {
+                    Some(Ok(Seen::Same(PinStatus::parse(status))))
                 }
                 _ => None,
             })
             .collect();
-        if seen.iter().all(Option::is_some) {
-            return Ok(seen.into_iter().flatten().collect());
-        }
-        // Holding the write lock, a look at a pin and the write after it cannot race another
-        // process's (sessions of several processes may see a new tool at once).
-        let tx = conn
-            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-            .map_err(&err)?;
-        for (l, seen) in listed.iter().zip(&mut seen) {
-            if seen.is_none() {
-                *seen = Some(observe_in(&tx, l, server, now).map_err(&err)?);
+        if seen.iter().any(Option::is_none) {
+            // Holding the write lock, a look at a pin and the write after it cannot race
+            // another process's (sessions of several processes may see a new tool at once).
+            let written = conn
+                .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+                .and_then(|tx| {
+                    let mut out = Vec::new();
+                    for (i, l) in listed.iter().enumerate() {
+                        if seen.get(i).is_some_and(Option::is_none) {
+                            out.push((i, observe_in(&tx, l, server, now)?));
+                        }
+                    }
+                    tx.commit()?;
+                    Ok(out)
+                });
+            match written {
+                Ok(out) => {
+                    for (i, s) in out {
+                        if let Some(slot) = seen.get_mut(i) {
+                            *slot = Some(Ok(s));
+                        }
+                    }
+                }
+                // What the read settled stands; the rest could not be checked.
+                Err(e) => {
+                    let e = err(e);
+                    for slot in seen.iter_mut().filter(|s| s.is_none()) {
+                        *slot = Some(Err(self.store_error(&e)));
+                    }
+                }
             }
         }
-        tx.commit().map_err(&err)?;
-        Ok(seen.into_iter().flatten().collect())
+        seen.into_iter()
+            .map(|s| s.unwrap_or(Ok(Seen::Same(PinStatus::Changed))))
+            .collect()
+    }
+
+    /// A copy of a store error, for each tool it concerns.
+    fn store_error(&self, e: &Error) -> Error {
+        match e {
+            Error::Store { path, message } => Error::Store {
+                path: path.clone(),
+                message: message.clone(),
+            },
+            other => Error::Store {
+                path: self.path().display().to_string(),
+                message: other.to_string(),
+            },
+        }
     }
 
     /// The standing of a pinned tool (`None`: never seen).

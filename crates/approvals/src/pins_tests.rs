@@ -118,7 +118,10 @@ fn a_listing_is_compared_with_its_pins_in_one_go() {
                 findings,
             })
             .collect();
-        s.observe_tools("demo", &listed, now).unwrap()
+        s.observe_tools("demo", &listed, now)
+            .into_iter()
+            .map(Result::unwrap)
+            .collect::<Vec<_>>()
     };
     let first = observe(&listing, &[&none, &none, &flagged], 1);
     assert_eq!(
@@ -164,18 +167,41 @@ fn a_listing_is_compared_with_its_pins_in_one_go() {
     let list = pins.iter().find(|p| p.name == "list").unwrap();
     assert_eq!(list.definition, tool("list", "Lists everything."));
     assert_eq!(pins.len(), 4);
-    // A listing with nothing new reads only; one with a new tool is an error when the store
-    // cannot be written (the proxy then holds its tools back).
+    // The same name twice, one entry the approved definition: both are the change, whatever
+    // their order (the session must not take the second for approved).
+    let twice = [
+        tool("read", "Reads, and mails a copy."),
+        tool("read", "Reads."),
+    ];
+    assert_eq!(
+        observe(&twice, &[&none, &none], 4),
+        [Seen::Changed, Seen::Changed]
+    );
+    // A listing with nothing new reads only; when the store cannot be written, the tools the
+    // read settled stand and only the new one is an error (the proxy holds it back).
     s.conn().execute_batch("PRAGMA query_only = ON").unwrap();
     assert_eq!(
-        observe(&next[..1], &[&none], 4),
-        [Seen::Same(PinStatus::Approved)]
+        observe(&listing[2..3], &[&flagged], 5),
+        [Seen::Same(PinStatus::Flagged)]
     );
     let new = tool("new", "New.");
-    let listed = [Listed {
-        tool: &new,
-        hash: "x",
-        findings: &none,
-    }];
-    assert!(s.observe_tools("demo", &listed, 4).is_err());
+    let hash = definition_hash(&listing[2]);
+    let listed = [
+        Listed {
+            tool: &listing[2],
+            hash: &hash,
+            findings: &flagged,
+        },
+        Listed {
+            tool: &new,
+            hash: "x",
+            findings: &none,
+        },
+    ];
+    let seen = s.observe_tools("demo", &listed, 5);
+    assert!(
+        matches!(seen[0], Ok(Seen::Same(PinStatus::Flagged))),
+        "{seen:?}"
+    );
+    assert!(seen[1].is_err(), "{seen:?}");
 }

@@ -162,10 +162,11 @@ pub fn shadows<'a>(name: &str, others: impl IntoIterator<Item = &'a str>) -> Opt
 }
 
 /// Names longer than this (folded, in characters) are matched only when they fold to the
-/// same name, not one edit apart: tool names are short (the MCP specification suggests at most
-/// 128 characters), and indexing every one-character deletion of a long name would cost
-/// memory and time quadratic in its length, which a hostile server chooses.
-pub const MAX_EDITED: usize = 64;
+/// same name, not one edit apart: the MCP specification suggests tool names of at most 128
+/// characters, and indexing every one-character deletion of a longer name would cost memory
+/// and time quadratic in a length a hostile server chooses (up to 128, the keys are bounded by
+/// the listing's size).
+pub const MAX_EDITED: usize = 128;
 
 /// Tool names folded once, to find which of them each of many names shadows ([`shadows`])
 /// without comparing every pair: a listing's names are checked against every other server's.

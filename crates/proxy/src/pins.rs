@@ -136,10 +136,6 @@ impl Pinning {
         let seen = self
             .store
             .observe_tools(server, &listed, warden_approvals::now());
-        let seen: Vec<Result<Seen, String>> = match seen {
-            Ok(seen) => seen.into_iter().map(Ok).collect(),
-            Err(e) => vec![Err(e.to_string()); listed.len()],
-        };
         scanned
             .iter()
             .zip(findings)
@@ -147,7 +143,7 @@ impl Pinning {
             .map(|((s, findings), seen)| Observed {
                 name: s.name().to_owned(),
                 findings,
-                seen,
+                seen: seen.map_err(|e| e.to_string()),
             })
             .collect()
     }
@@ -245,8 +241,11 @@ pub(crate) async fn review(shared: &Shared, tools: Vec<Value>) -> (HashSet<Strin
                 )
                 .await;
         }
+        // A name listed twice stands as its worse entry.
         if status != PinStatus::Approved {
             waiting.insert(name.clone());
+        } else if waiting.contains(&name) {
+            continue;
         }
         shared.state().pins.insert(name, status);
     }
