@@ -112,7 +112,11 @@ impl Pinning {
         self.memo().insert(server.to_owned(), Arc::new(listing));
         // Tools other servers listed first: a name that imitates one of them, with another
         // definition, is shadowing (the same definition is the same server run twice).
-        let others = self.store.tools_of_others(server).unwrap_or_default();
+        // When they cannot be read, the check cannot run: a new tool is flagged (it waits).
+        let (others, unchecked) = match self.store.tools_of_others(server) {
+            Ok(others) => (others, None),
+            Err(e) => (Vec::new(), Some(e.to_string())),
+        };
         let index = self.index_of_others(server, &others);
         let findings: Vec<Value> = scanned
             .iter()
@@ -120,6 +124,9 @@ impl Pinning {
                 let mut found = s.findings.clone();
                 if let Some(shadowed) = shadowing(s, &others, &index.index) {
                     found.push(json!({"kind": "shadowing", "pointer": "/name", "detail": format!("imitates `{shadowed}` of another server")}));
+                }
+                if let Some(e) = &unchecked {
+                    found.push(json!({"kind": "shadowing", "pointer": "/name", "detail": format!("not checked for imitation: {e}")}));
                 }
                 Value::Array(found)
             })
