@@ -4,8 +4,10 @@
 //! an upstream that lists 100 or 1,000 tools, listed again and again as agents do (at start,
 //! on `list_changed`, per conversation), directly and through Warden, with another server's
 //! as many tools already pinned in the same approvals file (a second server in the same
-//! workspace: every listing is checked for names that imitate its tools). The upstream is this
-//! binary (`warden-bench tools-server N PREFIX`), so both sides list the very same bytes.
+//! workspace: every listing is checked for names that imitate its tools), each build in a
+//! workspace of its own; the first listing through Warden, which pins every tool, is timed on
+//! its own. The same through `warden serve` with two upstreams. The upstream is this binary
+//! (`warden-bench tools-server N PREFIX`), so both sides list the very same bytes.
 
 use std::io::{BufRead, Write};
 use std::path::Path;
@@ -74,12 +76,10 @@ pub fn run(warden: &Path, against: Option<&Path>) -> Result<()> {
     let bench = std::env::current_exe()?;
     println!("## tools/list through `warden mcp` (another server's as many tools pinned)\n");
     println!(
-        "| tools | build | direct p50 | through Warden p50 | p99 | added p50 | Warden CPU per listing |"
+        "| tools | build | first listing (pins every tool) | direct p50 | through Warden p50 | p99 | added p50 | Warden CPU per listing |"
     );
-    println!("|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|");
     for count in [100, 1000] {
-        let dir = tempfile::tempdir()?;
-        let (config, other) = configs(warden, dir.path())?;
         let upstream = |prefix: &str| {
             let mut cmd = Command::new(&bench);
             cmd.arg("tools-server").arg(count.to_string()).arg(prefix);
@@ -94,39 +94,40 @@ pub fn run(warden: &Path, against: Option<&Path>) -> Result<()> {
                 .arg(prefix);
             Peer::start(&mut cmd)
         };
-        // The other server's tools, pinned first.
-        through(warden, &other, "other_")?.roundtrip(LIST)?;
         let mut builds = vec![("NEW", warden)];
         builds.extend(against.map(|old| ("OLD", old)));
-        let mut sides: Vec<(&str, Peer, Vec<_>)> = Vec::new();
+        // Each build in a workspace of its own, the other server's tools pinned first.
+        let mut sides = Vec::new();
         for (name, build) in &builds {
-            sides.push((name, through(build, &config, "")?, Vec::new()));
+            let dir = tempfile::tempdir()?;
+            let (config, other) = configs(warden, dir.path())?;
+            through(warden, &other, "other_")?.roundtrip(LIST)?;
+            let mut peer = through(build, &config, "")?;
+            let first = peer.roundtrip(LIST)?;
+            let cpu = peer.cpu_secs();
+            sides.push((*name, dir, peer, first, cpu, Vec::new()));
         }
         let mut direct = Peer::start(&mut upstream(""))?;
         let mut base = Vec::new();
-        let before: Vec<f64> = sides.iter().map(|(_, p, _)| p.cpu_secs()).collect();
-        // The first listing pins this server's tools; it is not timed.
-        for (_, peer, _) in &mut sides {
-            peer.roundtrip(LIST)?;
-        }
         direct.roundtrip(LIST)?;
         for block in 0..LISTINGS / BLOCK {
             for turn in 0..=sides.len() {
                 let who = (turn + block) % (sides.len() + 1);
                 for _ in 0..BLOCK {
                     match sides.get_mut(who) {
-                        Some((_, peer, times)) => times.push(peer.roundtrip(LIST)?),
+                        Some((_, _, peer, _, _, times)) => times.push(peer.roundtrip(LIST)?),
                         None => base.push(direct.roundtrip(LIST)?),
                     }
                 }
             }
         }
         let base = Samples::new(base);
-        for ((name, peer, times), before) in sides.into_iter().zip(before) {
-            let cpu = (peer.cpu_secs() - before) / (LISTINGS + 1) as f64 * 1e3;
+        for (name, _dir, peer, first, before, times) in sides {
+            let cpu = (peer.cpu_secs() - before) / LISTINGS as f64 * 1e3;
             let with = Samples::new(times);
             println!(
-                "| {count} | {name} | {:.2} ms | {:.2} ms | {:.2} ms | {:.2} ms | {cpu:.2} ms |",
+                "| {count} | {name} | {:.1} ms | {:.2} ms | {:.2} ms | {:.2} ms | {:.2} ms | {cpu:.2} ms |",
+                first.as_secs_f64() * 1e3,
                 base.pct(50.0) / 1e3,
                 with.pct(50.0) / 1e3,
                 with.pct(99.0) / 1e3,
