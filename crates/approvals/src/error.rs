@@ -3,7 +3,7 @@
 use std::path::Path;
 
 /// Errors of the approvals crate. Refusals an approver sees carry a reason they can act on.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum Error {
     /// The SQLite file failed.
     #[error("approval store `{path}`: {message}")]

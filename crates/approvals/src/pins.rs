@@ -10,7 +10,7 @@ use serde::Serialize;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use crate::{Error, Result, Store};
+use crate::{Result, Store};
 
 pub(crate) const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS tool_pins (
@@ -276,9 +276,6 @@ impl Store {
         now: i64,
     ) -> Vec<Result<Seen>> {
         let err = crate::error::sqlite(self.path());
-        let failed = |e: &Error| -> Vec<Result<Seen>> {
-            listed.iter().map(|_| Err(self.store_error(e))).collect()
-        };
         let mut conn = self.conn();
         let pinned: rusqlite::Result<HashMap<String, (String, String)>> = conn
             .prepare_cached("SELECT name, hash, status FROM tool_pins WHERE server = ?1")
@@ -288,7 +285,7 @@ impl Store {
             });
         let pinned = match pinned {
             Ok(pinned) => pinned,
-            Err(e) => return failed(&err(e)),
+            Err(e) => return vec![Err(err(e)); listed.len()],
         };
         // A name listed more than once is looked at entry by entry in the transaction, in
         // order: a second definition is a change from the first, whatever the pin said.
@@ -333,7 +330,7 @@ impl Store {
                 Err(e) => {
                     let e = err(e);
                     for slot in seen.iter_mut().filter(|s| s.is_none()) {
-                        *slot = Some(Err(self.store_error(&e)));
+                        *slot = Some(Err(e.clone()));
                     }
                 }
             }
@@ -341,20 +338,6 @@ impl Store {
         seen.into_iter()
             .map(|s| s.unwrap_or(Ok(Seen::Same(PinStatus::Changed))))
             .collect()
-    }
-
-    /// A copy of a store error, for each tool it concerns.
-    fn store_error(&self, e: &Error) -> Error {
-        match e {
-            Error::Store { path, message } => Error::Store {
-                path: path.clone(),
-                message: message.clone(),
-            },
-            other => Error::Store {
-                path: self.path().display().to_string(),
-                message: other.to_string(),
-            },
-        }
     }
 
     /// The standing of a pinned tool (`None`: never seen).
@@ -399,7 +382,17 @@ impl Store {
 
     /// Every pinned tool, by server and name.
     pub fn pins(&self) -> Result<Vec<Pin>> {
-        self.select("", [])
+        let conn = self.conn();
+        let mut stmt = conn
+            .prepare_cached(&format!(
+                "SELECT {COLUMNS} FROM tool_pins ORDER BY server, name"
+            ))
+            .map_err(crate::error::sqlite(self.path()))?;
+        let rows = stmt
+            .query_map([], decode)
+            .and_then(Iterator::collect::<rusqlite::Result<Vec<_>>>)
+            .map_err(crate::error::sqlite(self.path()))?;
+        Ok(rows)
     }
 
     /// The tools every server but `server` listed (what its tools could imitate), in order,
@@ -420,20 +413,6 @@ impl Store {
                     definition: r.get(2)?,
                 })
             })
-            .and_then(Iterator::collect::<rusqlite::Result<Vec<_>>>)
-            .map_err(crate::error::sqlite(self.path()))?;
-        Ok(rows)
-    }
-
-    fn select<P: rusqlite::Params>(&self, filter: &str, params: P) -> Result<Vec<Pin>> {
-        let conn = self.conn();
-        let mut stmt = conn
-            .prepare_cached(&format!(
-                "SELECT {COLUMNS} FROM tool_pins {filter} ORDER BY server, name"
-            ))
-            .map_err(crate::error::sqlite(self.path()))?;
-        let rows = stmt
-            .query_map(params, decode)
             .and_then(Iterator::collect::<rusqlite::Result<Vec<_>>>)
             .map_err(crate::error::sqlite(self.path()))?;
         Ok(rows)

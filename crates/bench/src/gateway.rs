@@ -270,11 +270,8 @@ impl Setup {
 
     /// The demo server of build `demo` as a stdio upstream the gateway starts (in its sandbox).
     pub(crate) fn stdio(warden: &Path, demo: &Path) -> Result<Self> {
-        let section = format!(
-            "command = [{:?}, \"demo-server\"]",
-            demo.display().to_string()
-        );
-        Self::with(warden, |t| t, &section, None, String::new())
+        let command = [demo.display().to_string(), "demo-server".to_owned()];
+        Self::command(warden, &command, |t| t)
     }
 
     /// Upstream `demo` started by `command` over stdio; `edit` may change the starter

@@ -80,18 +80,10 @@ pub fn run(warden: &Path, against: Option<&Path>) -> Result<()> {
     );
     println!("|---|---|---|---|---|---|---|---|");
     for count in [100, 1000] {
-        let upstream = |prefix: &str| {
-            let mut cmd = Command::new(&bench);
-            cmd.arg("tools-server").arg(count.to_string()).arg(prefix);
-            cmd
-        };
         let through = |proxy: &Path, config: &Path, prefix: &str| {
             let mut cmd = Command::new(proxy);
             cmd.arg("mcp").arg("--config").arg(config).arg("--");
-            cmd.arg(&bench)
-                .arg("tools-server")
-                .arg(count.to_string())
-                .arg(prefix);
+            cmd.arg(&bench).args(tools_server(count, prefix));
             Peer::start(&mut cmd)
         };
         let mut builds = vec![("NEW", warden)];
@@ -107,7 +99,7 @@ pub fn run(warden: &Path, against: Option<&Path>) -> Result<()> {
             let cpu = peer.cpu_secs();
             sides.push((*name, dir, peer, first, cpu, Vec::new()));
         }
-        let mut direct = Peer::start(&mut upstream(""))?;
+        let mut direct = Peer::start(Command::new(&bench).args(tools_server(count, "")))?;
         let mut base = Vec::new();
         direct.roundtrip(LIST)?;
         for block in 0..LISTINGS / BLOCK {
@@ -150,12 +142,9 @@ const GATEWAY_TOOLS: usize = 300;
 fn gateway(warden: &Path, against: Option<&Path>) -> Result<()> {
     let bench = std::env::current_exe()?;
     let server = |prefix: &str| {
-        vec![
-            bench.display().to_string(),
-            "tools-server".to_owned(),
-            GATEWAY_TOOLS.to_string(),
-            prefix.to_owned(),
-        ]
+        let mut command = vec![bench.display().to_string()];
+        command.extend(tools_server(GATEWAY_TOOLS, prefix));
+        command
     };
     let second = format!("\n[upstreams.beta]\ncommand = {:?}\n", server("b_"));
     let mut builds = vec![("NEW", warden)];
@@ -167,9 +156,7 @@ fn gateway(warden: &Path, against: Option<&Path>) -> Result<()> {
         let mut sides = Vec::new();
         for (name, build) in &builds {
             let setup = Setup::command(warden, &server("a_"), |t| t + &second)?;
-            let policies = setup.dir().join("policies.cedar");
-            let text = std::fs::read_to_string(&policies)? + EVERY_TOOL;
-            std::fs::write(&policies, text)?;
+            allow_every_tool(setup.dir())?;
             let (gateway, target) = setup.through(build, false)?;
             let auth = format!("Bearer {}", target.token.context("a token")?);
             sides.push((*name, setup, gateway, target.url, auth, Vec::new(), Vec::new()));
@@ -244,9 +231,26 @@ fn startup(warden: &Path, against: Option<&Path>) -> Result<()> {
     Ok(())
 }
 
-/// A policy that lets the agent call every tool.
-const EVERY_TOOL: &str =
-    "\n@id(\"bench-every-tool\")\npermit (principal, action == Action::\"call_tool\", resource);\n";
+/// Adds to the starter policies of workspace `dir` one that lets the agent call every tool.
+fn allow_every_tool(dir: &Path) -> Result<()> {
+    let policies = dir.join("policies.cedar");
+    let mut text = std::fs::read_to_string(&policies)?;
+    text.push_str(
+        "\n@id(\"bench-every-tool\")\npermit (principal, action == Action::\"call_tool\", resource);\n",
+    );
+    std::fs::write(&policies, text)?;
+    Ok(())
+}
+
+/// The arguments that make this binary a tool server of `count` tools named `prefix` +
+/// `tool_<i>` ([`server`]).
+fn tools_server(count: usize, prefix: &str) -> [String; 3] {
+    [
+        "tools-server".to_owned(),
+        count.to_string(),
+        prefix.to_owned(),
+    ]
+}
 
 const LIST: &str = r#"{"jsonrpc":"2.0","id":1,"method":"tools/list","params":{}}"#;
 
@@ -255,10 +259,7 @@ const LIST: &str = r#"{"jsonrpc":"2.0","id":1,"method":"tools/list","params":{}}
 fn configs(warden: &Path, dir: &Path) -> Result<(std::path::PathBuf, std::path::PathBuf)> {
     let init = Command::new(warden).arg("init").arg(dir).output()?;
     anyhow::ensure!(init.status.success(), "warden init failed");
-    let policies = dir.join("policies.cedar");
-    let mut text = std::fs::read_to_string(&policies)?;
-    text.push_str(EVERY_TOOL);
-    std::fs::write(&policies, text)?;
+    allow_every_tool(dir)?;
     let config = dir.join("warden.toml");
     let text = std::fs::read_to_string(&config)?;
     let other = dir.join("other.toml");

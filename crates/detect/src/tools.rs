@@ -244,11 +244,10 @@ fn deletions(folded: &str, edited: bool) -> impl Iterator<Item = u64> + '_ {
     std::iter::once(fnv1a(folded.as_bytes())).chain(shorter.into_iter().flatten())
 }
 
-/// 64-bit FNV-1a: a key's hash (names that share one are compared in full).
+/// A key's hash, FNV-1a (names that share one are compared in full).
 fn fnv1a<'a>(bytes: impl IntoIterator<Item = &'a u8>) -> u64 {
-    bytes.into_iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| {
-        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
-    })
+    use crate::util::{FNV_OFFSET, fnv_byte};
+    bytes.into_iter().fold(FNV_OFFSET, |h, &b| fnv_byte(h, b))
 }
 
 /// A tool name as names are compared for shadowing: lower case, NFKC, confusable skeleton,

@@ -239,6 +239,15 @@ pub(crate) fn fragment_texts(
         .collect()
 }
 
+/// 64-bit FNV-1a's starting value.
+pub(crate) const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
+const FNV_PRIME: u64 = 0x0000_0100_0000_01b3;
+
+/// 64-bit FNV-1a: `h` with byte `b` added.
+pub(crate) fn fnv_byte(h: u64, b: u8) -> u64 {
+    (h ^ u64::from(b)).wrapping_mul(FNV_PRIME)
+}
+
 #[cfg(test)]
 mod tests {
     use super::{Regex, digit_runs, matches_in_runs, pattern};

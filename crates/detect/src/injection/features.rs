@@ -4,6 +4,8 @@
 //! The same code extracts features at training time and at scan time, so the committed weights
 //! always mean what the scanner computes.
 
+use crate::util::{FNV_OFFSET, fnv_byte};
+
 /// log2 of the number of weight buckets.
 pub const BUCKET_BITS: u32 = 17;
 /// Number of weight buckets.
@@ -146,13 +148,6 @@ fn push(out: &mut Vec<Token>, hash: u64, start: usize, end: usize) {
     if out.last().is_none_or(|t| t.hash != hash) {
         out.push(Token { hash, start, end });
     }
-}
-
-const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
-const FNV_PRIME: u64 = 0x0000_0100_0000_01b3;
-
-fn fnv_byte(h: u64, b: u8) -> u64 {
-    (h ^ u64::from(b)).wrapping_mul(FNV_PRIME)
 }
 
 fn fnv_char(mut h: u64, c: char) -> u64 {
