@@ -15,6 +15,9 @@ use crate::spawn::spawn;
 /// The probe's subcommand.
 pub const PROBE_COMMAND: &str = "sandbox-probe";
 
+/// The file the probe reads by a relative path from the hidden directory it starts in.
+const RELATIVE_CANARY: &str = "relative-secret";
+
 /// How long a probe may take.
 const PROBE_TIMEOUT: Duration = Duration::from_secs(20);
 
@@ -110,11 +113,22 @@ pub async fn check(profile: &Profile, helper: &Helper, candidates: &[PathBuf]) -
         format!("read:{}", scratch.tmp_marker.display()),
     ];
     let mut canary = None;
+    // The probe starts in a hidden directory, as Warden may run in one: a relative path must
+    // not reach the host's directory there.
+    let mut start_in = None;
     if let Some(dir) = &scratch.dir {
         let secret = dir.join("secret");
         let hidden = dir.join("hidden");
+        let hidden_dir = dir.join("hidden-dir");
         let _ = std::fs::write(&secret, "outside");
         let _ = std::fs::write(&hidden, "outside");
+        if std::fs::create_dir(&hidden_dir).is_ok()
+            && std::fs::write(hidden_dir.join(RELATIVE_CANARY), "outside").is_ok()
+        {
+            probe_profile.hide.push(hidden_dir.clone());
+            actions.push(format!("read:{RELATIVE_CANARY}"));
+            start_in = Some(hidden_dir);
+        }
         probe_profile.hide.push(hidden.clone());
         actions.push(format!("write:{}", dir.join("written").display()));
         actions.push(format!("read:{}", hidden.display()));
@@ -147,7 +161,7 @@ pub async fn check(profile: &Profile, helper: &Helper, candidates: &[PathBuf]) -
         env: Vec::new(),
         cwd: None,
     };
-    let outcomes = match probe(&command, &probe_profile, helper).await {
+    let outcomes = match probe(&command, &probe_profile, helper, start_in.as_deref()).await {
         Ok(o) => o,
         Err(e) => {
             findings.push(Finding {
@@ -187,6 +201,14 @@ pub async fn check(profile: &Profile, helper: &Helper, candidates: &[PathBuf]) -
             &|o| !o.ok || o.detail.is_empty(),
             "a hidden file must read as empty",
         ));
+        if start_in.is_some() {
+            findings.push(judge(
+                "hidden working directory",
+                get(&format!("read:{RELATIVE_CANARY}")),
+                &|o| !o.ok || o.detail.is_empty(),
+                "started in a hidden directory, a relative path must not reach its files",
+            ));
+        }
         if !reads_all {
             findings.push(judge(
                 "read outside the allowed paths",
@@ -270,13 +292,18 @@ fn judge(
     Finding { check, ok, detail }
 }
 
-/// Runs the probe in the sandbox and parses its lines; an error carries the helper's stderr.
+/// Runs the probe in the sandbox, the helper started in `start_in` when given, and parses its
+/// lines; an error carries the helper's stderr.
 async fn probe(
     command: &Command,
     profile: &Profile,
     helper: &Helper,
+    start_in: Option<&Path>,
 ) -> Result<Vec<Outcome>, String> {
-    let launch = transform(command, Some(profile), helper).map_err(|e| e.to_string())?;
+    let mut launch = transform(command, Some(profile), helper).map_err(|e| e.to_string())?;
+    if let Some(dir) = start_in {
+        launch.cwd = Some(dir.to_path_buf());
+    }
     let child = spawn(&launch).map_err(|e| e.to_string())?;
     let output = tokio::time::timeout(PROBE_TIMEOUT, child.wait_with_output())
         .await

@@ -145,6 +145,45 @@ fn writing_outside_fails_and_tmp_is_private() {
 }
 
 #[test]
+fn a_hidden_or_private_working_directory_is_not_reached_by_relative_paths() {
+    let root = scratch();
+    let data = root.path().join(".warden");
+    std::fs::create_dir_all(&data).unwrap();
+    std::fs::write(data.join("master.key"), "k3y").unwrap();
+    let host_tmp = tempfile::tempdir_in("/tmp").unwrap();
+    std::fs::write(host_tmp.path().join("note"), "host").unwrap();
+    let mut p = profile(&[Path::new("/")], &[], Network::None);
+    p.hide = vec![data.clone()];
+    let run = |dir: &Path| {
+        let out = sandboxed(
+            &p,
+            Path::new("/bin/sh"),
+            &["-c".to_owned(), "pwd; cat master.key note 2>/dev/null; true".to_owned()],
+        )
+        .current_dir(dir)
+        .output()
+        .unwrap();
+        assert!(out.status.success(), "{out:?}");
+        (
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    // Warden started inside its own hidden data directory: the command's directory is the
+    // empty one the sandbox shows there, not the host's.
+    let (stdout, _) = run(&data);
+    assert_eq!(stdout.trim(), data.display().to_string(), "{stdout}");
+    // Started in the host's /tmp: that directory does not exist in the private /tmp, so the
+    // command starts in `/`, and says why.
+    let (stdout, stderr) = run(host_tmp.path());
+    assert_eq!(stdout.trim(), "/", "{stdout}");
+    assert!(stderr.contains("is not visible inside the sandbox"), "{stderr}");
+    // A visible directory is kept.
+    let (stdout, _) = run(root.path());
+    assert_eq!(stdout.trim(), root.path().display().to_string());
+}
+
+#[test]
 fn wardens_own_files_cannot_be_changed_or_replaced_from_a_write_tree() {
     let root = scratch();
     let conf = root.path().join("proj/conf");

@@ -16,6 +16,8 @@ mod limits;
 mod rules;
 mod seccomp;
 
+use std::path::Path;
+
 use nix::sched::CloneFlags;
 use nix::sys::signal::{SigSet, Signal, kill};
 use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
@@ -93,7 +95,10 @@ pub fn exec(plan: &str) -> i32 {
             return EXIT_SETUP;
         }
     };
-    match outer(&plan) {
+    // Where Warden was, looked up again by name inside the sandbox: the directory itself may
+    // be hidden there, or under the private /tmp.
+    let here = std::env::current_dir().ok();
+    match outer(&plan, here.as_deref()) {
         Ok(code) => code,
         Err(e) => report(&plan, &e),
     }
@@ -131,7 +136,7 @@ fn forwarded() -> SigSet {
     set
 }
 
-fn outer(plan: &Plan) -> Result<i32, SetupError> {
+fn outer(plan: &Plan, here: Option<&Path>) -> Result<i32, SetupError> {
     if plan.missing.contains(&Mechanism::Namespaces) {
         return Err(SetupError::missing(Mechanism::Namespaces));
     }
@@ -162,7 +167,7 @@ fn outer(plan: &Plan) -> Result<i32, SetupError> {
     // runtime or thread starts), so the child may run arbitrary code after fork.
     match unsafe { fork() } {
         Ok(ForkResult::Child) => {
-            let code = init(plan, &signals).unwrap_or_else(|e| report(plan, &e));
+            let code = init(plan, &signals, here).unwrap_or_else(|e| report(plan, &e));
             std::process::exit(code)
         }
         Ok(ForkResult::Parent { child }) => Ok(wait_for(child, &signals, false)),
@@ -171,7 +176,7 @@ fn outer(plan: &Plan) -> Result<i32, SetupError> {
 }
 
 /// PID 1 of the sandbox: prepares the mounts, starts the command, reaps until it ends.
-fn init(plan: &Plan, signals: &SigSet) -> Result<i32, SetupError> {
+fn init(plan: &Plan, signals: &SigSet, here: Option<&Path>) -> Result<i32, SetupError> {
     // If the helper dies (even by SIGKILL), init dies, and with it the whole namespace.
     nix::sys::prctl::set_pdeathsig(Signal::SIGKILL)
         .map_err(|e| SetupError::other(format!("prctl: {e}"), EXIT_SETUP))?;
@@ -194,7 +199,7 @@ fn init(plan: &Plan, signals: &SigSet) -> Result<i32, SetupError> {
     // SAFETY: init is single-threaded (forked from the single-threaded helper).
     match unsafe { fork() } {
         Ok(ForkResult::Child) => {
-            let e = command(plan);
+            let e = command(plan, here);
             std::process::exit(report(plan, &e))
         }
         Ok(ForkResult::Parent { child }) => {
@@ -233,8 +238,39 @@ fn wait_for(child: Pid, signals: &SigSet, reap_all: bool) -> i32 {
     }
 }
 
+/// Enters the command's working directory by its name inside the sandbox. Every process keeps
+/// its directory across mounts: one inherited from outside would still be the host's
+/// directory, whose files a relative path reaches even where the sandbox hides that directory
+/// or keeps a private /tmp over it. A configured directory that cannot be entered is an
+/// error; the inherited one, when hidden or private, gives way to `/`.
+fn enter_working_directory(plan: &Plan, here: Option<&Path>) -> Result<(), SetupError> {
+    if let Some(dir) = &plan.cwd {
+        return std::env::set_current_dir(dir).map_err(|e| {
+            SetupError::other(
+                format!("cannot enter working directory `{}`: {e}", dir.display()),
+                EXIT_SETUP,
+            )
+        });
+    }
+    if let Some(dir) = here {
+        match std::env::set_current_dir(dir) {
+            Ok(()) => return Ok(()),
+            Err(e) => eprintln!(
+                "warden sandbox `{}`: the working directory `{}` is not visible inside the \
+                 sandbox ({e}); the command starts in `/` (set the upstream's `cwd` to choose)",
+                plan.profile,
+                dir.display()
+            ),
+        }
+    }
+    std::env::set_current_dir("/").map_err(|e| {
+        SetupError::other(format!("cannot enter `/`: {e}"), EXIT_SETUP)
+    })
+}
+
 /// The command's process: everything that confines it, then `execve`. Returns only on failure.
-fn command(plan: &Plan) -> SetupError {
+/// `here` is the directory Warden ran in, for a command without a working directory of its own.
+fn command(plan: &Plan, here: Option<&Path>) -> SetupError {
     if let Err(e) = SigSet::empty().thread_set_mask() {
         return SetupError::other(format!("sigprocmask: {e}"), EXIT_SETUP);
     }
@@ -242,13 +278,8 @@ fn command(plan: &Plan) -> SetupError {
     if let Err(e) = limits::apply(&plan.limits) {
         return e;
     }
-    if let Some(dir) = &plan.cwd
-        && let Err(e) = std::env::set_current_dir(dir)
-    {
-        return SetupError::other(
-            format!("cannot enter working directory `{}`: {e}", dir.display()),
-            EXIT_SETUP,
-        );
+    if let Err(e) = enter_working_directory(plan, here) {
+        return e;
     }
     if let Err(e) = limits::drop_capabilities() {
         return e;
