@@ -165,12 +165,21 @@ impl Drop for Keeper {
 
 fn save(anomalies: &Anomalies, path: &Path) -> Result<()> {
     let text = serde_json::to_vec(&anomalies.baselines()).context("encoding baselines")?;
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir)
+    if let Some(dir) = path.parent() {
+        warden_types::file::create_private_dir(dir)
             .with_context(|| format!("cannot create `{}`", dir.display()))?;
     }
     let tmp = path.with_extension("json.tmp");
-    std::fs::write(&tmp, text).with_context(|| format!("cannot write `{}`", tmp.display()))?;
+    std::os::unix::fs::OpenOptionsExt::mode(
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true),
+        0o600,
+    )
+    .open(&tmp)
+    .and_then(|mut f| std::io::Write::write_all(&mut f, &text))
+    .with_context(|| format!("cannot write `{}`", tmp.display()))?;
     std::fs::rename(&tmp, path).with_context(|| format!("cannot replace `{}`", path.display()))
 }
 

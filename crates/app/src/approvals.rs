@@ -315,10 +315,14 @@ pub async fn decide(
         .store()
         .get(id, warden_approvals::now())?
         .with_context(|| format!("no approval request `{id}`"))?;
-    if let Some(h) = hash
-        && (h.len() < 8 || !current.call_hash.starts_with(&h.to_ascii_lowercase()))
-    {
-        return Err(warden_approvals::Error::HashMismatch(id.to_owned()).into());
+    if let Some(h) = hash {
+        anyhow::ensure!(
+            h.len() >= 8 && h.bytes().all(|b| b.is_ascii_hexdigit()),
+            "--hash takes 8 or more leading hex digits of the call hash `warden approvals show {id}` prints (got `{h}`)"
+        );
+        if !current.call_hash.starts_with(&h.to_ascii_lowercase()) {
+            return Err(warden_approvals::Error::HashMismatch(id.to_owned()).into());
+        }
     }
     let user = env.get("USER").unwrap_or("operator");
     let approver = Approver {

@@ -573,7 +573,7 @@ fn read_source(path: &Path) -> Result<Source> {
 
 /// A server name from its command: the package or script for runners (`npx`, `uvx`, `node`,
 /// `python`...), else the program's file name. A generic script name (`dist/index.js`) gives
-/// way to the package directory that holds it.
+/// way to the package directory that holds it. `warden demo-server` is `demo`.
 pub fn server_name(command: &[String]) -> String {
     const RUNNERS: &[&str] = &[
         "npx", "uvx", "node", "python", "python3", "deno", "bun", "bunx", "pipx", "uv",
@@ -595,6 +595,10 @@ pub fn server_name(command: &[String]) -> String {
     let Some(program) = command.first() else {
         return "upstream".to_owned();
     };
+    // Warden's own demo server (any build of it), as its starter policies name it.
+    if stem(program).starts_with("warden") && command.get(1).is_some_and(|a| a == "demo-server") {
+        return "demo".to_owned();
+    }
     if RUNNERS.contains(&stem(program).as_str())
         && let Some(arg) = command
             .iter()

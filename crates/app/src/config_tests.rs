@@ -52,6 +52,11 @@ fn server_names_come_from_the_command() {
         "server-everything"
     );
     assert_eq!(n(&["python3", "-m", "mcp_server_git"]), "mcp_server_git");
+    assert_eq!(
+        n(&["/opt/bin/warden", "demo-server", "--record", "r"]),
+        "demo"
+    );
+    assert_eq!(n(&["warden", "mcp"]), "warden");
 }
 
 #[test]

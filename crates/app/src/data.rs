@@ -222,9 +222,6 @@ pub fn ingest(
             prepared.push(doc);
         }
     }
-    if let Some(dir) = report.store.parent() {
-        std::fs::create_dir_all(dir)?;
-    }
     let mut store = Store::open(&report.store, &key)
         .map_err(|e| anyhow::anyhow!("{}: {e}", report.store.display()))?;
     let put = store.put(&prepared).map_err(|e| anyhow::anyhow!("{e}"))?;

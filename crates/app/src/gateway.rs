@@ -460,7 +460,13 @@ pub async fn serve(
         loaded.state_path().display(),
         audit_path.display()
     )?;
-    if store.agents()?.is_empty() {
+    // Only on the embedded defaults: a configured gateway gets no agent nobody asked for.
+    if store.agents()?.is_empty() && loaded.file.is_some() {
+        writeln!(
+            out,
+            "  no agents yet: add one with `warden agent add NAME`, then `warden token issue NAME --ttl 15m`"
+        )?;
+    } else if store.agents()?.is_empty() {
         store.add_agent(
             DEMO_AGENT,
             BTreeMap::<String, Value>::new(),

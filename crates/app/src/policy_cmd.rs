@@ -41,15 +41,19 @@ pub struct Case {
     /// Tool or prompt arguments.
     #[serde(default)]
     pub args: Option<toml::Table>,
-    /// Tool labels.
+    /// Tool labels, besides those the configuration gives the tool and those its flags imply.
     #[serde(default)]
     pub labels: Vec<String>,
-    /// Tool annotations as policy sees them.
-    #[serde(default)]
-    pub read_only: bool,
-    /// `destructive` flag.
-    #[serde(default)]
-    pub destructive: bool,
+    /// The tool's annotations as its server would give them (`readOnlyHint` ...). As at run
+    /// time, `[tools.<name>]` in the configuration overrides them, and a missing one takes
+    /// the MCP default: not read-only, destructive, not idempotent, open world.
+    pub read_only: Option<bool>,
+    /// `destructiveHint`.
+    pub destructive: Option<bool>,
+    /// `idempotentHint`.
+    pub idempotent: Option<bool>,
+    /// `openWorldHint`.
+    pub open_world: Option<bool>,
     /// Delegation chain of the token (agent first, then sub-agents).
     #[serde(default)]
     pub delegation: Vec<String>,
@@ -89,7 +93,26 @@ fn split(id: &str) -> Result<(String, String)> {
         .ok_or_else(|| anyhow!("`{id}` must be `<server>/<name>`"))
 }
 
-fn request(case: &Case, default: &Principal) -> Result<Request> {
+/// The tool's facts as `warden mcp` would find them: the case's annotations, the
+/// configuration's `[tools.<name>]` (or `[upstreams.<server>.tools.<name>]`) over them, and the
+/// capability labels they imply.
+fn facts(case: &Case, loaded: &Loaded, server: &str, name: &str) -> ToolFacts {
+    let config = loaded
+        .config
+        .upstreams
+        .get(server)
+        .and_then(|u| u.tools.get(name))
+        .or_else(|| loaded.config.tools.get(name));
+    let hints = warden_proxy::Hints {
+        read_only: case.read_only,
+        destructive: case.destructive,
+        idempotent: case.idempotent,
+        open_world: case.open_world,
+    };
+    warden_proxy::facts_from_hints(hints, config, &case.labels)
+}
+
+fn request(case: &Case, loaded: &Loaded, default: &Principal) -> Result<Request> {
     let action = Action::parse(&case.action)
         .ok_or_else(|| anyhow!("case `{}`: unknown action `{}`", case.name, case.action))?;
     let target = match action {
@@ -107,14 +130,9 @@ fn request(case: &Case, default: &Principal) -> Result<Request> {
     let (server, name) = split(target)?;
     let resource = match action {
         Action::CallTool => Resource::Tool {
+            facts: facts(case, loaded, &server, &name),
             server,
             name,
-            facts: ToolFacts {
-                labels: case.labels.clone(),
-                read_only: case.read_only,
-                destructive: case.destructive,
-                ..ToolFacts::default()
-            },
         },
         Action::ReadResource => Resource::Resource { server, uri: name },
         Action::GetPrompt => Resource::Prompt { server, name },
@@ -164,7 +182,7 @@ pub fn test(engine: &Engine, loaded: &Loaded, cases_path: &Path) -> Result<Vec<C
     let principal = loaded.principal();
     let mut out = Vec::new();
     for case in &cases.cases {
-        let decision = engine.evaluate(&request(case, &principal)?);
+        let decision = engine.evaluate(&request(case, loaded, &principal)?);
         let expected = match case.expect.as_str() {
             "allow" => Outcome::Allow,
             "deny" => Outcome::Deny,

@@ -207,12 +207,10 @@ pub struct Store {
 impl Store {
     /// Opens (creating if needed) the approvals file.
     pub fn open(path: &Path) -> Result<Self> {
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|e| Error::Store {
-                path: path.display().to_string(),
-                message: e.to_string(),
-            })?;
-        }
+        warden_types::file::create_private(path).map_err(|e| Error::Store {
+            path: path.display().to_string(),
+            message: e.to_string(),
+        })?;
         let conn = Connection::open(path).map_err(sqlite(path))?;
         conn.busy_timeout(std::time::Duration::from_secs(5))
             .map_err(sqlite(path))?;

@@ -101,12 +101,15 @@ impl Side {
         let file = match &mut self.file {
             Some(file) => file,
             None => {
-                let file = OpenOptions::new()
-                    .read(true)
-                    .write(true)
-                    .create(true)
-                    .truncate(false)
-                    .open(&self.path)?;
+                let file = std::os::unix::fs::OpenOptionsExt::mode(
+                    OpenOptions::new()
+                        .read(true)
+                        .write(true)
+                        .create(true)
+                        .truncate(false),
+                    0o600,
+                )
+                .open(&self.path)?;
                 // The file's name must outlast a power loss as its records do.
                 if let Some(dir) = self.path.parent().filter(|d| !d.as_os_str().is_empty()) {
                     File::open(dir)?.sync_all()?;

@@ -104,10 +104,8 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 impl Log {
     /// Opens (creating if needed) the audit file and starts the background checkpointer.
     pub fn open(path: &Path, durability: Durability) -> Result<Self> {
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir)
-                .map_err(|e| Error::Write(format!("cannot create `{}`: {e}", dir.display())))?;
-        }
+        warden_types::file::create_private(path)
+            .map_err(|e| Error::Write(format!("cannot create `{}`: {e}", path.display())))?;
         let conn = Connection::open(path).map_err(sqlite(path))?;
         let sync = match durability {
             Durability::ProcessCrash => "NORMAL",

@@ -262,12 +262,19 @@ fn configs(warden: &Path, dir: &Path) -> Result<(std::path::PathBuf, std::path::
     allow_every_tool(dir)?;
     let config = dir.join("warden.toml");
     let text = std::fs::read_to_string(&config)?;
-    let other = dir.join("other.toml");
-    let renamed = text.replacen("name = \"demo\"", "name = \"other\"", 1);
+    let named = |name: &str| {
+        text.replacen(
+            "[upstream]\n",
+            &format!("[upstream]\nname = \"{name}\"\n"),
+            1,
+        )
+    };
     anyhow::ensure!(
-        renamed != text,
-        "the starter config names no `demo` upstream"
+        named("demo") != text,
+        "the starter config has no [upstream]"
     );
-    std::fs::write(&other, renamed)?;
+    std::fs::write(&config, named("demo"))?;
+    let other = dir.join("other.toml");
+    std::fs::write(&other, named("other"))?;
     Ok((config, other))
 }

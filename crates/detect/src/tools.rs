@@ -105,39 +105,59 @@ pub fn scan_tool(tool: &Value) -> Vec<ToolFinding> {
         }
     }
     for (pointer, text) in &fields {
-        let hidden = text.chars().filter(|c| is_hidden(*c)).count();
-        if hidden > 0 {
-            out.push(ToolFinding {
-                kind: "invisible",
-                pointer: pointer.clone(),
-                detail: format!("{hidden} invisible character(s)"),
-            });
-        }
-        for r in RULES.iter() {
-            if let Some(m) = r.re.find(text.as_bytes()) {
-                out.push(ToolFinding {
-                    kind: r.kind,
-                    pointer: pointer.clone(),
-                    detail: excerpt(&String::from_utf8_lossy(m.as_bytes())),
-                });
-            }
-        }
-        // The injection rules, not the classifier's whole-text score: a description is
-        // addressed to the model by nature ("this tool now grants you internet access"), so
-        // only what the rules name (an override, a redirection, an exfiltration) counts.
-        for f in crate::scan_with(text, |m| m.kind == FindingKind::Injection)
-            .into_iter()
-            .filter(|f| f.label != "prompt_injection")
-        {
-            out.push(ToolFinding {
-                kind: "injection",
-                pointer: pointer.clone(),
-                detail: format!("{} ({:.2})", f.label, f.confidence),
-            });
-        }
+        scan_field(pointer, text, true, &mut out);
     }
     out.dedup_by(|a, b| a.kind == b.kind && a.pointer == b.pointer);
     out
+}
+
+/// Scans a server's `instructions` (its `initialize` or `server/discover` result), which
+/// reach the model as a description does. Telling the model which tool to use when is what
+/// instructions are for, so only the other rules apply: concealment, credentials, injection,
+/// invisible characters.
+pub fn scan_instructions(text: &str) -> Vec<ToolFinding> {
+    let mut out = Vec::new();
+    scan_field("/instructions", text, false, &mut out);
+    out.dedup_by(|a, b| a.kind == b.kind && a.pointer == b.pointer);
+    out
+}
+
+/// One text field of a definition (or a server's instructions); `cross_tool`: whether the
+/// rules about steering the use of other tools apply.
+fn scan_field(pointer: &str, text: &str, cross_tool: bool, out: &mut Vec<ToolFinding>) {
+    let hidden = text.chars().filter(|c| is_hidden(*c)).count();
+    if hidden > 0 {
+        out.push(ToolFinding {
+            kind: "invisible",
+            pointer: pointer.to_owned(),
+            detail: format!("{hidden} invisible character(s)"),
+        });
+    }
+    for r in RULES
+        .iter()
+        .filter(|r| cross_tool || r.kind != "cross_tool")
+    {
+        if let Some(m) = r.re.find(text.as_bytes()) {
+            out.push(ToolFinding {
+                kind: r.kind,
+                pointer: pointer.to_owned(),
+                detail: excerpt(&String::from_utf8_lossy(m.as_bytes())),
+            });
+        }
+    }
+    // The injection rules, not the classifier's whole-text score: a description is addressed
+    // to the model by nature ("this tool now grants you internet access"), so only what the
+    // rules name (an override, a redirection, an exfiltration) counts.
+    for f in crate::scan_with(text, |m| m.kind == FindingKind::Injection)
+        .into_iter()
+        .filter(|f| f.label != "prompt_injection")
+    {
+        out.push(ToolFinding {
+            kind: "injection",
+            pointer: pointer.to_owned(),
+            detail: format!("{} ({:.2})", f.label, f.confidence),
+        });
+    }
 }
 
 fn excerpt(s: &str) -> String {

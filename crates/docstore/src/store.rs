@@ -75,10 +75,7 @@ impl Store {
     /// A store created with another key is [`Error::WrongKey`].
     pub fn open(path: &Path, key: &Key) -> Result<Store> {
         let err = sqlite(path);
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|e| io(path, &e))?;
-        }
-        create_private(path)?;
+        warden_types::file::create_private(path).map_err(|e| io(path, &e))?;
         let mut conn = Connection::open(path).map_err(&err)?;
         conn.busy_timeout(std::time::Duration::from_secs(5))
             .map_err(&err)?;
@@ -388,18 +385,6 @@ fn bump(tx: &rusqlite::Transaction<'_>) -> rusqlite::Result<()> {
 
 /// Creates `path` with mode 0600 when it does not exist (SQLite gives its WAL and shared
 /// memory files the same mode).
-fn create_private(path: &Path) -> Result<()> {
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    match options.open(path) {
-        Ok(_) => Ok(()),
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
-        Err(e) => Err(io(path, &e)),
-    }
-}
-
 fn seal_with(
     key: &LessSafeKey,
     nonce: [u8; NONCE_LEN],

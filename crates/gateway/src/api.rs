@@ -304,23 +304,39 @@ pub(crate) struct DecideRequest {
     session: Option<String>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+/// The caller's hints about its own tool, read as an MCP server's annotations would be.
+#[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct ToolFactsBody {
     #[serde(default)]
     labels: Vec<String>,
-    #[serde(default)]
-    read_only: bool,
-    #[serde(default = "yes")]
-    destructive: bool,
-    #[serde(default)]
-    idempotent: bool,
-    #[serde(default = "yes")]
-    open_world: bool,
+    read_only: Option<bool>,
+    destructive: Option<bool>,
+    idempotent: Option<bool>,
+    open_world: Option<bool>,
 }
 
-fn yes() -> bool {
-    true
+/// A tool's facts for a decision. For a server Warden itself serves, the caller's hints are
+/// not taken (it is the governed agent's word about its own call): the configuration's
+/// `[tools.<name>]` and otherwise the worst case (not read-only, destructive, open world)
+/// decide. For the caller's own tools, its hints count as a server's annotations do, the
+/// configuration still overriding them; missing hints take the same worst case.
+fn decide_facts(core: &Core, server: &str, name: &str, hints: Option<ToolFactsBody>) -> ToolFacts {
+    let upstream = core.settings.upstreams.iter().find(|u| u.name == server);
+    let config = upstream.and_then(|u| u.proxy.tools.get(name));
+    match hints.filter(|_| upstream.is_none()) {
+        Some(h) => warden_proxy::facts_from_hints(
+            warden_proxy::Hints {
+                read_only: h.read_only,
+                destructive: h.destructive,
+                idempotent: h.idempotent,
+                open_world: h.open_world,
+            },
+            config,
+            &h.labels,
+        ),
+        None => warden_proxy::facts_from_tool(None, config),
+    }
 }
 
 pub(crate) async fn decide(
@@ -369,22 +385,11 @@ pub(crate) async fn decide(
             );
         }
     };
-    let facts = req.tool.unwrap_or_else(|| ToolFactsBody {
-        destructive: true,
-        open_world: true,
-        ..ToolFactsBody::default()
-    });
     let resource = match action {
         Action::CallTool => Resource::Tool {
             server: server.to_owned(),
             name: target.to_owned(),
-            facts: ToolFacts {
-                labels: facts.labels,
-                read_only: facts.read_only,
-                destructive: facts.destructive,
-                idempotent: facts.idempotent,
-                open_world: facts.open_world,
-            },
+            facts: decide_facts(&core, server, target, req.tool),
         },
         Action::GetPrompt => Resource::Prompt {
             server: server.to_owned(),

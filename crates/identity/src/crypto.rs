@@ -49,7 +49,7 @@ impl MasterKey {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 let bytes = random::<32>()?;
                 if let Some(dir) = path.parent() {
-                    std::fs::create_dir_all(dir).map_err(|e| io_error(dir, &e))?;
+                    warden_types::file::create_private_dir(dir).map_err(|e| io_error(dir, &e))?;
                 }
                 let mut options = std::fs::OpenOptions::new();
                 options.write(true).create_new(true);

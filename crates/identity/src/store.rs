@@ -189,12 +189,10 @@ pub fn valid_name(name: &str) -> bool {
 impl Store {
     /// Opens (creating if needed) the state file. `issuer` is the `iss` of issued tokens.
     pub fn open(path: &Path, master: MasterKey, issuer: impl Into<String>) -> Result<Self> {
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|e| Error::Store {
-                path: path.display().to_string(),
-                message: e.to_string(),
-            })?;
-        }
+        warden_types::file::create_private(path).map_err(|e| Error::Store {
+            path: path.display().to_string(),
+            message: e.to_string(),
+        })?;
         let conn = Connection::open(path).map_err(sqlite(path))?;
         conn.busy_timeout(std::time::Duration::from_secs(5))
             .map_err(sqlite(path))?;

@@ -186,9 +186,20 @@ impl Engine {
         })?;
         Entities::from_entities([entity], Some(&self.schema))
             .map(drop)
-            .map_err(|e| Error::Entity {
-                agent: principal.id.clone(),
-                message: e.to_string(),
+            .map_err(|e| {
+                // Cedar's top message is generic ("entity does not conform to the schema"); the
+                // attribute and the type it expects are in the errors beneath it.
+                let mut message = e.to_string();
+                let mut source = std::error::Error::source(&e);
+                while let Some(inner) = source {
+                    message.push_str(": ");
+                    message.push_str(&inner.to_string());
+                    source = inner.source();
+                }
+                Error::Entity {
+                    agent: principal.id.clone(),
+                    message,
+                }
             })
     }
 

@@ -142,9 +142,22 @@ async fn raise(shared: &Shared, guard: &AgentGuard, alerts: Vec<Alert>) -> Optio
     paused
 }
 
-/// Why a paused agent's call is refused (or its result withheld).
-pub(crate) fn paused_reason(agent: &str, why: &str) -> String {
-    format!("agent `{agent}` is paused ({why}); a person must resume it")
+/// Why a paused agent's call is refused (or its result withheld), and what ends the pause:
+/// where the pause is kept in the identity store (`warden serve`), an administrator resumes
+/// the agent; where it is kept in memory (`warden mcp`), it lasts until Warden restarts.
+pub(crate) fn paused_reason(shared: &Shared, agent: &str, why: &str) -> String {
+    let stored = shared
+        .settings
+        .agent_guard
+        .as_ref()
+        .is_some_and(|g| g.on_pause.is_some());
+    if stored {
+        format!(
+            "agent `{agent}` is paused ({why}); an administrator must resume it (`warden agent resume {agent}`)"
+        )
+    } else {
+        format!("agent `{agent}` is paused ({why}) until Warden restarts")
+    }
 }
 
 /// Pauses an agent: through the hook (the gateway suspends it in the identity store), else in

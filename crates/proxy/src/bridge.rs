@@ -71,7 +71,7 @@ pub(crate) async fn resolve(shared: &Shared, msg: &Message) -> Result<(), String
             None,
         )
         .await?;
-    let Some(init) = init.get("result").cloned() else {
+    let Some(mut init) = init.get("result").cloned() else {
         let why = init
             .get("error")
             .and_then(|e| e.get("message"))
@@ -82,6 +82,7 @@ pub(crate) async fn resolve(shared: &Shared, msg: &Message) -> Result<(), String
             shared.settings.server
         ));
     };
+    crate::reply::screen_instructions(shared, &mut init).await;
     {
         let mut state = shared.state();
         state.upstream_era = Some(Era::Legacy);

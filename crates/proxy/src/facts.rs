@@ -77,6 +77,47 @@ pub fn facts_from_tool(tool: Option<&Value>, config: Option<&ToolOverride>) -> T
     facts
 }
 
+/// A tool's annotations given outside a listing (a `warden policy test` case, the decision
+/// API's `tool`): `None` where a hint is missing.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Hints {
+    /// `readOnlyHint`.
+    pub read_only: Option<bool>,
+    /// `destructiveHint`.
+    pub destructive: Option<bool>,
+    /// `idempotentHint`.
+    pub idempotent: Option<bool>,
+    /// `openWorldHint`.
+    pub open_world: Option<bool>,
+}
+
+/// [`facts_from_tool`] for a tool described by `hints`, with `labels` added.
+pub fn facts_from_hints(
+    hints: Hints,
+    config: Option<&ToolOverride>,
+    labels: &[String],
+) -> ToolFacts {
+    let mut annotations = serde_json::Map::new();
+    for (key, hint) in [
+        ("readOnlyHint", hints.read_only),
+        ("destructiveHint", hints.destructive),
+        ("idempotentHint", hints.idempotent),
+        ("openWorldHint", hints.open_world),
+    ] {
+        if let Some(v) = hint {
+            annotations.insert(key.to_owned(), Value::Bool(v));
+        }
+    }
+    let definition = serde_json::json!({ "annotations": annotations });
+    let mut facts = facts_from_tool(Some(&definition), config);
+    for label in labels {
+        if !facts.labels.contains(label) {
+            facts.labels.push(label.clone());
+        }
+    }
+    facts
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -99,6 +140,25 @@ mod tests {
         );
         assert!(!over.read_only && over.destructive);
         assert_eq!(over.labels, vec!["fs", "write", "external", "destructive"]);
+    }
+
+    #[test]
+    fn hints_read_as_annotations_with_labels_added() {
+        let none = facts_from_hints(Hints::default(), None, &[]);
+        assert_eq!(none, facts_from_tool(None, None));
+        let ro = Hints {
+            read_only: Some(true),
+            open_world: Some(false),
+            ..Hints::default()
+        };
+        let f = facts_from_hints(ro, None, &["crm".to_owned()]);
+        assert!(f.read_only && !f.open_world && !f.destructive);
+        assert_eq!(f.labels, vec!["private", "crm"]);
+        let cfg = ToolOverride {
+            read_only: Some(false),
+            ..Default::default()
+        };
+        assert!(!facts_from_hints(ro, Some(&cfg), &[]).read_only);
     }
 
     #[test]

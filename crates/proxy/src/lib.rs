@@ -26,7 +26,7 @@ pub mod trace;
 
 pub use approval::{Announce, ApprovalSettings, Approvals, DecideError};
 pub use error::{Error, Result};
-pub use facts::facts_from_tool;
+pub use facts::{Hints, facts_from_hints, facts_from_tool};
 pub use guard::{Act, Actions, DetectSettings, Screened, screen_arguments};
 pub use metrics::Metrics;
 pub use pins::Pinning;

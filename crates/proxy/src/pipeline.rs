@@ -159,7 +159,11 @@ pub(crate) async fn govern(shared: &Arc<Shared>, mut msg: Message, id: Value, me
         .await;
     }
     if let Some(why) = &paused {
-        decision = Decision::refuse(crate::anomaly::paused_reason(&request.principal.id, why));
+        decision = Decision::refuse(crate::anomaly::paused_reason(
+            shared,
+            &request.principal.id,
+            why,
+        ));
     }
     let paused = paused.is_some();
     // Then the upstream's circuit breaker and the runtime limits, for calls that would go ahead

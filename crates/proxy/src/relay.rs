@@ -287,6 +287,11 @@ async fn upstream_response(shared: &Shared, mut msg: Message, id: &Value) {
                 (span, result != "ok")
             });
             reply::post_process(shared, &call.method, &mut msg);
+            if matches!(call.method.as_str(), "initialize" | "server/discover")
+                && let Some(result) = msg.result_mut()
+            {
+                reply::screen_instructions(shared, result).await;
+            }
             if call.method == "tools/list"
                 && let Some(result) = msg.result_mut()
             {
@@ -306,7 +311,8 @@ async fn upstream_response(shared: &Shared, mut msg: Message, id: &Value) {
                 if let Some(why) = paused
                     && let Some(result) = msg.result_mut()
                 {
-                    let reason = crate::anomaly::paused_reason(&shared.settings.principal.id, &why);
+                    let reason =
+                        crate::anomaly::paused_reason(shared, &shared.settings.principal.id, &why);
                     reply::withhold(result, &reason, Value::Array(Vec::new()));
                 }
             }

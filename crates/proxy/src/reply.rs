@@ -4,7 +4,7 @@
 use serde_json::{Value, json};
 use warden_mcp::Message;
 use warden_mcp::message::code;
-use warden_types::{Action, Decision, Outcome, Resource};
+use warden_types::{Action, AuditKind, Decision, Outcome, Resource};
 
 use crate::facts_from_tool;
 use crate::session::{ClientCall, Shared};
@@ -45,6 +45,35 @@ pub(crate) fn post_process(shared: &Shared, method: &str, msg: &mut Message) {
             err.insert("code".to_owned(), Value::from(code::INVALID_PARAMS));
         }
     }
+}
+
+/// Withholds a server's `instructions` (in its `initialize` or `server/discover` result) that
+/// carry steering a server has no business giving the model: concealment, credential paths,
+/// injected overrides, invisible characters. The rest of the answer goes on; the finding is
+/// logged and recorded.
+pub(crate) async fn screen_instructions(shared: &Shared, result: &mut Value) {
+    let Some(text) = result.get("instructions").and_then(Value::as_str) else {
+        return;
+    };
+    let findings = warden_detect::tools::scan_instructions(text);
+    if findings.is_empty() {
+        return;
+    }
+    if let Some(obj) = result.as_object_mut() {
+        obj.remove("instructions");
+    }
+    let findings: Vec<Value> = findings.iter().map(|f| f.to_json()).collect();
+    let shown = serde_json::to_string(&findings).unwrap_or_default();
+    tracing::warn!(
+        server = %shared.settings.server,
+        "withheld the server's instructions: {shown}"
+    );
+    shared
+        .note(
+            AuditKind::Lifecycle,
+            json!({"event": "instructions_withheld", "server": shared.settings.server, "findings": findings}),
+        )
+        .await;
 }
 
 /// Results that carry caching hints in the modern era.

@@ -2,10 +2,12 @@
 //! ([`Resource`]), what Warden decided ([`Decision`], [`Outcome`]) and what it records
 //! ([`AuditEvent`]).
 //!
-//! This crate has no I/O and no async runtime; every other crate speaks in these types.
+//! This crate has no async runtime and no I/O but the creation of private state files
+//! ([`file::create_private`]); every other crate speaks in these types.
 
 mod audit;
 mod decision;
+pub mod file;
 mod finding;
 pub mod json;
 mod request;

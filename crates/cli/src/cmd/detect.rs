@@ -15,7 +15,11 @@ pub fn scan(args: ScanArgs) -> i32 {
         None => std::io::stdin().read_to_end(&mut input).map(|_| ()),
     };
     if let Err(e) = read {
-        return super::fail(&anyhow::anyhow!("cannot read input: {e}"));
+        let from = args.file.as_ref().map_or_else(
+            || "standard input".to_owned(),
+            |p| format!("`{}`", p.display()),
+        );
+        return super::fail(&anyhow::anyhow!("cannot read {from}: {e}"));
     }
     let text = String::from_utf8_lossy(&input);
     let report = detect::scan::scan(&text, args.redact);

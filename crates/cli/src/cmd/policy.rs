@@ -7,8 +7,12 @@ use crate::args::PolicyCommand;
 
 pub fn run(cmd: PolicyCommand, env: &Env) -> i32 {
     match cmd {
-        PolicyCommand::Validate(config) => match super::load(&config, env).and_then(|l| l.engine())
-        {
+        // The rest of the configuration that start-up would refuse is checked too: a CI run of
+        // `validate` should not pass what `warden mcp` then will not start with.
+        PolicyCommand::Validate(config) => match super::load(&config, env).and_then(|l| {
+            l.config.limits.build()?;
+            l.engine()
+        }) {
             Ok(engine) => {
                 println!(
                     "ok: {} policies valid against the schema",

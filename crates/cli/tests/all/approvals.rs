@@ -122,6 +122,13 @@ fn a_held_call_runs_once_after_approval_and_a_denial_is_explained() {
         String::from_utf8_lossy(&wrong.stderr).contains("does not match"),
         "{wrong:?}"
     );
+    // Too short a prefix says so (it is not a mismatch).
+    let short = run(d, &["approvals", "approve", &id, "--hash", &hash[..4]]);
+    assert!(!short.status.success());
+    assert!(
+        String::from_utf8_lossy(&short.stderr).contains("8 or more leading hex digits"),
+        "{short:?}"
+    );
     std::thread::sleep(Duration::from_millis(1200));
     let ok = run(
         d,

@@ -170,3 +170,37 @@ fn delegation_chains_count_towards_the_session_limit() {
         assert_eq!(status, 200, "{body}");
     });
 }
+
+#[test]
+fn the_decision_api_takes_tool_hints_only_for_the_callers_own_tools() {
+    // Policy forbids a delegated token anything but read-only tools; the decision API's
+    // `tool` may say a tool is read-only.
+    let (dir, gw) = setup();
+    let bob = token(dir.path(), "bob", "10m", &["decide"]);
+    rt().block_on(async {
+        let (status, body) = exchange(&gw, &bob, "&actor=helper&scope=decide").await;
+        assert_eq!(status, 200, "{body}");
+        let child = body["access_token"].as_str().unwrap().to_owned();
+        let decide = |resource: &str, tool: Option<Value>| {
+            let mut body = json!({"action": "call_tool", "resource": resource, "arguments": {"order_id": "A1"}});
+            if let Some(t) = tool {
+                body["tool"] = t;
+            }
+            let req = gw
+                .client
+                .post(format!("{}/v1/decide", gw.base))
+                .header("authorization", format!("Bearer {child}"))
+                .json(&body);
+            async move {
+                let d: Value = req.send().await.unwrap().json().await.unwrap();
+                d["decision"].as_str().unwrap().to_owned()
+            }
+        };
+        // The framework's own tool: its hints count, and missing ones assume the worst.
+        assert_eq!(decide("crm/lookup", Some(json!({"read_only": true}))).await, "allow");
+        assert_eq!(decide("crm/lookup", None).await, "deny");
+        assert_eq!(decide("crm/lookup", Some(json!({"labels": ["x"]}))).await, "deny");
+        // A tool of a server Warden serves: the agent's word does not make it read-only.
+        assert_eq!(decide("demo/get_order", Some(json!({"read_only": true}))).await, "deny");
+    });
+}

@@ -25,7 +25,7 @@ fn starter_policies_validate_and_pass_their_tests() {
     assert!(out.contains("9 policies valid"), "{out}");
     let (code, out, _) = run(dir.path(), &["policy", "test", "policy-tests.toml"]);
     assert_eq!(code, 0, "{out}");
-    assert!(out.contains("9 passed, 0 failed"), "{out}");
+    assert!(out.contains("10 passed, 0 failed"), "{out}");
 }
 
 #[test]
@@ -56,6 +56,18 @@ fn broken_policy_names_file_and_line_and_warden_refuses_to_start() {
     let (code, _, err2) = run(dir.path(), &["mcp", "--", "true"]);
     assert_eq!(code, 1);
     assert!(err2.contains(&format!("policies.cedar:{line}:")), "{err2}");
+}
+
+#[test]
+fn validate_refuses_limits_that_start_up_would_refuse() {
+    let dir = workspace();
+    let path = dir.path().join("warden.toml");
+    let mut text = std::fs::read_to_string(&path).unwrap();
+    text.push_str("\n[[limits.rate]]\nname = \"never\"\ncalls = 0\nevery_secs = 60\n");
+    std::fs::write(&path, text).unwrap();
+    let (code, _, err) = run(dir.path(), &["policy", "validate"]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("limit `never`"), "{err}");
 }
 
 #[test]

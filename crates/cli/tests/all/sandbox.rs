@@ -158,7 +158,10 @@ fn a_hidden_or_private_working_directory_is_not_reached_by_relative_paths() {
         let out = sandboxed(
             &p,
             Path::new("/bin/sh"),
-            &["-c".to_owned(), "pwd; cat master.key note 2>/dev/null; true".to_owned()],
+            &[
+                "-c".to_owned(),
+                "pwd; cat master.key note 2>/dev/null; true".to_owned(),
+            ],
         )
         .current_dir(dir)
         .output()
@@ -177,7 +180,10 @@ fn a_hidden_or_private_working_directory_is_not_reached_by_relative_paths() {
     // command starts in `/`, and says why.
     let (stdout, stderr) = run(host_tmp.path());
     assert_eq!(stdout.trim(), "/", "{stdout}");
-    assert!(stderr.contains("is not visible inside the sandbox"), "{stderr}");
+    assert!(
+        stderr.contains("is not visible inside the sandbox"),
+        "{stderr}"
+    );
     // A visible directory is kept.
     let (stdout, _) = run(root.path());
     assert_eq!(stdout.trim(), root.path().display().to_string());
@@ -454,7 +460,7 @@ fn the_exec_tool_runs_commands_confined_with_limits_and_under_policy() {
     let dir = workspace();
     let config = dir.path().join("warden.toml");
     let text = std::fs::read_to_string(&config).unwrap().replacen(
-        "[upstream]\nname = \"demo\"\n",
+        "[upstream]\n",
         "[upstream]\nname = \"shell\"\nexec = { timeout_ms = 1500, max_output_bytes = 100 }\n",
         1,
     );
@@ -629,7 +635,7 @@ fn secrets_are_injected_at_the_egress_proxy_and_the_sandbox_sees_placeholders() 
     std::fs::write(&roots, public.pem()).unwrap();
     let config = dir.path().join("warden.toml");
     let text = std::fs::read_to_string(&config).unwrap().replacen(
-        "[upstream]\nname = \"demo\"\n",
+        "[upstream]\n",
         "[upstream]\nname = \"shell\"\nexec = { profile = \"api\", timeout_ms = 20000 }\n",
         1,
     );

@@ -74,8 +74,8 @@ fn hint(mechanism: Mechanism) -> &'static str {
              seccomp profile that permits unshare)"
         }
         Mechanism::Landlock => {
-            "use a kernel with Landlock enabled (5.13 or later, `landlock` in the lsm= boot \
-             parameter or CONFIG_LSM)"
+            "use a kernel with Landlock ABI 3 or newer (Linux 6.2 or later, `landlock` in the \
+             lsm= boot parameter or CONFIG_LSM)"
         }
         Mechanism::Seccomp => "use a kernel built with CONFIG_SECCOMP_FILTER",
     }
@@ -263,9 +263,8 @@ fn enter_working_directory(plan: &Plan, here: Option<&Path>) -> Result<(), Setup
             ),
         }
     }
-    std::env::set_current_dir("/").map_err(|e| {
-        SetupError::other(format!("cannot enter `/`: {e}"), EXIT_SETUP)
-    })
+    std::env::set_current_dir("/")
+        .map_err(|e| SetupError::other(format!("cannot enter `/`: {e}"), EXIT_SETUP))
 }
 
 /// The command's process: everything that confines it, then `execve`. Returns only on failure.
