@@ -90,10 +90,10 @@ pub(crate) fn document(base: &str) -> Value {
                             "additionalProperties": false,
                             "properties": {
                                 "labels": {"type": "array", "items": {"type": "string"}},
-                                "read_only": {"type": "boolean"},
-                                "destructive": {"type": "boolean"},
-                                "idempotent": {"type": "boolean"},
-                                "open_world": {"type": "boolean"}
+                                "read_only": {"type": ["boolean", "null"], "description": "readOnlyHint; missing or null: false (ignored for a server Warden serves)"},
+                                "destructive": {"type": ["boolean", "null"], "description": "destructiveHint; missing or null: true unless read-only"},
+                                "idempotent": {"type": ["boolean", "null"], "description": "idempotentHint; missing or null: false"},
+                                "open_world": {"type": ["boolean", "null"], "description": "openWorldHint; missing or null: true"}
                             }
                         },
                         "session": {"type": ["string", "null"]}
