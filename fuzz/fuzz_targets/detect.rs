@@ -26,5 +26,6 @@ fuzz_target!(|data: &[u8]| {
     let found = taint.check(&serde_json::json!({ "x": text.as_ref() }));
     assert!(taint.is_empty() || !found.is_empty());
     let _ = warden_detect::tools::scan_tool(&serde_json::json!({ "name": text.as_ref(), "description": text.as_ref() }));
+    let _ = warden_detect::tools::scan_instructions(&text);
     let _ = warden_detect::tools::shadows(&text, ["send_email"]);
 });
