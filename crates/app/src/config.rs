@@ -573,8 +573,27 @@ fn read_source(path: &Path) -> Result<Source> {
 
 /// A server name from its command: the package or script for runners (`npx`, `uvx`, `node`,
 /// `python`...), else the program's file name. A generic script name (`dist/index.js`) gives
-/// way to the package directory that holds it. `warden demo-server` is `demo`.
+/// way to the package directory that holds it. `warden demo-server` is `demo`, and nothing
+/// else is: the starter policies open every tool of `demo`, so another command that would be
+/// named so (`python3 demo.py`) is `demo-upstream`.
 pub fn server_name(command: &[String]) -> String {
+    // Warden's own demo server, from any build of Warden.
+    let ours = command.first().is_some_and(|p| {
+        p.rsplit('/')
+            .next()
+            .is_some_and(|f| f.starts_with("warden"))
+    }) && command.get(1).is_some_and(|a| a == "demo-server");
+    if ours {
+        return "demo".to_owned();
+    }
+    match derived_name(command) {
+        name if name == "demo" => "demo-upstream".to_owned(),
+        name => name,
+    }
+}
+
+/// [`server_name`] before the demo's name is kept for the demo.
+fn derived_name(command: &[String]) -> String {
     const RUNNERS: &[&str] = &[
         "npx", "uvx", "node", "python", "python3", "deno", "bun", "bunx", "pipx", "uv",
     ];
@@ -595,10 +614,6 @@ pub fn server_name(command: &[String]) -> String {
     let Some(program) = command.first() else {
         return "upstream".to_owned();
     };
-    // Warden's own demo server (any build of it), as its starter policies name it.
-    if stem(program).starts_with("warden") && command.get(1).is_some_and(|a| a == "demo-server") {
-        return "demo".to_owned();
-    }
     if RUNNERS.contains(&stem(program).as_str())
         && let Some(arg) = command
             .iter()

@@ -57,6 +57,10 @@ fn server_names_come_from_the_command() {
         "demo"
     );
     assert_eq!(n(&["warden", "mcp"]), "warden");
+    // Only Warden's own demo server gets the name the starter policies open.
+    assert_eq!(n(&["python3", "demo.py"]), "demo-upstream");
+    assert_eq!(n(&["./demo"]), "demo-upstream");
+    assert_eq!(n(&["node", "demo/index.js"]), "demo-upstream");
 }
 
 #[test]

@@ -366,6 +366,7 @@ pub fn settings(
         allowed_hosts: hosts,
         allowed_origins: g.allowed_origins.clone(),
         upstreams,
+        tools: loaded.config.tools.clone().into_iter().collect(),
         max_body_bytes: loaded.config.limits.max_message_bytes,
         call_timeout: Duration::from_millis(g.call_timeout_ms.unwrap_or(120_000)),
         session_idle: Duration::from_secs(g.session_idle_secs.unwrap_or(1800)),

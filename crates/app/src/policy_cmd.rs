@@ -93,16 +93,16 @@ fn split(id: &str) -> Result<(String, String)> {
         .ok_or_else(|| anyhow!("`{id}` must be `<server>/<name>`"))
 }
 
-/// The tool's facts as `warden mcp` would find them: the case's annotations, the
-/// configuration's `[tools.<name>]` (or `[upstreams.<server>.tools.<name>]`) over them, and the
-/// capability labels they imply.
+/// The tool's facts as Warden would find them at run time: the case's annotations, the
+/// configuration's `[upstreams.<server>.tools.<name>]` for a gateway upstream, else
+/// `[tools.<name>]`, over them, and the capability labels they imply.
 fn facts(case: &Case, loaded: &Loaded, server: &str, name: &str) -> ToolFacts {
-    let config = loaded
-        .config
-        .upstreams
-        .get(server)
-        .and_then(|u| u.tools.get(name))
-        .or_else(|| loaded.config.tools.get(name));
+    // As at run time: `warden serve` gives an upstream its own `[upstreams.<server>.tools]`,
+    // `warden mcp` its server the top-level `[tools]`.
+    let config = match loaded.config.upstreams.get(server) {
+        Some(u) => u.tools.get(name),
+        None => loaded.config.tools.get(name),
+    };
     let hints = warden_proxy::Hints {
         read_only: case.read_only,
         destructive: case.destructive,

@@ -31,12 +31,23 @@ impl ToolFinding {
 struct Rule {
     kind: &'static str,
     re: Regex,
+    /// Telling the model which tool to use when: steering in a tool's description, the very
+    /// purpose of a server's instructions.
+    tool_guidance: bool,
 }
 
 fn rule(kind: &'static str, pattern: &str) -> Rule {
     Rule {
         kind,
         re: crate::util::pattern(pattern),
+        tool_guidance: false,
+    }
+}
+
+fn guidance(pattern: &str) -> Rule {
+    Rule {
+        tool_guidance: true,
+        ..rule("cross_tool", pattern)
     }
 }
 
@@ -63,12 +74,10 @@ static RULES: LazyLock<Vec<Rule>> = LazyLock::new(|| {
             "credentials",
             r"(?i)\b(?:read|send|include|pass|attach|append|upload|copy)\b[^.\n]{0,60}\b(?:private\s+keys?|ssh\s+keys?|api[\s_-]?keys?|access\s+tokens?|credentials|passwords?)\b[^.\n]{0,60}\b(?:as|in(?:to)?|to)\s+(?:the\s+)?(?:parameter|argument|field|sidenote|note|request|body)\b",
         ),
-        rule(
-            "cross_tool",
+        guidance(
             r"(?i)\b(?:before|after|instead\s+of)\s+(?:using|calling|invoking|running)\s+(?:this|any|the\s+\w+|other|another)\s+tools?\b[^.\n]{0,80}\b(?:must|always|first|call|use|invoke|run)\b",
         ),
-        rule(
-            "cross_tool",
+        guidance(
             r"(?i)\b(?:you\s+must|always|first)\s+(?:call|use|invoke|run)\s+(?:the\s+)?`?[a-z][\w.-]*`?\s+tool\b",
         ),
         rule(
@@ -113,8 +122,9 @@ pub fn scan_tool(tool: &Value) -> Vec<ToolFinding> {
 
 /// Scans a server's `instructions` (its `initialize` or `server/discover` result), which
 /// reach the model as a description does. Telling the model which tool to use when is what
-/// instructions are for, so only the other rules apply: concealment, credentials, injection,
-/// invisible characters.
+/// instructions are for, so the two rules about that ("always call X", "before using Y") do
+/// not apply; every other rule does, the `cross_tool` ones about other servers' tools and
+/// hidden-instruction tags included.
 pub fn scan_instructions(text: &str) -> Vec<ToolFinding> {
     let mut out = Vec::new();
     scan_field("/instructions", text, false, &mut out);
@@ -122,9 +132,9 @@ pub fn scan_instructions(text: &str) -> Vec<ToolFinding> {
     out
 }
 
-/// One text field of a definition (or a server's instructions); `cross_tool`: whether the
-/// rules about steering the use of other tools apply.
-fn scan_field(pointer: &str, text: &str, cross_tool: bool, out: &mut Vec<ToolFinding>) {
+/// One text field of a definition (or a server's instructions); `guidance`: whether the rules
+/// about which tool to use when apply.
+fn scan_field(pointer: &str, text: &str, guidance: bool, out: &mut Vec<ToolFinding>) {
     let hidden = text.chars().filter(|c| is_hidden(*c)).count();
     if hidden > 0 {
         out.push(ToolFinding {
@@ -133,10 +143,7 @@ fn scan_field(pointer: &str, text: &str, cross_tool: bool, out: &mut Vec<ToolFin
             detail: format!("{hidden} invisible character(s)"),
         });
     }
-    for r in RULES
-        .iter()
-        .filter(|r| cross_tool || r.kind != "cross_tool")
-    {
+    for r in RULES.iter().filter(|r| guidance || !r.tool_guidance) {
         if let Some(m) = r.re.find(text.as_bytes()) {
             out.push(ToolFinding {
                 kind: r.kind,

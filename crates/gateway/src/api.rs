@@ -323,7 +323,10 @@ struct ToolFactsBody {
 /// configuration still overriding them; missing hints take the same worst case.
 fn decide_facts(core: &Core, server: &str, name: &str, hints: Option<ToolFactsBody>) -> ToolFacts {
     let upstream = core.settings.upstreams.iter().find(|u| u.name == server);
-    let config = upstream.and_then(|u| u.proxy.tools.get(name));
+    let config = match upstream {
+        Some(u) => u.proxy.tools.get(name),
+        None => core.settings.tools.get(name),
+    };
     match hints.filter(|_| upstream.is_none()) {
         Some(h) => warden_proxy::facts_from_hints(
             warden_proxy::Hints {

@@ -87,10 +87,11 @@ pub(crate) fn document(base: &str) -> Value {
                         "arguments": {"type": ["object", "null"], "additionalProperties": true},
                         "tool": {
                             "type": ["object", "null"],
+                            "description": "Hints about the caller's own tool, read as MCP annotations ([tools.<name>] in the configuration overrides them); ignored for a server Warden serves",
                             "additionalProperties": false,
                             "properties": {
                                 "labels": {"type": "array", "items": {"type": "string"}},
-                                "read_only": {"type": ["boolean", "null"], "description": "readOnlyHint; missing or null: false (ignored for a server Warden serves)"},
+                                "read_only": {"type": ["boolean", "null"], "description": "readOnlyHint; missing or null: false"},
                                 "destructive": {"type": ["boolean", "null"], "description": "destructiveHint; missing or null: true unless read-only"},
                                 "idempotent": {"type": ["boolean", "null"], "description": "idempotentHint; missing or null: false"},
                                 "open_world": {"type": ["boolean", "null"], "description": "openWorldHint; missing or null: true"}

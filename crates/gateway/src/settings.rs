@@ -46,6 +46,8 @@ pub struct Settings {
     pub allowed_origins: Vec<String>,
     /// Upstream servers, in order.
     pub upstreams: Vec<UpstreamSettings>,
+    /// `[tools.<name>]`: facts for tools of no upstream (the decision API's callers' own).
+    pub tools: std::collections::HashMap<String, warden_proxy::ToolOverride>,
     /// Largest request body.
     pub max_body_bytes: usize,
     /// How long a forwarded request may take.

@@ -146,11 +146,12 @@ async fn raise(shared: &Shared, guard: &AgentGuard, alerts: Vec<Alert>) -> Optio
 /// where the pause is kept in the identity store (`warden serve`), an administrator resumes
 /// the agent; where it is kept in memory (`warden mcp`), it lasts until Warden restarts.
 pub(crate) fn paused_reason(shared: &Shared, agent: &str, why: &str) -> String {
+    // Kept in the store when there is one and it took the pause; else in this process's memory.
     let stored = shared
         .settings
         .agent_guard
         .as_ref()
-        .is_some_and(|g| g.on_pause.is_some());
+        .is_some_and(|g| g.on_pause.is_some() && g.breaker.paused(agent).is_none());
     if stored {
         format!(
             "agent `{agent}` is paused ({why}); an administrator must resume it (`warden agent resume {agent}`)"

@@ -49,29 +49,42 @@ pub(crate) fn post_process(shared: &Shared, method: &str, msg: &mut Message) {
 
 /// Withholds a server's `instructions` (in its `initialize` or `server/discover` result) that
 /// carry steering a server has no business giving the model: concealment, credential paths,
-/// injected overrides, invisible characters. The rest of the answer goes on; the finding is
-/// logged and recorded.
+/// injected overrides, steering of other tools, invisible characters. The rest of the answer
+/// goes on; the finding is logged and recorded. Follows `[pinning]`: off, nothing is scanned;
+/// `on_change = "flag"`, a finding is recorded and the instructions stay. Instructions that are
+/// not text are dropped (nothing could scan them).
 pub(crate) async fn screen_instructions(shared: &Shared, result: &mut Value) {
-    let Some(text) = result.get("instructions").and_then(Value::as_str) else {
+    let Some(pins) = &shared.settings.pins else {
         return;
     };
-    let findings = warden_detect::tools::scan_instructions(text);
+    let findings: Vec<Value> = match result.get("instructions") {
+        None => return,
+        Some(Value::String(text)) => warden_detect::tools::scan_instructions(text)
+            .iter()
+            .map(warden_detect::tools::ToolFinding::to_json)
+            .collect(),
+        Some(_) => vec![
+            json!({"kind": "not_text", "pointer": "/instructions", "detail": "instructions that are not a string"}),
+        ],
+    };
     if findings.is_empty() {
         return;
     }
-    if let Some(obj) = result.as_object_mut() {
+    let withheld = pins.block || !result.get("instructions").is_some_and(Value::is_string);
+    if withheld && let Some(obj) = result.as_object_mut() {
         obj.remove("instructions");
     }
-    let findings: Vec<Value> = findings.iter().map(|f| f.to_json()).collect();
     let shown = serde_json::to_string(&findings).unwrap_or_default();
-    tracing::warn!(
-        server = %shared.settings.server,
-        "withheld the server's instructions: {shown}"
-    );
+    let event = if withheld {
+        "instructions_withheld"
+    } else {
+        "instructions_flagged"
+    };
+    tracing::warn!(server = %shared.settings.server, "{event}: {shown}");
     shared
         .note(
             AuditKind::Lifecycle,
-            json!({"event": "instructions_withheld", "server": shared.settings.server, "findings": findings}),
+            json!({"event": event, "server": shared.settings.server, "findings": findings}),
         )
         .await;
 }

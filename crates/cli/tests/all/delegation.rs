@@ -174,8 +174,15 @@ fn delegation_chains_count_towards_the_session_limit() {
 #[test]
 fn the_decision_api_takes_tool_hints_only_for_the_callers_own_tools() {
     // Policy forbids a delegated token anything but read-only tools; the decision API's
-    // `tool` may say a tool is read-only.
-    let (dir, gw) = setup();
+    // `tool` may say a tool is read-only, unless the configuration says otherwise.
+    let dir = crate::support::workspace();
+    let upstreams = format!(
+        "{}\n[tools.erase]\nread_only = false\n",
+        crate::support::gateway::demo_stdio(dir.path())
+    );
+    crate::support::gateway::configure(dir.path(), &upstreams, crate::gateway::POLICIES);
+    crate::support::gateway::add_agent(dir.path(), "bob", &["team=finance"]);
+    let gw = Gateway::start(dir.path());
     let bob = token(dir.path(), "bob", "10m", &["decide"]);
     rt().block_on(async {
         let (status, body) = exchange(&gw, &bob, "&actor=helper&scope=decide").await;
@@ -200,6 +207,8 @@ fn the_decision_api_takes_tool_hints_only_for_the_callers_own_tools() {
         assert_eq!(decide("crm/lookup", Some(json!({"read_only": true}))).await, "allow");
         assert_eq!(decide("crm/lookup", None).await, "deny");
         assert_eq!(decide("crm/lookup", Some(json!({"labels": ["x"]}))).await, "deny");
+        // The configuration overrides the caller's hints.
+        assert_eq!(decide("crm/erase", Some(json!({"read_only": true}))).await, "deny");
         // A tool of a server Warden serves: the agent's word does not make it read-only.
         assert_eq!(decide("demo/get_order", Some(json!({"read_only": true}))).await, "deny");
     });

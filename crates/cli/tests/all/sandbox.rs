@@ -177,9 +177,9 @@ fn a_hidden_or_private_working_directory_is_not_reached_by_relative_paths() {
     let (stdout, _) = run(&data);
     assert_eq!(stdout.trim(), data.display().to_string(), "{stdout}");
     // Started in the host's /tmp: that directory does not exist in the private /tmp, so the
-    // command starts in `/`, and says why.
+    // command starts in the empty private /tmp (not `/`), and says why.
     let (stdout, stderr) = run(host_tmp.path());
-    assert_eq!(stdout.trim(), "/", "{stdout}");
+    assert_eq!(stdout.trim(), "/tmp", "{stdout}");
     assert!(
         stderr.contains("is not visible inside the sandbox"),
         "{stderr}"

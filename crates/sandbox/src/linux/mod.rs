@@ -97,7 +97,17 @@ pub fn exec(plan: &str) -> i32 {
     };
     // Where Warden was, looked up again by name inside the sandbox: the directory itself may
     // be hidden there, or under the private /tmp.
-    let here = std::env::current_dir().ok();
+    let here = match std::env::current_dir() {
+        Ok(dir) => Some(dir),
+        Err(e) => {
+            eprintln!(
+                "warden sandbox `{}`: the working directory cannot be read ({e}); the command \
+                 starts in the sandbox's empty private `/tmp`",
+                plan.profile
+            );
+            None
+        }
+    };
     match outer(&plan, here.as_deref()) {
         Ok(code) => code,
         Err(e) => report(&plan, &e),
@@ -242,7 +252,8 @@ fn wait_for(child: Pid, signals: &SigSet, reap_all: bool) -> i32 {
 /// its directory across mounts: one inherited from outside would still be the host's
 /// directory, whose files a relative path reaches even where the sandbox hides that directory
 /// or keeps a private /tmp over it. A configured directory that cannot be entered is an
-/// error; the inherited one, when hidden or private, gives way to `/`.
+/// error; the inherited one, when it is not there inside, gives way to the private `/tmp`
+/// (empty: a server that scopes itself by relative path finds nothing rather than `/`).
 fn enter_working_directory(plan: &Plan, here: Option<&Path>) -> Result<(), SetupError> {
     if let Some(dir) = &plan.cwd {
         return std::env::set_current_dir(dir).map_err(|e| {
@@ -257,14 +268,15 @@ fn enter_working_directory(plan: &Plan, here: Option<&Path>) -> Result<(), Setup
             Ok(()) => return Ok(()),
             Err(e) => eprintln!(
                 "warden sandbox `{}`: the working directory `{}` is not visible inside the \
-                 sandbox ({e}); the command starts in `/` (set the upstream's `cwd` to choose)",
+                 sandbox ({e}); the command starts in the sandbox's empty private `/tmp` (set \
+                 the upstream's `cwd` to choose)",
                 plan.profile,
                 dir.display()
             ),
         }
     }
-    std::env::set_current_dir("/")
-        .map_err(|e| SetupError::other(format!("cannot enter `/`: {e}"), EXIT_SETUP))
+    std::env::set_current_dir("/tmp")
+        .map_err(|e| SetupError::other(format!("cannot enter `/tmp`: {e}"), EXIT_SETUP))
 }
 
 /// The command's process: everything that confines it, then `execve`. Returns only on failure.
