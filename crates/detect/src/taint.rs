@@ -98,10 +98,10 @@ impl Taint {
         self.sources.get(index)
     }
 
-    /// Fingerprints every string of `doc` as coming from `source`.
+    /// Fingerprints every string value of `doc` (not its keys, its shape) as coming from `source`.
     pub fn add(&mut self, source: Source, doc: &Value) {
         let id = self.new_source(source);
-        crate::json::for_each_str(doc, &mut |_, text| self.add_string(id, text));
+        crate::json::for_each_value_str(doc, &mut |_, text| self.add_string(id, text));
     }
 
     /// Fingerprints `text` as coming from `source`.

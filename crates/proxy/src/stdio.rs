@@ -218,7 +218,10 @@ async fn upstream_loop<R: AsyncBufRead + Unpin>(shared: Arc<Shared>, mut reader:
                     shared
                         .note(AuditKind::Protocol, json!({"from": "upstream", "problem": invalid.message, "bytes": bytes.len()}))
                         .await;
-                    if let Some(id) = invalid.id {
+                    // The parser may stop before the id (invalid UTF-8, nesting too deep): the
+                    // id is then read from the raw line, so the call it answers is failed, not
+                    // left waiting.
+                    if let Some(id) = invalid.id.or_else(|| top_level_id(&bytes)) {
                         relay::fail_upstream_request(
                             &shared,
                             &id,

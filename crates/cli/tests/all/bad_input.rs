@@ -139,6 +139,60 @@ fn upstream_crash_fails_pending_requests_clearly() {
 }
 
 #[test]
+fn an_answer_that_cannot_be_read_fails_its_call_at_once() {
+    // The upstream answers `bad_utf8` with invalid UTF-8 and `deep` nested past the parser's
+    // limit; each call must get an error now, not at the end of the session.
+    let script = r#"
+import json, sys
+for line in sys.stdin:
+    m = json.loads(line)
+    if "id" not in m:
+        continue
+    i = json.dumps(m["id"])
+    if m["method"] == "initialize":
+        r = json.dumps({"protocolVersion": "2025-11-25", "capabilities": {"tools": {}}, "serverInfo": {"name": "h", "version": "1"}})
+        out = ('{"jsonrpc":"2.0","id":%s,"result":%s}' % (i, r)).encode()
+    elif m["method"] == "tools/list":
+        tools = [{"name": n, "inputSchema": {"type": "object"}, "annotations": {"readOnlyHint": True}} for n in ("bad_utf8", "deep")]
+        out = json.dumps({"jsonrpc": "2.0", "id": m["id"], "result": {"tools": tools}}).encode()
+    elif m["params"]["name"] == "bad_utf8":
+        out = b'{"jsonrpc":"2.0","id":' + i.encode() + b',"result":{"content":[{"type":"text","text":"\xff\xfe"}]}}'
+    else:
+        out = b'{"jsonrpc":"2.0","id":' + i.encode() + b',"result":' + b'[' * 5000 + b']' * 5000 + b'}'
+    sys.stdout.buffer.write(out + b"\n")
+    sys.stdout.buffer.flush()
+"#;
+    let dir = workspace();
+    let record = dir.path().join("rec.jsonl");
+    let mut s = Session::start_with(
+        dir.path(),
+        &["python3".into(), "-c".into(), script.into()],
+        record,
+    );
+    s.initialize();
+    let listed = s.request("tools/list", json!({}));
+    assert_eq!(
+        listed["result"]["tools"].as_array().map(Vec::len),
+        Some(2),
+        "{listed}"
+    );
+    for tool in ["bad_utf8", "deep"] {
+        let started = std::time::Instant::now();
+        let r = s.call(tool, json!({}));
+        let (code, msg) = error_of(&r);
+        assert_eq!(code, -32002, "{r}");
+        assert!(msg.contains("upstream sent an invalid response"), "{msg}");
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "{tool} took {:?}",
+            started.elapsed()
+        );
+    }
+    let (code, _) = s.finish();
+    assert_eq!(code, 0);
+}
+
+#[test]
 fn missing_upstream_program_is_a_clear_error() {
     let dir = workspace();
     let record = dir.path().join("rec.jsonl");

@@ -22,6 +22,17 @@ fn a_secret_in_arguments_is_refused_and_never_reaches_the_upstream_or_the_log() 
         text.contains("secret (github_token") && text.contains("at `/text`"),
         "{text}"
     );
+    // A key is as readable as a value: the same token as an argument's name is refused too,
+    // and the refusal's pointer names the key's place, not the key.
+    let mut keyed = serde_json::Map::new();
+    keyed.insert(key.clone(), json!("x"));
+    let r = s.call("echo", json!({"text": "hi", "extra": keyed}));
+    assert_eq!(r["result"]["isError"], json!(true), "{r}");
+    let text = r["result"]["content"][0]["text"].as_str().unwrap();
+    assert!(
+        text.contains("at `/extra/{key 0}`") && !text.contains(&key),
+        "{text}"
+    );
     let ok = s.call("echo", json!({"text": "plain words"}));
     assert_eq!(ok["result"]["isError"], json!(false), "{ok}");
     let received = s.upstream_received();

@@ -206,6 +206,11 @@ impl Walker<'_> {
                 self.expr(expr)
             }
             Expr::Position { expr, r#in } => {
+                // SQLite has no POSITION: written back, `POSITION(x IN t)` reads there as a
+                // call with `x IN t`, the IN-table form, which names tables the walk never saw.
+                if self.dialect() == crate::Dialect::Sqlite {
+                    return refuse("POSITION is not a SQLite function (use instr)");
+                }
                 self.expr(expr)?;
                 self.expr(r#in)
             }
