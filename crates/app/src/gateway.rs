@@ -462,12 +462,13 @@ pub async fn serve(
         audit_path.display()
     )?;
     // Only on the embedded defaults: a configured gateway gets no agent nobody asked for.
-    if store.agents()?.is_empty() && loaded.file.is_some() {
+    let no_agents = store.agents()?.is_empty();
+    if no_agents && loaded.file.is_some() {
         writeln!(
             out,
             "  no agents yet: add one with `warden agent add NAME`, then `warden token issue NAME --ttl 15m`"
         )?;
-    } else if store.agents()?.is_empty() {
+    } else if no_agents {
         store.add_agent(
             DEMO_AGENT,
             BTreeMap::<String, Value>::new(),

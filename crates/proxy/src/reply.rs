@@ -57,20 +57,26 @@ pub(crate) async fn screen_instructions(shared: &Shared, result: &mut Value) {
     let Some(pins) = &shared.settings.pins else {
         return;
     };
-    let findings: Vec<Value> = match result.get("instructions") {
+    let (findings, text): (Vec<Value>, bool) = match result.get("instructions") {
         None => return,
-        Some(Value::String(text)) => warden_detect::tools::scan_instructions(text)
-            .iter()
-            .map(warden_detect::tools::ToolFinding::to_json)
-            .collect(),
-        Some(_) => vec![
-            json!({"kind": "not_text", "pointer": "/instructions", "detail": "instructions that are not a string"}),
-        ],
+        Some(Value::String(text)) => (
+            warden_detect::tools::scan_instructions(text)
+                .iter()
+                .map(warden_detect::tools::ToolFinding::to_json)
+                .collect(),
+            true,
+        ),
+        Some(_) => (
+            vec![
+                json!({"kind": "not_text", "pointer": "/instructions", "detail": "instructions that are not a string"}),
+            ],
+            false,
+        ),
     };
     if findings.is_empty() {
         return;
     }
-    let withheld = pins.block || !result.get("instructions").is_some_and(Value::is_string);
+    let withheld = pins.block || !text;
     if withheld && let Some(obj) = result.as_object_mut() {
         obj.remove("instructions");
     }
